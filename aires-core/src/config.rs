@@ -1,0 +1,526 @@
+//! Pipeline configuration: one struct, documented defaults, `AIRES_*`
+//! environment overrides, validated once when the pipeline starts.
+//!
+//! | option | default | environment |
+//! |---|---|---|
+//! | `service` | `"unknown_service"` | `AIRES_SERVICE` |
+//! | `environment` | `"development"` | `AIRES_ENVIRONMENT` |
+//! | `endpoint` | none | `AIRES_ENDPOINT` |
+//! | `level` | `info` | `AIRES_LEVEL` |
+//! | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
+//! | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
+//! | `queue_capacity` | 16384 | `AIRES_QUEUE_CAPACITY` |
+//! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, or `block:<ms>`) |
+//! | `retry.max_retries` | 3 | `AIRES_MAX_RETRIES` |
+//! | `max_in_flight` | 4 | `AIRES_MAX_IN_FLIGHT` |
+//! | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
+//!
+//! Environment variables win over values set in code, so operators can
+//! change a deployed service without rebuilding it; set
+//! [`Config::env_overrides`] to `false` to turn that off.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::diagnostics::DiagnosticSink;
+use crate::level::LevelFilter;
+use crate::retry::RetryPolicy;
+use crate::transport::Transport;
+
+/// What the caller's thread does when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverflowPolicy {
+    /// Drop the new event and count it. Never blocks. The default.
+    DropNewest,
+    /// Wait up to the given time for room, then drop and count.
+    Block(Duration),
+}
+
+/// Size limits applied when a batch is encoded. A longer value is cut at a
+/// UTF-8 boundary and ends with [`TRUNCATION_MARKER`]; every cut is counted
+/// in `values_truncated`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest message (and error message or backtrace), in bytes. Default 32 KiB.
+    pub max_message_bytes: usize,
+    /// Longest attribute key or string value, tag or id, in bytes. Default 8 KiB.
+    pub max_value_bytes: usize,
+    /// Most attributes kept per event; the rest are dropped, counted, and
+    /// noted in an `aires.dropped_attributes` attribute. Default 128.
+    pub max_attributes: usize,
+}
+
+/// Appended to every value cut at a size limit.
+pub const TRUNCATION_MARKER: &str = "…[truncated]";
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 32 * 1024,
+            max_value_bytes: 8 * 1024,
+            max_attributes: 128,
+        }
+    }
+}
+
+/// Everything a [`crate::Pipeline`] needs. Set fields with the chained
+/// setters, starting from [`Config::new`].
+#[derive(Clone)]
+pub struct Config {
+    /// The emitting service.
+    pub service: String,
+    /// The deployment environment.
+    pub environment: String,
+    /// Where to send events. Used by transports that need an address (the
+    /// facade builds the gRPC transport from it).
+    pub endpoint: Option<String>,
+    /// The least severe level recorded.
+    pub level: LevelFilter,
+    /// Events per batch: a batch is cut as soon as this many are waiting.
+    pub batch_size: usize,
+    /// A batch is cut at the latest this long after its first event.
+    pub batch_timeout: Duration,
+    /// Events the queue holds before the overflow policy applies.
+    pub queue_capacity: usize,
+    /// What happens when the queue is full.
+    pub overflow: OverflowPolicy,
+    /// Retries of a batch that failed with a retryable error.
+    pub retry: RetryPolicy,
+    /// Batches sent concurrently.
+    pub max_in_flight: usize,
+    /// A send that takes longer fails as retryable.
+    pub send_timeout: Duration,
+    /// How long the guard returned by `init` waits for the final flush.
+    pub shutdown_timeout: Duration,
+    /// Size limits.
+    pub limits: Limits,
+    /// How often dropped events are reported on stderr (at most once per
+    /// interval, and only when something was dropped). Default 10 s.
+    pub drop_report_interval: Duration,
+    /// Whether `AIRES_*` variables override these values. Default true.
+    pub env_overrides: bool,
+    /// Where the pipeline's own warnings (the drop report) go. Default:
+    /// stderr, prefixed with `aires:`.
+    pub diagnostics: Option<DiagnosticSink>,
+    /// The transport. When `None`: the stdout transport if `endpoint` is
+    /// `None`, otherwise an error (the `aires` facade supplies gRPC).
+    pub transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("service", &self.service)
+            .field("environment", &self.environment)
+            .field("endpoint", &self.endpoint)
+            .field("level", &self.level)
+            .field("batch_size", &self.batch_size)
+            .field("batch_timeout", &self.batch_timeout)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("overflow", &self.overflow)
+            .field("retry", &self.retry)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("send_timeout", &self.send_timeout)
+            .field("limits", &self.limits)
+            .field("transport", &self.transport.as_ref().map(|_| "..."))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service: "unknown_service".into(),
+            environment: "development".into(),
+            endpoint: None,
+            level: LevelFilter::INFO,
+            batch_size: 256,
+            batch_timeout: Duration::from_millis(500),
+            queue_capacity: 16_384,
+            overflow: OverflowPolicy::DropNewest,
+            retry: RetryPolicy::default(),
+            max_in_flight: 4,
+            send_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
+            limits: Limits::default(),
+            drop_report_interval: Duration::from_secs(10),
+            env_overrides: true,
+            diagnostics: None,
+            transport: None,
+        }
+    }
+}
+
+/// An invalid configuration, found when the pipeline starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A numeric option is out of range.
+    #[error("{option} must be {requirement}, got {value}")]
+    OutOfRange {
+        /// The option's name.
+        option: &'static str,
+        /// What it must be.
+        requirement: &'static str,
+        /// What it was.
+        value: String,
+    },
+    /// The endpoint is not an `http://` or `https://` URL with a host.
+    #[error("endpoint {endpoint:?} is invalid: {reason}")]
+    InvalidEndpoint {
+        /// The rejected endpoint.
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
+    /// An `AIRES_*` variable does not parse.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// An endpoint is set but nothing knows how to send to it.
+    #[error("endpoint {0:?} is set but no transport was given; the `aires` crate's `grpc` feature provides one")]
+    NoTransportForEndpoint(String),
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {$(
+        #[$doc]
+        pub fn $name(mut self, $name: $ty) -> Self {
+            self.$name = $name;
+            self
+        }
+    )*};
+}
+
+impl Config {
+    /// Defaults, with the given service name.
+    pub fn new(service: impl Into<String>) -> Self {
+        Config {
+            service: service.into(),
+            ..Config::default()
+        }
+    }
+
+    setter! {
+        /// Sets the least severe level recorded.
+        level: LevelFilter,
+        /// Sets the batch size.
+        batch_size: usize,
+        /// Sets the batch timeout.
+        batch_timeout: Duration,
+        /// Sets the queue capacity.
+        queue_capacity: usize,
+        /// Sets the overflow policy.
+        overflow: OverflowPolicy,
+        /// Sets the retry policy.
+        retry: RetryPolicy,
+        /// Sets how many batches may be in flight.
+        max_in_flight: usize,
+        /// Sets the per-send timeout.
+        send_timeout: Duration,
+        /// Sets the guard's shutdown timeout.
+        shutdown_timeout: Duration,
+        /// Sets the size limits.
+        limits: Limits,
+        /// Sets the drop report interval.
+        drop_report_interval: Duration,
+        /// Turns environment overrides on or off.
+        env_overrides: bool,
+    }
+
+    /// Sets the environment name.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = environment.into();
+        self
+    }
+
+    /// Sets the endpoint.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sends the pipeline's own warnings to `sink` instead of stderr.
+    pub fn diagnostics(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.diagnostics = Some(Arc::new(sink));
+        self
+    }
+
+    /// Sets the transport.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// Applies `AIRES_*` overrides read through `lookup` (the process
+    /// environment in production, a map in tests).
+    pub fn apply_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        if let Some(v) = lookup("AIRES_SERVICE") {
+            self.service = v;
+        }
+        if let Some(v) = lookup("AIRES_ENVIRONMENT") {
+            self.environment = v;
+        }
+        if let Some(v) = lookup("AIRES_ENDPOINT") {
+            self.endpoint = Some(v);
+        }
+        if let Some(v) = lookup("AIRES_LEVEL") {
+            self.level = v.parse().map_err(|e: crate::level::ParseLevelError| {
+                env_error("AIRES_LEVEL", &v, e.to_string())
+            })?;
+        }
+        if let Some(v) = lookup("AIRES_BATCH_SIZE") {
+            self.batch_size = parse_env("AIRES_BATCH_SIZE", &v)?;
+        }
+        if let Some(v) = lookup("AIRES_BATCH_TIMEOUT_MS") {
+            self.batch_timeout = Duration::from_millis(parse_env("AIRES_BATCH_TIMEOUT_MS", &v)?);
+        }
+        if let Some(v) = lookup("AIRES_QUEUE_CAPACITY") {
+            self.queue_capacity = parse_env("AIRES_QUEUE_CAPACITY", &v)?;
+        }
+        if let Some(v) = lookup("AIRES_OVERFLOW") {
+            self.overflow = parse_overflow(&v)?;
+        }
+        if let Some(v) = lookup("AIRES_MAX_RETRIES") {
+            self.retry.max_retries = parse_env("AIRES_MAX_RETRIES", &v)?;
+        }
+        if let Some(v) = lookup("AIRES_MAX_IN_FLIGHT") {
+            self.max_in_flight = parse_env("AIRES_MAX_IN_FLIGHT", &v)?;
+        }
+        if let Some(v) = lookup("AIRES_SEND_TIMEOUT_MS") {
+            self.send_timeout = Duration::from_millis(parse_env("AIRES_SEND_TIMEOUT_MS", &v)?);
+        }
+        Ok(self)
+    }
+
+    /// Applies the process environment if `env_overrides` is set, then
+    /// checks every option.
+    pub fn resolve(self) -> Result<Self, ConfigError> {
+        let config = if self.env_overrides {
+            self.apply_env(|name| std::env::var(name).ok())?
+        } else {
+            self
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every option, without reading the environment.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("batch_size", self.batch_size as u128)?;
+        positive("queue_capacity", self.queue_capacity as u128)?;
+        positive("max_in_flight", self.max_in_flight as u128)?;
+        positive("batch_timeout (ms)", self.batch_timeout.as_millis())?;
+        positive("send_timeout (ms)", self.send_timeout.as_millis())?;
+        positive(
+            "drop_report_interval (ms)",
+            self.drop_report_interval.as_millis(),
+        )?;
+        if let OverflowPolicy::Block(timeout) = self.overflow {
+            positive("overflow block timeout (ms)", timeout.as_millis())?;
+        }
+        if self.batch_size > 1_000_000 {
+            return Err(ConfigError::OutOfRange {
+                option: "batch_size",
+                requirement: "at most 1000000",
+                value: self.batch_size.to_string(),
+            });
+        }
+        let marker = TRUNCATION_MARKER.len() as u128;
+        for (option, value) in [
+            ("limits.max_message_bytes", self.limits.max_message_bytes),
+            ("limits.max_value_bytes", self.limits.max_value_bytes),
+        ] {
+            if (value as u128) <= marker {
+                return Err(ConfigError::OutOfRange {
+                    option,
+                    requirement: "longer than the truncation marker (14 bytes)",
+                    value: value.to_string(),
+                });
+            }
+        }
+        if let Some(endpoint) = &self.endpoint {
+            validate_endpoint(endpoint)?;
+        }
+        Ok(())
+    }
+}
+
+fn positive(option: &'static str, value: u128) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::OutOfRange {
+            option,
+            requirement: "greater than 0",
+            value: "0".into(),
+        });
+    }
+    Ok(())
+}
+
+fn env_error(var: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidEnv {
+        var,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(var: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| env_error(var, value, e.to_string()))
+}
+
+fn parse_overflow(value: &str) -> Result<OverflowPolicy, ConfigError> {
+    let trimmed = value.trim();
+    if trimmed.eq_ignore_ascii_case("drop") {
+        return Ok(OverflowPolicy::DropNewest);
+    }
+    if let Some(ms) = trimmed.strip_prefix("block:") {
+        let ms: u64 = parse_env("AIRES_OVERFLOW", ms)?;
+        return Ok(OverflowPolicy::Block(Duration::from_millis(ms)));
+    }
+    Err(env_error(
+        "AIRES_OVERFLOW",
+        value,
+        "expected `drop` or `block:<milliseconds>`",
+    ))
+}
+
+/// Checks that an endpoint is an `http://` or `https://` URL with a host.
+pub fn validate_endpoint(endpoint: &str) -> Result<url::Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let url = url::Url::parse(endpoint).map_err(|e| invalid(e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(invalid(format!(
+            "scheme must be http or https, got {:?}",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host".into()));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.batch_size, 256);
+        assert_eq!(config.batch_timeout, Duration::from_millis(500));
+        assert_eq!(config.retry.max_retries, 3);
+    }
+
+    #[test]
+    fn environment_overrides_code() {
+        let config = Config::new("from-code")
+            .batch_size(10)
+            .apply_env(env(&[
+                ("AIRES_SERVICE", "from-env"),
+                ("AIRES_LEVEL", "warn"),
+                ("AIRES_BATCH_SIZE", "64"),
+                ("AIRES_BATCH_TIMEOUT_MS", "250"),
+                ("AIRES_OVERFLOW", "block:20"),
+                ("AIRES_ENDPOINT", "http://127.0.0.1:4317"),
+            ]))
+            .unwrap();
+        assert_eq!(config.service, "from-env");
+        assert_eq!(config.level, LevelFilter::WARN);
+        assert_eq!(config.batch_size, 64);
+        assert_eq!(config.batch_timeout, Duration::from_millis(250));
+        assert_eq!(
+            config.overflow,
+            OverflowPolicy::Block(Duration::from_millis(20))
+        );
+        assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let err = Config::default()
+            .apply_env(env(&[("AIRES_BATCH_SIZE", "lots")]))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::InvalidEnv {
+                var: "AIRES_BATCH_SIZE",
+                ..
+            }
+        ));
+        assert!(
+            err.to_string().contains("AIRES_BATCH_SIZE=\"lots\""),
+            "{err}"
+        );
+        let err = Config::default()
+            .apply_env(env(&[("AIRES_LEVEL", "loud")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("loud"), "{err}");
+        assert!(Config::default()
+            .apply_env(env(&[("AIRES_OVERFLOW", "sometimes")]))
+            .is_err());
+    }
+
+    #[test]
+    fn zero_sizes_and_timeouts_are_rejected() {
+        let err = Config::default().batch_size(0).validate().unwrap_err();
+        assert_eq!(err.to_string(), "batch_size must be greater than 0, got 0");
+        assert!(Config::default().queue_capacity(0).validate().is_err());
+        assert!(Config::default()
+            .batch_timeout(Duration::ZERO)
+            .validate()
+            .is_err());
+        assert!(Config::default()
+            .send_timeout(Duration::ZERO)
+            .validate()
+            .is_err());
+        assert!(Config::default().max_in_flight(0).validate().is_err());
+        assert!(Config::default()
+            .overflow(OverflowPolicy::Block(Duration::ZERO))
+            .validate()
+            .is_err());
+    }
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        validate_endpoint("http://127.0.0.1:4317").unwrap();
+        validate_endpoint("https://collector.example.com").unwrap();
+        for bad in ["127.0.0.1:4317", "ftp://host", "http://", "not a url", ""] {
+            let err = Config::default().endpoint(bad).validate().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidEndpoint { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

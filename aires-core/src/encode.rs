@@ -1,0 +1,541 @@
+//! Protobuf encoding of a batch of [`Event`]s as `aires.v1.EventBatch`.
+//!
+//! Written against the `.proto` by hand with prost's wire primitives instead
+//! of building the generated structs: the generated types own their strings,
+//! so going through them would copy every static message and key. Here each
+//! event is measured, then written straight into one reused buffer. Tests
+//! decode the output with the generated types to keep the two in step.
+//!
+//! Size limits are applied here, on the worker thread, so the caller's thread
+//! never pays for them.
+
+use bytes::{BufMut, BytesMut};
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+
+use crate::callsite::CallSite;
+use crate::config::{Limits, TRUNCATION_MARKER};
+use crate::event::Event;
+use crate::uuid7::Uuid7;
+use crate::value::{Attribute, Value};
+
+/// The SDK name written into every batch.
+pub const SDK_NAME: &str = "aires-rust";
+/// The SDK version written into every batch.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Encodes batches for one pipeline.
+#[derive(Debug, Clone)]
+pub struct BatchEncoder {
+    service: String,
+    environment: String,
+    sdk_name: String,
+    sdk_version: String,
+    limits: Limits,
+    /// Values cut at a limit, across every batch encoded so far.
+    truncated: u64,
+}
+
+/// A string as it will be written: maybe cut, then marked.
+#[derive(Clone, Copy)]
+struct Text<'a> {
+    head: &'a str,
+    cut: bool,
+}
+
+impl<'a> Text<'a> {
+    #[inline]
+    fn new(s: &'a str, max: usize) -> Self {
+        if s.len() <= max {
+            return Text {
+                head: s,
+                cut: false,
+            };
+        }
+        let mut end = max.saturating_sub(TRUNCATION_MARKER.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        Text {
+            head: &s[..end],
+            cut: true,
+        }
+    }
+
+    #[inline]
+    fn len(self) -> usize {
+        self.head.len() + if self.cut { TRUNCATION_MARKER.len() } else { 0 }
+    }
+}
+
+/// Where encoded fields go: a [`Counter`] measures, a [`Writer`] writes.
+/// Running the same field walk through both keeps lengths and bytes in step.
+trait Out {
+    /// A string field with implicit presence: skipped when empty.
+    fn text(&mut self, tag: u32, text: Text<'_>);
+    /// A string field written even when empty (a oneof member).
+    fn text_always(&mut self, tag: u32, text: Text<'_>);
+    /// A bytes field, skipped when empty.
+    fn bytes(&mut self, tag: u32, bytes: &[u8]);
+    /// A varint field; skipped when zero unless `always`.
+    fn varint(&mut self, tag: u32, value: u64, always: bool);
+    /// A fixed64 field, skipped when zero.
+    fn fixed64(&mut self, tag: u32, value: u64);
+    /// A double field, always written (a oneof member).
+    fn double(&mut self, tag: u32, value: f64);
+    /// A nested message.
+    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits);
+    /// Records values dropped outright (not cut), for the truncation count.
+    fn note_dropped(&mut self, _count: u64) {}
+}
+
+/// A message body, walked field by field into an [`Out`].
+trait Encode {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits);
+}
+
+#[inline]
+fn delimited_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// Measures an encoding without writing it.
+struct Counter(usize);
+
+impl Counter {
+    fn measure<M: Encode>(message: &M, limits: &Limits) -> usize {
+        let mut counter = Counter(0);
+        message.encode(&mut counter, limits);
+        counter.0
+    }
+}
+
+impl Out for Counter {
+    #[inline]
+    fn text(&mut self, tag: u32, text: Text<'_>) {
+        if text.len() > 0 {
+            self.0 += delimited_len(tag, text.len());
+        }
+    }
+    #[inline]
+    fn text_always(&mut self, tag: u32, text: Text<'_>) {
+        self.0 += delimited_len(tag, text.len());
+    }
+    #[inline]
+    fn bytes(&mut self, tag: u32, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.0 += delimited_len(tag, bytes.len());
+        }
+    }
+    #[inline]
+    fn varint(&mut self, tag: u32, value: u64, always: bool) {
+        if value != 0 || always {
+            self.0 += key_len(tag) + encoded_len_varint(value);
+        }
+    }
+    #[inline]
+    fn fixed64(&mut self, tag: u32, value: u64) {
+        if value != 0 {
+            self.0 += key_len(tag) + 8;
+        }
+    }
+    #[inline]
+    fn double(&mut self, tag: u32, _value: f64) {
+        self.0 += key_len(tag) + 8;
+    }
+    #[inline]
+    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits) {
+        self.0 += delimited_len(tag, Counter::measure(message, limits));
+    }
+}
+
+/// Writes an encoding into a buffer, counting cut values.
+struct Writer<'b> {
+    buf: &'b mut BytesMut,
+    truncated: u64,
+}
+
+impl Writer<'_> {
+    #[inline]
+    fn header(&mut self, tag: u32, len: usize) {
+        encode_key(tag, WireType::LengthDelimited, self.buf);
+        encode_varint(len as u64, self.buf);
+    }
+}
+
+impl Out for Writer<'_> {
+    #[inline]
+    fn text(&mut self, tag: u32, text: Text<'_>) {
+        if text.len() > 0 {
+            self.text_always(tag, text);
+        }
+    }
+    #[inline]
+    fn text_always(&mut self, tag: u32, text: Text<'_>) {
+        self.header(tag, text.len());
+        self.buf.put_slice(text.head.as_bytes());
+        if text.cut {
+            self.buf.put_slice(TRUNCATION_MARKER.as_bytes());
+            self.truncated += 1;
+        }
+    }
+    #[inline]
+    fn bytes(&mut self, tag: u32, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.header(tag, bytes.len());
+            self.buf.put_slice(bytes);
+        }
+    }
+    #[inline]
+    fn varint(&mut self, tag: u32, value: u64, always: bool) {
+        if value != 0 || always {
+            encode_key(tag, WireType::Varint, self.buf);
+            encode_varint(value, self.buf);
+        }
+    }
+    #[inline]
+    fn fixed64(&mut self, tag: u32, value: u64) {
+        if value != 0 {
+            encode_key(tag, WireType::SixtyFourBit, self.buf);
+            self.buf.put_u64_le(value);
+        }
+    }
+    #[inline]
+    fn double(&mut self, tag: u32, value: f64) {
+        encode_key(tag, WireType::SixtyFourBit, self.buf);
+        self.buf.put_f64_le(value);
+    }
+    #[inline]
+    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits) {
+        self.header(tag, Counter::measure(message, limits));
+        message.encode(self, limits);
+    }
+    fn note_dropped(&mut self, count: u64) {
+        self.truncated += count;
+    }
+}
+
+/// `aires.v1.Event`.
+impl Encode for Event {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+        let value_limit = limits.max_value_bytes;
+        out.bytes(1, &self.id.to_bytes());
+        out.fixed64(2, self.timestamp_unix_nanos);
+        out.varint(3, self.level.as_proto() as u64, false);
+        out.text(4, Text::new(&self.message, limits.max_message_bytes));
+        // 5 service, 6 environment: left empty, the batch carries them.
+        if let Some(trace_id) = self.trace_id {
+            out.bytes(7, &trace_id.to_bytes());
+        }
+        if let Some(span_id) = self.span_id {
+            out.bytes(8, &span_id.to_bytes());
+        }
+        if let Some(session_id) = self.extras.as_ref().and_then(|e| e.session_id.as_deref()) {
+            out.text(9, Text::new(session_id, value_limit));
+        }
+        let kept = self.attributes.len().min(limits.max_attributes);
+        for attribute in &self.attributes[..kept] {
+            out.message(10, attribute, limits);
+        }
+        if kept < self.attributes.len() {
+            let dropped = (self.attributes.len() - kept) as u64;
+            out.message(10, &DroppedAttributes(dropped), limits);
+            out.note_dropped(dropped);
+        }
+        if let Some(extras) = &self.extras {
+            for tag in &extras.tags {
+                out.text_always(11, Text::new(tag, value_limit));
+            }
+            if let Some(http) = &extras.http {
+                out.message(12, http, limits);
+            }
+            if let Some(error) = &extras.error {
+                out.message(13, error, limits);
+            }
+        }
+        if let Some(site) = self.call_site.as_deref() {
+            out.message(14, site, limits);
+        }
+    }
+}
+
+/// The `aires.dropped_attributes` attribute added when `max_attributes` cut
+/// an event's attributes.
+struct DroppedAttributes(u64);
+
+impl Encode for DroppedAttributes {
+    fn encode<O: Out>(&self, out: &mut O, _limits: &Limits) {
+        out.text(1, Text::new("aires.dropped_attributes", usize::MAX));
+        out.varint(4, self.0, true);
+    }
+}
+
+/// `aires.v1.Attribute`.
+impl Encode for Attribute {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+        out.text(1, Text::new(&self.key, limits.max_value_bytes));
+        match &self.value {
+            Value::Str(s) => out.text_always(2, Text::new(s, limits.max_value_bytes)),
+            Value::I64(v) => out.varint(3, *v as u64, true),
+            Value::U64(v) => out.varint(4, *v, true),
+            Value::F64(v) => out.double(5, *v),
+            Value::Bool(v) => out.varint(6, *v as u64, true),
+        }
+    }
+}
+
+/// `aires.v1.HttpInfo`.
+impl Encode for crate::http::HttpInfo {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+        let max = limits.max_value_bytes;
+        out.text(1, Text::new(&self.method, max));
+        out.text(2, Text::new(&self.route, max));
+        out.text(3, Text::new(&self.path, max));
+        out.varint(4, u64::from(self.status), false);
+        out.varint(
+            5,
+            self.duration.as_nanos().min(u64::MAX as u128) as u64,
+            false,
+        );
+        out.text(6, Text::new(&self.user_agent, max));
+        out.text(7, Text::new(&self.client_ip, max));
+        out.varint(8, self.request_bytes, false);
+        out.varint(9, self.response_bytes, false);
+        out.text(10, Text::new(&self.host, max));
+        out.text(11, Text::new(&self.scheme, max));
+    }
+}
+
+/// `aires.v1.ErrorInfo`.
+impl Encode for crate::error_info::ErrorInfo {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+        out.text(1, Text::new(&self.type_name, limits.max_value_bytes));
+        out.text(2, Text::new(&self.message, limits.max_message_bytes));
+        for cause in &self.chain {
+            out.text_always(3, Text::new(cause, limits.max_message_bytes));
+        }
+        if let Some(backtrace) = &self.backtrace {
+            out.text(4, Text::new(backtrace, limits.max_message_bytes));
+        }
+    }
+}
+
+/// `aires.v1.CallSite`.
+impl Encode for CallSite {
+    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+        let max = limits.max_value_bytes;
+        out.text(1, Text::new(&self.file, max));
+        out.varint(2, u64::from(self.line), false);
+        out.text(3, Text::new(&self.module, max));
+        out.text(4, Text::new(&self.function, max));
+    }
+}
+
+impl BatchEncoder {
+    /// An encoder stamping every batch with `service` and `environment`.
+    pub fn new(service: &str, environment: &str, limits: Limits) -> Self {
+        BatchEncoder {
+            service: service.to_owned(),
+            environment: environment.to_owned(),
+            sdk_name: SDK_NAME.to_owned(),
+            sdk_version: SDK_VERSION.to_owned(),
+            limits,
+            truncated: 0,
+        }
+    }
+
+    /// Names another SDK (a binding) in the batches.
+    pub fn with_sdk(mut self, name: &str, version: &str) -> Self {
+        self.sdk_name = name.to_owned();
+        self.sdk_version = version.to_owned();
+        self
+    }
+
+    /// How many values were cut at a size limit so far.
+    pub fn truncated(&self) -> u64 {
+        self.truncated
+    }
+
+    /// Appends the encoded `EventBatch` to `buf`.
+    pub fn encode(&mut self, batch_id: Uuid7, events: &[Event], buf: &mut BytesMut) {
+        let limits = self.limits;
+        let mut out = Writer { buf, truncated: 0 };
+        out.bytes(1, &batch_id.to_bytes());
+        out.text(2, Text::new(&self.sdk_name, usize::MAX));
+        out.text(3, Text::new(&self.sdk_version, usize::MAX));
+        out.text(5, Text::new(&self.service, limits.max_value_bytes));
+        out.text(6, Text::new(&self.environment, limits.max_value_bytes));
+        for event in events {
+            out.message(4, event, &limits);
+        }
+        self.truncated += out.truncated;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CallSite, HttpInfo, Level, SpanId, TraceId};
+    use aires_proto::v1 as proto;
+    use prost::Message;
+    use std::time::Duration;
+
+    fn decode(encoder: &mut BatchEncoder, events: &[Event]) -> proto::EventBatch {
+        let mut buf = BytesMut::new();
+        let id = Uuid7::now();
+        encoder.encode(id, events, &mut buf);
+        let batch = proto::EventBatch::decode(buf.freeze()).expect("valid protobuf");
+        assert_eq!(batch.batch_id.as_ref(), id.to_bytes());
+        batch
+    }
+
+    #[test]
+    fn every_field_survives_a_round_trip() {
+        static SITE: CallSite = CallSite::new_static("src/pay.rs", 42, "shop::pay");
+        let io = std::io::Error::other("card declined");
+        let event = Event::builder(Level::Error, "payment failed")
+            .attr("amount", 9.99)
+            .attr("order_id", -123i64)
+            .attr("big", u64::MAX)
+            .attr("ok", false)
+            .attr("currency", "EUR")
+            .attr("empty", "")
+            .trace_id(TraceId::from_int(0x0102_0304).unwrap())
+            .span_id(SpanId::from_int(0x0a0b).unwrap())
+            .session_id("sess-9")
+            .tags(["checkout", ""])
+            .http(
+                HttpInfo::new("POST", "/pay/:id")
+                    .path("/pay/7")
+                    .status(502)
+                    .duration(Duration::from_nanos(31_500_000))
+                    .sizes(10, 20),
+            )
+            .error(&io)
+            .call_site(&SITE)
+            .build();
+        let mut encoder = BatchEncoder::new("shop", "prod", Limits::default());
+        let batch = decode(&mut encoder, std::slice::from_ref(&event));
+        assert_eq!(batch.service, "shop");
+        assert_eq!(batch.environment, "prod");
+        assert_eq!(batch.sdk_name, SDK_NAME);
+        let e = &batch.events[0];
+        assert_eq!(e.id.as_ref(), event.id().to_bytes());
+        assert_eq!(e.timestamp_unix_nano, event.timestamp_unix_nanos());
+        assert_eq!(e.severity, proto::Severity::Error as i32);
+        assert_eq!(e.message, "payment failed");
+        assert_eq!(e.trace_id.len(), 16);
+        assert_eq!(e.trace_id[15], 0x04);
+        assert_eq!(e.span_id.as_ref(), [0, 0, 0, 0, 0, 0, 0x0a, 0x0b]);
+        assert_eq!(e.session_id, "sess-9");
+        use proto::attribute::Value as V;
+        let values: Vec<_> = e
+            .attributes
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                ("amount", V::DoubleValue(9.99)),
+                ("order_id", V::IntValue(-123)),
+                ("big", V::UintValue(u64::MAX)),
+                ("ok", V::BoolValue(false)),
+                ("currency", V::StringValue("EUR".into())),
+                ("empty", V::StringValue(String::new())),
+            ]
+        );
+        assert_eq!(e.tags, vec!["checkout".to_string(), String::new()]);
+        let http = e.http.as_ref().unwrap();
+        assert_eq!(
+            (
+                http.method.as_str(),
+                http.route.as_str(),
+                http.path.as_str()
+            ),
+            ("POST", "/pay/:id", "/pay/7")
+        );
+        assert_eq!((http.status_code, http.duration_nanos), (502, 31_500_000));
+        assert_eq!((http.request_bytes, http.response_bytes), (10, 20));
+        let error = e.error.as_ref().unwrap();
+        assert_eq!(error.message, "card declined");
+        assert!(error.r#type.contains("io"), "{}", error.r#type);
+        let site = e.call_site.as_ref().unwrap();
+        assert_eq!(
+            (site.file.as_str(), site.line, site.module.as_str()),
+            ("src/pay.rs", 42, "shop::pay")
+        );
+        assert_eq!(encoder.truncated(), 0);
+    }
+
+    #[test]
+    fn zero_values_of_a_oneof_are_kept() {
+        let event = Event::builder(Level::Info, "")
+            .attr("i", 0i64)
+            .attr("u", 0u64)
+            .attr("f", 0.0)
+            .attr("b", false)
+            .build();
+        let batch = decode(
+            &mut BatchEncoder::new("s", "e", Limits::default()),
+            &[event],
+        );
+        assert!(batch.events[0].attributes.iter().all(|a| a.value.is_some()));
+        assert_eq!(batch.events[0].message, "");
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_char_boundary_and_marked() {
+        let limits = Limits {
+            max_message_bytes: 40,
+            max_value_bytes: 20,
+            max_attributes: 2,
+        };
+        let message = "é".repeat(100);
+        let event = Event::builder(Level::Info, message)
+            .attr("k", "x".repeat(50))
+            .attr("short", "ok")
+            .attr("third", 3)
+            .attr("fourth", 4)
+            .build();
+        let mut encoder = BatchEncoder::new("s", "e", limits);
+        let batch = decode(&mut encoder, &[event]);
+        let e = &batch.events[0];
+        assert!(e.message.len() <= 40, "{}", e.message.len());
+        assert!(e.message.ends_with(TRUNCATION_MARKER));
+        assert!(e.message.starts_with("éé"));
+        let first = match &e.attributes[0].value {
+            Some(proto::attribute::Value::StringValue(s)) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            first,
+            format!(
+                "{}{TRUNCATION_MARKER}",
+                "x".repeat(20 - TRUNCATION_MARKER.len())
+            )
+        );
+        assert_eq!(e.attributes.len(), 3);
+        assert_eq!(e.attributes[2].key, "aires.dropped_attributes");
+        assert_eq!(
+            e.attributes[2].value,
+            Some(proto::attribute::Value::UintValue(2))
+        );
+        // message + first value cut, two attributes dropped.
+        assert_eq!(encoder.truncated(), 4);
+    }
+
+    #[test]
+    fn encodes_many_events_in_order() {
+        let events: Vec<Event> = (0..300)
+            .map(|i| Event::builder(Level::Debug, "tick").attr("i", i).build())
+            .collect();
+        let batch = decode(&mut BatchEncoder::new("s", "e", Limits::default()), &events);
+        assert_eq!(batch.events.len(), 300);
+        for (i, e) in batch.events.iter().enumerate() {
+            assert_eq!(
+                e.attributes[0].value,
+                Some(proto::attribute::Value::IntValue(i as i64))
+            );
+        }
+    }
+}

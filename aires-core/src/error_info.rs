@@ -1,0 +1,81 @@
+//! Error details attached to an event: type, message, cause chain, backtrace.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::error::Error;
+
+use crate::value::Str;
+
+/// What an event records about an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// The error's type name, for example `"std::io::error::Error"`.
+    pub type_name: Str,
+    /// The error's `Display` text.
+    pub message: String,
+    /// The `Display` text of each `source()`, outermost first.
+    pub chain: Vec<String>,
+    /// A backtrace, when one was captured.
+    pub backtrace: Option<String>,
+}
+
+impl ErrorInfo {
+    /// Records `error`, its `source()` chain and, when `RUST_BACKTRACE` or
+    /// `RUST_LIB_BACKTRACE` enables it, a backtrace of the place the event is
+    /// emitted (std offers no stable way to read the error's own).
+    pub fn from_error<E: Error + ?Sized>(error: &E) -> Self {
+        let mut chain = Vec::new();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        let backtrace = Backtrace::capture();
+        ErrorInfo {
+            type_name: Str::Borrowed(std::any::type_name::<E>()),
+            message: error.to_string(),
+            chain,
+            backtrace: (backtrace.status() == BacktraceStatus::Captured)
+                .then(|| backtrace.to_string()),
+        }
+    }
+
+    /// An error described by its parts, for bindings whose errors are not
+    /// Rust errors.
+    pub fn new(type_name: impl Into<Str>, message: impl Into<String>) -> Self {
+        ErrorInfo {
+            type_name: type_name.into(),
+            message: message.into(),
+            ..ErrorInfo::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("payment failed")
+        }
+    }
+
+    impl Error for Outer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn records_type_message_and_chain() {
+        let inner = std::io::Error::new(std::io::ErrorKind::TimedOut, "gateway timed out");
+        let info = ErrorInfo::from_error(&Outer(inner));
+        assert!(info.type_name.ends_with("Outer"), "{}", info.type_name);
+        assert_eq!(info.message, "payment failed");
+        assert_eq!(info.chain, vec!["gateway timed out".to_string()]);
+    }
+}

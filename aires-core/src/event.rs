@@ -1,0 +1,293 @@
+//! The event and its builder.
+//!
+//! An [`Event`] is laid out so that the common case (a static message, a
+//! static call site, ids and up to [`INLINE_ATTRIBUTES`] primitive or
+//! static-string fields) lives entirely inline: building and enqueueing it
+//! makes no heap allocation. Rarer parts (session id, tags, HTTP, error) sit
+//! behind one optional box.
+
+use std::error::Error;
+
+use smallvec::SmallVec;
+
+use crate::callsite::{CallSite, CallSiteRef};
+use crate::clock;
+use crate::error_info::ErrorInfo;
+use crate::http::HttpInfo;
+use crate::ids::{SpanId, TraceId};
+use crate::level::Level;
+use crate::uuid7::Uuid7;
+use crate::value::{Attribute, Str, Value};
+
+/// How many attributes an event holds without allocating.
+pub const INLINE_ATTRIBUTES: usize = 6;
+
+/// The attribute list of an event.
+pub type Attributes = SmallVec<[Attribute; INLINE_ATTRIBUTES]>;
+
+/// One structured event, ready to be enqueued.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub(crate) id: Uuid7,
+    pub(crate) timestamp_unix_nanos: u64,
+    pub(crate) level: Level,
+    pub(crate) message: Str,
+    pub(crate) call_site: Option<CallSiteRef>,
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) span_id: Option<SpanId>,
+    pub(crate) attributes: Attributes,
+    pub(crate) extras: Option<Box<Extras>>,
+}
+
+/// The parts of an event that most events do not have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Extras {
+    pub(crate) session_id: Option<Str>,
+    pub(crate) tags: Vec<Str>,
+    pub(crate) http: Option<HttpInfo>,
+    pub(crate) error: Option<ErrorInfo>,
+}
+
+impl Event {
+    /// Starts an event now: takes the timestamp and a fresh UUID v7.
+    #[inline]
+    pub fn builder(level: Level, message: impl Into<Str>) -> EventBuilder {
+        let timestamp_unix_nanos = clock::now_unix_nanos();
+        EventBuilder {
+            event: Event {
+                id: Uuid7::generate(timestamp_unix_nanos),
+                timestamp_unix_nanos,
+                level,
+                message: message.into(),
+                call_site: None,
+                trace_id: None,
+                span_id: None,
+                attributes: SmallVec::new(),
+                extras: None,
+            },
+        }
+    }
+
+    /// The event's UUID v7.
+    pub fn id(&self) -> Uuid7 {
+        self.id
+    }
+
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub fn timestamp_unix_nanos(&self) -> u64 {
+        self.timestamp_unix_nanos
+    }
+
+    /// The severity.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The formatted message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Where the event was emitted, if known.
+    pub fn call_site(&self) -> Option<&CallSite> {
+        self.call_site.as_deref()
+    }
+
+    /// The W3C trace id, if set.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.trace_id
+    }
+
+    /// The W3C span id, if set.
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.span_id
+    }
+
+    /// The typed fields, in the order they were added.
+    pub fn attributes(&self) -> &[Attribute] {
+        &self.attributes
+    }
+
+    /// The session id, if set.
+    pub fn session_id(&self) -> Option<&str> {
+        self.extras.as_ref()?.session_id.as_deref()
+    }
+
+    /// The tags.
+    pub fn tags(&self) -> &[Str] {
+        self.extras.as_ref().map_or(&[], |e| &e.tags)
+    }
+
+    /// HTTP information, if set.
+    pub fn http(&self) -> Option<&HttpInfo> {
+        self.extras.as_ref()?.http.as_ref()
+    }
+
+    /// Error information, if set.
+    pub fn error(&self) -> Option<&ErrorInfo> {
+        self.extras.as_ref()?.error.as_ref()
+    }
+}
+
+/// Sets the optional parts of an [`Event`]. Made by [`Event::builder`].
+///
+/// ```
+/// use aires_core::{Event, Level, HttpInfo};
+/// let event = Event::builder(Level::Info, "order placed")
+///     .attr("order_id", 123)
+///     .attr("currency", "EUR")
+///     .tag("checkout")
+///     .http(HttpInfo::new("POST", "/orders").status(201))
+///     .build();
+/// assert_eq!(event.attributes().len(), 2);
+/// assert_eq!(event.http().unwrap().status, 201);
+/// ```
+#[derive(Debug)]
+#[must_use = "an event builder does nothing until built or emitted"]
+pub struct EventBuilder {
+    event: Event,
+}
+
+impl EventBuilder {
+    /// Adds a typed field. Fields keep their order; keys may repeat.
+    #[inline]
+    pub fn attr(mut self, key: impl Into<Str>, value: impl Into<Value>) -> Self {
+        self.push_attr(key, value);
+        self
+    }
+
+    /// Adds a typed field in place (for callers that loop over fields).
+    #[inline]
+    pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
+        self.event.attributes.push(Attribute::new(key, value));
+    }
+
+    /// Adds many fields.
+    pub fn attrs(mut self, attributes: impl IntoIterator<Item = Attribute>) -> Self {
+        self.event.attributes.extend(attributes);
+        self
+    }
+
+    /// Sets (or, with `None`, clears) the trace id.
+    #[inline]
+    pub fn trace_id(mut self, trace_id: impl Into<Option<TraceId>>) -> Self {
+        self.event.trace_id = trace_id.into();
+        self
+    }
+
+    /// Sets (or clears) the span id.
+    #[inline]
+    pub fn span_id(mut self, span_id: impl Into<Option<SpanId>>) -> Self {
+        self.event.span_id = span_id.into();
+        self
+    }
+
+    /// Sets the session id.
+    pub fn session_id(mut self, session_id: impl Into<Str>) -> Self {
+        self.extras().session_id = Some(session_id.into());
+        self
+    }
+
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<Str>) -> Self {
+        self.extras().tags.push(tag.into());
+        self
+    }
+
+    /// Adds tags.
+    pub fn tags<T: Into<Str>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.extras().tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Attaches HTTP request information.
+    pub fn http(mut self, http: HttpInfo) -> Self {
+        self.extras().http = Some(http);
+        self
+    }
+
+    /// Records an error and its `source()` chain.
+    pub fn error<E: Error + ?Sized>(self, error: &E) -> Self {
+        self.error_info(ErrorInfo::from_error(error))
+    }
+
+    /// Attaches error information built by hand (bindings).
+    pub fn error_info(mut self, error: ErrorInfo) -> Self {
+        self.extras().error = Some(error);
+        self
+    }
+
+    /// Points the event at a `static` call site (what the macros do).
+    #[inline]
+    pub fn call_site(mut self, call_site: &'static CallSite) -> Self {
+        self.event.call_site = Some(CallSiteRef::Static(call_site));
+        self
+    }
+
+    /// Attaches a call site built at run time (bindings).
+    pub fn call_site_owned(mut self, call_site: CallSite) -> Self {
+        self.event.call_site = Some(CallSiteRef::Owned(Box::new(call_site)));
+        self
+    }
+
+    /// Overrides the timestamp (nanoseconds since the Unix epoch), for
+    /// events replayed from elsewhere. The id keeps its creation time.
+    pub fn timestamp_unix_nanos(mut self, nanos: u64) -> Self {
+        self.event.timestamp_unix_nanos = nanos;
+        self
+    }
+
+    /// The finished event.
+    #[inline]
+    pub fn build(self) -> Event {
+        self.event
+    }
+
+    /// Sends the event to the global pipeline (see [`crate::init`]).
+    #[inline]
+    pub fn emit(self) {
+        crate::global::dispatch(self.event);
+    }
+
+    fn extras(&mut self) -> &mut Extras {
+        self.event.extras.get_or_insert_with(Box::default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_sets_every_part() {
+        static SITE: CallSite = CallSite::new_static("src/main.rs", 7, "app");
+        let trace = TraceId::from_int(0xabc).unwrap();
+        let event = Event::builder(Level::Warn, "slow")
+            .attr("ms", 812u32)
+            .trace_id(trace)
+            .span_id(SpanId::from_int(9))
+            .session_id("s-1")
+            .tags(["db", "slow"])
+            .call_site(&SITE)
+            .build();
+        assert_eq!(event.level(), Level::Warn);
+        assert_eq!(event.message(), "slow");
+        assert_eq!(event.trace_id(), Some(trace));
+        assert_eq!(event.span_id().unwrap().to_string(), "0000000000000009");
+        assert_eq!(event.session_id(), Some("s-1"));
+        assert_eq!(event.tags().len(), 2);
+        assert_eq!(event.call_site().unwrap().line, 7);
+        assert_eq!(event.attributes()[0].value, Value::U64(812));
+        assert!(event.timestamp_unix_nanos() > 1_600_000_000_000_000_000);
+        // Other threads may have pushed the id clock a little ahead.
+        assert!(event.id().unix_millis() >= event.timestamp_unix_nanos() / 1_000_000);
+    }
+
+    #[test]
+    fn events_without_extras_have_none() {
+        let event = Event::builder(Level::Info, "plain").build();
+        assert!(event.extras.is_none());
+        assert!(event.tags().is_empty());
+        assert!(event.http().is_none() && event.error().is_none());
+    }
+}

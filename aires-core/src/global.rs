@@ -1,0 +1,163 @@
+//! The process-wide pipeline behind the macros: `init`, `flush`, `shutdown`,
+//! the guard, and the dispatch that every macro call ends in.
+//!
+//! Dispatch must be cheap and lock-free. Each thread caches a handle to the
+//! current pipeline together with a generation number; a call loads the
+//! generation (one atomic load) and uses its cached handle unless `init` or
+//! `shutdown` has moved the generation on since.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::level::{self, LevelFilter};
+use crate::metrics::{Metrics, StripedCounter};
+use crate::pipeline::{FlushError, InitError, Pipeline, ShutdownError};
+
+/// Moves on at every `init` and `shutdown`.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static CURRENT: Mutex<Option<Pipeline>> = Mutex::new(None);
+/// The last pipeline that ran, so metrics stay readable after shutdown.
+static LAST: Mutex<Option<Pipeline>> = Mutex::new(None);
+
+static DROPPED_BEFORE_INIT: StripedCounter = StripedCounter::new();
+static DROPPED_NO_PIPELINE: StripedCounter = StripedCounter::new();
+static DROPPED_FILTERED: StripedCounter = StripedCounter::new();
+
+struct Cached {
+    generation: u64,
+    pipeline: Option<Pipeline>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cached> = const {
+        RefCell::new(Cached { generation: u64::MAX, pipeline: None })
+    };
+}
+
+/// Starts the global pipeline that the macros send to.
+///
+/// Returns a [`Guard`] that shuts the pipeline down (and so sends everything
+/// still queued) when dropped: keep it alive in `main`.
+pub fn init(config: Config) -> Result<Guard, InitError> {
+    let mut current = CURRENT.lock();
+    if current.is_some() {
+        return Err(InitError::AlreadyInitialized);
+    }
+    let pipeline = Pipeline::start(config)?;
+    level::set_global_filter(pipeline.level());
+    *current = Some(pipeline.clone());
+    *LAST.lock() = Some(pipeline.clone());
+    GENERATION.fetch_add(1, Ordering::Release);
+    Ok(Guard {
+        timeout: pipeline.shutdown_timeout(),
+    })
+}
+
+/// Shuts the global pipeline down when dropped. See [`init`].
+#[derive(Debug)]
+#[must_use = "dropping the guard shuts Aires down at once"]
+pub struct Guard {
+    timeout: Duration,
+}
+
+impl Guard {
+    /// Shuts down now with `timeout`, reporting whether it completed.
+    pub fn shutdown(self, timeout: Duration) -> Result<(), ShutdownError> {
+        let result = shutdown(timeout);
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Err(error) = shutdown(self.timeout) {
+            eprintln!("aires: {error}");
+        }
+    }
+}
+
+/// Flushes the global pipeline: returns once everything emitted before the
+/// call has been sent (or dropped and counted), or after `timeout`.
+pub fn flush(timeout: Duration) -> Result<(), FlushError> {
+    let pipeline = CURRENT.lock().clone();
+    match pipeline {
+        Some(pipeline) => pipeline.flush(timeout),
+        None => Err(FlushError::ShutDown),
+    }
+}
+
+/// Shuts the global pipeline down: sends everything already emitted, then
+/// stops. Later events are counted as dropped. A no-op when not running;
+/// `init` may be called again afterwards.
+pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
+    let pipeline = CURRENT.lock().take();
+    GENERATION.fetch_add(1, Ordering::Release);
+    // Let later events reach dispatch, where they are counted.
+    level::set_global_filter(LevelFilter::TRACE);
+    match pipeline {
+        Some(pipeline) => pipeline.shutdown(timeout),
+        None => Ok(()),
+    }
+}
+
+/// The global pipeline's metrics (the last one's after shutdown), plus the
+/// process-wide counts of events filtered by level or emitted with no
+/// pipeline running.
+pub fn metrics() -> Metrics {
+    let last = LAST.lock().clone();
+    let mut metrics = last.map(|p| p.metrics()).unwrap_or_default();
+    metrics.events_dropped_filtered = DROPPED_FILTERED.get();
+    metrics.events_dropped_before_init = DROPPED_BEFORE_INIT.get();
+    metrics.events_dropped_after_shutdown += DROPPED_NO_PIPELINE.get();
+    metrics
+}
+
+/// Counts one event skipped by the runtime level check. Called by the
+/// macros on their disabled branch.
+#[inline]
+pub fn count_filtered() {
+    DROPPED_FILTERED.add(1);
+}
+
+/// Hands an event to the global pipeline, or counts it if none is running.
+#[inline]
+pub fn dispatch(event: Event) {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mut event = Some(event);
+    let _ = CACHE.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return;
+        };
+        if cache.generation != generation {
+            cache.pipeline = CURRENT.lock().clone();
+            cache.generation = generation;
+        }
+        let event = event.take().expect("taken once");
+        match &cache.pipeline {
+            Some(pipeline) => pipeline.emit(event),
+            None => count_no_pipeline(generation),
+        }
+    });
+    if let Some(event) = event {
+        // This thread's cache is unusable (the thread is exiting).
+        let pipeline = CURRENT.lock().clone();
+        match pipeline {
+            Some(pipeline) => pipeline.emit(event),
+            None => count_no_pipeline(generation),
+        }
+    }
+}
+
+fn count_no_pipeline(generation: u64) {
+    if generation == 0 {
+        DROPPED_BEFORE_INIT.add(1);
+    } else {
+        DROPPED_NO_PIPELINE.add(1);
+    }
+}

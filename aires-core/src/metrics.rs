@@ -1,0 +1,173 @@
+//! Self-metrics: what the pipeline did with the events it was given.
+//!
+//! Counters written on the caller's thread (drops) are striped over
+//! cache-padded cells so that producers on several cores do not fight over
+//! one cache line. Counters written only by the worker threads are plain
+//! atomics. An accepted event increments nothing on the caller's thread:
+//! `events_enqueued` is derived from what the batch worker has taken plus
+//! what still waits in the queue.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
+
+const STRIPES: usize = 8;
+
+/// A counter that many threads add to without sharing a cache line.
+#[derive(Debug)]
+pub(crate) struct StripedCounter {
+    stripes: [CachePadded<AtomicU64>; STRIPES],
+}
+
+thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+fn stripe_index() -> usize {
+    STRIPE
+        .try_with(|cell| {
+            let mut index = cell.get();
+            if index == usize::MAX {
+                index = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+                cell.set(index);
+            }
+            index
+        })
+        .unwrap_or(0)
+}
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        StripedCounter::new()
+    }
+}
+
+impl StripedCounter {
+    pub(crate) const fn new() -> Self {
+        StripedCounter {
+            stripes: [const { CachePadded::new(AtomicU64::new(0)) }; STRIPES],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.stripes[stripe_index()].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.stripes.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// The live counters of one pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Events the batch worker has taken off the queue (single writer).
+    pub(crate) dequeued: AtomicU64,
+    pub(crate) dropped_queue_full: StripedCounter,
+    pub(crate) dropped_after_shutdown: StripedCounter,
+    pub(crate) events_sent: AtomicU64,
+    pub(crate) events_failed: AtomicU64,
+    pub(crate) batches_sent: AtomicU64,
+    pub(crate) batches_failed: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) values_truncated: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    /// The last delivery error, for the rate-limited drop report.
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot of a pipeline's self-metrics. Every event handed to Aires ends
+/// up in exactly one of: still queued or in flight, `events_sent`, or one of
+/// the `events_dropped_*` counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Events accepted into the queue.
+    pub events_enqueued: u64,
+    /// Events the transport confirmed.
+    pub events_sent: u64,
+    /// Events dropped because the queue was full (or, with the blocking
+    /// policy, stayed full for the whole timeout).
+    pub events_dropped_queue_full: u64,
+    /// Events below the runtime level, skipped before they were built.
+    /// Only macro call sites that reach the runtime check count here.
+    pub events_dropped_filtered: u64,
+    /// Events emitted before `init`.
+    pub events_dropped_before_init: u64,
+    /// Events emitted after `shutdown`.
+    pub events_dropped_after_shutdown: u64,
+    /// Events in batches that failed for good (permanent error, or retries
+    /// exhausted).
+    pub events_dropped_transport: u64,
+    /// Batches the transport confirmed.
+    pub batches_sent: u64,
+    /// Batches given up on.
+    pub batches_failed: u64,
+    /// Send attempts that were retried.
+    pub batch_retries: u64,
+    /// Messages or values cut at the size limits (see `Limits`).
+    pub values_truncated: u64,
+    /// Events waiting in the queue right now.
+    pub queue_depth: u64,
+    /// Batches being sent right now.
+    pub batches_in_flight: u64,
+}
+
+impl Metrics {
+    /// All dropped events, whatever the reason.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped_queue_full
+            + self.events_dropped_filtered
+            + self.events_dropped_before_init
+            + self.events_dropped_after_shutdown
+            + self.events_dropped_transport
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn striped_counter_sums_every_thread() {
+        static COUNTER: StripedCounter = StripedCounter::new();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..10_000 {
+                        COUNTER.add(1);
+                    }
+                });
+            }
+        });
+        assert_eq!(COUNTER.get(), 40_000);
+    }
+
+    #[test]
+    fn dropped_total_adds_every_reason() {
+        let m = Metrics {
+            events_dropped_queue_full: 1,
+            events_dropped_filtered: 2,
+            events_dropped_before_init: 3,
+            events_dropped_after_shutdown: 4,
+            events_dropped_transport: 5,
+            ..Metrics::default()
+        };
+        assert_eq!(m.events_dropped(), 15);
+    }
+}

@@ -1,0 +1,310 @@
+//! The pipeline: a bounded queue, the batch worker thread, and the delivery
+//! thread, behind one cheap-to-clone handle.
+//!
+//! Most applications use the global pipeline through `aires::init` and the
+//! macros; bindings and tests may hold a [`Pipeline`] of their own.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
+
+use crate::batch_worker::{BatchWorker, Message};
+use crate::config::{Config, ConfigError, OverflowPolicy};
+use crate::delivery::Delivery;
+use crate::diagnostics::{stderr_sink, DropReporter};
+use crate::encode::BatchEncoder;
+use crate::event::Event;
+use crate::level::{Level, LevelFilter};
+use crate::metrics::{Counters, Metrics};
+use crate::transport::{StdoutTransport, Transport};
+
+/// Why a pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The configuration is invalid.
+    #[error("invalid Aires configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The global pipeline is already running; shut it down first.
+    #[error("Aires is already initialized; call shutdown() before init() again")]
+    AlreadyInitialized,
+    /// A worker thread or its runtime could not be created.
+    #[error("cannot start the Aires worker: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+/// Why a flush did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// Not everything was sent within the timeout; it may still be.
+    #[error("flush did not complete within {0:?}")]
+    Timeout(Duration),
+    /// The pipeline was shut down.
+    #[error("the pipeline is shut down")]
+    ShutDown,
+}
+
+/// Why a shutdown did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// The workers were still sending when the timeout passed.
+    #[error("shutdown did not complete within {0:?}; unsent events may be lost")]
+    Timeout(Duration),
+}
+
+/// A handle on a running pipeline. Clones share it.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Sender<Message>,
+    /// Kept so a shutdown can count whatever raced in after the worker left.
+    leftovers: Receiver<Message>,
+    overflow: OverflowPolicy,
+    filter: AtomicU8,
+    closed: AtomicBool,
+    counters: Arc<Counters>,
+    /// Signalled when the delivery thread has finished.
+    finished: Receiver<()>,
+    shutdown_lock: Mutex<()>,
+    shutdown_timeout: Duration,
+}
+
+impl Pipeline {
+    /// Validates `config` (applying `AIRES_*` overrides unless disabled) and
+    /// starts the worker threads.
+    pub fn start(config: Config) -> Result<Pipeline, InitError> {
+        Self::start_with_encoder(config, |encoder| encoder)
+    }
+
+    /// Like [`Pipeline::start`], letting a binding adjust the encoder (for
+    /// example to name its SDK in every batch).
+    pub fn start_with_encoder(
+        config: Config,
+        adjust: impl FnOnce(BatchEncoder) -> BatchEncoder,
+    ) -> Result<Pipeline, InitError> {
+        let config = config.resolve()?;
+        let transport: Arc<dyn Transport> = match (&config.transport, &config.endpoint) {
+            (Some(transport), _) => transport.clone(),
+            (None, None) => Arc::new(StdoutTransport::new()),
+            (None, Some(endpoint)) => {
+                return Err(ConfigError::NoTransportForEndpoint(endpoint.clone()).into())
+            }
+        };
+        let counters = Arc::new(Counters::default());
+        let (queue, receiver) = crossbeam_channel::bounded(config.queue_capacity);
+        let (to_delivery, inbox) = tokio::sync::mpsc::channel(1);
+        let (finished_tx, finished) = crossbeam_channel::bounded(1);
+        let sink = config.diagnostics.clone().unwrap_or_else(stderr_sink);
+        let reporter = DropReporter::new(
+            counters.clone(),
+            config.queue_capacity,
+            config.drop_report_interval,
+            sink,
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("aires-delivery")
+            .build()?;
+        let delivery = Delivery {
+            inbox,
+            transport,
+            retry: config.retry,
+            max_in_flight: config.max_in_flight,
+            send_timeout: config.send_timeout,
+            counters: counters.clone(),
+            reporter,
+        };
+        thread::Builder::new()
+            .name("aires-delivery".into())
+            .spawn(move || {
+                runtime.block_on(delivery.run());
+                // Let in-flight transport tasks (connections) wind down.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+                let _ = finished_tx.send(());
+            })?;
+        let worker = BatchWorker {
+            queue: receiver.clone(),
+            delivery: to_delivery,
+            encoder: adjust(BatchEncoder::new(
+                &config.service,
+                &config.environment,
+                config.limits,
+            )),
+            batch_size: config.batch_size,
+            batch_timeout: config.batch_timeout,
+            counters: counters.clone(),
+        };
+        thread::Builder::new()
+            .name("aires-batcher".into())
+            .spawn(move || worker.run())?;
+        Ok(Pipeline {
+            shared: Arc::new(Shared {
+                queue,
+                leftovers: receiver,
+                overflow: config.overflow,
+                filter: AtomicU8::new(level_filter_byte(config.level)),
+                closed: AtomicBool::new(false),
+                counters,
+                finished,
+                shutdown_lock: Mutex::new(()),
+                shutdown_timeout: config.shutdown_timeout,
+            }),
+        })
+    }
+
+    /// Whether this pipeline records events at `level`.
+    #[inline]
+    pub fn enabled(&self, level: Level) -> bool {
+        level as u8 >= self.shared.filter.load(Ordering::Relaxed)
+    }
+
+    /// This pipeline's level filter.
+    pub fn level(&self) -> LevelFilter {
+        filter_from_byte(self.shared.filter.load(Ordering::Relaxed))
+    }
+
+    /// Changes this pipeline's level filter.
+    pub fn set_level(&self, filter: LevelFilter) {
+        self.shared
+            .filter
+            .store(level_filter_byte(filter), Ordering::Relaxed);
+    }
+
+    /// Enqueues an event. Never blocks unless the overflow policy is
+    /// `Block`; a dropped event is counted. The level is not checked here:
+    /// callers check [`Pipeline::enabled`] before building the event.
+    #[inline]
+    pub fn emit(&self, event: Event) {
+        let shared = &*self.shared;
+        if shared.closed.load(Ordering::Relaxed) {
+            shared.counters.dropped_after_shutdown.add(1);
+            return;
+        }
+        let result = match shared.overflow {
+            OverflowPolicy::DropNewest => match shared.queue.try_send(Message::Event(event)) {
+                Ok(()) => return,
+                Err(TrySendError::Full(_)) => true,
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+            OverflowPolicy::Block(timeout) => {
+                match shared.queue.send_timeout(Message::Event(event), timeout) {
+                    Ok(()) => return,
+                    Err(SendTimeoutError::Timeout(_)) => true,
+                    Err(SendTimeoutError::Disconnected(_)) => false,
+                }
+            }
+        };
+        if result {
+            shared.counters.dropped_queue_full.add(1);
+        } else {
+            shared.counters.dropped_after_shutdown.add(1);
+        }
+    }
+
+    /// Sends everything enqueued before this call and waits until the
+    /// transport has settled it (sent, or given up and counted).
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(FlushError::ShutDown);
+        }
+        let deadline = Instant::now() + timeout;
+        let (reply, done) = crossbeam_channel::bounded(1);
+        match self
+            .shared
+            .queue
+            .send_deadline(Message::Flush(reply), deadline)
+        {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => return Err(FlushError::Timeout(timeout)),
+            Err(SendTimeoutError::Disconnected(_)) => return Err(FlushError::ShutDown),
+        }
+        done.recv_deadline(deadline).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => FlushError::Timeout(timeout),
+            crossbeam_channel::RecvTimeoutError::Disconnected => FlushError::ShutDown,
+        })
+    }
+
+    /// Stops accepting events, sends everything already enqueued, and stops
+    /// the workers. Events emitted afterwards are counted as dropped. Calling
+    /// it again returns at once.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        let _one_at_a_time = self.shared.shutdown_lock.lock();
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let deadline = Instant::now() + timeout;
+        if self
+            .shared
+            .queue
+            .send_deadline(Message::Shutdown, deadline)
+            .is_err()
+        {
+            return Err(ShutdownError::Timeout(timeout));
+        }
+        let finished = self.shared.finished.recv_deadline(deadline).is_ok();
+        // Events that slipped in after the worker's final drain.
+        let late = self
+            .shared
+            .leftovers
+            .try_iter()
+            .filter(|m| matches!(m, Message::Event(_)))
+            .count();
+        self.shared.counters.dropped_after_shutdown.add(late as u64);
+        if finished {
+            Ok(())
+        } else {
+            Err(ShutdownError::Timeout(timeout))
+        }
+    }
+
+    /// The timeout a guard uses when it shuts this pipeline down.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shared.shutdown_timeout
+    }
+
+    /// Whether [`Pipeline::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// A snapshot of this pipeline's counters.
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.shared.counters;
+        let queue_depth = self.shared.queue.len() as u64;
+        Metrics {
+            events_enqueued: Counters::get(&c.dequeued) + queue_depth,
+            events_sent: Counters::get(&c.events_sent),
+            events_dropped_queue_full: c.dropped_queue_full.get(),
+            events_dropped_after_shutdown: c.dropped_after_shutdown.get(),
+            events_dropped_transport: Counters::get(&c.events_failed),
+            batches_sent: Counters::get(&c.batches_sent),
+            batches_failed: Counters::get(&c.batches_failed),
+            batch_retries: Counters::get(&c.retries),
+            values_truncated: Counters::get(&c.values_truncated),
+            queue_depth,
+            batches_in_flight: Counters::get(&c.in_flight),
+            ..Metrics::default()
+        }
+    }
+}
+
+fn level_filter_byte(filter: LevelFilter) -> u8 {
+    filter.min_level().map_or(7, |level| level as u8)
+}
+
+fn filter_from_byte(byte: u8) -> LevelFilter {
+    Level::ALL
+        .iter()
+        .find(|l| **l as u8 == byte)
+        .map_or(LevelFilter::OFF, |l| (*l).into())
+}

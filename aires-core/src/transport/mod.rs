@@ -1,0 +1,150 @@
+//! The `Transport` seam: where encoded batches leave the process.
+//!
+//! A transport gets one protobuf-encoded [`EncodedBatch`] at a time and says,
+//! asynchronously, whether it was delivered. Everything else (batching,
+//! retries with backoff, the in-flight limit, timeouts, counting drops) is
+//! the pipeline's job, so a transport stays small. See
+//! `examples/custom_transport.rs` for a complete one.
+//!
+//! Futures returned by [`Transport::send`] run on the pipeline's own
+//! current-thread Tokio runtime (with I/O and timers enabled), never on the
+//! application's.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+use crate::uuid7::Uuid7;
+
+mod json;
+mod memory;
+mod stdout;
+
+pub use memory::MemoryTransport;
+pub use stdout::StdoutTransport;
+
+/// One batch, encoded as an `aires.v1.EventBatch` protobuf message.
+#[derive(Clone, Debug)]
+pub struct EncodedBatch {
+    /// The batch's UUID v7; also encoded inside `payload`.
+    pub id: Uuid7,
+    /// How many events the batch holds.
+    pub event_count: usize,
+    /// The encoded `aires.v1.EventBatch`. Cheap to clone.
+    pub payload: Bytes,
+}
+
+/// The future a transport returns for one send.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TransportError>> + Send + 'a>>;
+
+/// Delivers encoded batches somewhere.
+///
+/// Implementations must be cheap to call concurrently: the pipeline keeps up
+/// to `max_in_flight` sends running at once. A send that fails with a
+/// [retryable](TransportError::retryable) error is tried again with the same
+/// batch (same id, same bytes) after a backoff.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one batch. Resolve to `Ok(())` only once the receiver has it.
+    fn send(&self, batch: EncodedBatch) -> SendFuture<'_>;
+}
+
+/// Whether a failed send may succeed if tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A passing condition: unavailable, timed out, overloaded.
+    Retryable,
+    /// Trying again cannot help: rejected, unauthenticated, unsupported.
+    Permanent,
+}
+
+/// Why a transport could not deliver a batch.
+#[derive(Debug)]
+pub struct TransportError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A failure worth retrying.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        TransportError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure that retrying cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        TransportError {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error.
+    pub fn with_source(mut self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Retryable or permanent.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether the pipeline will try again.
+    pub fn is_retryable(&self) -> bool {
+        self.kind == ErrorKind::Retryable
+    }
+
+    /// The message given at construction.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Permanent => "permanent",
+        };
+        write!(f, "{kind} transport error: {}", self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for TransportError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_says_its_kind_and_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = TransportError::retryable("connect failed").with_source(io);
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "retryable transport error: connect failed: refused"
+        );
+        assert!(err.source().is_some());
+        assert_eq!(TransportError::permanent("no").kind(), ErrorKind::Permanent);
+    }
+}

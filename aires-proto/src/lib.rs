@@ -1,0 +1,13 @@
+//! Generated Rust types for the Aires wire format, package `aires.v1`.
+//!
+//! The `.proto` files under `proto/` are the source of truth; this crate only
+//! compiles them. SDK internals encode batches without these types (see
+//! `aires_core::encode`); they are used where a batch is decoded: the
+//! collector, the development transports, and tests.
+
+#![allow(missing_docs, missing_debug_implementations)]
+
+/// Version 1 of the wire format.
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/aires.v1.rs"));
+}
