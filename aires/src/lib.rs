@@ -1,0 +1,114 @@
+//! # Aires
+//!
+//! Structured events from Rust services, batched in the background and
+//! shipped to the Aires collector (and from there to ClickHouse), at a cost
+//! on the calling thread of tens of nanoseconds.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let memory = aires::MemoryTransport::new();
+//! let guard = aires::init(aires::Config::new("checkout").transport(memory.clone()))?;
+//!
+//! aires::info!("order placed", order_id = 123, amount = 9.99, currency = "EUR");
+//! let user = "ada";
+//! aires::warn!("slow query for {user}", table = "orders", ms = 812);
+//!
+//! aires::flush(Duration::from_secs(2))?;
+//! assert_eq!(memory.events().len(), 2);
+//! guard.shutdown(Duration::from_secs(5))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The macros
+//!
+//! `trace!`, `debug!`, `info!`, `warn!`, `error!` and `fatal!` take a string
+//! literal message, optional format arguments, then `key = value` fields:
+//!
+//! - `key = value`: integers, floats, bools and strings keep their type.
+//!   String literals are stored without copying.
+//! - `key = %value` stores the `Display` text, `key = ?value` the `Debug` text.
+//! - Keys are identifiers, dotted paths (`user.id = 7`) or string literals.
+//! - A `{name}` placeholder in the message may name a field.
+//! - Reserved keys: `trace_id`, `span_id` (a [`TraceId`] / [`SpanId`], or an
+//!   `Option` of one), `session_id`, `tags` (anything iterable of strings),
+//!   `http` (an [`HttpInfo`]) and `error` (a reference to any
+//!   `std::error::Error`, recorded with its `source()` chain). Use a string
+//!   key, `"error" = "..."`, for a plain attribute with one of these names.
+//!
+//! The level is checked first (a compile-time ceiling set by the
+//! `max_level_*` features, then one relaxed atomic load); a filtered-out call
+//! evaluates none of its arguments. `fatal!` records an event; it does not
+//! stop the program.
+//!
+//! ## Lifecycle
+//!
+//! [`init`] starts the pipeline and returns a [`Guard`]; dropping the guard
+//! (or calling [`shutdown`]) sends everything still queued. Events emitted
+//! before `init` or after shutdown are counted in [`metrics`] and discarded.
+
+pub use aires_core::{
+    flush, level, metrics, shutdown, transport, Attribute, CallSite, Config, ConfigError,
+    EncodedBatch, ErrorInfo, ErrorKind, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError,
+    InitError, Level, LevelFilter, Limits, MemoryTransport, Metrics, OverflowPolicy, Pipeline,
+    RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str, TraceId, Transport,
+    TransportError, Uuid7, Value,
+};
+
+/// Starts the global pipeline from `config` (with `AIRES_*` environment
+/// overrides applied) and returns the guard that shuts it down on drop.
+///
+/// Without a transport in `config`, events go to the stdout transport as
+/// JSON lines.
+pub fn init(config: Config) -> Result<Guard, InitError> {
+    aires_core::init(config)
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use aires_core::level::{enabled, STATIC_MAX_LEVEL};
+    pub use aires_core::{count_filtered, Str, Value};
+    pub use aires_macros::event;
+}
+
+/// Records an event at [`Level::Trace`]. See the [crate docs](crate) for the syntax.
+#[macro_export]
+macro_rules! trace {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Trace, $($arg)*) };
+}
+
+/// Records an event at [`Level::Debug`]. See the [crate docs](crate) for the syntax.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Debug, $($arg)*) };
+}
+
+/// Records an event at [`Level::Info`]. See the [crate docs](crate) for the syntax.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Info, $($arg)*) };
+}
+
+/// Records an event at [`Level::Warn`]. See the [crate docs](crate) for the syntax.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Warn, $($arg)*) };
+}
+
+/// Records an event at [`Level::Error`]. See the [crate docs](crate) for the syntax.
+///
+/// ```
+/// # let _g = aires::init(aires::Config::new("docs").transport(aires::MemoryTransport::new()));
+/// let err = std::io::Error::other("card declined");
+/// aires::error!("payment failed", error = &err, order_id = 42);
+/// ```
+#[macro_export]
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Error, $($arg)*) };
+}
+
+/// Records an event at [`Level::Fatal`]. It does not stop the program.
+#[macro_export]
+macro_rules! fatal {
+    ($($arg:tt)*) => { $crate::__private::event!($crate, Fatal, $($arg)*) };
+}

@@ -1,0 +1,183 @@
+//! Every event arrives, in order per thread; batches are cut by size and by
+//! age; a full queue drops and counts, or blocks when asked to.
+
+mod common;
+
+use std::time::Duration;
+
+use aires::{Event, Level, MemoryTransport, OverflowPolicy, Pipeline};
+use common::{int_attr, test_config, GatedTransport};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+#[test]
+fn every_event_from_every_thread_arrives_in_order() {
+    const THREADS: i64 = 4;
+    const PER_THREAD: i64 = 5_000;
+    let memory = MemoryTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(memory.clone()).queue_capacity((THREADS * PER_THREAD) as usize),
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let pipeline = pipeline.clone();
+            scope.spawn(move || {
+                for seq in 0..PER_THREAD {
+                    pipeline.emit(
+                        Event::builder(Level::Info, "tick")
+                            .attr("thread", thread)
+                            .attr("seq", seq)
+                            .build(),
+                    );
+                }
+            });
+        }
+    });
+    pipeline.shutdown(DEADLINE).unwrap();
+    let events = memory.events();
+    assert_eq!(events.len(), (THREADS * PER_THREAD) as usize);
+    let mut next = vec![0i64; THREADS as usize];
+    for event in &events {
+        let thread = int_attr(event, "thread") as usize;
+        assert_eq!(
+            int_attr(event, "seq"),
+            next[thread],
+            "thread {thread} out of order"
+        );
+        next[thread] += 1;
+    }
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_enqueued, (THREADS * PER_THREAD) as u64);
+    assert_eq!(metrics.events_sent, (THREADS * PER_THREAD) as u64);
+    assert_eq!(metrics.events_dropped(), 0);
+}
+
+#[test]
+fn batches_are_cut_at_batch_size() {
+    let memory = MemoryTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(memory.clone())
+            .batch_size(10)
+            .batch_timeout(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    for i in 0..35 {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    // Three full batches go out on size alone; the timeout is an hour.
+    assert!(memory.wait_for_events(30, DEADLINE));
+    let sizes: Vec<usize> = memory.batches().iter().map(|b| b.event_count).collect();
+    assert_eq!(sizes, vec![10, 10, 10]);
+    pipeline.flush(DEADLINE).unwrap();
+    let sizes: Vec<usize> = memory.batches().iter().map(|b| b.event_count).collect();
+    assert_eq!(sizes, vec![10, 10, 10, 5]);
+    assert_eq!(pipeline.metrics().batches_sent, 4);
+}
+
+#[test]
+fn a_partial_batch_is_cut_when_its_timeout_passes() {
+    let memory = MemoryTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(memory.clone())
+            .batch_size(1000)
+            .batch_timeout(Duration::from_millis(50)),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        pipeline.emit(Event::builder(Level::Info, "e").build());
+    }
+    // No flush: only the batch timeout can send these.
+    assert!(memory.wait_for_events(3, DEADLINE));
+    assert_eq!(memory.batches().len(), 1);
+    assert_eq!(memory.batches()[0].event_count, 3);
+    let decoded = &memory.decoded_batches()[0];
+    assert_eq!(decoded.service, "test-service");
+    assert_eq!(decoded.environment, "test");
+    assert_eq!(decoded.sdk_name, "aires-rust");
+    assert_eq!(decoded.batch_id.len(), 16);
+}
+
+#[test]
+fn a_full_queue_drops_and_counts_without_blocking() {
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(64)
+            .batch_size(16)
+            .max_in_flight(1),
+    )
+    .unwrap();
+    const EMITTED: u64 = 2_000;
+    for i in 0..EMITTED {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    let metrics = pipeline.metrics();
+    assert!(metrics.events_dropped_queue_full > 0, "{metrics:?}");
+    assert_eq!(
+        metrics.events_enqueued + metrics.events_dropped_queue_full,
+        EMITTED,
+        "{metrics:?}"
+    );
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let metrics = pipeline.metrics();
+    assert_eq!(gated.memory.event_count() as u64, metrics.events_enqueued);
+    assert_eq!(metrics.events_sent, metrics.events_enqueued);
+}
+
+#[test]
+fn the_block_policy_waits_for_room_instead_of_dropping() {
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(8)
+            .batch_size(4)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::Block(Duration::from_secs(30))),
+    )
+    .unwrap();
+    let opener = {
+        let gated = gated.clone();
+        let pipeline = pipeline.clone();
+        std::thread::spawn(move || {
+            // Open only once the producer is stuck on a full queue.
+            assert!(common::wait_until(DEADLINE, || pipeline
+                .metrics()
+                .queue_depth
+                == 8));
+            gated.open();
+        })
+    };
+    for i in 0..200 {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    opener.join().unwrap();
+    pipeline.shutdown(DEADLINE).unwrap();
+    assert_eq!(gated.memory.event_count(), 200);
+    assert_eq!(pipeline.metrics().events_dropped(), 0);
+}
+
+#[test]
+fn the_block_policy_drops_and_counts_after_its_timeout() {
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(4)
+            .batch_size(2)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::Block(Duration::from_millis(5))),
+    )
+    .unwrap();
+    for _ in 0..50 {
+        pipeline.emit(Event::builder(Level::Info, "e").build());
+    }
+    let metrics = pipeline.metrics();
+    assert!(metrics.events_dropped_queue_full > 0);
+    assert_eq!(
+        metrics.events_enqueued + metrics.events_dropped_queue_full,
+        50
+    );
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+}

@@ -1,0 +1,202 @@
+//! What the level macros record: fields with their types, formatted
+//! messages, reserved keys, the call site, and the level check that comes
+//! before any of it.
+
+mod common;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use aires::{HttpInfo, LevelFilter, MemoryTransport, SpanId, TraceId};
+use aires_proto::v1::{self as proto, attribute::Value as V};
+use common::{attr, global_lock, test_config};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `body` with a fresh global pipeline and returns what it sent.
+fn capture(level: LevelFilter, body: impl FnOnce()) -> Vec<proto::Event> {
+    let _lock = global_lock();
+    let memory = MemoryTransport::new();
+    let guard = aires::init(test_config(memory.clone()).level(level)).unwrap();
+    body();
+    guard.shutdown(DEADLINE).unwrap();
+    memory.events()
+}
+
+#[test]
+fn fields_keep_their_types() {
+    let owned = String::from("owned");
+    let borrowed: &str = &owned;
+    let events = capture(LevelFilter::TRACE, || {
+        aires::info!(
+            "order placed",
+            order_id = 123,
+            amount = 9.99,
+            paid = true,
+            big = u64::MAX,
+            small = -5i8,
+            currency = "EUR",
+            owner = owned.clone(),
+            view = borrowed,
+            user.id = 7u32,
+            "the key" = 1,
+            r#type = "keyword",
+        );
+    });
+    let e = &events[0];
+    assert_eq!(e.message, "order placed");
+    assert_eq!(e.severity, proto::Severity::Info as i32);
+    assert_eq!(attr(e, "order_id"), Some(&V::IntValue(123)));
+    assert_eq!(attr(e, "amount"), Some(&V::DoubleValue(9.99)));
+    assert_eq!(attr(e, "paid"), Some(&V::BoolValue(true)));
+    assert_eq!(attr(e, "big"), Some(&V::UintValue(u64::MAX)));
+    assert_eq!(attr(e, "small"), Some(&V::IntValue(-5)));
+    assert_eq!(attr(e, "currency"), Some(&V::StringValue("EUR".into())));
+    assert_eq!(attr(e, "owner"), Some(&V::StringValue("owned".into())));
+    assert_eq!(attr(e, "view"), Some(&V::StringValue("owned".into())));
+    assert_eq!(attr(e, "user.id"), Some(&V::UintValue(7)));
+    assert_eq!(attr(e, "the key"), Some(&V::IntValue(1)));
+    assert_eq!(attr(e, "type"), Some(&V::StringValue("keyword".into())));
+    let keys: Vec<&str> = e.attributes.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys[0], "order_id", "fields keep their order");
+}
+
+#[test]
+fn messages_format_arguments_and_fields() {
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    struct Point {
+        x: i32,
+    }
+    let name = "ada";
+    let events = capture(LevelFilter::TRACE, || {
+        aires::info!("user {} logged in from {}", name, "home", attempts = 3);
+        aires::info!("order {order_id} for {name}", order_id = 42);
+        aires::info!("shown {}", 1, point = ?Point { x: 1 }, addr = %std::net::Ipv4Addr::LOCALHOST);
+        aires::info!("braces {{literal}}");
+    });
+    assert_eq!(events[0].message, "user ada logged in from home");
+    assert_eq!(attr(&events[0], "attempts"), Some(&V::IntValue(3)));
+    assert_eq!(events[1].message, "order 42 for ada");
+    assert_eq!(attr(&events[1], "order_id"), Some(&V::IntValue(42)));
+    assert_eq!(
+        attr(&events[2], "point"),
+        Some(&V::StringValue("Point { x: 1 }".into()))
+    );
+    assert_eq!(
+        attr(&events[2], "addr"),
+        Some(&V::StringValue("127.0.0.1".into()))
+    );
+    assert_eq!(events[3].message, "braces {literal}");
+}
+
+#[test]
+fn reserved_keys_set_ids_tags_http_and_error() {
+    #[derive(Debug)]
+    struct Declined(std::io::Error);
+    impl std::fmt::Display for Declined {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("card declined")
+        }
+    }
+    impl std::error::Error for Declined {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let err = Declined(std::io::Error::other("gateway timeout"));
+    let events = capture(LevelFilter::TRACE, || {
+        aires::error!(
+            "payment failed",
+            trace_id = trace,
+            span_id = SpanId::from_hex("00f067aa0ba902b7").ok(),
+            session_id = "s-1",
+            tags = ["checkout", "payments"],
+            http = HttpInfo::new("POST", "/pay")
+                .status(502)
+                .duration(Duration::from_millis(31)),
+            error = &err,
+            "error" = "a plain attribute",
+        );
+    });
+    let e = &events[0];
+    assert_eq!(e.trace_id.as_ref(), trace.to_bytes());
+    assert_eq!(
+        e.span_id.as_ref(),
+        [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
+    );
+    assert_eq!(e.session_id, "s-1");
+    assert_eq!(e.tags, ["checkout", "payments"]);
+    let http = e.http.as_ref().unwrap();
+    assert_eq!(
+        (http.method.as_str(), http.route.as_str(), http.status_code),
+        ("POST", "/pay", 502)
+    );
+    assert_eq!(http.duration_nanos, 31_000_000);
+    let error = e.error.as_ref().unwrap();
+    assert!(error.r#type.ends_with("Declined"), "{}", error.r#type);
+    assert_eq!(error.message, "card declined");
+    assert_eq!(error.chain, ["gateway timeout"]);
+    assert_eq!(
+        attr(e, "error"),
+        Some(&V::StringValue("a plain attribute".into()))
+    );
+}
+
+#[test]
+fn every_level_macro_records_its_level() {
+    let events = capture(LevelFilter::TRACE, || {
+        aires::trace!("t");
+        aires::debug!("d");
+        aires::info!("i");
+        aires::warn!("w");
+        aires::error!("e");
+        aires::fatal!("f");
+    });
+    let levels: Vec<i32> = events.iter().map(|e| e.severity).collect();
+    assert_eq!(levels, [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn the_call_site_is_the_macro_invocation() {
+    let mut expected_line = 0;
+    let events = capture(LevelFilter::TRACE, || {
+        expected_line = line!() + 1;
+        aires::info!("here");
+    });
+    let site = events[0].call_site.as_ref().unwrap();
+    assert_eq!(site.file, file!());
+    assert_eq!(site.line, expected_line);
+    assert_eq!(site.module, module_path!());
+}
+
+#[test]
+fn filtered_calls_evaluate_nothing_and_are_counted() {
+    let evaluated = Cell::new(0);
+    let touch = || {
+        evaluated.set(evaluated.get() + 1);
+        1
+    };
+    let before = aires::metrics().events_dropped_filtered;
+    let events = capture(LevelFilter::WARN, || {
+        aires::debug!("hidden {}", touch(), field = touch());
+        aires::info!("hidden", field = touch());
+        aires::warn!("shown", field = touch());
+    });
+    assert_eq!(evaluated.get(), 1, "only the warn! arguments run");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].message, "shown");
+    assert_eq!(aires::metrics().events_dropped_filtered - before, 2);
+}
+
+#[test]
+fn the_level_can_change_at_run_time() {
+    let events = capture(LevelFilter::ERROR, || {
+        aires::info!("dropped");
+        aires::level::set_global_filter(LevelFilter::INFO);
+        aires::info!("kept");
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].message, "kept");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    aires::warn!("{} {}", 1, id = 7, 2);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    aires::info!("m", order_id = , other = 2);
+}

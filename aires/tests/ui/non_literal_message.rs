@@ -1,0 +1,4 @@
+fn main() {
+    let message = "computed";
+    aires::info!(message, id = 1);
+}
