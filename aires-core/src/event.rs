@@ -20,7 +20,7 @@ use crate::uuid7::Uuid7;
 use crate::value::{Attribute, Str, Value};
 
 /// How many attributes an event holds without allocating.
-pub const INLINE_ATTRIBUTES: usize = 6;
+pub const INLINE_ATTRIBUTES: usize = 4;
 
 /// The attribute list of an event.
 pub type Attributes = SmallVec<[Attribute; INLINE_ATTRIBUTES]>;
@@ -50,7 +50,7 @@ pub(crate) struct Extras {
 
 impl Event {
     /// Starts an event now: takes the timestamp and a fresh UUID v7.
-    #[inline]
+    #[inline(always)]
     pub fn builder(level: Level, message: impl Into<Str>) -> EventBuilder {
         let timestamp_unix_nanos = clock::now_unix_nanos();
         EventBuilder {
@@ -150,16 +150,10 @@ pub struct EventBuilder {
 
 impl EventBuilder {
     /// Adds a typed field. Fields keep their order; keys may repeat.
-    #[inline]
+    #[inline(always)]
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<Value>) -> Self {
         self.push_attr(key, value);
         self
-    }
-
-    /// Adds a typed field in place (for callers that loop over fields).
-    #[inline]
-    pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
-        self.event.attributes.push(Attribute::new(key, value));
     }
 
     /// Adds many fields.
@@ -169,58 +163,59 @@ impl EventBuilder {
     }
 
     /// Sets (or, with `None`, clears) the trace id.
-    #[inline]
+    #[inline(always)]
     pub fn trace_id(mut self, trace_id: impl Into<Option<TraceId>>) -> Self {
-        self.event.trace_id = trace_id.into();
+        self.set_trace_id(trace_id);
         self
     }
 
     /// Sets (or clears) the span id.
-    #[inline]
+    #[inline(always)]
     pub fn span_id(mut self, span_id: impl Into<Option<SpanId>>) -> Self {
-        self.event.span_id = span_id.into();
+        self.set_span_id(span_id);
         self
     }
 
     /// Sets the session id.
     pub fn session_id(mut self, session_id: impl Into<Str>) -> Self {
-        self.extras().session_id = Some(session_id.into());
+        self.set_session_id(session_id);
         self
     }
 
     /// Adds a tag.
     pub fn tag(mut self, tag: impl Into<Str>) -> Self {
-        self.extras().tags.push(tag.into());
+        self.extend_tags([tag]);
         self
     }
 
     /// Adds tags.
     pub fn tags<T: Into<Str>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.extras().tags.extend(tags.into_iter().map(Into::into));
+        self.extend_tags(tags);
         self
     }
 
     /// Attaches HTTP request information.
     pub fn http(mut self, http: HttpInfo) -> Self {
-        self.extras().http = Some(http);
+        self.set_http(http);
         self
     }
 
     /// Records an error and its `source()` chain.
-    pub fn error<E: Error + ?Sized>(self, error: &E) -> Self {
-        self.error_info(ErrorInfo::from_error(error))
+    pub fn error<E: Error + ?Sized>(mut self, error: &E) -> Self {
+        self.set_error(error);
+        self
     }
 
     /// Attaches error information built by hand (bindings).
     pub fn error_info(mut self, error: ErrorInfo) -> Self {
-        self.extras().error = Some(error);
+        self.set_error_info(error);
         self
     }
 
     /// Points the event at a `static` call site (what the macros do).
-    #[inline]
+    #[inline(always)]
     pub fn call_site(mut self, call_site: &'static CallSite) -> Self {
-        self.event.call_site = Some(CallSiteRef::Static(call_site));
+        self.set_call_site(call_site);
         self
     }
 
@@ -228,6 +223,60 @@ impl EventBuilder {
     pub fn call_site_owned(mut self, call_site: CallSite) -> Self {
         self.event.call_site = Some(CallSiteRef::Owned(Box::new(call_site)));
         self
+    }
+
+    // In-place forms. The event is a few hundred bytes; passing the builder
+    // by value through a chain of calls copies it at each step unless the
+    // compiler manages to elide the moves, so the macros (and loops in
+    // bindings) build in place with these.
+
+    /// Adds a typed field in place.
+    #[inline(always)]
+    pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
+        self.event.attributes.push(Attribute::new(key, value));
+    }
+
+    /// Sets (or clears) the trace id in place.
+    #[inline(always)]
+    pub fn set_trace_id(&mut self, trace_id: impl Into<Option<TraceId>>) {
+        self.event.trace_id = trace_id.into();
+    }
+
+    /// Sets (or clears) the span id in place.
+    #[inline(always)]
+    pub fn set_span_id(&mut self, span_id: impl Into<Option<SpanId>>) {
+        self.event.span_id = span_id.into();
+    }
+
+    /// Sets the session id in place.
+    pub fn set_session_id(&mut self, session_id: impl Into<Str>) {
+        self.extras().session_id = Some(session_id.into());
+    }
+
+    /// Adds tags in place.
+    pub fn extend_tags<T: Into<Str>>(&mut self, tags: impl IntoIterator<Item = T>) {
+        self.extras().tags.extend(tags.into_iter().map(Into::into));
+    }
+
+    /// Attaches HTTP information in place.
+    pub fn set_http(&mut self, http: HttpInfo) {
+        self.extras().http = Some(http);
+    }
+
+    /// Records an error and its `source()` chain in place.
+    pub fn set_error<E: Error + ?Sized>(&mut self, error: &E) {
+        self.set_error_info(ErrorInfo::from_error(error));
+    }
+
+    /// Attaches error information in place.
+    pub fn set_error_info(&mut self, error: ErrorInfo) {
+        self.extras().error = Some(error);
+    }
+
+    /// Points the event at a `static` call site, in place.
+    #[inline(always)]
+    pub fn set_call_site(&mut self, call_site: &'static CallSite) {
+        self.event.call_site = Some(CallSiteRef::Static(call_site));
     }
 
     /// Overrides the timestamp (nanoseconds since the Unix epoch), for
@@ -238,13 +287,13 @@ impl EventBuilder {
     }
 
     /// The finished event.
-    #[inline]
+    #[inline(always)]
     pub fn build(self) -> Event {
         self.event
     }
 
     /// Sends the event to the global pipeline (see [`crate::init`]).
-    #[inline]
+    #[inline(always)]
     pub fn emit(self) {
         crate::global::dispatch(self.event);
     }

@@ -67,8 +67,8 @@ pub use metrics::Metrics;
 pub use pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 pub use retry::RetryPolicy;
 pub use transport::{
-    EncodedBatch, ErrorKind, MemoryTransport, SendFuture, StdoutTransport, Transport,
-    TransportError,
+    EncodedBatch, ErrorKind, MemoryTransport, NullTransport, SendFuture, StdoutTransport,
+    Transport, TransportError,
 };
 pub use uuid7::Uuid7;
 pub use value::{Attribute, Str, Value};

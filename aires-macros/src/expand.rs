@@ -50,9 +50,17 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
                     ))
                 }
             };
-            let method = format_ident!("{}", name, span = span);
+            let setter = match name {
+                "trace_id" => "set_trace_id",
+                "span_id" => "set_span_id",
+                "session_id" => "set_session_id",
+                "tags" => "extend_tags",
+                "http" => "set_http",
+                _ => "set_error",
+            };
+            let method = format_ident!("{}", setter, span = span);
             bindings.push(quote!(let #binding = #expr;));
-            calls.push(quote!(let __aires_builder = __aires_builder.#method(#binding);));
+            calls.push(quote!(__aires_builder.#method(#binding);));
             continue;
         }
         let key = &field.key.text;
@@ -80,7 +88,7 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
             }
         }
         calls.push(quote!(
-            let __aires_builder = __aires_builder.attr(#key, #binding);
+            __aires_builder.push_attr(#key, #binding);
         ));
     }
 
@@ -98,8 +106,8 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
             static __AIRES_CALLSITE: #krate::CallSite =
                 #krate::CallSite::new_static(::std::file!(), ::std::line!(), ::std::module_path!());
             #(#bindings)*
-            let __aires_builder = #krate::Event::builder(__AIRES_LEVEL, #message_expr)
-                .call_site(&__AIRES_CALLSITE);
+            let mut __aires_builder = #krate::Event::builder(__AIRES_LEVEL, #message_expr);
+            __aires_builder.set_call_site(&__AIRES_CALLSITE);
             #(#calls)*
             __aires_builder.emit();
         } else if #krate::__private::STATIC_MAX_LEVEL.allows(__AIRES_LEVEL) {

@@ -50,9 +50,9 @@
 pub use aires_core::{
     flush, level, metrics, shutdown, transport, Attribute, CallSite, Config, ConfigError,
     EncodedBatch, ErrorInfo, ErrorKind, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError,
-    InitError, Level, LevelFilter, Limits, MemoryTransport, Metrics, OverflowPolicy, Pipeline,
-    RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str, TraceId, Transport,
-    TransportError, Uuid7, Value,
+    InitError, Level, LevelFilter, Limits, MemoryTransport, Metrics, NullTransport, OverflowPolicy,
+    Pipeline, RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str, TraceId,
+    Transport, TransportError, Uuid7, Value,
 };
 
 /// Starts the global pipeline from `config` (with `AIRES_*` environment

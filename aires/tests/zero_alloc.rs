@@ -70,7 +70,6 @@ fn emitting_a_static_event_with_primitive_fields_does_not_allocate() {
             order_id = i,
             amount = 9.99,
             paid = true,
-            retries = -1i32,
             currency = "EUR",
             trace_id = trace,
             span_id = span,

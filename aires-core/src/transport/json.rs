@@ -44,16 +44,33 @@ pub(crate) fn event_to_json(batch: &proto::EventBatch, event: &proto::Event) -> 
         out.insert("tags".into(), event.tags.clone().into());
     }
     if let Some(http) = &event.http {
-        out.insert(
-            "http".into(),
-            json!({
-                "method": http.method, "route": http.route, "path": http.path,
-                "status": http.status_code, "duration_ms": http.duration_nanos as f64 / 1e6,
-                "user_agent": http.user_agent, "client_ip": http.client_ip,
-                "request_bytes": http.request_bytes, "response_bytes": http.response_bytes,
-                "host": http.host, "scheme": http.scheme,
-            }),
-        );
+        let mut h = Map::new();
+        for (key, text) in [
+            ("method", &http.method),
+            ("route", &http.route),
+            ("path", &http.path),
+            ("user_agent", &http.user_agent),
+            ("client_ip", &http.client_ip),
+            ("host", &http.host),
+            ("scheme", &http.scheme),
+        ] {
+            if !text.is_empty() {
+                h.insert(key.into(), text.clone().into());
+            }
+        }
+        for (key, number) in [
+            ("status", u64::from(http.status_code)),
+            ("request_bytes", http.request_bytes),
+            ("response_bytes", http.response_bytes),
+        ] {
+            if number != 0 {
+                h.insert(key.into(), number.into());
+            }
+        }
+        if http.duration_nanos != 0 {
+            h.insert("duration_ms".into(), (http.duration_nanos as f64 / 1e6).into());
+        }
+        out.insert("http".into(), h.into());
     }
     if let Some(error) = &event.error {
         let mut e = json!({ "type": error.r#type, "message": error.message, "chain": error.chain });

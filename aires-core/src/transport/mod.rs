@@ -21,9 +21,11 @@ use crate::uuid7::Uuid7;
 
 mod json;
 mod memory;
+mod null;
 mod stdout;
 
 pub use memory::MemoryTransport;
+pub use null::NullTransport;
 pub use stdout::StdoutTransport;
 
 /// One batch, encoded as an `aires.v1.EventBatch` protobuf message.
