@@ -65,7 +65,10 @@ fn emit(c: &mut Criterion) {
     group.finish();
 
     let metrics = aires::metrics();
-    assert_eq!(metrics.events_dropped_queue_full, 0, "a bench emit took the drop path");
+    assert_eq!(
+        metrics.events_dropped_queue_full, 0,
+        "a bench emit took the drop path"
+    );
     guard.shutdown(Duration::from_secs(30)).expect("shutdown");
 }
 

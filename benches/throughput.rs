@@ -48,10 +48,14 @@ fn throughput(c: &mut Criterion) {
                 .transport(null.clone()),
         )
         .expect("start");
-        group.bench_with_input(BenchmarkId::new("producers", producers), &producers, |b, &n| {
-            b.iter_custom(|iters| (0..iters).map(|_| run(&pipeline, n)).sum())
-        });
-        pipeline.shutdown(Duration::from_secs(60)).expect("shutdown");
+        group.bench_with_input(
+            BenchmarkId::new("producers", producers),
+            &producers,
+            |b, &n| b.iter_custom(|iters| (0..iters).map(|_| run(&pipeline, n)).sum()),
+        );
+        pipeline
+            .shutdown(Duration::from_secs(60))
+            .expect("shutdown");
         let metrics = pipeline.metrics();
         assert_eq!(metrics.events_dropped(), 0, "{metrics:?}");
         assert_eq!(null.events(), metrics.events_enqueued);

@@ -40,12 +40,15 @@ impl Transport for SpoolTransport {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path: PathBuf = std::env::temp_dir().join(format!("aires-spool-{}.bin", std::process::id()));
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("aires-spool-{}.bin", std::process::id()));
     let file = OpenOptions::new().create(true).append(true).open(&path)?;
 
     let guard = aires::init(
         aires::Config::new("spooler")
-            .transport(SpoolTransport { file: Mutex::new(file) })
+            .transport(SpoolTransport {
+                file: Mutex::new(file),
+            })
             .batch_size(50),
     )?;
     for i in 0..120 {
@@ -67,7 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rest = &rest[4 + len..];
     }
     std::fs::remove_file(&path)?;
-    println!("spooled {events} events in {batches} batches to {}", path.display());
+    println!(
+        "spooled {events} events in {batches} batches to {}",
+        path.display()
+    );
     let metrics = aires::metrics();
     println!(
         "sent {} events, dropped {}",

@@ -149,7 +149,9 @@ impl BatchWorker {
 
     /// Makes the dequeued count visible to `metrics()`.
     fn publish(&self, state: &Batching) {
-        self.counters.dequeued.store(state.dequeued, Ordering::Relaxed);
+        self.counters
+            .dequeued
+            .store(state.dequeued, Ordering::Relaxed);
     }
 
     fn cut(&mut self, state: &mut Batching) {

@@ -68,7 +68,10 @@ pub(crate) fn event_to_json(batch: &proto::EventBatch, event: &proto::Event) -> 
             }
         }
         if http.duration_nanos != 0 {
-            h.insert("duration_ms".into(), (http.duration_nanos as f64 / 1e6).into());
+            h.insert(
+                "duration_ms".into(),
+                (http.duration_nanos as f64 / 1e6).into(),
+            );
         }
         out.insert("http".into(), h.into());
     }
