@@ -1,15 +1,15 @@
 //! The batch worker: a dedicated thread that drains the queue, cuts batches
 //! by size or age, encodes them, and hands them to delivery.
 //!
-//! It is a plain OS thread blocking on the crossbeam channel, so it works
-//! whether or not the application runs Tokio.
+//! It is a plain OS thread reading crossbeam channels, so it works whether
+//! or not the application runs Tokio.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use tokio::sync::mpsc;
 
 use crate::delivery::Outgoing;
@@ -19,12 +19,11 @@ use crate::metrics::Counters;
 use crate::transport::EncodedBatch;
 use crate::uuid7::Uuid7;
 
-/// What travels through the queue. Events travel inline, unboxed: boxing
-/// would cost an allocation per event on the caller's thread.
+/// Requests to the worker. They travel on their own small channel so the
+/// event queue carries bare events: wrapping each event in an enum would
+/// cost the caller's thread one more copy of it.
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Message {
-    Event(Event),
+pub(crate) enum Control {
     /// Cut the current batch and answer once everything before it is sent.
     Flush(crossbeam_channel::Sender<()>),
     /// Send everything and stop.
@@ -32,7 +31,8 @@ pub(crate) enum Message {
 }
 
 pub(crate) struct BatchWorker {
-    pub(crate) queue: Receiver<Message>,
+    pub(crate) events: Receiver<Event>,
+    pub(crate) control: Receiver<Control>,
     pub(crate) delivery: mpsc::Sender<Outgoing>,
     pub(crate) encoder: BatchEncoder,
     pub(crate) batch_size: usize,
@@ -44,6 +44,9 @@ pub(crate) struct BatchWorker {
 const POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// Empty polls in a row (about 50 ms) before the worker parks on the queue.
 const POLLS_BEFORE_PARKING: u32 = 250;
+/// Under continuous load the queue is never empty; control requests are
+/// still looked at every this many events.
+const CONTROL_CHECK_EVERY: u64 = 256;
 
 /// The worker's state between messages.
 struct Batching {
@@ -54,6 +57,12 @@ struct Batching {
     deadline: Option<Instant>,
 }
 
+/// What to do after a control request.
+enum Next {
+    Continue,
+    Stop,
+}
+
 impl BatchWorker {
     /// Drains the queue until shutdown or until every handle is gone.
     ///
@@ -61,8 +70,8 @@ impl BatchWorker {
     /// [`POLL_INTERVAL`] between empty polls) instead of blocking on the
     /// channel: a blocked receiver must be woken by the producer with a
     /// futex call, which would cost the caller's thread microseconds.
-    /// After about 50 ms without events it parks on the channel, so an idle
-    /// application costs no CPU; the next event wakes it.
+    /// After about 50 ms without events it parks on the channels, so an
+    /// idle application costs no CPU; the next event wakes it.
     pub(crate) fn run(mut self) {
         let mut state = Batching {
             batch: Vec::with_capacity(self.batch_size),
@@ -72,41 +81,37 @@ impl BatchWorker {
         };
         let mut empty_polls = 0;
         loop {
-            let message = match self.queue.try_recv() {
-                Ok(message) => Some(message),
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    self.publish(&state);
-                    if state.deadline.is_some_and(|at| Instant::now() >= at) {
-                        self.cut(&mut state);
-                        continue;
+            match self.events.try_recv() {
+                Ok(event) => {
+                    empty_polls = 0;
+                    self.push(event, &mut state);
+                    if state.dequeued % CONTROL_CHECK_EVERY == 0
+                        && matches!(self.check_control(&mut state), Next::Stop)
+                    {
+                        break;
                     }
-                    if empty_polls < POLLS_BEFORE_PARKING {
-                        empty_polls += 1;
-                        std::thread::sleep(POLL_INTERVAL);
-                        continue;
-                    }
-                    match state.deadline {
-                        None => match self.queue.recv() {
-                            Ok(message) => Some(message),
-                            Err(_) => break,
-                        },
-                        // On timeout, the next turn finds the deadline passed.
-                        Some(at) => match self.queue.recv_deadline(at) {
-                            Ok(message) => Some(message),
-                            Err(RecvTimeoutError::Timeout) => None,
-                            Err(RecvTimeoutError::Disconnected) => break,
-                        },
-                    }
+                    continue;
                 }
-            };
-            let Some(message) = message else {
-                continue;
-            };
-            empty_polls = 0;
-            if !self.handle(message, &mut state) {
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {}
+            }
+            if matches!(self.check_control(&mut state), Next::Stop) {
                 break;
             }
+            self.publish(&state);
+            if state.deadline.is_some_and(|at| Instant::now() >= at) {
+                self.cut(&mut state);
+                continue;
+            }
+            if empty_polls < POLLS_BEFORE_PARKING {
+                empty_polls += 1;
+                std::thread::sleep(POLL_INTERVAL);
+                continue;
+            }
+            if matches!(self.park(&mut state), Next::Stop) {
+                break;
+            }
+            empty_polls = 0;
         }
         // Shutdown was asked or every handle is gone: send the rest, then
         // let delivery finish.
@@ -115,34 +120,81 @@ impl BatchWorker {
         self.forward(Outgoing::Shutdown);
     }
 
-    /// Handles one message; false means stop.
-    fn handle(&mut self, message: Message, state: &mut Batching) -> bool {
-        match message {
-            Message::Event(event) => {
-                state.dequeued += 1;
-                if state.batch.is_empty() {
-                    state.deadline = Some(Instant::now() + self.batch_timeout);
+    /// Blocks until an event, a control request, or the batch deadline.
+    fn park(&mut self, state: &mut Batching) -> Next {
+        let timeout = state
+            .deadline
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let mut select = crossbeam_channel::Select::new();
+        let events = select.recv(&self.events);
+        let control = select.recv(&self.control);
+        let ready = match timeout {
+            None => select.select(),
+            Some(timeout) => match select.select_timeout(timeout) {
+                Ok(ready) => ready,
+                // The next turn finds the deadline passed and cuts.
+                Err(_) => return Next::Continue,
+            },
+        };
+        match ready.index() {
+            i if i == events => match ready.recv(&self.events) {
+                Ok(event) => {
+                    self.push(event, state);
+                    Next::Continue
                 }
-                state.batch.push(event);
-                if state.batch.len() >= self.batch_size {
-                    self.cut(state);
-                }
-                true
+                Err(_) => Next::Stop,
+            },
+            i if i == control => match ready.recv(&self.control) {
+                Ok(request) => self.obey(request, state),
+                // Every handle is gone; the event channel says so next.
+                Err(_) => Next::Continue,
+            },
+            _ => unreachable!("only two operations were registered"),
+        }
+    }
+
+    fn push(&mut self, event: Event, state: &mut Batching) {
+        state.dequeued += 1;
+        if state.batch.is_empty() {
+            state.deadline = Some(Instant::now() + self.batch_timeout);
+        }
+        state.batch.push(event);
+        if state.batch.len() >= self.batch_size {
+            self.cut(state);
+        }
+    }
+
+    fn check_control(&mut self, state: &mut Batching) -> Next {
+        match self.control.try_recv() {
+            Ok(request) => self.obey(request, state),
+            Err(_) => Next::Continue,
+        }
+    }
+
+    /// Carries out a flush or shutdown. Everything a thread enqueued before
+    /// asking is already in the event queue, so draining what is there now
+    /// covers it.
+    fn obey(&mut self, request: Control, state: &mut Batching) -> Next {
+        let queued = self.events.len();
+        for _ in 0..queued {
+            match self.events.try_recv() {
+                Ok(event) => self.push(event, state),
+                Err(_) => break,
             }
-            Message::Flush(reply) => {
-                self.cut(state);
-                self.publish(state);
+        }
+        self.cut(state);
+        self.publish(state);
+        match request {
+            Control::Flush(reply) => {
                 self.forward(Outgoing::Flush(reply));
-                true
+                Next::Continue
             }
-            Message::Shutdown => {
-                // Take what raced in behind the shutdown marker.
-                while let Ok(message) = self.queue.try_recv() {
-                    if !matches!(message, Message::Shutdown) {
-                        self.handle(message, state);
-                    }
+            Control::Shutdown => {
+                // Take what raced in while draining.
+                while let Ok(event) = self.events.try_recv() {
+                    self.push(event, state);
                 }
-                false
+                Next::Stop
             }
         }
     }

@@ -9,7 +9,7 @@
 //! | `level` | `info` | `AIRES_LEVEL` |
 //! | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
 //! | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
-//! | `queue_capacity` | 16384 | `AIRES_QUEUE_CAPACITY` |
+//! | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
 //! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, or `block:<ms>`) |
 //! | `retry.max_retries` | 3 | `AIRES_MAX_RETRIES` |
 //! | `max_in_flight` | 4 | `AIRES_MAX_IN_FLIGHT` |
@@ -137,7 +137,7 @@ impl Default for Config {
             level: LevelFilter::INFO,
             batch_size: 256,
             batch_timeout: Duration::from_millis(500),
-            queue_capacity: 16_384,
+            queue_capacity: 4_096,
             overflow: OverflowPolicy::DropNewest,
             retry: RetryPolicy::default(),
             max_in_flight: 4,

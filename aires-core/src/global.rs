@@ -126,7 +126,7 @@ pub fn count_filtered() {
 }
 
 /// Hands an event to the global pipeline, or counts it if none is running.
-#[inline]
+#[inline(always)]
 pub fn dispatch(event: Event) {
     let generation = GENERATION.load(Ordering::Acquire);
     let mut event = Some(event);

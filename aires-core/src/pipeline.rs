@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 
-use crate::batch_worker::{BatchWorker, Message};
+use crate::batch_worker::{BatchWorker, Control};
 use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::delivery::Delivery;
 use crate::diagnostics::{stderr_sink, DropReporter};
@@ -66,9 +66,10 @@ pub struct Pipeline {
 
 #[derive(Debug)]
 struct Shared {
-    queue: Sender<Message>,
+    queue: Sender<Event>,
+    control: Sender<Control>,
     /// Kept so a shutdown can count whatever raced in after the worker left.
-    leftovers: Receiver<Message>,
+    leftovers: Receiver<Event>,
     overflow: OverflowPolicy,
     filter: AtomicU8,
     closed: AtomicBool,
@@ -102,6 +103,7 @@ impl Pipeline {
         };
         let counters = Arc::new(Counters::default());
         let (queue, receiver) = crossbeam_channel::bounded(config.queue_capacity);
+        let (control, control_receiver) = crossbeam_channel::bounded(16);
         let (to_delivery, inbox) = tokio::sync::mpsc::channel(1);
         let (finished_tx, finished) = crossbeam_channel::bounded(1);
         let sink = config.diagnostics.clone().unwrap_or_else(stderr_sink);
@@ -133,7 +135,8 @@ impl Pipeline {
                 let _ = finished_tx.send(());
             })?;
         let worker = BatchWorker {
-            queue: receiver.clone(),
+            events: receiver.clone(),
+            control: control_receiver,
             delivery: to_delivery,
             encoder: adjust(BatchEncoder::new(
                 &config.service,
@@ -150,6 +153,7 @@ impl Pipeline {
         Ok(Pipeline {
             shared: Arc::new(Shared {
                 queue,
+                control,
                 leftovers: receiver,
                 overflow: config.overflow,
                 filter: AtomicU8::new(level_filter_byte(config.level)),
@@ -183,7 +187,7 @@ impl Pipeline {
     /// Enqueues an event. Never blocks unless the overflow policy is
     /// `Block`; a dropped event is counted. The level is not checked here:
     /// callers check [`Pipeline::enabled`] before building the event.
-    #[inline]
+    #[inline(always)]
     pub fn emit(&self, event: Event) {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
@@ -191,18 +195,16 @@ impl Pipeline {
             return;
         }
         let result = match shared.overflow {
-            OverflowPolicy::DropNewest => match shared.queue.try_send(Message::Event(event)) {
+            OverflowPolicy::DropNewest => match shared.queue.try_send(event) {
                 Ok(()) => return,
                 Err(TrySendError::Full(_)) => true,
                 Err(TrySendError::Disconnected(_)) => false,
             },
-            OverflowPolicy::Block(timeout) => {
-                match shared.queue.send_timeout(Message::Event(event), timeout) {
-                    Ok(()) => return,
-                    Err(SendTimeoutError::Timeout(_)) => true,
-                    Err(SendTimeoutError::Disconnected(_)) => false,
-                }
-            }
+            OverflowPolicy::Block(timeout) => match shared.queue.send_timeout(event, timeout) {
+                Ok(()) => return,
+                Err(SendTimeoutError::Timeout(_)) => true,
+                Err(SendTimeoutError::Disconnected(_)) => false,
+            },
         };
         if result {
             shared.counters.dropped_queue_full.add(1);
@@ -221,8 +223,8 @@ impl Pipeline {
         let (reply, done) = crossbeam_channel::bounded(1);
         match self
             .shared
-            .queue
-            .send_deadline(Message::Flush(reply), deadline)
+            .control
+            .send_deadline(Control::Flush(reply), deadline)
         {
             Ok(()) => {}
             Err(SendTimeoutError::Timeout(_)) => return Err(FlushError::Timeout(timeout)),
@@ -245,20 +247,15 @@ impl Pipeline {
         let deadline = Instant::now() + timeout;
         if self
             .shared
-            .queue
-            .send_deadline(Message::Shutdown, deadline)
+            .control
+            .send_deadline(Control::Shutdown, deadline)
             .is_err()
         {
             return Err(ShutdownError::Timeout(timeout));
         }
         let finished = self.shared.finished.recv_deadline(deadline).is_ok();
         // Events that slipped in after the worker's final drain.
-        let late = self
-            .shared
-            .leftovers
-            .try_iter()
-            .filter(|m| matches!(m, Message::Event(_)))
-            .count();
+        let late = self.shared.leftovers.try_iter().count();
         self.shared.counters.dropped_after_shutdown.add(late as u64);
         if finished {
             Ok(())
