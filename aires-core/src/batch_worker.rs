@@ -48,10 +48,13 @@ const POLLS_BEFORE_PARKING: u32 = 250;
 /// still looked at every this many events.
 const CONTROL_CHECK_EVERY: u64 = 256;
 
-/// The worker's state between messages.
+/// The worker's state between messages. The current batch exists only as
+/// bytes: each event is encoded as it arrives and dropped, so it is copied
+/// once (out of the queue) and never held.
 struct Batching {
-    batch: Vec<Event>,
     buf: BytesMut,
+    batch_id: Uuid7,
+    batch_len: usize,
     dequeued: u64,
     /// When the current batch must be cut, set by its first event.
     deadline: Option<Instant>,
@@ -74,8 +77,9 @@ impl BatchWorker {
     /// idle application costs no CPU; the next event wakes it.
     pub(crate) fn run(mut self) {
         let mut state = Batching {
-            batch: Vec::with_capacity(self.batch_size),
             buf: BytesMut::with_capacity(64 * 1024),
+            batch_id: Uuid7::now(),
+            batch_len: 0,
             dequeued: 0,
             deadline: None,
         };
@@ -155,11 +159,24 @@ impl BatchWorker {
 
     fn push(&mut self, event: Event, state: &mut Batching) {
         state.dequeued += 1;
-        if state.batch.is_empty() {
+        if state.batch_len == 0 {
             state.deadline = Some(Instant::now() + self.batch_timeout);
+            state.batch_id = Uuid7::now();
+            self.encoder.begin(state.batch_id, &mut state.buf);
         }
-        state.batch.push(event);
-        if state.batch.len() >= self.batch_size {
+        let before = self.encoder.truncated();
+        self.encoder.push(&event, &mut state.buf);
+        if self.encoder.truncated() != before {
+            Counters::add(
+                &self.counters.values_truncated,
+                self.encoder.truncated() - before,
+            );
+        }
+        state.batch_len += 1;
+        // The event is dropped here, freeing its heap parts (if any) on
+        // this thread rather than the caller's.
+        drop(event);
+        if state.batch_len >= self.batch_size {
             self.cut(state);
         }
     }
@@ -208,24 +225,17 @@ impl BatchWorker {
 
     fn cut(&mut self, state: &mut Batching) {
         state.deadline = None;
-        if state.batch.is_empty() {
+        if state.batch_len == 0 {
             return;
         }
-        let before = self.encoder.truncated();
-        let id = Uuid7::now();
-        self.encoder.encode(id, &state.batch, &mut state.buf);
-        Counters::add(
-            &self.counters.values_truncated,
-            self.encoder.truncated() - before,
-        );
         let encoded = EncodedBatch {
-            id,
-            event_count: state.batch.len(),
+            id: state.batch_id,
+            event_count: state.batch_len,
             payload: state.buf.split().freeze(),
         };
-        // Dropping the events here frees their heap parts on this thread,
-        // not the caller's.
-        state.batch.clear();
+        state.batch_len = 0;
+        // Reclaims the buffer once delivery has dropped earlier batches.
+        state.buf.reserve(64 * 1024);
         self.publish(state);
         self.forward(Outgoing::Batch(encoded));
     }

@@ -357,6 +357,17 @@ impl BatchEncoder {
 
     /// Appends the encoded `EventBatch` to `buf`.
     pub fn encode(&mut self, batch_id: Uuid7, events: &[Event], buf: &mut BytesMut) {
+        self.begin(batch_id, buf);
+        for event in events {
+            self.push(event, buf);
+        }
+    }
+
+    /// Starts a batch in `buf`: writes its header fields. Events follow
+    /// with [`BatchEncoder::push`]; protobuf allows the repeated `events`
+    /// field to come after the others, so a batch can be encoded as its
+    /// events arrive, without holding them.
+    pub fn begin(&mut self, batch_id: Uuid7, buf: &mut BytesMut) {
         let limits = self.limits;
         let mut out = Writer { buf, truncated: 0 };
         out.bytes(1, &batch_id.to_bytes());
@@ -364,9 +375,15 @@ impl BatchEncoder {
         out.text(3, Text::new(&self.sdk_version, usize::MAX));
         out.text(5, Text::new(&self.service, limits.max_value_bytes));
         out.text(6, Text::new(&self.environment, limits.max_value_bytes));
-        for event in events {
-            out.message(4, event, &limits);
-        }
+        self.truncated += out.truncated;
+    }
+
+    /// Appends one event to the batch begun in `buf`.
+    #[inline]
+    pub fn push(&mut self, event: &Event, buf: &mut BytesMut) {
+        let limits = self.limits;
+        let mut out = Writer { buf, truncated: 0 };
+        out.message(4, event, &limits);
         self.truncated += out.truncated;
     }
 }

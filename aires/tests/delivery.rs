@@ -181,3 +181,45 @@ fn the_block_policy_drops_and_counts_after_its_timeout() {
     gated.open();
     pipeline.shutdown(DEADLINE).unwrap();
 }
+
+#[test]
+fn up_to_max_in_flight_batches_are_sent_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Holds each send until released, recording how many overlap.
+    #[derive(Clone, Default)]
+    struct Overlap {
+        now: Arc<AtomicUsize>,
+        peak: Arc<AtomicUsize>,
+        gate: GatedTransport,
+    }
+    impl aires::Transport for Overlap {
+        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+            Box::pin(async move {
+                let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+                self.peak.fetch_max(now, Ordering::SeqCst);
+                let result = self.gate.send(batch).await;
+                self.now.fetch_sub(1, Ordering::SeqCst);
+                result
+            })
+        }
+    }
+
+    let overlap = Overlap::default();
+    let pipeline =
+        Pipeline::start(test_config(overlap.clone()).batch_size(1).max_in_flight(3)).unwrap();
+    for i in 0..10 {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    // Three sends start and wait at the gate; no fourth starts.
+    assert!(common::wait_until(DEADLINE, || overlap
+        .now
+        .load(Ordering::SeqCst)
+        == 3));
+    assert_eq!(pipeline.metrics().batches_in_flight, 3);
+    overlap.gate.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    assert_eq!(overlap.peak.load(Ordering::SeqCst), 3);
+    assert_eq!(overlap.gate.memory.event_count(), 10);
+}

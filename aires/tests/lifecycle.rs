@@ -168,3 +168,39 @@ fn oversized_messages_and_values_are_truncated_marked_and_counted() {
     }
     assert_eq!(aires::metrics().values_truncated, 2);
 }
+
+#[test]
+fn environment_variables_override_the_config() {
+    let _lock = global_lock();
+    let memory = MemoryTransport::new();
+    // Only init reads these, and the lock keeps other inits out meanwhile.
+    std::env::set_var("AIRES_SERVICE", "from-env");
+    std::env::set_var("AIRES_ENVIRONMENT", "staging");
+    std::env::set_var("AIRES_LEVEL", "error");
+    let result = aires::init(test_config(memory.clone()).env_overrides(true));
+    std::env::remove_var("AIRES_SERVICE");
+    std::env::remove_var("AIRES_ENVIRONMENT");
+    std::env::remove_var("AIRES_LEVEL");
+    let guard = result.unwrap();
+    aires::warn!("filtered by AIRES_LEVEL");
+    aires::error!("kept");
+    guard.shutdown(DEADLINE).unwrap();
+    let batch = &memory.decoded_batches()[0];
+    assert_eq!(batch.service, "from-env");
+    assert_eq!(batch.environment, "staging");
+    assert_eq!(batch.events.len(), 1);
+    assert_eq!(batch.events[0].message, "kept");
+}
+
+#[test]
+fn a_bad_environment_variable_fails_init_with_its_name() {
+    let _lock = global_lock();
+    std::env::set_var("AIRES_BATCH_SIZE", "lots");
+    let result = aires::init(test_config(MemoryTransport::new()).env_overrides(true));
+    std::env::remove_var("AIRES_BATCH_SIZE");
+    let err = result.expect_err("init must fail");
+    assert!(
+        err.to_string().contains("AIRES_BATCH_SIZE=\"lots\""),
+        "{err}"
+    );
+}

@@ -64,3 +64,60 @@ impl Transport for StdoutTransport {
         Box::pin(async move { result })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Event, HttpInfo, Level, Pipeline, TraceId};
+    use std::time::Duration;
+
+    /// A writer whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn prints_one_json_object_per_event() {
+        let out = Shared::default();
+        let pipeline = Pipeline::start(
+            Config::new("api")
+                .environment("dev")
+                .env_overrides(false)
+                .transport(StdoutTransport::with_writer(out.clone())),
+        )
+        .unwrap();
+        pipeline.emit(
+            Event::builder(Level::Warn, "slow")
+                .attr("ms", 812)
+                .trace_id(TraceId::from_int(0xabc))
+                .http(HttpInfo::new("GET", "/x").status(200))
+                .build(),
+        );
+        pipeline.emit(Event::builder(Level::Info, "second").build());
+        pipeline.shutdown(Duration::from_secs(10)).unwrap();
+        let text = String::from_utf8(out.0.lock().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["level"], "warn");
+        assert_eq!(lines[0]["message"], "slow");
+        assert_eq!(lines[0]["service"], "api");
+        assert_eq!(lines[0]["environment"], "dev");
+        assert_eq!(lines[0]["fields"]["ms"], 812);
+        assert_eq!(lines[0]["trace_id"], "00000000000000000000000000000abc");
+        assert_eq!(lines[0]["http"]["status"], 200);
+        assert_eq!(lines[1]["message"], "second");
+        assert!(lines[1]["ts"].as_str().unwrap().ends_with('Z'));
+    }
+}

@@ -130,6 +130,12 @@ impl GatedTransport {
     }
 }
 
+impl Default for GatedTransport {
+    fn default() -> Self {
+        GatedTransport::new()
+    }
+}
+
 impl Transport for GatedTransport {
     fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
         Box::pin(async move {
