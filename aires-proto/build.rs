@@ -1,17 +1,29 @@
 //! Compiles `proto/aires/v1/*.proto` with protox (pure Rust), so building
-//! needs no system `protoc`.
+//! needs no system `protoc`. With the `grpc` feature the tonic client and
+//! server of the Collector service are generated too.
 
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
-    let files = [root.join("aires/v1/event.proto")];
+    let files = [
+        root.join("aires/v1/event.proto"),
+        root.join("aires/v1/collector.proto"),
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }
     let descriptors = protox::compile(&files, [&root])?;
-    prost_build::Config::new()
-        .bytes(["."])
-        .compile_fds(descriptors)?;
+    let mut config = prost_build::Config::new();
+    config.bytes(["."]);
+    if std::env::var_os("CARGO_FEATURE_GRPC").is_some() {
+        tonic_prost_build::configure()
+            .build_client(true)
+            .build_server(true)
+            .codec_path("crate::codec::ProstCodec")
+            .compile_fds_with_config(descriptors, config)?;
+    } else {
+        config.compile_fds(descriptors)?;
+    }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aires::{EncodedBatch, SendFuture, Transport, TransportError};
+use aires::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
 use prost::Message;
 
 /// Appends `[u32 little-endian length][EventBatch bytes]` frames to a file.
@@ -32,6 +32,7 @@ impl Transport for SpoolTransport {
             file.write_all(&len.to_le_bytes())
                 .and_then(|()| file.write_all(&batch.payload))
                 // A full disk may clear up: let the pipeline retry with backoff.
+                .map(|()| Receipt::default())
                 .map_err(|e| TransportError::retryable("cannot write spool").with_source(e))
         })();
         // File I/O here is synchronous; a network transport would `.await`.

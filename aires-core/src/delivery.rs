@@ -104,9 +104,14 @@ async fn deliver(
             ))),
         };
         match result {
-            Ok(()) => {
+            Ok(receipt) => {
+                let rejected = receipt.rejected.min(batch.event_count as u64);
                 Counters::add(&counters.batches_sent, 1);
-                Counters::add(&counters.events_sent, batch.event_count as u64);
+                Counters::add(&counters.events_sent, batch.event_count as u64 - rejected);
+                if rejected > 0 {
+                    Counters::add(&counters.events_rejected, rejected);
+                    *counters.last_rejection.lock() = receipt.reason;
+                }
                 return;
             }
             Err(error) if error.is_retryable() && retries < retry.max_retries => {

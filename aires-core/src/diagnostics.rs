@@ -23,6 +23,7 @@ struct Seen {
     queue_full: u64,
     after_shutdown: u64,
     transport: u64,
+    rejected: u64,
 }
 
 #[derive(Clone)]
@@ -67,14 +68,16 @@ impl DropReporter {
             queue_full: self.counters.dropped_queue_full.get(),
             after_shutdown: self.counters.dropped_after_shutdown.get(),
             transport: Counters::get(&self.counters.events_failed),
+            rejected: Counters::get(&self.counters.events_rejected),
         };
         let mut seen = self.seen.lock();
         let queue_full = now.queue_full - seen.queue_full;
         let after_shutdown = now.after_shutdown - seen.after_shutdown;
         let transport = now.transport - seen.transport;
+        let rejected = now.rejected - seen.rejected;
         *seen = now;
         drop(seen);
-        let total = queue_full + after_shutdown + transport;
+        let total = queue_full + after_shutdown + transport + rejected;
         if total == 0 {
             return;
         }
@@ -89,6 +92,17 @@ impl DropReporter {
             let last = self.counters.last_error.lock().clone().unwrap_or_default();
             parts.push(format!(
                 "{transport} in batches that failed delivery (last error: {last})"
+            ));
+        }
+        if rejected > 0 {
+            let reason = self
+                .counters
+                .last_rejection
+                .lock()
+                .clone()
+                .unwrap_or_default();
+            parts.push(format!(
+                "{rejected} refused by the receiver (last reason: {reason})"
             ));
         }
         if after_shutdown > 0 {

@@ -67,7 +67,7 @@ pub use metrics::Metrics;
 pub use pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 pub use retry::RetryPolicy;
 pub use transport::{
-    EncodedBatch, ErrorKind, MemoryTransport, NullTransport, SendFuture, StdoutTransport,
+    EncodedBatch, ErrorKind, MemoryTransport, NullTransport, Receipt, SendFuture, StdoutTransport,
     Transport, TransportError,
 };
 pub use uuid7::Uuid7;

@@ -72,6 +72,7 @@ pub(crate) struct Counters {
     pub(crate) dropped_after_shutdown: StripedCounter,
     pub(crate) events_sent: AtomicU64,
     pub(crate) events_failed: AtomicU64,
+    pub(crate) events_rejected: AtomicU64,
     pub(crate) batches_sent: AtomicU64,
     pub(crate) batches_failed: AtomicU64,
     pub(crate) retries: AtomicU64,
@@ -79,6 +80,8 @@ pub(crate) struct Counters {
     pub(crate) in_flight: AtomicU64,
     /// The last delivery error, for the rate-limited drop report.
     pub(crate) last_error: Mutex<Option<String>>,
+    /// The last reason the receiver gave for refusing an event.
+    pub(crate) last_rejection: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -114,6 +117,9 @@ pub struct Metrics {
     /// Events in batches that failed for good (permanent error, or retries
     /// exhausted).
     pub events_dropped_transport: u64,
+    /// Events the receiver refused one by one (the rest of their batch was
+    /// stored), for example for an id of the wrong length.
+    pub events_dropped_rejected: u64,
     /// Batches the transport confirmed.
     pub batches_sent: u64,
     /// Batches given up on.
@@ -136,6 +142,7 @@ impl Metrics {
             + self.events_dropped_before_init
             + self.events_dropped_after_shutdown
             + self.events_dropped_transport
+            + self.events_dropped_rejected
     }
 }
 
@@ -166,8 +173,9 @@ mod tests {
             events_dropped_before_init: 3,
             events_dropped_after_shutdown: 4,
             events_dropped_transport: 5,
+            events_dropped_rejected: 6,
             ..Metrics::default()
         };
-        assert_eq!(m.events_dropped(), 15);
+        assert_eq!(m.events_dropped(), 21);
     }
 }

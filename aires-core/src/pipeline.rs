@@ -35,6 +35,9 @@ pub enum InitError {
     /// A worker thread or its runtime could not be created.
     #[error("cannot start the Aires worker: {0}")]
     Spawn(#[from] std::io::Error),
+    /// The transport could not be set up from the configuration.
+    #[error("cannot set up the transport: {0}")]
+    Transport(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why a flush did not complete.
@@ -284,6 +287,7 @@ impl Pipeline {
             events_dropped_queue_full: c.dropped_queue_full.get(),
             events_dropped_after_shutdown: c.dropped_after_shutdown.get(),
             events_dropped_transport: Counters::get(&c.events_failed),
+            events_dropped_rejected: Counters::get(&c.events_rejected),
             batches_sent: Counters::get(&c.batches_sent),
             batches_failed: Counters::get(&c.batches_failed),
             batch_retries: Counters::get(&c.retries),

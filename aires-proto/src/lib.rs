@@ -3,9 +3,14 @@
 //! The `.proto` files under `proto/` are the source of truth; this crate only
 //! compiles them. SDK internals encode batches without these types (see
 //! `aires_core::encode`); they are used where a batch is decoded: the
-//! collector, the development transports, and tests.
+//! collector, the development transports, and tests. With the `grpc`
+//! feature the crate also holds the tonic client and server of
+//! `aires.v1.Collector`.
 
 #![allow(missing_docs, missing_debug_implementations)]
+
+#[cfg(feature = "grpc")]
+pub mod codec;
 
 /// Version 1 of the wire format.
 pub mod v1 {

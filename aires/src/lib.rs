@@ -51,18 +51,51 @@ pub use aires_core::{
     flush, level, metrics, shutdown, transport, Attribute, CallSite, Config, ConfigError,
     EncodedBatch, ErrorInfo, ErrorKind, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError,
     InitError, Level, LevelFilter, Limits, MemoryTransport, Metrics, NullTransport, OverflowPolicy,
-    Pipeline, RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str, TraceId,
-    Transport, TransportError, Uuid7, Value,
+    Pipeline, Receipt, RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str,
+    TraceId, Transport, TransportError, Uuid7, Value,
 };
 
 /// Starts the global pipeline from `config` (with `AIRES_*` environment
 /// overrides applied) and returns the guard that shuts it down on drop.
 ///
-/// Without a transport in `config`, events go to the stdout transport as
-/// JSON lines.
+/// The transport is, in order: the one set in `config`; with the `grpc`
+/// feature (on by default) and an endpoint (`Config::endpoint` or
+/// `AIRES_ENDPOINT`), gRPC to that collector, configured further by
+/// `AIRES_API_KEY`, `AIRES_COMPRESSION`, `AIRES_GRPC_MODE`, `AIRES_TLS_CA`
+/// (see `aires_transport_grpc`); otherwise stdout, as JSON lines.
 pub fn init(config: Config) -> Result<Guard, InitError> {
-    aires_core::init(config)
+    aires_core::init(with_default_transport(config)?)
 }
+
+/// Fills in the gRPC transport when an endpoint is set and no transport is.
+#[cfg(feature = "grpc")]
+fn with_default_transport(config: Config) -> Result<Config, InitError> {
+    use aires_transport_grpc::{GrpcConfig, GrpcTransport};
+    let config = config.resolve()?;
+    if config.transport.is_some() {
+        return Ok(config);
+    }
+    let Some(endpoint) = config.endpoint.clone() else {
+        return Ok(config);
+    };
+    let mut grpc = GrpcConfig::new(endpoint);
+    if config.env_overrides {
+        grpc = grpc
+            .apply_env(|name| std::env::var(name).ok())
+            .map_err(|e| InitError::Transport(Box::new(e)))?;
+    }
+    let transport = GrpcTransport::new(grpc).map_err(|e| InitError::Transport(Box::new(e)))?;
+    Ok(config.transport(transport))
+}
+
+#[cfg(not(feature = "grpc"))]
+fn with_default_transport(config: Config) -> Result<Config, InitError> {
+    Ok(config)
+}
+
+/// The gRPC transport (the `grpc` feature).
+#[cfg(feature = "grpc")]
+pub use aires_transport_grpc as grpc;
 
 #[doc(hidden)]
 pub mod __private {

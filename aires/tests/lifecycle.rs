@@ -130,11 +130,13 @@ fn invalid_config_is_a_typed_error_not_a_panic() {
             Ok(_) => panic!("accepted an invalid config ({expected})"),
         }
     }
-    // Without a transport for an endpoint, the core says what is missing.
+    // Without a transport for an endpoint, the core says what is missing
+    // (the facade's default `grpc` feature fills one in; see
+    // aires-collector/tests/facade.rs).
     let config = aires::Config::new("x")
         .env_overrides(false)
         .endpoint("http://127.0.0.1:4317");
-    let err = aires::init(config).unwrap_err();
+    let err = aires_core::init(config).unwrap_err();
     assert!(
         matches!(
             err,

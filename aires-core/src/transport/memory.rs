@@ -7,7 +7,7 @@ use aires_proto::v1 as proto;
 use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
-use super::{EncodedBatch, SendFuture, Transport};
+use super::{EncodedBatch, Receipt, SendFuture, Transport};
 
 /// Captures batches in memory. Clones share the same store, so a test keeps
 /// one clone and gives another to the pipeline.
@@ -103,6 +103,6 @@ impl Transport for MemoryTransport {
     fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
         self.inner.batches.lock().push(batch);
         self.inner.changed.notify_all();
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(Receipt::default()) })
     }
 }

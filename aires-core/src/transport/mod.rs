@@ -40,7 +40,20 @@ pub struct EncodedBatch {
 }
 
 /// The future a transport returns for one send.
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TransportError>> + Send + 'a>>;
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Receipt, TransportError>> + Send + 'a>>;
+
+/// What the receiver said about a batch it took. Most transports return
+/// `Receipt::default()`: every event stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Events the receiver refused one by one (for example an invalid id);
+    /// the rest of the batch was stored. Counted as
+    /// `events_dropped_rejected`.
+    pub rejected: u64,
+    /// The reason for one of the refusals, for the drop report.
+    pub reason: Option<String>,
+}
 
 /// Delivers encoded batches somewhere.
 ///
@@ -49,7 +62,7 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), TransportError>
 /// [retryable](TransportError::retryable) error is tried again with the same
 /// batch (same id, same bytes) after a backoff.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends one batch. Resolve to `Ok(())` only once the receiver has it.
+    /// Sends one batch. Resolve to `Ok` only once the receiver has it.
     fn send(&self, batch: EncodedBatch) -> SendFuture<'_>;
 }
 

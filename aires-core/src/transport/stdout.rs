@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use prost::Message;
 
 use super::json::event_to_json;
-use super::{EncodedBatch, SendFuture, Transport, TransportError};
+use super::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
 
 /// Writes events as JSON lines (to stdout unless another writer is given).
 /// The batch is decoded back from protobuf, so what is printed is exactly
@@ -43,7 +43,7 @@ impl StdoutTransport {
         }
     }
 
-    fn write_batch(&self, batch: &EncodedBatch) -> Result<(), TransportError> {
+    fn write_batch(&self, batch: &EncodedBatch) -> Result<Receipt, TransportError> {
         let decoded = proto::EventBatch::decode(batch.payload.clone())
             .map_err(|e| TransportError::permanent("batch is not valid protobuf").with_source(e))?;
         let mut text = String::with_capacity(decoded.events.len() * 256);
@@ -54,6 +54,7 @@ impl StdoutTransport {
         let mut out = self.out.lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
+            .map(|()| Receipt::default())
             .map_err(|e| TransportError::retryable("cannot write to stdout").with_source(e))
     }
 }

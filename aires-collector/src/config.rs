@@ -1,0 +1,382 @@
+//! Collector configuration: command-line flags, each also settable from an
+//! `AIRES_COLLECTOR_*` environment variable and from an optional TOML file
+//! (`--config`). A flag wins over its variable, which wins over the file,
+//! which wins over the default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use serde::Deserialize;
+
+use crate::pipeline::PipelineConfig;
+
+/// Which sink stores the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// JSON lines on standard output.
+    Stdout,
+    /// Discard (benchmarks).
+    Null,
+}
+
+/// aires-collector: receives Aires event batches over gRPC and stores them.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "aires-collector", version, about, long_about = None)]
+pub struct CollectorConfig {
+    /// A TOML file with any of the options below (snake_case keys, for
+    /// example `listen = "0.0.0.0:4317"`).
+    #[arg(long, env = "AIRES_COLLECTOR_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address of the gRPC server (Ingest, IngestStream, grpc.health.v1).
+    #[arg(long, env = "AIRES_COLLECTOR_LISTEN", default_value = "0.0.0.0:4317")]
+    pub listen: SocketAddr,
+
+    /// Address of the Prometheus `/metrics` endpoint.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_METRICS_LISTEN",
+        default_value = "0.0.0.0:9464"
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// PEM certificate chain for TLS. With --tls-key, the server speaks TLS only.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for TLS.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Accepted API keys (repeat the flag, or comma-separate in the
+    /// variable). When any is set, calls without a valid `x-api-key` are
+    /// refused with UNAUTHENTICATED.
+    #[arg(
+        long = "api-key",
+        env = "AIRES_COLLECTOR_API_KEYS",
+        value_delimiter = ','
+    )]
+    pub api_keys: Vec<String>,
+
+    /// Largest accepted gRPC message, in bytes (after decompression).
+    #[arg(long, env = "AIRES_COLLECTOR_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Rows per sink write when the sink keeps up.
+    #[arg(long, env = "AIRES_COLLECTOR_BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+
+    /// Milliseconds after its first row that a partial batch is written.
+    #[arg(long, env = "AIRES_COLLECTOR_BATCH_TIMEOUT_MS", default_value_t = 500)]
+    pub batch_timeout_ms: u64,
+
+    /// Rows per sink write at most, when the sink is slower than the input.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_MAX_BATCH_ROWS",
+        default_value_t = 100_000
+    )]
+    pub max_batch_rows: usize,
+
+    /// Transform tasks (default: the number of CPUs).
+    #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
+    pub processors: Option<usize>,
+
+    /// Events accepted and not yet stored, at most; beyond it, clients wait
+    /// (backpressure).
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_QUEUE_CAPACITY",
+        default_value_t = 100_000
+    )]
+    pub queue_capacity: usize,
+
+    /// Where rows go.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_SINK",
+        value_enum,
+        default_value = "stdout"
+    )]
+    pub sink: SinkKind,
+
+    /// Seconds to drain and flush at shutdown before giving up.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub shutdown_timeout_secs: u64,
+
+    /// Log filter (tracing EnvFilter syntax, for example `info` or
+    /// `aires_collector=debug`).
+    #[arg(long, env = "AIRES_COLLECTOR_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// The same options as the file spells them; every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    api_keys: Option<Vec<String>>,
+    max_message_bytes: Option<usize>,
+    batch_size: Option<usize>,
+    batch_timeout_ms: Option<u64>,
+    max_batch_rows: Option<usize>,
+    processors: Option<usize>,
+    queue_capacity: Option<usize>,
+    sink: Option<SinkKind>,
+    shutdown_timeout_secs: Option<u64>,
+    log: Option<String>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The flags or variables do not parse.
+    #[error(transparent)]
+    Cli(#[from] clap::Error),
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these options.
+    #[error("invalid config file {path}: {source}")]
+    Toml {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    /// An option is out of range.
+    #[error("{option} must be {requirement}, got {value}")]
+    OutOfRange {
+        option: &'static str,
+        requirement: &'static str,
+        value: String,
+    },
+}
+
+impl CollectorConfig {
+    /// Parses flags (with environment fallbacks), then fills what neither
+    /// gave from the `--config` file, then validates.
+    pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(args)?;
+        let mut config = Self::from_arg_matches(&matches)?;
+        if let Some(path) = config.config.clone() {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let file: FileConfig = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+            config.fill_from(file, &matches);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults for tests and embedding: loopback on ephemeral ports.
+    pub fn for_tests() -> Self {
+        let mut config = Self::load_from(["aires-collector"]).expect("defaults are valid");
+        config.listen = "127.0.0.1:0".parse().expect("valid address");
+        config.metrics_listen = "127.0.0.1:0".parse().expect("valid address");
+        config
+    }
+
+    fn fill_from(&mut self, file: FileConfig, matches: &ArgMatches) {
+        let from_default = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                None | Some(ValueSource::DefaultValue)
+            )
+        };
+        macro_rules! fill {
+            ($($field:ident),*) => {$(
+                if from_default(stringify!($field)) {
+                    if let Some(value) = file.$field {
+                        self.$field = value.into();
+                    }
+                }
+            )*};
+        }
+        fill!(
+            listen,
+            metrics_listen,
+            tls_cert,
+            tls_key,
+            api_keys,
+            max_message_bytes,
+            batch_size,
+            batch_timeout_ms,
+            max_batch_rows,
+            processors,
+            queue_capacity,
+            sink,
+            shutdown_timeout_secs,
+            log
+        );
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |option: &'static str, value: u64| {
+            if value == 0 {
+                Err(ConfigError::OutOfRange {
+                    option,
+                    requirement: "greater than 0",
+                    value: "0".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("max_message_bytes", self.max_message_bytes as u64)?;
+        positive("batch_size", self.batch_size as u64)?;
+        positive("batch_timeout_ms", self.batch_timeout_ms)?;
+        positive("max_batch_rows", self.max_batch_rows as u64)?;
+        positive("queue_capacity", self.queue_capacity as u64)?;
+        positive("shutdown_timeout_secs", self.shutdown_timeout_secs)?;
+        if let Some(processors) = self.processors {
+            positive("processors", processors as u64)?;
+        }
+        if self.max_batch_rows < self.batch_size {
+            return Err(ConfigError::OutOfRange {
+                option: "max_batch_rows",
+                requirement: "at least batch_size",
+                value: self.max_batch_rows.to_string(),
+            });
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::OutOfRange {
+                option: "tls_cert / tls_key",
+                requirement: "given together",
+                value: "only one".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The pipeline part of the options.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            batch_size: self.batch_size,
+            batch_timeout: Duration::from_millis(self.batch_timeout_ms),
+            processors: self
+                .processors
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            queue_capacity: self.queue_capacity,
+            max_batch_rows: self.max_batch_rows,
+            ..PipelineConfig::default()
+        }
+    }
+
+    /// The shutdown deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let config = CollectorConfig::load_from(["aires-collector"]).unwrap();
+        assert_eq!(config.listen.port(), 4317);
+        assert_eq!(config.max_message_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.batch_size, 1000);
+        assert_eq!(config.batch_timeout_ms, 500);
+        assert_eq!(config.sink, SinkKind::Stdout);
+    }
+
+    #[test]
+    fn the_file_fills_what_flags_do_not_set() {
+        let mut file = tempfile();
+        writeln!(
+            file.1,
+            "batch_size = 50\nsink = \"null\"\napi_keys = [\"a\", \"b\"]"
+        )
+        .unwrap();
+        let path = file.0.to_str().unwrap().to_owned();
+        let config =
+            CollectorConfig::load_from(["aires-collector", "--config", &path, "--sink", "stdout"])
+                .unwrap();
+        assert_eq!(config.batch_size, 50, "from the file");
+        assert_eq!(config.sink, SinkKind::Stdout, "the flag wins");
+        assert_eq!(config.api_keys, ["a", "b"]);
+        std::fs::remove_file(&file.0).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = CollectorConfig::load_from(["aires-collector", "--batch-size", "0"]).unwrap_err();
+        assert_eq!(err.to_string(), "batch_size must be greater than 0, got 0");
+        let err =
+            CollectorConfig::load_from(["aires-collector", "--listen", "nowhere"]).unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
+        let mut file = tempfile();
+        writeln!(file.1, "batch_sise = 5").unwrap();
+        let path = file.0.to_str().unwrap().to_owned();
+        let err = CollectorConfig::load_from(["aires-collector", "--config", &path]).unwrap_err();
+        assert!(err.to_string().contains("batch_sise"), "{err}");
+        std::fs::remove_file(&file.0).unwrap();
+    }
+
+    #[test]
+    fn help_documents_every_option() {
+        let help = CollectorConfig::command().render_long_help().to_string();
+        for flag in [
+            "--listen",
+            "--metrics-listen",
+            "--tls-cert",
+            "--tls-key",
+            "--api-key",
+            "--max-message-bytes",
+            "--batch-size",
+            "--batch-timeout-ms",
+            "--processors",
+            "--queue-capacity",
+            "--sink",
+            "--config",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help");
+        }
+        assert!(help.contains("AIRES_COLLECTOR_LISTEN"));
+    }
+
+    fn tempfile() -> (PathBuf, std::fs::File) {
+        let path = std::env::temp_dir().join(format!(
+            "aires-collector-test-{}-{:?}.toml",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = std::fs::File::create(&path).unwrap();
+        (path, file)
+    }
+}

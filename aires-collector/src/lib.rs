@@ -1,0 +1,210 @@
+//! aires-collector: receives Aires event batches over gRPC, flattens each
+//! event into a row, and stores the rows through a backpressured pipeline.
+//!
+//! ```text
+//! gRPC (Ingest, IngestStream, health)      server/
+//!   -> bounded queue -> N processors       pipeline/, transform.rs
+//!   -> batcher (1000 rows / 500 ms)        pipeline/batcher.rs
+//!   -> Sink (stdout, null, ...)            sink/
+//! ```
+//!
+//! Delivery is at-least-once: a request is answered only after its rows
+//! are stored. The collector keeps no state between requests, so several
+//! instances behind an L4 balancer need no coordination.
+//!
+//! [`start`] runs a collector inside the current Tokio runtime (the binary
+//! and the tests use it); [`RunningCollector::shutdown`] stops accepting,
+//! drains, and flushes.
+
+pub mod config;
+pub mod pipeline;
+pub mod row;
+pub mod server;
+pub mod sink;
+pub mod telemetry;
+pub mod transform;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aires_proto::v1::collector_server::CollectorServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+pub use config::{CollectorConfig, SinkKind};
+pub use sink::{NullSink, RowBatch, Sink, SinkError, SinkErrorKind, SinkFuture, StdoutSink};
+
+use pipeline::Pipeline;
+use server::{ApiKeys, CollectorService, SizeLimitLayer};
+use telemetry::Metrics;
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key cannot be read or used.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+/// Why a shutdown did not finish cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ShutdownError {
+    /// Draining took longer than the shutdown timeout.
+    #[error("draining did not finish within {0:?}; unstored events were not acknowledged")]
+    Timeout(Duration),
+    /// A server task failed.
+    #[error("server error: {0}")]
+    Server(String),
+}
+
+/// A collector serving in the background.
+#[derive(Debug)]
+pub struct RunningCollector {
+    grpc_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    done: JoinHandle<Result<(), String>>,
+    metrics: Arc<Metrics>,
+    shutdown_timeout: Duration,
+}
+
+impl RunningCollector {
+    /// Where the gRPC server listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// The collector's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Stops accepting requests, answers every request already taken once
+    /// its rows are stored, ends open streams, and flushes the sink.
+    pub async fn shutdown(self) -> Result<(), ShutdownError> {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(self.shutdown_timeout, self.done).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(ShutdownError::Server(error)),
+            Ok(Err(join)) => Err(ShutdownError::Server(join.to_string())),
+            Err(_) => Err(ShutdownError::Timeout(self.shutdown_timeout)),
+        }
+    }
+}
+
+/// Starts a collector with `config`, storing rows through `sink`.
+pub async fn start(
+    config: CollectorConfig,
+    sink: Arc<dyn Sink>,
+) -> Result<RunningCollector, StartError> {
+    let metrics = Arc::new(Metrics::default());
+    let (pipeline, tasks) = Pipeline::start(config.pipeline(), sink, metrics.clone());
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })
+    };
+    let grpc_listener = bind(config.listen).await?;
+    let metrics_listener = bind(config.metrics_listen).await?;
+    let grpc_addr = grpc_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: config.metrics_listen,
+            source,
+        })?;
+
+    let (stop, stopping) = watch::channel(false);
+    let service =
+        CollectorService::new(pipeline.clone(), stopping.clone(), config.max_message_bytes);
+    let collector = CollectorServer::new(service)
+        .max_decoding_message_size(config.max_message_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Zstd);
+    let keys = ApiKeys::new(config.api_keys.clone());
+    let collector = InterceptedService::new(collector, move |request| keys.check(request));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<CollectorServer<CollectorService>>()
+        .await;
+
+    let mut builder = Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(Some(256));
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        let read = |path: &std::path::PathBuf| {
+            std::fs::read(path)
+                .map_err(|e| StartError::Tls(format!("cannot read {}: {e}", path.display())))
+        };
+        let identity = Identity::from_pem(read(cert)?, read(key)?);
+        builder = builder
+            .tls_config(ServerTlsConfig::new().identity(identity))
+            .map_err(|e| StartError::Tls(e.to_string()))?;
+    }
+    let router = builder
+        .layer(SizeLimitLayer::new(config.max_message_bytes))
+        .add_service(health_service)
+        .add_service(collector);
+
+    let stopped = |mut stopping: watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let depth_metrics = metrics.clone();
+    let depth = pipeline.depth_probe();
+    let render_metrics = Arc::new(move || {
+        depth_metrics.queue_depth.set(depth() as i64);
+        depth_metrics.render()
+    });
+    let grpc = router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(grpc_listener),
+        stopped(stopping.clone()),
+    );
+    let metrics_server =
+        telemetry::serve(metrics_listener, render_metrics, stopped(stopping.clone()));
+    let done = tokio::spawn(async move {
+        let (grpc, metrics_server) = tokio::join!(grpc, metrics_server);
+        // The server has answered every request it took; let the pipeline
+        // run dry and flush.
+        health
+            .set_not_serving::<CollectorServer<CollectorService>>()
+            .await;
+        drop(pipeline);
+        tasks.drain().await;
+        grpc.map_err(|e| e.to_string())?;
+        metrics_server.map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    Ok(RunningCollector {
+        grpc_addr,
+        metrics_addr,
+        stop,
+        done,
+        metrics,
+        shutdown_timeout: config.shutdown_timeout(),
+    })
+}

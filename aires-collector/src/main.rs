@@ -1,0 +1,75 @@
+//! The `aires-collector` binary: configuration, logging, signals.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aires_collector::config::ConfigError;
+use aires_collector::{CollectorConfig, NullSink, Sink, SinkKind, StdoutSink};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match CollectorConfig::load_from(std::env::args_os()) {
+        Ok(config) => config,
+        Err(ConfigError::Cli(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("aires-collector: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let sink: Arc<dyn Sink> = match config.sink {
+        SinkKind::Stdout => Arc::new(StdoutSink),
+        SinkKind::Null => Arc::new(NullSink::default()),
+    };
+    let running = match aires_collector::start(config, sink).await {
+        Ok(running) => running,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        grpc = %running.grpc_addr(),
+        metrics = %running.metrics_addr(),
+        "aires-collector listening"
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new requests; draining the pipeline");
+    match running.shutdown().await {
+        Ok(()) => {
+            tracing::info!("drained and flushed; bye");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM or Ctrl-C (SIGINT).
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

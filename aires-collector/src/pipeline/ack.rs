@@ -1,0 +1,173 @@
+//! Acknowledgement of one ingest request: answered once every row it
+//! produced is stored (or has failed), so an answer means "stored".
+
+use aires_proto::v1 as proto;
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+/// What the pipeline did with a request's events.
+#[derive(Debug)]
+pub enum AckOutcome {
+    /// Every accepted event is stored; the rejected ones are named.
+    Stored {
+        accepted: u32,
+        rejections: Vec<proto::Rejection>,
+    },
+    /// The store refused the batch (or the pipeline shut down without
+    /// storing it); nothing of it should be assumed stored.
+    Failed { code: tonic::Code, message: String },
+}
+
+/// Tracks one request's rows through the pipeline.
+#[derive(Debug)]
+pub struct Ack {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Rows not yet stored or failed; `None` until transformed.
+    remaining: Option<usize>,
+    accepted: u32,
+    rejections: Vec<proto::Rejection>,
+    failure: Option<(tonic::Code, String)>,
+    reply: Option<oneshot::Sender<AckOutcome>>,
+    /// The request's share of the pipeline's capacity, given back when the
+    /// request is answered.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Ack {
+    /// A tracker answering on `reply`, holding `permit` until then.
+    pub fn new(reply: oneshot::Sender<AckOutcome>, permit: OwnedSemaphorePermit) -> Self {
+        Ack {
+            state: Mutex::new(State {
+                remaining: None,
+                accepted: 0,
+                rejections: Vec::new(),
+                failure: None,
+                reply: Some(reply),
+                permit: Some(permit),
+            }),
+        }
+    }
+
+    /// Records the transform's outcome: `rows` rows are on their way to the
+    /// sink, `rejections` were refused.
+    pub fn transformed(&self, rows: usize, rejections: Vec<proto::Rejection>) {
+        let mut state = self.state.lock();
+        state.remaining = Some(rows);
+        state.rejections = rejections;
+        Self::answer_if_done(&mut state);
+    }
+
+    /// `rows` of this request's rows are stored.
+    pub fn stored(&self, rows: usize) {
+        let mut state = self.state.lock();
+        state.accepted += rows as u32;
+        Self::settle(&mut state, rows);
+    }
+
+    /// `rows` of this request's rows could not be stored.
+    pub fn failed(&self, rows: usize, code: tonic::Code, message: &str) {
+        let mut state = self.state.lock();
+        state
+            .failure
+            .get_or_insert_with(|| (code, message.to_owned()));
+        Self::settle(&mut state, rows);
+    }
+
+    fn settle(state: &mut State, rows: usize) {
+        if let Some(remaining) = state.remaining.as_mut() {
+            *remaining = remaining.saturating_sub(rows);
+        }
+        Self::answer_if_done(state);
+    }
+
+    fn answer_if_done(state: &mut State) {
+        if state.remaining != Some(0) {
+            return;
+        }
+        let Some(reply) = state.reply.take() else {
+            return;
+        };
+        let outcome = match state.failure.take() {
+            Some((code, message)) => AckOutcome::Failed { code, message },
+            None => AckOutcome::Stored {
+                accepted: state.accepted,
+                rejections: std::mem::take(&mut state.rejections),
+            },
+        };
+        state.permit = None;
+        let _ = reply.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ack() -> (
+        Ack,
+        oneshot::Receiver<AckOutcome>,
+        Arc<tokio::sync::Semaphore>,
+    ) {
+        let capacity = Arc::new(tokio::sync::Semaphore::new(10));
+        let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
+        let (tx, rx) = oneshot::channel();
+        (Ack::new(tx, permit), rx, capacity)
+    }
+
+    #[test]
+    fn answers_once_every_row_is_stored_and_frees_capacity() {
+        let (ack, mut rx, capacity) = ack();
+        ack.transformed(
+            3,
+            vec![proto::Rejection {
+                index: 3,
+                ..Default::default()
+            }],
+        );
+        ack.stored(2);
+        assert!(rx.try_recv().is_err(), "one row still in flight");
+        assert_eq!(capacity.available_permits(), 6);
+        ack.stored(1);
+        match rx.try_recv().unwrap() {
+            AckOutcome::Stored {
+                accepted,
+                rejections,
+            } => {
+                assert_eq!(accepted, 3);
+                assert_eq!(rejections.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(capacity.available_permits(), 10);
+    }
+
+    #[test]
+    fn a_request_with_no_rows_is_answered_at_once() {
+        let (ack, mut rx, _capacity) = ack();
+        ack.transformed(0, vec![proto::Rejection::default()]);
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            AckOutcome::Stored { accepted: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn one_failed_part_fails_the_request() {
+        let (ack, mut rx, _capacity) = ack();
+        ack.transformed(4, Vec::new());
+        ack.stored(2);
+        ack.failed(2, tonic::Code::FailedPrecondition, "schema mismatch");
+        match rx.try_recv().unwrap() {
+            AckOutcome::Failed { code, message } => {
+                assert_eq!(code, tonic::Code::FailedPrecondition);
+                assert_eq!(message, "schema mismatch");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

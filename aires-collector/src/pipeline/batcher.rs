@@ -1,0 +1,153 @@
+//! The batcher: gathers transformed rows into sink batches and runs one
+//! sink write at a time, retrying transient failures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::ack::Ack;
+use super::PipelineConfig;
+use crate::row::Row;
+use crate::sink::{RowBatch, Sink, SinkErrorKind};
+use crate::telemetry::Metrics;
+
+/// Rows of one request, on their way to the sink.
+pub(super) struct Chunk {
+    pub(super) rows: Vec<Row>,
+    pub(super) ack: Arc<Ack>,
+}
+
+/// Rows gathered for the next write, and whose they are.
+#[derive(Default)]
+struct Gathering {
+    rows: Vec<Row>,
+    owners: Vec<(Arc<Ack>, usize)>,
+    /// When the first row arrived.
+    since: Option<Instant>,
+}
+
+pub(super) struct Batcher {
+    config: PipelineConfig,
+    sink: Arc<dyn Sink>,
+    metrics: Arc<Metrics>,
+    chunks: mpsc::Receiver<Chunk>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Batcher {
+    pub(super) fn new(
+        config: PipelineConfig,
+        sink: Arc<dyn Sink>,
+        metrics: Arc<Metrics>,
+        chunks: mpsc::Receiver<Chunk>,
+    ) -> Self {
+        Batcher {
+            config,
+            sink,
+            metrics,
+            chunks,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut next = Gathering::default();
+        let mut writing: Option<JoinHandle<()>> = None;
+        let mut open = true;
+        loop {
+            let due = next.since.map(|since| since + self.config.batch_timeout);
+            let full = next.rows.len() >= self.config.batch_size;
+            let overfull = next.rows.len() >= self.config.max_batch_rows;
+            let ready = !next.rows.is_empty()
+                && (full || !open || due.is_some_and(|d| Instant::now() >= d));
+            if ready && writing.is_none() {
+                writing = Some(self.write(std::mem::take(&mut next)));
+                continue;
+            }
+            if !open && next.rows.is_empty() {
+                if let Some(write) = writing.take() {
+                    let _ = write.await;
+                }
+                return;
+            }
+            tokio::select! {
+                chunk = self.chunks.recv(), if open && !overfull => match chunk {
+                    Some(chunk) => {
+                        next.since.get_or_insert_with(Instant::now);
+                        next.owners.push((chunk.ack, chunk.rows.len()));
+                        next.rows.extend(chunk.rows);
+                    }
+                    None => open = false,
+                },
+                _ = wait(writing.as_mut()), if writing.is_some() => writing = None,
+                _ = tokio::time::sleep_until(due.unwrap_or_else(far_future).into()), if due.is_some() && writing.is_none() => {}
+            }
+        }
+    }
+
+    /// Starts writing `batch` with retries; settles its owners' acks.
+    fn write(&self, batch: Gathering) -> JoinHandle<()> {
+        let sink = self.sink.clone();
+        let metrics = self.metrics.clone();
+        let initial_backoff = self.config.retry_backoff;
+        tokio::spawn(async move {
+            let Gathering { rows, owners, .. } = batch;
+            let batch = RowBatch::new(rows);
+            let count = batch.rows.len();
+            metrics.batch_rows.observe(count as f64);
+            let mut backoff = initial_backoff;
+            loop {
+                let started = Instant::now();
+                match sink.write(&batch).await {
+                    Ok(()) => {
+                        metrics
+                            .sink_latency
+                            .observe(started.elapsed().as_secs_f64());
+                        metrics.events_inserted.inc_by(count as u64);
+                        for (ack, rows) in owners {
+                            ack.stored(rows);
+                        }
+                        return;
+                    }
+                    Err(error) if error.kind == SinkErrorKind::Transient => {
+                        metrics.sink_retries.inc();
+                        tracing::warn!(
+                            sink = sink.name(),
+                            rows = count,
+                            retry_in_ms = backoff.as_millis() as u64,
+                            "{error}; retrying, clients wait for their acks"
+                        );
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Err(error) => {
+                        metrics.events_failed.inc_by(count as u64);
+                        tracing::error!(
+                            sink = sink.name(),
+                            rows = count,
+                            "{error}; the batch is refused and its clients are told"
+                        );
+                        for (ack, rows) in owners {
+                            ack.failed(rows, tonic::Code::FailedPrecondition, &error.message);
+                        }
+                        return;
+                    }
+                }
+            }
+        })
+    }
+}
+
+async fn wait(write: Option<&mut JoinHandle<()>>) {
+    if let Some(write) = write {
+        if let Err(error) = write.await {
+            tracing::error!("a sink write panicked: {error}");
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}

@@ -1,0 +1,205 @@
+//! The pipeline: a bounded queue of requests -> N processors (transform)
+//! -> a batcher (1000 rows or 500 ms) -> one sink writer.
+//!
+//! **Backpressure.** Capacity is counted in events: a request takes one
+//! permit per event before it enters the queue and gives them back when it
+//! is answered. When the sink is slow, permits run out, `submit` waits, the
+//! gRPC handlers stop reading, and HTTP/2 flow control slows the clients.
+//! Memory is bounded by `queue_capacity` events plus one request per
+//! concurrent stream.
+//!
+//! **Acknowledgement.** `submit` returns a receiver that is answered only
+//! once every row of the request is stored (or has failed for good), so an
+//! ingest answer means "stored" (at-least-once).
+//!
+//! **Batching under load.** While a write is in flight the next batch keeps
+//! growing, up to `max_batch_rows`: a slow store gets fewer, larger writes,
+//! which is what ClickHouse does best.
+
+mod ack;
+mod batcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aires_proto::v1 as proto;
+use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use ack::{Ack, AckOutcome};
+use batcher::{Batcher, Chunk};
+
+use crate::sink::Sink;
+use crate::telemetry::Metrics;
+use crate::transform::transform_batch;
+
+/// Pipeline options.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Rows per sink write when the sink keeps up.
+    pub batch_size: usize,
+    /// A partial batch is written this long after its first row.
+    pub batch_timeout: Duration,
+    /// Transform tasks.
+    pub processors: usize,
+    /// Events accepted and not yet answered, at most.
+    pub queue_capacity: usize,
+    /// Rows per sink write at most, when writes are slower than input.
+    pub max_batch_rows: usize,
+    /// First delay before retrying a transient sink failure (doubles to 5 s).
+    pub retry_backoff: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 1000,
+            batch_timeout: Duration::from_millis(500),
+            processors: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue_capacity: 100_000,
+            max_batch_rows: 100_000,
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Work for a processor: one decoded request.
+struct Work {
+    batch: proto::EventBatch,
+    received_ns: i64,
+    ack: Arc<Ack>,
+}
+
+/// The running pipeline. Clones share it; it stops once every clone is
+/// dropped and the queue is drained (see [`Pipeline::drain`]).
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    inbox: mpsc::Sender<Work>,
+    capacity: Arc<Semaphore>,
+    queue_capacity: usize,
+    metrics: Arc<Metrics>,
+}
+
+/// The pipeline's tasks, to wait on at shutdown.
+#[derive(Debug)]
+pub struct PipelineTasks {
+    processors: Vec<JoinHandle<()>>,
+    batcher: JoinHandle<()>,
+}
+
+/// Why a request was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The pipeline is shutting down.
+    #[error("the collector is shutting down")]
+    Closed,
+}
+
+impl Pipeline {
+    /// Starts the processors and the batcher on the current runtime.
+    pub fn start(
+        config: PipelineConfig,
+        sink: Arc<dyn Sink>,
+        metrics: Arc<Metrics>,
+    ) -> (Pipeline, PipelineTasks) {
+        let (inbox, queue) = mpsc::channel::<Work>(1024);
+        let queue = Arc::new(Mutex::new(queue));
+        let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(config.processors.max(1) * 4);
+        let processors = (0..config.processors.max(1))
+            .map(|_| {
+                let queue = queue.clone();
+                let chunks = chunks_tx.clone();
+                let metrics = metrics.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let next = queue.lock().await.recv().await;
+                        let Some(work) = next else { break };
+                        let out = transform_batch(work.batch, work.received_ns);
+                        metrics.events_rejected.inc_by(out.rejections.len() as u64);
+                        work.ack.transformed(out.rows.len(), out.rejections);
+                        if out.rows.is_empty() {
+                            continue;
+                        }
+                        let chunk = Chunk {
+                            rows: out.rows,
+                            ack: work.ack,
+                        };
+                        if chunks.send(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(chunks_tx);
+        let batcher = Batcher::new(config.clone(), sink, metrics.clone(), chunks_rx);
+        let batcher = tokio::spawn(batcher.run());
+        let capacity = Arc::new(Semaphore::new(config.queue_capacity));
+        (
+            Pipeline {
+                inbox,
+                capacity,
+                queue_capacity: config.queue_capacity,
+                metrics,
+            },
+            PipelineTasks {
+                processors,
+                batcher,
+            },
+        )
+    }
+
+    /// Takes a request into the pipeline, waiting while it is full. The
+    /// receiver is answered once the request's rows are stored.
+    pub async fn submit(
+        &self,
+        batch: proto::EventBatch,
+        received_ns: i64,
+    ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
+        let events = batch.events.len().clamp(1, self.queue_capacity) as u32;
+        let permit = self
+            .capacity
+            .clone()
+            .acquire_many_owned(events)
+            .await
+            .map_err(|_| SubmitError::Closed)?;
+        self.metrics
+            .events_received
+            .inc_by(batch.events.len() as u64);
+        let (reply, answer) = oneshot::channel();
+        let ack = Arc::new(Ack::new(reply, permit));
+        self.inbox
+            .send(Work {
+                batch,
+                received_ns,
+                ack,
+            })
+            .await
+            .map_err(|_| SubmitError::Closed)?;
+        Ok(answer)
+    }
+
+    /// Events accepted and not yet answered.
+    pub fn depth(&self) -> usize {
+        self.queue_capacity - self.capacity.available_permits()
+    }
+
+    /// A function reading [`Pipeline::depth`] that does not keep the
+    /// pipeline open.
+    pub fn depth_probe(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let capacity = self.capacity.clone();
+        let total = self.queue_capacity;
+        move || total - capacity.available_permits()
+    }
+}
+
+impl PipelineTasks {
+    /// Waits until every queued request is transformed and every row is
+    /// written. Call after dropping every [`Pipeline`] clone.
+    pub async fn drain(self) {
+        for processor in self.processors {
+            let _ = processor.await;
+        }
+        let _ = self.batcher.await;
+    }
+}

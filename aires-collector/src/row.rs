@@ -1,0 +1,54 @@
+//! The flat row an event becomes: one column per field, as stored.
+
+use serde::Serialize;
+
+/// One stored event. Nested HTTP, error and call-site messages are
+/// flattened into columns; attributes are split into one map per type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Row {
+    /// The event's UUID v7 in its hyphenated text form.
+    pub id: String,
+    /// Nanoseconds since the Unix epoch (after normalisation, see
+    /// `transform`).
+    pub timestamp_ns: i64,
+    /// When the collector received the batch, nanoseconds since the epoch.
+    pub received_ns: i64,
+    pub service: String,
+    pub environment: String,
+    /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
+    pub severity: &'static str,
+    pub message: String,
+    /// Lower-case hex, or empty.
+    pub trace_id: String,
+    /// Lower-case hex, or empty.
+    pub span_id: String,
+    pub session_id: String,
+    pub attributes_string: Vec<(String, String)>,
+    pub attributes_int: Vec<(String, i64)>,
+    pub attributes_float: Vec<(String, f64)>,
+    pub attributes_bool: Vec<(String, bool)>,
+    pub tags: Vec<String>,
+    pub http_method: String,
+    pub http_route: String,
+    pub http_path: String,
+    pub http_status: u16,
+    pub http_duration_ns: u64,
+    pub http_user_agent: String,
+    pub http_client_ip: String,
+    pub http_request_bytes: u64,
+    pub http_response_bytes: u64,
+    pub http_host: String,
+    pub http_scheme: String,
+    pub error_type: String,
+    pub error_message: String,
+    pub error_chain: Vec<String>,
+    pub error_backtrace: String,
+    pub file: String,
+    pub line: u32,
+    pub module: String,
+    pub function: String,
+    pub sdk_name: String,
+    pub sdk_version: String,
+    /// The batch's UUID in hyphenated text form.
+    pub batch_id: String,
+}

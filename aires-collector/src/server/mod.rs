@@ -1,0 +1,179 @@
+//! The gRPC front: the `aires.v1.Collector` service (Ingest and
+//! IngestStream), API-key authentication, and the message size limit.
+
+mod auth;
+mod size_limit;
+
+use std::pin::Pin;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aires_proto::v1 as proto;
+use aires_proto::v1::collector_server::Collector;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Code, Request, Response, Status, Streaming};
+
+pub use auth::ApiKeys;
+pub use size_limit::SizeLimitLayer;
+
+use crate::pipeline::{AckOutcome, Pipeline};
+
+/// The Collector service over a pipeline.
+#[derive(Clone, Debug)]
+pub struct CollectorService {
+    pipeline: Pipeline,
+    /// Becomes true when the collector starts shutting down: open streams
+    /// stop taking batches, answer what they took, and end.
+    stopping: watch::Receiver<bool>,
+    max_message_bytes: usize,
+}
+
+impl CollectorService {
+    /// A service feeding `pipeline`.
+    pub fn new(
+        pipeline: Pipeline,
+        stopping: watch::Receiver<bool>,
+        max_message_bytes: usize,
+    ) -> Self {
+        CollectorService {
+            pipeline,
+            stopping,
+            max_message_bytes,
+        }
+    }
+
+    /// Submits a batch and waits until it is stored.
+    async fn store(
+        &self,
+        batch: proto::EventBatch,
+    ) -> Result<(u32, Vec<proto::Rejection>), Status> {
+        if *self.stopping.borrow() {
+            return Err(Status::unavailable(
+                "the collector is shutting down; retry on another instance",
+            ));
+        }
+        let answer = self
+            .pipeline
+            .submit(batch, now_ns())
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        match answer.await {
+            Ok(AckOutcome::Stored {
+                accepted,
+                rejections,
+            }) => Ok((accepted, rejections)),
+            Ok(AckOutcome::Failed { code, message }) => Err(Status::new(code, message)),
+            Err(_) => Err(Status::unavailable(
+                "the collector stopped before storing the batch",
+            )),
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<proto::IngestAck, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Collector for CollectorService {
+    async fn ingest(
+        &self,
+        request: Request<proto::EventBatch>,
+    ) -> Result<Response<proto::IngestResponse>, Status> {
+        let (accepted, rejections) = self.store(request.into_inner()).await?;
+        Ok(Response::new(proto::IngestResponse {
+            accepted,
+            rejected: rejections.len() as u32,
+            rejections,
+        }))
+    }
+
+    type IngestStreamStream = AckStream;
+
+    async fn ingest_stream(
+        &self,
+        request: Request<Streaming<proto::EventBatch>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (acks, outbound) = mpsc::channel(64);
+        let service = self.clone();
+        let mut stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            let mut waiting = JoinSet::new();
+            let end = loop {
+                let next = tokio::select! {
+                    next = inbound.message() => next,
+                    _ = stopping.wait_for(|stop| *stop) => {
+                        break Some(Status::unavailable("the collector is shutting down; reconnect"));
+                    }
+                };
+                match next {
+                    Ok(Some(batch)) => {
+                        let batch_id = batch.batch_id.clone();
+                        let service = service.clone();
+                        let acks = acks.clone();
+                        // Submitting waits while the pipeline is full, so
+                        // this stream stops reading: HTTP/2 flow control
+                        // then slows the client down.
+                        let answer = service.pipeline.submit(batch, now_ns()).await;
+                        waiting.spawn(async move {
+                            let ack = match answer {
+                                Ok(answer) => ack_for(batch_id, answer.await.ok()),
+                                Err(e) => failed_ack(batch_id, Code::Unavailable, e.to_string()),
+                            };
+                            let _ = acks.send(Ok(ack)).await;
+                        });
+                    }
+                    Ok(None) => break None,
+                    Err(status) => {
+                        break Some(size_limit::explain(status, service.max_message_bytes))
+                    }
+                }
+            };
+            // Answer every batch taken before ending the stream.
+            while waiting.join_next().await.is_some() {}
+            if let Some(status) = end {
+                let _ = acks.send(Err(status)).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
+    }
+}
+
+fn ack_for(batch_id: bytes::Bytes, outcome: Option<AckOutcome>) -> proto::IngestAck {
+    match outcome {
+        Some(AckOutcome::Stored {
+            accepted,
+            rejections,
+        }) => proto::IngestAck {
+            batch_id,
+            accepted,
+            rejected: rejections.len() as u32,
+            rejections,
+            error: None,
+        },
+        Some(AckOutcome::Failed { code, message }) => failed_ack(batch_id, code, message),
+        None => failed_ack(
+            batch_id,
+            Code::Unavailable,
+            "the collector stopped before storing the batch".into(),
+        ),
+    }
+}
+
+fn failed_ack(batch_id: bytes::Bytes, code: Code, message: String) -> proto::IngestAck {
+    proto::IngestAck {
+        batch_id,
+        error: Some(proto::Status {
+            code: code as i32,
+            message,
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,99 @@
+//! The `Sink` seam: where the pipeline's row batches are stored.
+//!
+//! A sink stores one batch at a time and says whether a failure is
+//! transient (the pipeline retries the same batch, with the same token,
+//! while backpressure holds the clients) or permanent (the batch's events
+//! are answered with an error). Built in: [`StdoutSink`] (JSON lines) and
+//! [`NullSink`] (discards, for benchmarks).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::row::Row;
+
+mod null;
+mod stdout;
+
+pub use null::NullSink;
+pub use stdout::StdoutSink;
+
+/// Rows to store together.
+#[derive(Clone, Debug, Default)]
+pub struct RowBatch {
+    pub rows: Vec<Row>,
+    /// Identifies this batch's content; the same on every retry of it.
+    /// Stores that deduplicate (ClickHouse's `insert_deduplication_token`)
+    /// use it so a retried write is stored once.
+    pub token: String,
+}
+
+impl RowBatch {
+    /// A batch with its token derived from its rows: the ids of the first
+    /// and last row and the row count.
+    pub fn new(rows: Vec<Row>) -> Self {
+        let token = match (rows.first(), rows.last()) {
+            (Some(first), Some(last)) => format!("{}-{}-{}", first.id, last.id, rows.len()),
+            _ => String::new(),
+        };
+        RowBatch { rows, token }
+    }
+}
+
+/// The future of one write.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
+
+/// Stores row batches.
+pub trait Sink: Send + Sync + 'static {
+    /// Stores `batch`. Resolve to `Ok` only once it is durably stored.
+    fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a>;
+
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
+}
+
+/// Whether a failed write may succeed if tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkErrorKind {
+    /// Connection refused, timeout, overload: retry.
+    Transient,
+    /// Schema mismatch, authentication: retrying cannot help.
+    Permanent,
+}
+
+/// Why a write failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkError {
+    pub kind: SinkErrorKind,
+    pub message: String,
+}
+
+impl SinkError {
+    /// A failure worth retrying.
+    pub fn transient(message: impl Into<String>) -> Self {
+        SinkError {
+            kind: SinkErrorKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    /// A failure retrying cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        SinkError {
+            kind: SinkErrorKind::Permanent,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            SinkErrorKind::Transient => "transient",
+            SinkErrorKind::Permanent => "permanent",
+        };
+        write!(f, "{kind} sink error: {}", self.message)
+    }
+}
+
+impl std::error::Error for SinkError {}

@@ -1,0 +1,443 @@
+//! Transform: a decoded `aires.v1.EventBatch` into flat [`Row`]s, event by
+//! event. An invalid event is rejected with a reason; the others are kept.
+//!
+//! Rules:
+//! - **Ids**: `id` is 16 bytes or empty (then the collector assigns a UUID
+//!   v7); `trace_id` is 16 bytes or empty; `span_id` 8 bytes or empty. Any
+//!   other length rejects the event. Ids are stored as lower-case hex
+//!   (`id` and `batch_id` as hyphenated UUIDs).
+//! - **Severity**: 1..=6 becomes `trace`..`fatal`; 0 (unspecified) or an
+//!   unknown number rejects the event.
+//! - **Timestamps**: 0 means "unknown" and becomes the receive time. A
+//!   timestamp more than [`MAX_FUTURE_SKEW_NS`] after the receive time, or
+//!   before 2000-01-01, is out of range: it is replaced by the receive time
+//!   and the original is kept in the int attribute
+//!   `aires.original_timestamp_ns`.
+//! - **Service, environment**: the event's own, else the batch's, else
+//!   `unknown_service` / empty.
+//! - **Attributes**: split by type into string, int, float and bool maps.
+//!   A `uint` value that fits `i64` goes to the int map; a larger one to the
+//!   string map as decimal text. An attribute with an empty key or no value
+//!   rejects the event.
+//! - Nested HTTP, error and call-site messages become columns.
+
+use aires_proto::v1 as proto;
+
+use crate::row::Row;
+
+/// How far in the future (relative to the receive time) a timestamp may be.
+pub const MAX_FUTURE_SKEW_NS: i64 = 3_600 * 1_000_000_000;
+/// 2000-01-01T00:00:00Z: earlier timestamps are out of range.
+pub const MIN_TIMESTAMP_NS: i64 = 946_684_800 * 1_000_000_000;
+/// Service name for events that name none.
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+/// Attribute that keeps an out-of-range timestamp.
+pub const ORIGINAL_TIMESTAMP_KEY: &str = "aires.original_timestamp_ns";
+
+/// The rows and the rejections of one batch.
+#[derive(Debug, Default)]
+pub struct Transformed {
+    pub rows: Vec<Row>,
+    pub rejections: Vec<proto::Rejection>,
+}
+
+/// Transforms every event of `batch`, received at `received_ns`.
+pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transformed {
+    let context = BatchContext {
+        batch_id: match <[u8; 16]>::try_from(batch.batch_id.as_ref()) {
+            Ok(id) => uuid_text(&id),
+            Err(_) => hex(&batch.batch_id),
+        },
+        sdk_name: batch.sdk_name,
+        sdk_version: batch.sdk_version,
+        service: batch.service,
+        environment: batch.environment,
+        received_ns,
+    };
+    let mut out = Transformed {
+        rows: Vec::with_capacity(batch.events.len()),
+        rejections: Vec::new(),
+    };
+    for (index, event) in batch.events.into_iter().enumerate() {
+        let event_id = event.id.clone();
+        match event_to_row(event, &context) {
+            Ok(row) => out.rows.push(row),
+            Err(reason) => out.rejections.push(proto::Rejection {
+                index: index as u32,
+                event_id,
+                reason,
+            }),
+        }
+    }
+    out
+}
+
+struct BatchContext {
+    batch_id: String,
+    sdk_name: String,
+    sdk_version: String,
+    service: String,
+    environment: String,
+    received_ns: i64,
+}
+
+fn event_to_row(event: proto::Event, context: &BatchContext) -> Result<Row, String> {
+    let id = match event.id.len() {
+        16 => uuid_text(event.id.as_ref().try_into().expect("length checked")),
+        0 => uuid_text(&new_uuid_v7(context.received_ns)),
+        n => return Err(format!("id must be 16 bytes (a UUID), got {n}")),
+    };
+    let trace_id = check_len(&event.trace_id, 16, "trace_id")?;
+    let span_id = check_len(&event.span_id, 8, "span_id")?;
+    let severity = severity_name(event.severity)?;
+
+    let mut row = Row {
+        id,
+        received_ns: context.received_ns,
+        severity,
+        message: event.message,
+        trace_id,
+        span_id,
+        session_id: event.session_id,
+        tags: event.tags,
+        service: pick(event.service, &context.service, UNKNOWN_SERVICE),
+        environment: pick(event.environment, &context.environment, ""),
+        sdk_name: context.sdk_name.clone(),
+        sdk_version: context.sdk_version.clone(),
+        batch_id: context.batch_id.clone(),
+        ..Row::default()
+    };
+    row.timestamp_ns =
+        normalise_timestamp(event.timestamp_unix_nano, context.received_ns, &mut row);
+
+    for attribute in event.attributes {
+        if attribute.key.is_empty() {
+            return Err("an attribute has an empty key".into());
+        }
+        use proto::attribute::Value;
+        match attribute.value {
+            Some(Value::StringValue(v)) => row.attributes_string.push((attribute.key, v)),
+            Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key, v)),
+            Some(Value::UintValue(v)) => match i64::try_from(v) {
+                Ok(v) => row.attributes_int.push((attribute.key, v)),
+                Err(_) => row.attributes_string.push((attribute.key, v.to_string())),
+            },
+            Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key, v)),
+            Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key, v)),
+            None => return Err(format!("attribute {:?} has no value", attribute.key)),
+        }
+    }
+    if let Some(http) = event.http {
+        row.http_method = http.method;
+        row.http_route = http.route;
+        row.http_path = http.path;
+        row.http_status = u16::try_from(http.status_code)
+            .map_err(|_| format!("http status {} is not a status code", http.status_code))?;
+        row.http_duration_ns = http.duration_nanos;
+        row.http_user_agent = http.user_agent;
+        row.http_client_ip = http.client_ip;
+        row.http_request_bytes = http.request_bytes;
+        row.http_response_bytes = http.response_bytes;
+        row.http_host = http.host;
+        row.http_scheme = http.scheme;
+    }
+    if let Some(error) = event.error {
+        row.error_type = error.r#type;
+        row.error_message = error.message;
+        row.error_chain = error.chain;
+        row.error_backtrace = error.backtrace;
+    }
+    if let Some(site) = event.call_site {
+        row.file = site.file;
+        row.line = site.line;
+        row.module = site.module;
+        row.function = site.function;
+    }
+    Ok(row)
+}
+
+fn normalise_timestamp(timestamp: u64, received_ns: i64, row: &mut Row) -> i64 {
+    if timestamp == 0 {
+        return received_ns;
+    }
+    match i64::try_from(timestamp) {
+        Ok(ts)
+            if ts >= MIN_TIMESTAMP_NS && ts <= received_ns.saturating_add(MAX_FUTURE_SKEW_NS) =>
+        {
+            ts
+        }
+        _ => {
+            let original = i64::try_from(timestamp).unwrap_or(i64::MAX);
+            row.attributes_int
+                .push((ORIGINAL_TIMESTAMP_KEY.into(), original));
+            received_ns
+        }
+    }
+}
+
+fn pick(own: String, batch: &str, fallback: &str) -> String {
+    if !own.is_empty() {
+        own
+    } else if !batch.is_empty() {
+        batch.to_owned()
+    } else {
+        fallback.to_owned()
+    }
+}
+
+fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String> {
+    match bytes.len() {
+        0 => Ok(String::new()),
+        n if n == expected => Ok(hex(bytes)),
+        n => Err(format!("{name} must be {expected} bytes, got {n}")),
+    }
+}
+
+fn severity_name(severity: i32) -> Result<&'static str, String> {
+    Ok(match proto::Severity::try_from(severity) {
+        Ok(proto::Severity::Trace) => "trace",
+        Ok(proto::Severity::Debug) => "debug",
+        Ok(proto::Severity::Info) => "info",
+        Ok(proto::Severity::Warn) => "warn",
+        Ok(proto::Severity::Error) => "error",
+        Ok(proto::Severity::Fatal) => "fatal",
+        Ok(proto::Severity::Unspecified) => return Err("severity is unspecified".into()),
+        Err(_) => return Err(format!("unknown severity {severity}")),
+    })
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// A UUID v7 for events that came without an id (random bits from the
+/// standard library's hasher keys, which are seeded from the OS).
+fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let random = |salt: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    let millis = (unix_nanos.max(0) / 1_000_000) as u128;
+    let value = (millis << 80)
+        | (0x7_u128 << 76)
+        | (u128::from(random(1) & 0xfff) << 64)
+        | (0b10_u128 << 62)
+        | u128::from(random(2) & ((1 << 62) - 1));
+    value.to_be_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::attribute::Value as V;
+
+    const NOW: i64 = 1_780_000_000_000_000_000;
+
+    fn event() -> proto::Event {
+        proto::Event {
+            id: vec![7; 16].into(),
+            timestamp_unix_nano: (NOW - 5) as u64,
+            severity: proto::Severity::Warn as i32,
+            message: "slow".into(),
+            ..Default::default()
+        }
+    }
+
+    fn batch(events: Vec<proto::Event>) -> proto::EventBatch {
+        proto::EventBatch {
+            batch_id: vec![1; 16].into(),
+            sdk_name: "aires-rust".into(),
+            sdk_version: "0.1.0".into(),
+            service: "checkout".into(),
+            environment: "prod".into(),
+            events,
+        }
+    }
+
+    #[test]
+    fn flattens_every_part() {
+        let mut e = event();
+        e.trace_id = vec![0xab; 16].into();
+        e.span_id = vec![0x01; 8].into();
+        e.attributes = vec![
+            proto::Attribute {
+                key: "s".into(),
+                value: Some(V::StringValue("x".into())),
+            },
+            proto::Attribute {
+                key: "i".into(),
+                value: Some(V::IntValue(-1)),
+            },
+            proto::Attribute {
+                key: "u".into(),
+                value: Some(V::UintValue(5)),
+            },
+            proto::Attribute {
+                key: "big".into(),
+                value: Some(V::UintValue(u64::MAX)),
+            },
+            proto::Attribute {
+                key: "f".into(),
+                value: Some(V::DoubleValue(0.5)),
+            },
+            proto::Attribute {
+                key: "b".into(),
+                value: Some(V::BoolValue(true)),
+            },
+        ];
+        e.http = Some(proto::HttpInfo {
+            method: "GET".into(),
+            route: "/r".into(),
+            status_code: 404,
+            duration_nanos: 9,
+            ..Default::default()
+        });
+        e.error = Some(proto::ErrorInfo {
+            r#type: "E".into(),
+            message: "m".into(),
+            chain: vec!["c".into()],
+            backtrace: "bt".into(),
+        });
+        e.call_site = Some(proto::CallSite {
+            file: "f.rs".into(),
+            line: 3,
+            module: "m".into(),
+            function: "fun".into(),
+        });
+        let out = transform_batch(batch(vec![e]), NOW);
+        assert!(out.rejections.is_empty());
+        let row = &out.rows[0];
+        assert_eq!(row.id, "07070707-0707-0707-0707-070707070707");
+        assert_eq!(row.batch_id, "01010101-0101-0101-0101-010101010101");
+        assert_eq!(row.timestamp_ns, NOW - 5);
+        assert_eq!(row.severity, "warn");
+        assert_eq!(
+            (row.service.as_str(), row.environment.as_str()),
+            ("checkout", "prod")
+        );
+        assert_eq!(row.trace_id, "ab".repeat(16));
+        assert_eq!(row.span_id, "0101010101010101");
+        assert_eq!(
+            row.attributes_string,
+            vec![
+                ("s".into(), "x".into()),
+                ("big".into(), u64::MAX.to_string())
+            ]
+        );
+        assert_eq!(row.attributes_int, vec![("i".into(), -1), ("u".into(), 5)]);
+        assert_eq!(row.attributes_float, vec![("f".into(), 0.5)]);
+        assert_eq!(row.attributes_bool, vec![("b".into(), true)]);
+        assert_eq!(
+            (
+                row.http_method.as_str(),
+                row.http_status,
+                row.http_duration_ns
+            ),
+            ("GET", 404, 9)
+        );
+        assert_eq!((row.error_type.as_str(), row.error_chain.len()), ("E", 1));
+        assert_eq!(
+            (row.file.as_str(), row.line, row.function.as_str()),
+            ("f.rs", 3, "fun")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_events_and_keeps_the_rest() {
+        let mut short_trace = event();
+        short_trace.trace_id = vec![1; 5].into();
+        let mut no_severity = event();
+        no_severity.severity = 0;
+        let mut bad_id = event();
+        bad_id.id = vec![1; 3].into();
+        let mut empty_attribute = event();
+        empty_attribute.attributes = vec![proto::Attribute {
+            key: "k".into(),
+            value: None,
+        }];
+        let out = transform_batch(
+            batch(vec![
+                event(),
+                short_trace,
+                no_severity,
+                bad_id,
+                empty_attribute,
+                event(),
+            ]),
+            NOW,
+        );
+        assert_eq!(out.rows.len(), 2);
+        let reasons: Vec<(u32, &str)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.index, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (1, "trace_id must be 16 bytes, got 5"),
+                (2, "severity is unspecified"),
+                (3, "id must be 16 bytes (a UUID), got 3"),
+                (4, "attribute \"k\" has no value"),
+            ]
+        );
+        assert_eq!(out.rejections[0].event_id.len(), 16);
+    }
+
+    #[test]
+    fn normalises_timestamps() {
+        let mut missing = event();
+        missing.timestamp_unix_nano = 0;
+        let mut future = event();
+        future.timestamp_unix_nano = (NOW + 2 * MAX_FUTURE_SKEW_NS) as u64;
+        let mut ancient = event();
+        ancient.timestamp_unix_nano = 1;
+        let mut huge = event();
+        huge.timestamp_unix_nano = u64::MAX;
+        let out = transform_batch(batch(vec![missing, future, ancient, huge]), NOW);
+        assert!(out.rows.iter().all(|r| r.timestamp_ns == NOW));
+        assert!(out.rows[0].attributes_int.is_empty());
+        assert_eq!(
+            out.rows[1].attributes_int,
+            vec![(ORIGINAL_TIMESTAMP_KEY.into(), NOW + 2 * MAX_FUTURE_SKEW_NS)]
+        );
+        assert_eq!(out.rows[3].attributes_int[0].1, i64::MAX);
+    }
+
+    #[test]
+    fn fills_ids_and_services_that_are_missing() {
+        let mut anonymous = event();
+        anonymous.id = Default::default();
+        let mut own_service = event();
+        own_service.service = "billing".into();
+        let mut b = batch(vec![anonymous, own_service]);
+        b.service.clear();
+        let out = transform_batch(b, NOW);
+        assert_eq!(out.rows[0].id.len(), 36);
+        assert_eq!(&out.rows[0].id[14..15], "7", "a v7 id");
+        assert_eq!(out.rows[0].service, UNKNOWN_SERVICE);
+        assert_eq!(out.rows[1].service, "billing");
+    }
+}

@@ -1,0 +1,208 @@
+//! Bad input gets a clear status and loses nothing else: malformed
+//! protobuf, oversized messages, invalid events beside valid ones.
+
+mod common;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use aires_proto::v1 as proto;
+use bytes::{BufMut, Bytes};
+use common::*;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+/// Sends arbitrary bytes as the request message.
+#[derive(Default)]
+struct RawCodec<R>(PhantomData<R>);
+
+struct RawEncoder;
+struct ProstDecoder<R>(PhantomData<R>);
+
+impl<R: prost::Message + Default + Send + 'static> Codec for RawCodec<R> {
+    type Encode = Bytes;
+    type Decode = R;
+    type Encoder = RawEncoder;
+    type Decoder = ProstDecoder<R>;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> ProstDecoder<R> {
+        ProstDecoder(PhantomData)
+    }
+}
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl<R: prost::Message + Default> Decoder for ProstDecoder<R> {
+    type Item = R;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<R>, Status> {
+        R::decode(src)
+            .map(Some)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+async fn raw_ingest(
+    collector: &aires_collector::RunningCollector,
+    body: Bytes,
+) -> Result<proto::IngestResponse, Status> {
+    let channel = tonic::transport::Channel::from_shared(endpoint(collector))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    grpc.unary(
+        tonic::Request::new(body),
+        http::uri::PathAndQuery::from_static("/aires.v1.Collector/Ingest"),
+        RawCodec::<proto::IngestResponse>::default(),
+    )
+    .await
+    .map(|r| r.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_protobuf_is_invalid_argument() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    // Field 4 (events) claims 200 bytes but only 3 follow.
+    let garbage = Bytes::from_static(&[0x22, 0xc8, 0x01, 1, 2, 3]);
+    let status = raw_ingest(&collector, garbage).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("malformed protobuf"),
+        "{}",
+        status.message()
+    );
+    // The collector is unharmed and still stores valid batches.
+    let response = client(&collector)
+        .await
+        .ingest(batch(3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.accepted, 3);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_unary_message_is_resource_exhausted_naming_the_limit() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |c| c.max_message_bytes = 4096).await;
+    let mut big = batch(1);
+    big.events[0].message = "x".repeat(10_000);
+    let status = client(&collector).await.ingest(big).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("4096 bytes"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(sink.row_count(), 0);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_stream_message_ends_the_stream_naming_the_limit() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |c| c.max_message_bytes = 4096).await;
+    let mut big = batch(1);
+    big.events[0].message = "x".repeat(10_000);
+    let small = batch(2);
+    let small_id = small.batch_id.clone();
+    let mut acks = client(&collector)
+        .await
+        .ingest_stream(tokio_stream::iter(vec![small, big]))
+        .await
+        .unwrap()
+        .into_inner();
+    // The batch before the oversized one is stored and acknowledged...
+    let ack = acks.message().await.unwrap().expect("an ack");
+    assert_eq!((ack.batch_id, ack.accepted), (small_id, 2));
+    // ...then the stream ends with the limit named.
+    let status = acks.message().await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("4096 bytes"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(sink.row_count(), 2);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_events_are_rejected_with_reasons_and_the_rest_kept() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut mixed = batch(5);
+    mixed.events[1].trace_id = vec![9; 3].into();
+    mixed.events[3].severity = 42;
+    let response = client(&collector)
+        .await
+        .ingest(mixed)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((response.accepted, response.rejected), (3, 2));
+    let reasons: Vec<(u32, String)> = response
+        .rejections
+        .iter()
+        .map(|r| (r.index, r.reason.clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (1, "trace_id must be 16 bytes, got 3".to_string()),
+            (3, "unknown severity 42".to_string())
+        ]
+    );
+    let mut stored: Vec<String> = sink.rows().iter().map(|r| r.message.clone()).collect();
+    stored.sort();
+    assert_eq!(stored, ["event 0", "event 2", "event 4"]);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transport_reports_rejected_events_in_its_receipt() {
+    use aires_core::Transport;
+    use prost::Message;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut mixed = batch(3);
+    mixed.events[2].span_id = vec![1].into();
+    let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
+    let encoded = aires_core::EncodedBatch {
+        id,
+        event_count: 3,
+        payload: mixed.encode_to_vec().into(),
+    };
+    for mode in [
+        aires_transport_grpc::Mode::Unary,
+        aires_transport_grpc::Mode::Streaming,
+    ] {
+        let transport = aires_transport_grpc::GrpcTransport::new(
+            aires_transport_grpc::GrpcConfig::new(endpoint(&collector)).mode(mode),
+        )
+        .unwrap();
+        let receipt = transport.send(encoded.clone()).await.unwrap();
+        assert_eq!(receipt.rejected, 1, "{mode:?}");
+        let reason = receipt.reason.unwrap();
+        assert!(
+            reason.contains("event 2: span_id must be 8 bytes, got 1"),
+            "{reason}"
+        );
+    }
+    assert_eq!(sink.row_count(), 4);
+    collector.shutdown().await.unwrap();
+}

@@ -1,0 +1,187 @@
+//! Shared pieces of the collector tests: a real collector on an ephemeral
+//! loopback port, a sink that keeps rows in memory (optionally slow or
+//! failing), and helpers to wait on conditions with a deadline.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aires_collector::row::Row;
+use aires_collector::{CollectorConfig, RowBatch, RunningCollector, Sink, SinkError, SinkFuture};
+use parking_lot::Mutex;
+
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Keeps every stored batch. `delay` slows each write; `failures` makes the
+/// next writes fail.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    pub batches: Mutex<Vec<RowBatch>>,
+    pub delay: Mutex<Duration>,
+    pub failures: Mutex<VecDeque<SinkError>>,
+    pub attempts: Mutex<usize>,
+}
+
+impl MemorySink {
+    pub fn rows(&self) -> Vec<Row> {
+        self.batches
+            .lock()
+            .iter()
+            .flat_map(|b| b.rows.clone())
+            .collect()
+    }
+
+    pub fn row_count(&self) -> usize {
+        self.batches.lock().iter().map(|b| b.rows.len()).sum()
+    }
+
+    pub fn fail_next(&self, error: SinkError) {
+        self.failures.lock().push_back(error);
+    }
+}
+
+impl Sink for MemorySink {
+    fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a> {
+        Box::pin(async move {
+            *self.attempts.lock() += 1;
+            let delay = *self.delay.lock();
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if let Some(error) = self.failures.lock().pop_front() {
+                return Err(error);
+            }
+            self.batches.lock().push(batch.clone());
+            Ok(())
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// A collector on loopback with `configure` applied to test defaults.
+pub async fn collector(
+    sink: Arc<MemorySink>,
+    configure: impl FnOnce(&mut CollectorConfig),
+) -> RunningCollector {
+    let mut config = CollectorConfig::for_tests();
+    config.batch_timeout_ms = 20;
+    configure(&mut config);
+    aires_collector::start(config, sink)
+        .await
+        .expect("collector starts")
+}
+
+pub fn endpoint(collector: &RunningCollector) -> String {
+    format!("http://{}", collector.grpc_addr())
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// An SDK pipeline sending to `endpoint` through the real gRPC transport.
+pub fn sdk(
+    grpc: aires_transport_grpc::GrpcConfig,
+    configure: impl FnOnce(aires_core::Config) -> aires_core::Config,
+) -> aires_core::Pipeline {
+    let transport = aires_transport_grpc::GrpcTransport::new(grpc).expect("valid transport config");
+    let config = aires_core::Config::new("test-service")
+        .environment("test")
+        .env_overrides(false)
+        .batch_timeout(Duration::from_millis(20))
+        .transport(transport);
+    aires_core::Pipeline::start(configure(config)).expect("sdk starts")
+}
+
+/// `count` events numbered by an `i` attribute.
+pub fn emit(pipeline: &aires_core::Pipeline, count: usize) {
+    for i in 0..count {
+        pipeline.emit(
+            aires_core::Event::builder(aires_core::Level::Info, "hello")
+                .attr("i", i as i64)
+                .build(),
+        );
+    }
+}
+
+/// The sorted `i` attributes of stored rows.
+pub fn indexes(rows: &[Row]) -> Vec<i64> {
+    let mut out: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| {
+            r.attributes_int
+                .iter()
+                .find(|(k, _)| k == "i")
+                .map(|(_, v)| *v)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Flushes an SDK pipeline without blocking the async runtime.
+pub async fn flush(pipeline: &aires_core::Pipeline) {
+    let pipeline = pipeline.clone();
+    tokio::task::spawn_blocking(move || pipeline.flush(DEADLINE))
+        .await
+        .expect("flush task")
+        .expect("flush completes");
+}
+
+/// Shuts an SDK pipeline down without blocking the async runtime.
+pub async fn shutdown_sdk(pipeline: aires_core::Pipeline) {
+    tokio::task::spawn_blocking(move || pipeline.shutdown(DEADLINE))
+        .await
+        .expect("shutdown task")
+        .expect("sdk shutdown completes");
+}
+
+/// A raw client of the generated Collector service.
+pub async fn client(
+    collector: &RunningCollector,
+) -> aires_proto::v1::collector_client::CollectorClient<tonic::transport::Channel> {
+    aires_proto::v1::collector_client::CollectorClient::connect(endpoint(collector))
+        .await
+        .expect("connects")
+}
+
+/// A batch of `count` valid events with a fresh batch id.
+pub fn batch(count: usize) -> aires_proto::v1::EventBatch {
+    use aires_proto::v1 as proto;
+    let batch_id = aires_core::Uuid7::now().to_bytes().to_vec();
+    proto::EventBatch {
+        batch_id: batch_id.into(),
+        sdk_name: "test".into(),
+        sdk_version: "0".into(),
+        service: "raw".into(),
+        environment: "test".into(),
+        events: (0..count)
+            .map(|i| proto::Event {
+                id: aires_core::Uuid7::now().to_bytes().to_vec().into(),
+                timestamp_unix_nano: aires_core::clock::system_unix_nanos(),
+                severity: proto::Severity::Info as i32,
+                message: format!("event {i}"),
+                attributes: vec![proto::Attribute {
+                    key: "i".into(),
+                    value: Some(proto::attribute::Value::IntValue(i as i64)),
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,176 @@
+//! Unary and streaming ingestion through the real SDK transport and the
+//! generated client, with per-batch acknowledgements.
+
+mod common;
+
+use std::sync::Arc;
+
+use aires_proto::v1 as proto;
+use aires_transport_grpc::{Compression, GrpcConfig, Mode};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unary_ingestion_stores_every_event() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| c.batch_size(100));
+    emit(&sdk, 1_000);
+    flush(&sdk).await;
+    assert_eq!(indexes(&sink.rows()), (0..1_000).collect::<Vec<_>>());
+    let metrics = sdk.metrics();
+    assert_eq!(metrics.events_sent, 1_000);
+    assert_eq!(metrics.batches_sent, 10);
+    let row = &sink.rows()[0];
+    assert_eq!(row.service, "test-service");
+    assert_eq!(row.environment, "test");
+    assert_eq!(row.severity, "info");
+    assert_eq!(row.sdk_name, "aires-rust");
+    shutdown_sdk(sdk).await;
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_ingestion_stores_every_event() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let sdk = sdk(
+        GrpcConfig::new(endpoint(&collector)).mode(Mode::Streaming),
+        |c| c.batch_size(50).max_in_flight(8),
+    );
+    emit(&sdk, 2_000);
+    flush(&sdk).await;
+    assert_eq!(indexes(&sink.rows()), (0..2_000).collect::<Vec<_>>());
+    assert_eq!(sdk.metrics().batches_sent, 40);
+    assert_eq!(sdk.metrics().events_dropped(), 0);
+    shutdown_sdk(sdk).await;
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_requests_are_accepted() {
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let sink = Arc::new(MemorySink::default());
+        let collector = collector(sink.clone(), |_| {}).await;
+        let sdk = sdk(
+            GrpcConfig::new(endpoint(&collector)).compression(compression),
+            |c| c,
+        );
+        emit(&sdk, 300);
+        flush(&sdk).await;
+        assert_eq!(sink.row_count(), 300, "{compression:?}");
+        shutdown_sdk(sdk).await;
+        collector.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_stream_ack_names_its_batch() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut client = client(&collector).await;
+    let batches: Vec<proto::EventBatch> = (0..5).map(|_| batch(20)).collect();
+    let sent_ids: Vec<Vec<u8>> = batches.iter().map(|b| b.batch_id.to_vec()).collect();
+    let mut acks = client
+        .ingest_stream(tokio_stream::iter(batches))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut acked = Vec::new();
+    while let Some(ack) = acks.message().await.unwrap() {
+        assert_eq!(ack.accepted, 20);
+        assert_eq!(ack.rejected, 0);
+        assert!(ack.error.is_none());
+        acked.push(ack.batch_id.to_vec());
+    }
+    acked.sort();
+    let mut expected = sent_ids.clone();
+    expected.sort();
+    assert_eq!(acked, expected);
+    assert_eq!(sink.row_count(), 100);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_answer_comes_after_the_rows_are_stored() {
+    let sink = Arc::new(MemorySink::default());
+    *sink.delay.lock() = std::time::Duration::from_millis(200);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut client = client(&collector).await;
+    let response = client.ingest(batch(7)).await.unwrap().into_inner();
+    // The answer exists only once the slow sink has the rows.
+    assert_eq!(response.accepted, 7);
+    assert_eq!(sink.row_count(), 7);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_service_reports_serving() {
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink, |_| {}).await;
+    let channel = tonic::transport::Channel::from_shared(endpoint(&collector))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for service in ["", "aires.v1.Collector"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_what_happened() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut client = client(&collector).await;
+    let mut bad = batch(3);
+    bad.events[1].span_id = vec![1, 2, 3].into();
+    let response = client.ingest(bad).await.unwrap().into_inner();
+    assert_eq!((response.accepted, response.rejected), (2, 1));
+    let text = http_get(collector.metrics_addr(), "/metrics").await;
+    assert!(
+        text.contains("aires_collector_events_received_total 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aires_collector_events_inserted_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("aires_collector_events_rejected_total 1"),
+        "{text}"
+    );
+    assert!(text.contains("aires_collector_queue_depth 0"), "{text}");
+    assert!(
+        text.contains("aires_collector_sink_latency_seconds_count 1"),
+        "{text}"
+    );
+    collector.shutdown().await.unwrap();
+}
+
+/// A minimal HTTP/1.1 GET, to read `/metrics` without another client crate.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}

@@ -1,0 +1,181 @@
+//! The gRPC transport: sends encoded batches to `aires-collector`.
+//!
+//! - One HTTP/2 connection (a tonic `Channel`), shared by every send, so
+//!   several batches are in flight at once without more sockets.
+//! - Unary (`Ingest`, the default) or streaming (`IngestStream`) mode.
+//! - Optional TLS through rustls, with a custom CA; an API key in the
+//!   `x-api-key` metadata; gzip or zstd compression; a per-call deadline.
+//! - Status codes are mapped to retryable or permanent errors for the
+//!   pipeline's retry policy (see [`status_to_error`]).
+//! - Events the collector refuses one by one come back in the `Receipt`
+//!   and are counted by the pipeline.
+//!
+//! The batch bytes encoded by the SDK's worker are sent as they are, never
+//! decoded and re-encoded.
+//!
+//! ```no_run
+//! use aires_transport_grpc::{GrpcConfig, GrpcTransport};
+//! let transport = GrpcTransport::new(GrpcConfig::new("http://127.0.0.1:4317"))?;
+//! let _guard = aires_core::init(aires_core::Config::new("checkout").transport(transport))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod codec;
+mod config;
+mod status;
+mod stream;
+
+use std::sync::Arc;
+
+use aires_core::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
+use aires_proto::v1 as proto;
+use http::uri::PathAndQuery;
+use tokio::sync::OnceCell;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataValue;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+pub use config::{Compression, GrpcConfig, GrpcConfigError, Mode};
+pub use status::{is_retryable, status_to_error};
+
+use codec::PreEncodedCodec;
+
+const INGEST_PATH: &str = "/aires.v1.Collector/Ingest";
+const INGEST_STREAM_PATH: &str = "/aires.v1.Collector/IngestStream";
+
+/// A [`Transport`] to `aires-collector` over gRPC.
+#[derive(Clone, Debug)]
+pub struct GrpcTransport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: GrpcConfig,
+    endpoint: Endpoint,
+    /// Made on first use, inside the pipeline's runtime (a tonic channel
+    /// spawns its connection task on the runtime that creates it).
+    channel: OnceCell<Channel>,
+    api_key: Option<MetadataValue<tonic::metadata::Ascii>>,
+    stream: stream::AckStream,
+}
+
+impl GrpcTransport {
+    /// Validates `config` and prepares the connection (made lazily, on the
+    /// first send).
+    pub fn new(config: GrpcConfig) -> Result<Self, GrpcConfigError> {
+        config.validate()?;
+        let tonic_error = |e: tonic::transport::Error| GrpcConfigError::Tonic(e.to_string());
+        let mut endpoint = Endpoint::from_shared(config.endpoint.clone())
+            .map_err(tonic_error)?
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        if config.endpoint.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_webpki_roots();
+            if let Some(pem) = &config.tls_ca_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            if let Some(domain) = &config.tls_domain {
+                tls = tls.domain_name(domain.clone());
+            }
+            endpoint = endpoint.tls_config(tls).map_err(tonic_error)?;
+        }
+        let api_key = match &config.api_key {
+            Some(key) => Some(key.parse().map_err(|_| GrpcConfigError::ApiKey)?),
+            None => None,
+        };
+        Ok(GrpcTransport {
+            inner: Arc::new(Inner {
+                config,
+                endpoint,
+                channel: OnceCell::new(),
+                api_key,
+                stream: stream::AckStream::default(),
+            }),
+        })
+    }
+
+    /// The options this transport runs with.
+    pub fn config(&self) -> &GrpcConfig {
+        &self.inner.config
+    }
+
+    async fn send_batch(&self, batch: EncodedBatch) -> Result<Receipt, TransportError> {
+        let inner = &*self.inner;
+        let channel = inner
+            .channel
+            .get_or_init(|| async { inner.endpoint.connect_lazy() })
+            .await
+            .clone();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        if let Some(encoding) = compression(inner.config.compression) {
+            grpc = grpc.send_compressed(encoding).accept_compressed(encoding);
+        }
+        match inner.config.mode {
+            Mode::Unary => self.unary(grpc, batch).await,
+            Mode::Streaming => {
+                let request = |stream| self.request(stream);
+                inner.stream.send(grpc, batch, request).await
+            }
+        }
+    }
+
+    async fn unary(
+        &self,
+        mut grpc: tonic::client::Grpc<Channel>,
+        batch: EncodedBatch,
+    ) -> Result<Receipt, TransportError> {
+        grpc.ready()
+            .await
+            .map_err(|e| TransportError::retryable("collector unreachable").with_source(e))?;
+        let response = grpc
+            .unary(
+                self.request(batch.payload),
+                PathAndQuery::from_static(INGEST_PATH),
+                PreEncodedCodec::<proto::IngestResponse>::default(),
+            )
+            .await
+            .map_err(|status| status_to_error(&status))?
+            .into_inner();
+        Ok(receipt(response.rejected, &response.rejections))
+    }
+
+    /// A request with the API key and deadline attached.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(key) = &self.inner.api_key {
+            request.metadata_mut().insert("x-api-key", key.clone());
+        }
+        if self.inner.config.mode == Mode::Unary {
+            request.set_timeout(self.inner.config.timeout);
+        }
+        request
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
+        Box::pin(self.send_batch(batch))
+    }
+}
+
+fn compression(compression: Compression) -> Option<CompressionEncoding> {
+    match compression {
+        Compression::None => None,
+        Compression::Gzip => Some(CompressionEncoding::Gzip),
+        Compression::Zstd => Some(CompressionEncoding::Zstd),
+    }
+}
+
+/// The receipt for a stored batch, naming one rejection reason.
+fn receipt(rejected: u32, rejections: &[proto::Rejection]) -> Receipt {
+    Receipt {
+        rejected: u64::from(rejected),
+        reason: rejections
+            .first()
+            .map(|r| format!("event {}: {}", r.index, r.reason)),
+    }
+}

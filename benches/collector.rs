@@ -1,0 +1,136 @@
+//! The collector path: decode + transform per core, one gRPC round trip of
+//! a 256-event batch, and sustained ingestion into the null sink from
+//! several client tasks over loopback.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aires_collector::{CollectorConfig, NullSink, SinkKind};
+use aires_core::encode::BatchEncoder;
+use aires_core::{EncodedBatch, Limits, Transport, Uuid7};
+use aires_proto::v1 as proto;
+use aires_transport_grpc::{GrpcConfig, GrpcTransport};
+use bytes::BytesMut;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use prost::Message;
+
+const BATCH: usize = 256;
+
+/// One realistic 256-event batch, encoded by the SDK's encoder.
+fn encoded_batch() -> EncodedBatch {
+    let events = aires_benches::sample_events(BATCH);
+    let mut encoder = BatchEncoder::new("bench", "prod", Limits::default());
+    let mut buf = BytesMut::new();
+    let id = Uuid7::now();
+    encoder.encode(id, &events, &mut buf);
+    EncodedBatch {
+        id,
+        event_count: BATCH,
+        payload: buf.freeze(),
+    }
+}
+
+fn decode_transform(c: &mut Criterion) {
+    let batch = encoded_batch();
+    let mut group = c.benchmark_group("collector_decode_transform");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("batch_256", |b| {
+        b.iter(|| {
+            let decoded = proto::EventBatch::decode(batch.payload.clone()).expect("valid");
+            black_box(aires_collector::transform::transform_batch(
+                decoded,
+                1_780_000_000_000_000_000,
+            ))
+        })
+    });
+    group.finish();
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+async fn null_collector() -> aires_collector::RunningCollector {
+    let mut config = CollectorConfig::for_tests();
+    config.sink = SinkKind::Null;
+    aires_collector::start(config, Arc::new(NullSink::default()))
+        .await
+        .expect("collector")
+}
+
+fn round_trip(c: &mut Criterion) {
+    let runtime = runtime();
+    let collector = runtime.block_on(null_collector());
+    let transport =
+        GrpcTransport::new(GrpcConfig::new(format!("http://{}", collector.grpc_addr()))).unwrap();
+    let batch = encoded_batch();
+    let mut group = c.benchmark_group("grpc_round_trip");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("unary_batch_256", |b| {
+        b.to_async(&runtime).iter(|| async {
+            // Same id every time: the null sink does not care.
+            transport.send(batch.clone()).await.expect("stored")
+        })
+    });
+    group.finish();
+    runtime.block_on(collector.shutdown()).unwrap();
+}
+
+fn sustained(c: &mut Criterion) {
+    let runtime = runtime();
+    let collector = runtime.block_on(null_collector());
+    let endpoint = format!("http://{}", collector.grpc_addr());
+    let batch = encoded_batch();
+    const BATCHES_PER_ITER: usize = 400;
+    let mut group = c.benchmark_group("collector_sustained_null_sink");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((BATCHES_PER_ITER * BATCH) as u64));
+    for clients in [4usize, 8] {
+        let transports: Vec<GrpcTransport> = (0..clients)
+            .map(|_| GrpcTransport::new(GrpcConfig::new(&endpoint)).unwrap())
+            .collect();
+        group.bench_with_input(
+            BenchmarkId::new("clients", clients),
+            &clients,
+            |b, &clients| {
+                b.to_async(&runtime).iter_custom(|iters| {
+                    let transports = transports.clone();
+                    let batch = batch.clone();
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            let start = Instant::now();
+                            let tasks: Vec<_> = transports
+                                .iter()
+                                .cloned()
+                                .map(|transport| {
+                                    let batch = batch.clone();
+                                    tokio::spawn(async move {
+                                        for _ in 0..BATCHES_PER_ITER / clients {
+                                            transport.send(batch.clone()).await.expect("stored");
+                                        }
+                                    })
+                                })
+                                .collect();
+                            for task in tasks {
+                                task.await.expect("client task");
+                            }
+                            total += start.elapsed();
+                        }
+                        total
+                    }
+                })
+            },
+        );
+    }
+    group.finish();
+    runtime.block_on(collector.shutdown()).unwrap();
+}
+
+criterion_group!(benches, decode_transform, round_trip, sustained);
+criterion_main!(benches);
