@@ -174,3 +174,29 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_deadline_fails_as_retryable() {
+    use aires_core::Transport;
+    let sink = Arc::new(MemorySink::default());
+    *sink.delay.lock() = std::time::Duration::from_secs(2);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let transport = aires_transport_grpc::GrpcTransport::new(
+        GrpcConfig::new(endpoint(&collector)).timeout(std::time::Duration::from_millis(200)),
+    )
+    .unwrap();
+    use prost::Message;
+    let raw = batch(3);
+    let encoded = aires_core::EncodedBatch {
+        id: aires_core::Uuid7::from_bytes(raw.batch_id.as_ref().try_into().unwrap()),
+        event_count: 3,
+        payload: raw.encode_to_vec().into(),
+    };
+    let error = transport.send(encoded).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    assert!(
+        error.to_string().contains("DeadlineExceeded") || error.to_string().contains("Cancelled"),
+        "{error}"
+    );
+    collector.shutdown().await.unwrap();
+}

@@ -121,3 +121,49 @@ fn a_send_that_hangs_times_out_and_is_retried() {
     assert_eq!(scripted.memory.event_count(), 3);
     assert_eq!(pipeline.metrics().batch_retries, 1);
 }
+
+#[test]
+fn events_the_receiver_refuses_are_counted_and_reported() {
+    /// Stores batches but refuses two events of each, as a collector does
+    /// with invalid events.
+    struct Refuses(common::ScriptedTransport);
+    impl aires::Transport for Refuses {
+        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+            let stored = self.0.send(batch);
+            Box::pin(async move {
+                stored.await?;
+                Ok(aires::Receipt {
+                    rejected: 2,
+                    reason: Some("event 1: trace_id must be 16 bytes, got 3".into()),
+                })
+            })
+        }
+    }
+    let scripted = ScriptedTransport::new([], Outcome::Deliver);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let captured = lines.clone();
+    let pipeline = Pipeline::start(
+        test_config(Refuses(scripted.clone()))
+            .batch_size(5)
+            .diagnostics(move |line| captured.lock().push(line.to_owned())),
+    )
+    .unwrap();
+    emit(&pipeline, 10);
+    pipeline.shutdown(DEADLINE).unwrap();
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.batches_sent, 2);
+    assert_eq!(metrics.events_dropped_rejected, 4);
+    assert_eq!(metrics.events_sent, 6);
+    let lines = lines.lock();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("4 refused by the receiver"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("trace_id must be 16 bytes"),
+        "{}",
+        lines[0]
+    );
+}
