@@ -55,9 +55,14 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn null_collector() -> aires_collector::RunningCollector {
+/// A collector with the null sink. `batch_timeout_ms` is short here: an
+/// answer waits for its rows to be written, and a batch smaller than
+/// `batch_size` (1000 rows) waits for the timeout (500 ms by default), which
+/// would measure the timer instead of the collector.
+async fn null_collector(batch_timeout_ms: u64) -> aires_collector::RunningCollector {
     let mut config = CollectorConfig::for_tests();
     config.sink = SinkKind::Null;
+    config.batch_timeout_ms = batch_timeout_ms;
     aires_collector::start(config, Arc::new(NullSink::default()))
         .await
         .expect("collector")
@@ -65,7 +70,7 @@ async fn null_collector() -> aires_collector::RunningCollector {
 
 fn round_trip(c: &mut Criterion) {
     let runtime = runtime();
-    let collector = runtime.block_on(null_collector());
+    let collector = runtime.block_on(null_collector(1));
     let transport =
         GrpcTransport::new(GrpcConfig::new(format!("http://{}", collector.grpc_addr()))).unwrap();
     let batch = encoded_batch();
@@ -83,7 +88,7 @@ fn round_trip(c: &mut Criterion) {
 
 fn sustained(c: &mut Criterion) {
     let runtime = runtime();
-    let collector = runtime.block_on(null_collector());
+    let collector = runtime.block_on(null_collector(10));
     let endpoint = format!("http://{}", collector.grpc_addr());
     let batch = encoded_batch();
     const BATCHES_PER_ITER: usize = 400;

@@ -263,6 +263,40 @@ impl CollectorConfig {
         if let Some(processors) = self.processors {
             positive("processors", processors as u64)?;
         }
+        for (option, value, max, requirement) in [
+            (
+                "batch_timeout_ms",
+                self.batch_timeout_ms,
+                3_600_000,
+                "at most 3600000 (one hour)",
+            ),
+            (
+                "queue_capacity",
+                self.queue_capacity as u64,
+                1 << 30,
+                "at most 1073741824",
+            ),
+            (
+                "batch_size",
+                self.batch_size as u64,
+                1 << 24,
+                "at most 16777216",
+            ),
+            (
+                "max_batch_rows",
+                self.max_batch_rows as u64,
+                1 << 24,
+                "at most 16777216",
+            ),
+        ] {
+            if value > max {
+                return Err(ConfigError::OutOfRange {
+                    option,
+                    requirement,
+                    value: value.to_string(),
+                });
+            }
+        }
         if self.max_batch_rows < self.batch_size {
             return Err(ConfigError::OutOfRange {
                 option: "max_batch_rows",

@@ -41,7 +41,7 @@ pub use config::{CollectorConfig, SinkKind};
 pub use sink::{NullSink, RowBatch, Sink, SinkError, SinkErrorKind, SinkFuture, StdoutSink};
 
 use pipeline::Pipeline;
-use server::{ApiKeys, CollectorService, SizeLimitLayer};
+use server::{ApiKeys, CollectorService, RefusalLayer};
 use telemetry::Metrics;
 
 /// Why the collector could not start.
@@ -137,8 +137,12 @@ pub async fn start(
         })?;
 
     let (stop, stopping) = watch::channel(false);
-    let service =
-        CollectorService::new(pipeline.clone(), stopping.clone(), config.max_message_bytes);
+    let service = CollectorService::new(
+        pipeline.clone(),
+        metrics.clone(),
+        stopping.clone(),
+        config.max_message_bytes,
+    );
     let collector = CollectorServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -167,7 +171,7 @@ pub async fn start(
             .map_err(|e| StartError::Tls(e.to_string()))?;
     }
     let router = builder
-        .layer(SizeLimitLayer::new(config.max_message_bytes))
+        .layer(RefusalLayer::new(config.max_message_bytes, metrics.clone()))
         .add_service(health_service)
         .add_service(collector);
 
@@ -186,13 +190,21 @@ pub async fn start(
     );
     let metrics_server =
         telemetry::serve(metrics_listener, render_metrics, stopped(stopping.clone()));
+    // Load balancers see NOT_SERVING as soon as shutdown starts.
+    let stopping_health = health.clone();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            stopped(stopping).await;
+            stopping_health
+                .set_not_serving::<CollectorServer<CollectorService>>()
+                .await;
+        }
+    });
     let done = tokio::spawn(async move {
         let (grpc, metrics_server) = tokio::join!(grpc, metrics_server);
         // The server has answered every request it took; let the pipeline
         // run dry and flush.
-        health
-            .set_not_serving::<CollectorServer<CollectorService>>()
-            .await;
         drop(pipeline);
         tasks.drain().await;
         grpc.map_err(|e| e.to_string())?;

@@ -69,7 +69,12 @@ async fn tls_with_a_custom_ca() {
 
     // Without the CA the certificate is not trusted and nothing is stored.
     let untrusting = GrpcTransport::new(GrpcConfig::new(&https).tls_domain("localhost")).unwrap();
-    assert!(untrusting.send(encoded(batch(1))).await.is_err());
+    let error = untrusting.send(encoded(batch(1))).await.unwrap_err();
+    let chain = error_chain(&error);
+    assert!(
+        chain.contains("certificate") || chain.contains("UnknownIssuer"),
+        "{chain}"
+    );
     // Plain text against a TLS port fails too.
     let plain = GrpcTransport::new(GrpcConfig::new(endpoint(&collector))).unwrap();
     assert!(plain.send(encoded(batch(1))).await.is_err());
@@ -116,4 +121,16 @@ impl TestPki {
             server_key_pem: server_key.serialize_pem(),
         }
     }
+}
+
+/// An error and all its sources, as one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -47,11 +47,13 @@ async fn slow_sink_backpressures(mode: Mode) {
     // Watch the collector while the producer runs.
     let max_depth = Arc::new(AtomicU64::new(0));
     let mut saw_full_and_waiting = false;
+    let mut max_sdk_queue = 0;
     while producing.load(Ordering::SeqCst) {
         let text = metrics_text(&collector).await;
         let depth = gauge(&text, "aires_collector_queue_depth");
         max_depth.fetch_max(depth, Ordering::SeqCst);
         let sdk_metrics = sdk.metrics();
+        max_sdk_queue = max_sdk_queue.max(sdk_metrics.queue_depth);
         // The collector is full while the SDK has sends outstanding and
         // events queued: the client is being held back, not dropping.
         if depth as usize + 100 > QUEUE_CAPACITY
@@ -69,6 +71,13 @@ async fn slow_sink_backpressures(mode: Mode) {
         saw_full_and_waiting,
         "the pipeline never filled up while the client waited"
     );
+    // The hold-up reached the application: the SDK's own queue (200) filled,
+    // so its producer waited rather than the collector buffering more.
+    assert!(
+        max_sdk_queue >= 150,
+        "the SDK queue peaked at {max_sdk_queue} of 200"
+    );
+    // Guaranteed by the permits; shown here for the record.
     assert!(
         max_depth.load(Ordering::SeqCst) as usize <= QUEUE_CAPACITY,
         "queue depth {} exceeded its capacity {QUEUE_CAPACITY}",

@@ -13,7 +13,11 @@ use common::*;
 async fn unary_ingestion_stores_every_event() {
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
-    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| c.batch_size(100));
+    // Batches cut on size only, so their count is exact.
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
+        c.batch_size(100)
+            .batch_timeout(std::time::Duration::from_secs(3600))
+    });
     emit(&sdk, 1_000);
     flush(&sdk).await;
     assert_eq!(indexes(&sink.rows()), (0..1_000).collect::<Vec<_>>());
@@ -35,7 +39,11 @@ async fn streaming_ingestion_stores_every_event() {
     let collector = collector(sink.clone(), |_| {}).await;
     let sdk = sdk(
         GrpcConfig::new(endpoint(&collector)).mode(Mode::Streaming),
-        |c| c.batch_size(50).max_in_flight(8),
+        |c| {
+            c.batch_size(50)
+                .max_in_flight(8)
+                .batch_timeout(std::time::Duration::from_secs(3600))
+        },
     );
     emit(&sdk, 2_000);
     flush(&sdk).await;
@@ -47,20 +55,29 @@ async fn streaming_ingestion_stores_every_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compressed_requests_are_accepted() {
-    for compression in [Compression::Gzip, Compression::Zstd] {
+async fn requests_are_compressed_when_asked() {
+    use std::sync::atomic::Ordering;
+    let mut sent_bytes = Vec::new();
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
         let sink = Arc::new(MemorySink::default());
         let collector = collector(sink.clone(), |_| {}).await;
+        let (proxy, counts) = counting_proxy(collector.grpc_addr()).await;
         let sdk = sdk(
-            GrpcConfig::new(endpoint(&collector)).compression(compression),
+            GrpcConfig::new(format!("http://{proxy}")).compression(compression),
             |c| c,
         );
         emit(&sdk, 300);
         flush(&sdk).await;
         assert_eq!(sink.row_count(), 300, "{compression:?}");
         shutdown_sdk(sdk).await;
+        // The proxy's count is final once the SDK's connection has closed.
+        assert!(wait_until(DEADLINE, || counts.1.load(Ordering::SeqCst)).await);
+        sent_bytes.push(counts.0.load(Ordering::SeqCst));
         collector.shutdown().await.unwrap();
     }
+    let (plain, gzip, zstd) = (sent_bytes[0], sent_bytes[1], sent_bytes[2]);
+    assert!(gzip * 2 < plain, "gzip sent {gzip} bytes, plain {plain}");
+    assert!(zstd * 2 < plain, "zstd sent {zstd} bytes, plain {plain}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

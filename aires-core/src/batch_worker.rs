@@ -36,6 +36,7 @@ pub(crate) struct BatchWorker {
     pub(crate) delivery: mpsc::Sender<Outgoing>,
     pub(crate) encoder: BatchEncoder,
     pub(crate) batch_size: usize,
+    pub(crate) max_batch_bytes: usize,
     pub(crate) batch_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
 }
@@ -159,26 +160,43 @@ impl BatchWorker {
 
     fn push(&mut self, event: Event, state: &mut Batching) {
         state.dequeued += 1;
+        // A plain store (one writer): keeps `events_enqueued` exact.
+        self.publish(state);
         if state.batch_len == 0 {
-            state.deadline = Some(Instant::now() + self.batch_timeout);
-            state.batch_id = Uuid7::now();
-            self.encoder.begin(state.batch_id, &mut state.buf);
+            self.begin(state);
         }
-        let before = self.encoder.truncated();
+        let truncated_before = self.encoder.truncated();
+        let len_before = state.buf.len();
         self.encoder.push(&event, &mut state.buf);
-        if self.encoder.truncated() != before {
-            Counters::add(
-                &self.counters.values_truncated,
-                self.encoder.truncated() - before,
-            );
+        let truncated = self.encoder.truncated() - truncated_before;
+        if truncated > 0 {
+            Counters::add(&self.counters.values_truncated, truncated);
         }
         state.batch_len += 1;
         // The event is dropped here, freeing its heap parts (if any) on
         // this thread rather than the caller's.
         drop(event);
-        if state.batch_len >= self.batch_size {
+        if state.buf.len() > self.max_batch_bytes && state.batch_len > 1 {
+            // This event would push the batch past its byte limit: send the
+            // batch without it, and start the next one with it. Protobuf
+            // accepts the batch header after the event.
+            let last = state.buf.split_off(len_before);
+            state.batch_len -= 1;
+            self.cut(state);
+            state.buf.extend_from_slice(&last);
+            self.begin(state);
+            state.batch_len = 1;
+        }
+        if state.batch_len >= self.batch_size || state.buf.len() >= self.max_batch_bytes {
             self.cut(state);
         }
+    }
+
+    /// Starts a batch: its deadline, its id, its header.
+    fn begin(&mut self, state: &mut Batching) {
+        state.deadline = Some(crate::clock::deadline_after(self.batch_timeout));
+        state.batch_id = Uuid7::now();
+        self.encoder.begin(state.batch_id, &mut state.buf);
     }
 
     fn check_control(&mut self, state: &mut Batching) -> Next {

@@ -102,6 +102,14 @@ fn reanchor(clock: &quanta::Clock) -> u64 {
     wall
 }
 
+/// `now + timeout`, or a deadline decades away when that overflows, so a
+/// caller passing `Duration::MAX` waits "forever" instead of panicking.
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + std::time::Duration::from_secs(100 * 365 * 86_400))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

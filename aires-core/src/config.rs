@@ -9,6 +9,7 @@
 //! | `level` | `info` | `AIRES_LEVEL` |
 //! | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
 //! | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
+//! | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
 //! | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
 //! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, or `block:<ms>`) |
 //! | `retry.max_retries` | 3 | `AIRES_MAX_RETRIES` |
@@ -81,6 +82,9 @@ pub struct Config {
     pub batch_size: usize,
     /// A batch is cut at the latest this long after its first event.
     pub batch_timeout: Duration,
+    /// A batch is also cut before its encoded size passes this, so it stays
+    /// under the collector's message limit (4 MiB by default).
+    pub max_batch_bytes: usize,
     /// Events the queue holds before the overflow policy applies.
     pub queue_capacity: usize,
     /// What happens when the queue is full.
@@ -117,6 +121,7 @@ impl fmt::Debug for Config {
             .field("level", &self.level)
             .field("batch_size", &self.batch_size)
             .field("batch_timeout", &self.batch_timeout)
+            .field("max_batch_bytes", &self.max_batch_bytes)
             .field("queue_capacity", &self.queue_capacity)
             .field("overflow", &self.overflow)
             .field("retry", &self.retry)
@@ -137,6 +142,7 @@ impl Default for Config {
             level: LevelFilter::INFO,
             batch_size: 256,
             batch_timeout: Duration::from_millis(500),
+            max_batch_bytes: 1 << 20,
             queue_capacity: 4_096,
             overflow: OverflowPolicy::DropNewest,
             retry: RetryPolicy::default(),
@@ -215,6 +221,8 @@ impl Config {
         batch_size: usize,
         /// Sets the batch timeout.
         batch_timeout: Duration,
+        /// Sets the byte limit of a batch.
+        max_batch_bytes: usize,
         /// Sets the queue capacity.
         queue_capacity: usize,
         /// Sets the overflow policy.
@@ -285,6 +293,9 @@ impl Config {
         if let Some(v) = lookup("AIRES_BATCH_TIMEOUT_MS") {
             self.batch_timeout = Duration::from_millis(parse_env("AIRES_BATCH_TIMEOUT_MS", &v)?);
         }
+        if let Some(v) = lookup("AIRES_MAX_BATCH_BYTES") {
+            self.max_batch_bytes = parse_env("AIRES_MAX_BATCH_BYTES", &v)?;
+        }
         if let Some(v) = lookup("AIRES_QUEUE_CAPACITY") {
             self.queue_capacity = parse_env("AIRES_QUEUE_CAPACITY", &v)?;
         }
@@ -319,6 +330,13 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("batch_size", self.batch_size as u128)?;
         positive("queue_capacity", self.queue_capacity as u128)?;
+        if self.max_batch_bytes < 64 * 1024 {
+            return Err(ConfigError::OutOfRange {
+                option: "max_batch_bytes",
+                requirement: "at least 65536",
+                value: self.max_batch_bytes.to_string(),
+            });
+        }
         positive("max_in_flight", self.max_in_flight as u128)?;
         positive("batch_timeout (ms)", self.batch_timeout.as_millis())?;
         positive("send_timeout (ms)", self.send_timeout.as_millis())?;
@@ -329,12 +347,51 @@ impl Config {
         if let OverflowPolicy::Block(timeout) = self.overflow {
             positive("overflow block timeout (ms)", timeout.as_millis())?;
         }
-        if self.batch_size > 1_000_000 {
-            return Err(ConfigError::OutOfRange {
-                option: "batch_size",
-                requirement: "at most 1000000",
-                value: self.batch_size.to_string(),
-            });
+        for (option, value, max, requirement) in [
+            (
+                "batch_size",
+                self.batch_size as u128,
+                1_000_000,
+                "at most 1000000",
+            ),
+            (
+                "max_batch_bytes",
+                self.max_batch_bytes as u128,
+                64 << 20,
+                "at most 64 MiB",
+            ),
+            (
+                "queue_capacity",
+                self.queue_capacity as u128,
+                1 << 20,
+                "at most 1048576",
+            ),
+            (
+                "max_in_flight",
+                self.max_in_flight as u128,
+                1024,
+                "at most 1024",
+            ),
+            (
+                "batch_timeout (ms)",
+                self.batch_timeout.as_millis(),
+                3_600_000,
+                "at most one hour",
+            ),
+            (
+                "send_timeout (ms)",
+                self.send_timeout.as_millis(),
+                3_600_000,
+                "at most one hour",
+            ),
+        ] {
+            if value > max {
+                return Err(ConfigError::OutOfRange {
+                    option,
+                    requirement,
+                    value: value.to_string(),
+                });
+            }
         }
         let marker = TRUNCATION_MARKER.len() as u128;
         for (option, value) in [
@@ -505,6 +562,15 @@ mod tests {
             .validate()
             .is_err());
         assert!(Config::default().max_in_flight(0).validate().is_err());
+        let err = Config::default()
+            .batch_timeout(Duration::MAX)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("at most one hour"), "{err}");
+        assert!(Config::default()
+            .queue_capacity(usize::MAX)
+            .validate()
+            .is_err());
         assert!(Config::default()
             .overflow(OverflowPolicy::Block(Duration::ZERO))
             .validate()

@@ -18,6 +18,9 @@ use crate::event::Event;
 use crate::uuid7::Uuid7;
 use crate::value::{Attribute, Value};
 
+/// Causes of an error kept; deeper ones are dropped and counted.
+pub const MAX_ERROR_CHAIN: usize = 32;
+
 /// The SDK name written into every batch.
 pub const SDK_NAME: &str = "aires-rust";
 /// The SDK version written into every batch.
@@ -242,9 +245,11 @@ impl Encode for Event {
             out.note_dropped(dropped);
         }
         if let Some(extras) = &self.extras {
-            for tag in &extras.tags {
+            let tags = extras.tags.len().min(limits.max_attributes);
+            for tag in &extras.tags[..tags] {
                 out.text_always(11, Text::new(tag, value_limit));
             }
+            out.note_dropped((extras.tags.len() - tags) as u64);
             if let Some(http) = &extras.http {
                 out.message(12, http, limits);
             }
@@ -310,9 +315,11 @@ impl Encode for crate::error_info::ErrorInfo {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
         out.text(1, Text::new(&self.type_name, limits.max_value_bytes));
         out.text(2, Text::new(&self.message, limits.max_message_bytes));
-        for cause in &self.chain {
+        let causes = self.chain.len().min(MAX_ERROR_CHAIN);
+        for cause in &self.chain[..causes] {
             out.text_always(3, Text::new(cause, limits.max_message_bytes));
         }
+        out.note_dropped((self.chain.len() - causes) as u64);
         if let Some(backtrace) = &self.backtrace {
             out.text(4, Text::new(backtrace, limits.max_message_bytes));
         }

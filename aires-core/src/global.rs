@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::event::Event;
-use crate::level::{self, LevelFilter};
+use crate::level;
 use crate::metrics::{Metrics, StripedCounter};
 use crate::pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 
@@ -98,8 +98,8 @@ pub fn flush(timeout: Duration) -> Result<(), FlushError> {
 pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
     let pipeline = CURRENT.lock().take();
     GENERATION.fetch_add(1, Ordering::Release);
-    // Let later events reach dispatch, where they are counted.
-    level::set_global_filter(LevelFilter::TRACE);
+    // Later macro calls take their disabled branch and are counted there.
+    level::clear_global_filter();
     match pipeline {
         Some(pipeline) => pipeline.shutdown(timeout),
         None => Ok(()),
@@ -118,11 +118,16 @@ pub fn metrics() -> Metrics {
     metrics
 }
 
-/// Counts one event skipped by the runtime level check. Called by the
-/// macros on their disabled branch.
+/// Counts one event skipped by the runtime level check: as filtered, or as
+/// emitted before `init` / after `shutdown` when no pipeline runs. Called by
+/// the macros on their disabled branch.
 #[inline]
 pub fn count_filtered() {
-    DROPPED_FILTERED.add(1);
+    if level::global_pipeline_running() {
+        DROPPED_FILTERED.add(1);
+    } else {
+        count_no_pipeline(GENERATION.load(Ordering::Relaxed));
+    }
 }
 
 /// Hands an event to the global pipeline, or counts it if none is running.

@@ -193,10 +193,16 @@ const fn static_max_level() -> LevelFilter {
     }
 }
 
-/// The process-wide runtime filter used by the macros. It lets everything
-/// through until [`crate::init`] sets the configured level, so that events
-/// emitted before `init` reach the dispatcher and are counted there.
-static GLOBAL_FILTER: AtomicU8 = AtomicU8::new(Level::Trace as u8);
+/// The process-wide runtime filter used by the macros.
+///
+/// While no global pipeline runs (before `init`, after `shutdown`) it holds
+/// [`NO_PIPELINE`], above every level: macro calls then take their cheap
+/// disabled branch, evaluate nothing, and [`crate::count_filtered`] counts
+/// them as emitted before init or after shutdown.
+static GLOBAL_FILTER: AtomicU8 = AtomicU8::new(NO_PIPELINE);
+
+/// The filter value meaning "no global pipeline is running".
+const NO_PIPELINE: u8 = OFF + 1;
 
 /// Whether an event at `level` would be recorded by the global pipeline: the
 /// compile-time ceiling, then one relaxed atomic load. Macros call this before
@@ -206,9 +212,20 @@ pub fn enabled(level: Level) -> bool {
     STATIC_MAX_LEVEL.allows(level) && level as u8 >= GLOBAL_FILTER.load(Ordering::Relaxed)
 }
 
-/// The global runtime filter.
+/// The global runtime filter (`OFF` while no pipeline runs).
 pub fn global_filter() -> LevelFilter {
-    LevelFilter(GLOBAL_FILTER.load(Ordering::Relaxed))
+    LevelFilter(GLOBAL_FILTER.load(Ordering::Relaxed).min(OFF))
+}
+
+/// Whether a global pipeline is running, as far as the filter knows.
+#[inline]
+pub(crate) fn global_pipeline_running() -> bool {
+    GLOBAL_FILTER.load(Ordering::Relaxed) != NO_PIPELINE
+}
+
+/// Marks that no global pipeline runs (see [`GLOBAL_FILTER`]).
+pub(crate) fn clear_global_filter() {
+    GLOBAL_FILTER.store(NO_PIPELINE, Ordering::Relaxed);
 }
 
 /// Changes the global runtime filter, for example from an admin endpoint.

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
@@ -147,6 +147,7 @@ impl Pipeline {
                 config.limits,
             )),
             batch_size: config.batch_size,
+            max_batch_bytes: config.max_batch_bytes,
             batch_timeout: config.batch_timeout,
             counters: counters.clone(),
         };
@@ -222,7 +223,7 @@ impl Pipeline {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(FlushError::ShutDown);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_after(timeout);
         let (reply, done) = crossbeam_channel::bounded(1);
         match self
             .shared
@@ -247,7 +248,7 @@ impl Pipeline {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::clock::deadline_after(timeout);
         if self
             .shared
             .control
@@ -256,15 +257,15 @@ impl Pipeline {
         {
             return Err(ShutdownError::Timeout(timeout));
         }
-        let finished = self.shared.finished.recv_deadline(deadline).is_ok();
-        // Events that slipped in after the worker's final drain.
+        if self.shared.finished.recv_deadline(deadline).is_err() {
+            // The worker is still sending; it keeps the queue.
+            return Err(ShutdownError::Timeout(timeout));
+        }
+        // The worker has gone: count events that slipped in after its final
+        // drain (emitted concurrently with shutdown).
         let late = self.shared.leftovers.try_iter().count();
         self.shared.counters.dropped_after_shutdown.add(late as u64);
-        if finished {
-            Ok(())
-        } else {
-            Err(ShutdownError::Timeout(timeout))
-        }
+        Ok(())
     }
 
     /// The timeout a guard uses when it shuts this pipeline down.

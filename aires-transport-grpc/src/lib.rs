@@ -118,7 +118,10 @@ impl GrpcTransport {
             Mode::Unary => self.unary(grpc, batch).await,
             Mode::Streaming => {
                 let request = |stream| self.request(stream);
-                inner.stream.send(grpc, batch, request).await
+                inner
+                    .stream
+                    .send(grpc, batch, inner.config.timeout, request)
+                    .await
             }
         }
     }

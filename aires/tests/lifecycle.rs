@@ -51,8 +51,19 @@ fn emitting_before_init_and_after_shutdown_is_counted() {
     // Nothing is running (global_lock shut any pipeline down). Whether this
     // counts as "before init" or "after shutdown" depends on whether an
     // earlier test in this binary ran a pipeline.
-    aires::info!("nobody listens");
+    let evaluated = std::cell::Cell::new(false);
+    aires::info!(
+        "nobody listens",
+        arg = {
+            evaluated.set(true);
+            1
+        }
+    );
     assert_eq!(unheard(aires::metrics()) - unheard(before), 1);
+    assert!(
+        !evaluated.get(),
+        "with no pipeline, arguments are not evaluated"
+    );
     let memory = MemoryTransport::new();
     let guard = aires::init(test_config(memory.clone())).unwrap();
     aires::info!("heard");

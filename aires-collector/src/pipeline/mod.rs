@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aires_proto::v1 as proto;
-use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use ack::{Ack, AckOutcome};
@@ -74,7 +74,7 @@ struct Work {
 /// dropped and the queue is drained (see [`Pipeline::drain`]).
 #[derive(Clone, Debug)]
 pub struct Pipeline {
-    inbox: mpsc::Sender<Work>,
+    inbox: crossbeam_channel::Sender<Work>,
     capacity: Arc<Semaphore>,
     queue_capacity: usize,
     metrics: Arc<Metrics>,
@@ -83,7 +83,7 @@ pub struct Pipeline {
 /// The pipeline's tasks, to wait on at shutdown.
 #[derive(Debug)]
 pub struct PipelineTasks {
-    processors: Vec<JoinHandle<()>>,
+    processors: Vec<std::thread::JoinHandle<()>>,
     batcher: JoinHandle<()>,
 }
 
@@ -96,39 +96,26 @@ pub enum SubmitError {
 }
 
 impl Pipeline {
-    /// Starts the processors and the batcher on the current runtime.
+    /// Starts the processors (threads of their own: the transform is CPU
+    /// work that would stall the async runtime's I/O) and the batcher (a
+    /// task on the current runtime).
     pub fn start(
         config: PipelineConfig,
         sink: Arc<dyn Sink>,
         metrics: Arc<Metrics>,
     ) -> (Pipeline, PipelineTasks) {
-        let (inbox, queue) = mpsc::channel::<Work>(1024);
-        let queue = Arc::new(Mutex::new(queue));
+        // Unbounded: the permits taken in `submit` are what bound it.
+        let (inbox, queue) = crossbeam_channel::unbounded::<Work>();
         let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(config.processors.max(1) * 4);
         let processors = (0..config.processors.max(1))
-            .map(|_| {
+            .map(|n| {
                 let queue = queue.clone();
                 let chunks = chunks_tx.clone();
                 let metrics = metrics.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let next = queue.lock().await.recv().await;
-                        let Some(work) = next else { break };
-                        let out = transform_batch(work.batch, work.received_ns);
-                        metrics.events_rejected.inc_by(out.rejections.len() as u64);
-                        work.ack.transformed(out.rows.len(), out.rejections);
-                        if out.rows.is_empty() {
-                            continue;
-                        }
-                        let chunk = Chunk {
-                            rows: out.rows,
-                            ack: work.ack,
-                        };
-                        if chunks.send(chunk).await.is_err() {
-                            break;
-                        }
-                    }
-                })
+                std::thread::Builder::new()
+                    .name(format!("aires-processor-{n}"))
+                    .spawn(move || process(&queue, &chunks, &metrics))
+                    .expect("spawning a processor thread")
             })
             .collect();
         drop(chunks_tx);
@@ -174,7 +161,6 @@ impl Pipeline {
                 received_ns,
                 ack,
             })
-            .await
             .map_err(|_| SubmitError::Closed)?;
         Ok(answer)
     }
@@ -197,9 +183,36 @@ impl PipelineTasks {
     /// Waits until every queued request is transformed and every row is
     /// written. Call after dropping every [`Pipeline`] clone.
     pub async fn drain(self) {
-        for processor in self.processors {
-            let _ = processor.await;
-        }
+        let processors = self.processors;
+        let _ = tokio::task::spawn_blocking(move || {
+            for processor in processors {
+                let _ = processor.join();
+            }
+        })
+        .await;
         let _ = self.batcher.await;
+    }
+}
+
+/// A processor thread: transforms requests until the inbox closes.
+fn process(
+    queue: &crossbeam_channel::Receiver<Work>,
+    chunks: &mpsc::Sender<Chunk>,
+    metrics: &Metrics,
+) {
+    while let Ok(work) = queue.recv() {
+        let out = transform_batch(work.batch, work.received_ns);
+        metrics.events_rejected.inc_by(out.rejections.len() as u64);
+        work.ack.transformed(out.rows.len(), out.rejections);
+        if out.rows.is_empty() {
+            continue;
+        }
+        let chunk = Chunk {
+            rows: out.rows,
+            ack: work.ack,
+        };
+        if chunks.blocking_send(chunk).is_err() {
+            break;
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! IngestStream), API-key authentication, and the message size limit.
 
 mod auth;
-mod size_limit;
+mod refusals;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aires_proto::v1 as proto;
@@ -16,14 +17,16 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 pub use auth::ApiKeys;
-pub use size_limit::SizeLimitLayer;
+pub use refusals::RefusalLayer;
 
 use crate::pipeline::{AckOutcome, Pipeline};
+use crate::telemetry::Metrics;
 
 /// The Collector service over a pipeline.
 #[derive(Clone, Debug)]
 pub struct CollectorService {
     pipeline: Pipeline,
+    metrics: Arc<Metrics>,
     /// Becomes true when the collector starts shutting down: open streams
     /// stop taking batches, answer what they took, and end.
     stopping: watch::Receiver<bool>,
@@ -34,14 +37,29 @@ impl CollectorService {
     /// A service feeding `pipeline`.
     pub fn new(
         pipeline: Pipeline,
+        metrics: Arc<Metrics>,
         stopping: watch::Receiver<bool>,
         max_message_bytes: usize,
     ) -> Self {
         CollectorService {
             pipeline,
+            metrics,
             stopping,
             max_message_bytes,
         }
+    }
+
+    /// A batch must name itself with a 16-byte id: acks and deduplication
+    /// refer to it.
+    fn check_batch_id(&self, batch: &proto::EventBatch) -> Result<(), Status> {
+        if batch.batch_id.len() == 16 {
+            return Ok(());
+        }
+        self.metrics.requests_rejected.inc();
+        Err(Status::invalid_argument(format!(
+            "batch_id must be 16 bytes (a UUID), got {}",
+            batch.batch_id.len()
+        )))
     }
 
     /// Submits a batch and waits until it is stored.
@@ -49,16 +67,17 @@ impl CollectorService {
         &self,
         batch: proto::EventBatch,
     ) -> Result<(u32, Vec<proto::Rejection>), Status> {
+        self.check_batch_id(&batch)?;
         if *self.stopping.borrow() {
+            self.metrics.requests_rejected.inc();
             return Err(Status::unavailable(
                 "the collector is shutting down; retry on another instance",
             ));
         }
-        let answer = self
-            .pipeline
-            .submit(batch, now_ns())
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let answer = self.pipeline.submit(batch, now_ns()).await.map_err(|e| {
+            self.metrics.requests_rejected.inc();
+            Status::unavailable(e.to_string())
+        })?;
         match answer.await {
             Ok(AckOutcome::Stored {
                 accepted,
@@ -116,6 +135,9 @@ impl Collector for CollectorService {
                 match next {
                     Ok(Some(batch)) => {
                         let batch_id = batch.batch_id.clone();
+                        if let Err(status) = service.check_batch_id(&batch) {
+                            break Some(status);
+                        }
                         let service = service.clone();
                         let acks = acks.clone();
                         // Submitting waits while the pipeline is full, so
@@ -132,7 +154,8 @@ impl Collector for CollectorService {
                     }
                     Ok(None) => break None,
                     Err(status) => {
-                        break Some(size_limit::explain(status, service.max_message_bytes))
+                        service.metrics.requests_rejected.inc();
+                        break Some(refusals::explain(status, service.max_message_bytes));
                     }
                 }
             };

@@ -185,3 +185,36 @@ pub fn batch(count: usize) -> aires_proto::v1::EventBatch {
             .collect(),
     }
 }
+
+/// A TCP proxy to `target` that counts the bytes clients send; the flag is
+/// set once a proxied connection has closed.
+pub async fn counting_proxy(
+    target: std::net::SocketAddr,
+) -> (
+    std::net::SocketAddr,
+    Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicBool)>,
+) {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new((
+        std::sync::atomic::AtomicU64::new(0),
+        std::sync::atomic::AtomicBool::new(false),
+    ));
+    let shared = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
+                if let Ok((up, _down)) =
+                    tokio::io::copy_bidirectional(&mut client, &mut server).await
+                {
+                    shared.0.fetch_add(up, Ordering::SeqCst);
+                }
+                shared.1.store(true, Ordering::SeqCst);
+            });
+        }
+    });
+    (addr, counts)
+}

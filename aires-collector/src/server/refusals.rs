@@ -1,53 +1,62 @@
-//! The message size limit, reported as `RESOURCE_EXHAUSTED` naming the
-//! limit.
+//! Requests refused before a handler runs: a missing or wrong API key, a
+//! malformed or oversized message. They are answered "trailers-only", with
+//! the status in the response headers; this layer counts them in
+//! `aires_collector_requests_rejected_total`.
 //!
-//! tonic enforces `max_decoding_message_size` before a handler runs, but
-//! reports it as `OUT_OF_RANGE`. For unary calls this layer rewrites that
-//! answer (a trailers-only response, so the status is in the headers);
-//! streaming handlers see the error themselves and use [`explain`].
+//! It also restates tonic's size error: tonic enforces
+//! `max_decoding_message_size` but reports it as `OUT_OF_RANGE`; this layer
+//! rewrites it to `RESOURCE_EXHAUSTED` naming the limit. Streaming handlers
+//! see a later message's size error themselves and use [`explain`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use http::HeaderValue;
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
+use crate::telemetry::Metrics;
+
 const TONIC_TOO_LARGE: &str = "message length too large";
 
-/// Rewrites tonic's "too large" status into `RESOURCE_EXHAUSTED`.
-#[derive(Clone, Copy, Debug)]
-pub struct SizeLimitLayer {
+/// Counts refused requests and restates tonic's "too large" status.
+#[derive(Clone, Debug)]
+pub struct RefusalLayer {
     limit: usize,
+    metrics: Arc<Metrics>,
 }
 
-impl SizeLimitLayer {
-    /// For a server whose limit is `limit` bytes.
-    pub fn new(limit: usize) -> Self {
-        SizeLimitLayer { limit }
+impl RefusalLayer {
+    /// For a server whose message size limit is `limit` bytes.
+    pub fn new(limit: usize, metrics: Arc<Metrics>) -> Self {
+        RefusalLayer { limit, metrics }
     }
 }
 
-impl<S> Layer<S> for SizeLimitLayer {
-    type Service = SizeLimit<S>;
+impl<S> Layer<S> for RefusalLayer {
+    type Service = Refusals<S>;
 
-    fn layer(&self, inner: S) -> SizeLimit<S> {
-        SizeLimit {
+    fn layer(&self, inner: S) -> Refusals<S> {
+        Refusals {
             inner,
             limit: self.limit,
+            metrics: self.metrics.clone(),
         }
     }
 }
 
-/// See [`SizeLimitLayer`].
+/// See [`RefusalLayer`].
 #[derive(Clone, Debug)]
-pub struct SizeLimit<S> {
+pub struct Refusals<S> {
     inner: S,
     limit: usize,
+    metrics: Arc<Metrics>,
 }
 
-impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for SizeLimit<S>
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Refusals<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Future: Send + 'static,
@@ -62,10 +71,17 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let limit = self.limit;
+        let metrics = self.metrics.clone();
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
             let headers = response.headers_mut();
+            if headers
+                .get("grpc-status")
+                .is_some_and(|status| status != "0")
+            {
+                metrics.requests_rejected.inc();
+            }
             let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
                 && headers
                     .get("grpc-message")
