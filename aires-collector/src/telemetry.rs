@@ -9,6 +9,7 @@
 //! | `aires_collector_events_failed_total` | events the sink refused for good |
 //! | `aires_collector_requests_rejected_total` | requests refused whole (auth, size, malformed, shutting down) |
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
+//! | `aires_collector_batches_deduplicated_total` | retried batches answered from memory instead of stored again |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_batch_rows` | rows per sink write (histogram) |
 //! | `aires_collector_sink_latency_seconds` | duration of successful sink writes (histogram) |
@@ -32,6 +33,7 @@ pub struct Metrics {
     pub events_failed: Counter,
     pub requests_rejected: Counter,
     pub sink_retries: Counter,
+    pub batches_deduplicated: Counter,
     pub queue_depth: Gauge,
     pub batch_rows: Histogram,
     pub sink_latency: Histogram,
@@ -47,6 +49,7 @@ impl Default for Metrics {
             events_failed: Counter::default(),
             requests_rejected: Counter::default(),
             sink_retries: Counter::default(),
+            batches_deduplicated: Counter::default(),
             queue_depth: Gauge::default(),
             batch_rows: Histogram::new(exponential_buckets(10.0, 2.0, 15)),
             sink_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
@@ -81,6 +84,11 @@ impl Default for Metrics {
             "sink_retries",
             "Transient sink failures retried",
             metrics.sink_retries.clone(),
+        );
+        registry.register(
+            "batches_deduplicated",
+            "Retried batches answered from memory instead of stored again",
+            metrics.batches_deduplicated.clone(),
         );
         registry.register(
             "queue_depth",

@@ -179,14 +179,6 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
     use prost::Message;
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
-    let mut mixed = batch(3);
-    mixed.events[2].span_id = vec![1].into();
-    let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
-    let encoded = aires_core::EncodedBatch {
-        id,
-        event_count: 3,
-        payload: mixed.encode_to_vec().into(),
-    };
     for mode in [
         aires_transport_grpc::Mode::Unary,
         aires_transport_grpc::Mode::Streaming,
@@ -195,7 +187,15 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
             aires_transport_grpc::GrpcConfig::new(endpoint(&collector)).mode(mode),
         )
         .unwrap();
-        let receipt = transport.send(encoded.clone()).await.unwrap();
+        let mut mixed = batch(3);
+        mixed.events[2].span_id = vec![1].into();
+        let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
+        let encoded = aires_core::EncodedBatch {
+            id,
+            event_count: 3,
+            payload: mixed.encode_to_vec().into(),
+        };
+        let receipt = transport.send(encoded).await.unwrap();
         assert_eq!(receipt.rejected, 1, "{mode:?}");
         let reason = receipt.reason.unwrap();
         assert!(

@@ -217,3 +217,28 @@ async fn a_call_past_its_deadline_fails_as_retryable() {
     );
     collector.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_batch_is_stored_once() {
+    let sink = Arc::new(MemorySink::default());
+    *sink.delay.lock() = std::time::Duration::from_millis(300);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let original = batch(10);
+    // A retry while the first attempt is still in the pipeline...
+    let first = {
+        let mut client = client(&collector).await;
+        let batch = original.clone();
+        tokio::spawn(async move { client.ingest(batch).await })
+    };
+    let mut client = client(&collector).await;
+    assert!(wait_until(DEADLINE, || collector.metrics().events_received.get() == 10).await);
+    let retry = client.ingest(original.clone()).await.unwrap().into_inner();
+    let first = first.await.unwrap().unwrap().into_inner();
+    assert_eq!((first.accepted, retry.accepted), (10, 10));
+    // ...and one after it was stored, on a new connection.
+    let late = client.ingest(original).await.unwrap().into_inner();
+    assert_eq!(late.accepted, 10);
+    assert_eq!(sink.row_count(), 10, "stored once");
+    assert_eq!(collector.metrics().batches_deduplicated.get(), 2);
+    collector.shutdown().await.unwrap();
+}

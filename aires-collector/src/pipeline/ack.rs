@@ -6,7 +6,7 @@ use parking_lot::Mutex;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// What the pipeline did with a request's events.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum AckOutcome {
     /// Every accepted event is stored; the rejected ones are named.
     Stored {

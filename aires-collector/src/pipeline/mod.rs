@@ -18,6 +18,7 @@
 
 mod ack;
 mod batcher;
+pub mod recent_batches;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 pub use ack::{Ack, AckOutcome};
 use batcher::{Batcher, Chunk};
+use recent_batches::{Admission, RecentBatches};
 
 use crate::sink::Sink;
 use crate::telemetry::Metrics;
@@ -75,6 +77,7 @@ struct Work {
 #[derive(Clone, Debug)]
 pub struct Pipeline {
     inbox: crossbeam_channel::Sender<Work>,
+    recent: Arc<RecentBatches>,
     capacity: Arc<Semaphore>,
     queue_capacity: usize,
     metrics: Arc<Metrics>,
@@ -125,6 +128,7 @@ impl Pipeline {
         (
             Pipeline {
                 inbox,
+                recent: Arc::default(),
                 capacity,
                 queue_capacity: config.queue_capacity,
                 metrics,
@@ -137,8 +141,42 @@ impl Pipeline {
     }
 
     /// Takes a request into the pipeline, waiting while it is full. The
-    /// receiver is answered once the request's rows are stored.
+    /// receiver is answered once the request's rows are stored. A retry of
+    /// a batch this collector is processing or recently stored is answered
+    /// with the first attempt's outcome instead (see [`recent_batches`]).
     pub async fn submit(
+        &self,
+        batch: proto::EventBatch,
+        received_ns: i64,
+    ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
+        let Ok(id) = <[u8; 16]>::try_from(batch.batch_id.as_ref()) else {
+            return self.enqueue(batch, received_ns).await;
+        };
+        let answer = match self.recent.admit(id) {
+            Admission::Known(answer) => {
+                self.metrics.batches_deduplicated.inc();
+                return Ok(answer);
+            }
+            Admission::New(answer) => answer,
+        };
+        // Whatever happens to this call from here (even cancellation while
+        // waiting for room), the batch's entry is settled.
+        let mut settle = Settle {
+            recent: self.recent.clone(),
+            id,
+            armed: true,
+        };
+        let outcome = self.enqueue(batch, received_ns).await?;
+        settle.armed = false;
+        let recent = self.recent.clone();
+        tokio::spawn(async move {
+            let outcome = outcome.await.unwrap_or_else(|_| stopped());
+            recent.finish(id, outcome);
+        });
+        Ok(answer)
+    }
+
+    async fn enqueue(
         &self,
         batch: proto::EventBatch,
         received_ns: i64,
@@ -213,6 +251,31 @@ fn process(
         };
         if chunks.blocking_send(chunk).is_err() {
             break;
+        }
+    }
+}
+
+/// The outcome for a batch the pipeline dropped without answering (it shut
+/// down).
+fn stopped() -> AckOutcome {
+    AckOutcome::Failed {
+        code: tonic::Code::Unavailable,
+        message: "the collector stopped before storing the batch".into(),
+    }
+}
+
+/// Settles a batch's entry in [`RecentBatches`] if its submission is
+/// abandoned.
+struct Settle {
+    recent: Arc<RecentBatches>,
+    id: [u8; 16],
+    armed: bool,
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        if self.armed {
+            self.recent.finish(self.id, stopped());
         }
     }
 }
