@@ -17,6 +17,11 @@ use prost::Message;
 
 const BATCH: usize = 256;
 
+/// The allocator the aires-collector binary uses, so the figures are the
+/// binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One realistic 256-event batch, encoded by the SDK's encoder.
 fn encoded_batch() -> EncodedBatch {
     let events = aires_benches::sample_events(BATCH);
@@ -95,7 +100,7 @@ fn sustained(c: &mut Criterion) {
     let mut group = c.benchmark_group("collector_sustained_null_sink");
     group.sample_size(10);
     group.throughput(Throughput::Elements((BATCHES_PER_ITER * BATCH) as u64));
-    for clients in [4usize, 8] {
+    for clients in [8usize, 32] {
         let transports: Vec<GrpcTransport> = (0..clients)
             .map(|_| GrpcTransport::new(GrpcConfig::new(&endpoint)).unwrap())
             .collect();

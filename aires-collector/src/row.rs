@@ -1,20 +1,25 @@
 //! The flat row an event becomes: one column per field, as stored.
 
+use std::sync::Arc;
+
 use serde::Serialize;
+use uuid::Uuid;
 
 /// One stored event. Nested HTTP, error and call-site messages are
 /// flattened into columns; attributes are split into one map per type.
+/// Text shared by every row of a batch is reference-counted, not copied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Row {
-    /// The event's UUID v7 in its hyphenated text form.
-    pub id: String,
+    /// The event's UUID v7.
+    pub id: Uuid,
     /// Nanoseconds since the Unix epoch (after normalisation, see
     /// `transform`).
     pub timestamp_ns: i64,
     /// When the collector received the batch, nanoseconds since the epoch.
     pub received_ns: i64,
-    pub service: String,
-    pub environment: String,
+    /// Shared by the rows of one batch unless an event names its own.
+    pub service: Arc<str>,
+    pub environment: Arc<str>,
     /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
     pub severity: &'static str,
     pub message: String,
@@ -47,8 +52,8 @@ pub struct Row {
     pub line: u32,
     pub module: String,
     pub function: String,
-    pub sdk_name: String,
-    pub sdk_version: String,
-    /// The batch's UUID in hyphenated text form.
-    pub batch_id: String,
+    pub sdk_name: Arc<str>,
+    pub sdk_version: Arc<str>,
+    /// The batch's UUID.
+    pub batch_id: Uuid,
 }

@@ -21,7 +21,10 @@
 //!   rejects the event.
 //! - Nested HTTP, error and call-site messages become columns.
 
+use std::sync::Arc;
+
 use aires_proto::v1 as proto;
+use uuid::Uuid;
 
 use crate::row::Row;
 
@@ -44,14 +47,16 @@ pub struct Transformed {
 /// Transforms every event of `batch`, received at `received_ns`.
 pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transformed {
     let context = BatchContext {
-        batch_id: match <[u8; 16]>::try_from(batch.batch_id.as_ref()) {
-            Ok(id) => uuid_text(&id),
-            Err(_) => hex(&batch.batch_id),
+        // The server checks the length; a nil id stands in otherwise.
+        batch_id: Uuid::from_slice(&batch.batch_id).unwrap_or_default(),
+        sdk_name: batch.sdk_name.into(),
+        sdk_version: batch.sdk_version.into(),
+        service: if batch.service.is_empty() {
+            UNKNOWN_SERVICE.into()
+        } else {
+            batch.service.into()
         },
-        sdk_name: batch.sdk_name,
-        sdk_version: batch.sdk_version,
-        service: batch.service,
-        environment: batch.environment,
+        environment: batch.environment.into(),
         received_ns,
     };
     let mut out = Transformed {
@@ -73,18 +78,18 @@ pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transforme
 }
 
 struct BatchContext {
-    batch_id: String,
-    sdk_name: String,
-    sdk_version: String,
-    service: String,
-    environment: String,
+    batch_id: Uuid,
+    sdk_name: Arc<str>,
+    sdk_version: Arc<str>,
+    service: Arc<str>,
+    environment: Arc<str>,
     received_ns: i64,
 }
 
 fn event_to_row(event: proto::Event, context: &BatchContext) -> Result<Row, String> {
     let id = match event.id.len() {
-        16 => uuid_text(event.id.as_ref().try_into().expect("length checked")),
-        0 => uuid_text(&new_uuid_v7(context.received_ns)),
+        16 => Uuid::from_slice(&event.id).expect("length checked"),
+        0 => Uuid::from_bytes(new_uuid_v7(context.received_ns)),
         n => return Err(format!("id must be 16 bytes (a UUID), got {n}")),
     };
     let trace_id = check_len(&event.trace_id, 16, "trace_id")?;
@@ -100,8 +105,8 @@ fn event_to_row(event: proto::Event, context: &BatchContext) -> Result<Row, Stri
         span_id,
         session_id: event.session_id,
         tags: event.tags,
-        service: pick(event.service, &context.service, UNKNOWN_SERVICE),
-        environment: pick(event.environment, &context.environment, ""),
+        service: own_or(event.service, &context.service),
+        environment: own_or(event.environment, &context.environment),
         sdk_name: context.sdk_name.clone(),
         sdk_version: context.sdk_version.clone(),
         batch_id: context.batch_id.clone(),
@@ -175,13 +180,12 @@ fn normalise_timestamp(timestamp: u64, received_ns: i64, row: &mut Row) -> i64 {
     }
 }
 
-fn pick(own: String, batch: &str, fallback: &str) -> String {
-    if !own.is_empty() {
-        own
-    } else if !batch.is_empty() {
-        batch.to_owned()
+/// The event's own value, else the batch's (shared, not copied).
+fn own_or(own: String, batch: &Arc<str>) -> Arc<str> {
+    if own.is_empty() {
+        batch.clone()
     } else {
-        fallback.to_owned()
+        own.into()
     }
 }
 
@@ -211,19 +215,6 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
-    }
-    out
-}
-
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
-pub fn uuid_text(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 15) as usize] as char);
     }
@@ -329,14 +320,14 @@ mod tests {
         let out = transform_batch(batch(vec![e]), NOW);
         assert!(out.rejections.is_empty());
         let row = &out.rows[0];
-        assert_eq!(row.id, "07070707-0707-0707-0707-070707070707");
-        assert_eq!(row.batch_id, "01010101-0101-0101-0101-010101010101");
+        assert_eq!(row.id.to_string(), "07070707-0707-0707-0707-070707070707");
+        assert_eq!(
+            row.batch_id.to_string(),
+            "01010101-0101-0101-0101-010101010101"
+        );
         assert_eq!(row.timestamp_ns, NOW - 5);
         assert_eq!(row.severity, "warn");
-        assert_eq!(
-            (row.service.as_str(), row.environment.as_str()),
-            ("checkout", "prod")
-        );
+        assert_eq!((&*row.service, &*row.environment), ("checkout", "prod"));
         assert_eq!(row.trace_id, "ab".repeat(16));
         assert_eq!(row.span_id, "0101010101010101");
         assert_eq!(
@@ -435,9 +426,8 @@ mod tests {
         let mut b = batch(vec![anonymous, own_service]);
         b.service.clear();
         let out = transform_batch(b, NOW);
-        assert_eq!(out.rows[0].id.len(), 36);
-        assert_eq!(&out.rows[0].id[14..15], "7", "a v7 id");
-        assert_eq!(out.rows[0].service, UNKNOWN_SERVICE);
-        assert_eq!(out.rows[1].service, "billing");
+        assert_eq!(out.rows[0].id.get_version_num(), 7);
+        assert_eq!(&*out.rows[0].service, UNKNOWN_SERVICE);
+        assert_eq!(&*out.rows[1].service, "billing");
     }
 }

@@ -29,6 +29,6 @@ async fn aires_endpoint_selects_the_grpc_transport() {
         .unwrap()
         .unwrap();
     assert_eq!(indexes(&sink.rows()), (0..20).collect::<Vec<_>>());
-    assert!(sink.rows().iter().all(|r| r.service == "facade-app"));
+    assert!(sink.rows().iter().all(|r| &*r.service == "facade-app"));
     collector.shutdown().await.unwrap();
 }

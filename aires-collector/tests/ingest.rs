@@ -25,10 +25,10 @@ async fn unary_ingestion_stores_every_event() {
     assert_eq!(metrics.events_sent, 1_000);
     assert_eq!(metrics.batches_sent, 10);
     let row = &sink.rows()[0];
-    assert_eq!(row.service, "test-service");
-    assert_eq!(row.environment, "test");
+    assert_eq!(&*row.service, "test-service");
+    assert_eq!(&*row.environment, "test");
     assert_eq!(row.severity, "info");
-    assert_eq!(row.sdk_name, "aires-rust");
+    assert_eq!(&*row.sdk_name, "aires-rust");
     shutdown_sdk(sdk).await;
     collector.shutdown().await.unwrap();
 }

@@ -33,7 +33,9 @@ impl RowBatch {
     /// and last row and the row count.
     pub fn new(rows: Vec<Row>) -> Self {
         let token = match (rows.first(), rows.last()) {
-            (Some(first), Some(last)) => format!("{}-{}-{}", first.id, last.id, rows.len()),
+            (Some(first), Some(last)) => {
+                format!("{}-{}-{}", first.id.simple(), last.id.simple(), rows.len())
+            }
             _ => String::new(),
         };
         RowBatch { rows, token }
