@@ -109,7 +109,7 @@ fn event_to_row(event: proto::Event, context: &BatchContext) -> Result<Row, Stri
         environment: own_or(event.environment, &context.environment),
         sdk_name: context.sdk_name.clone(),
         sdk_version: context.sdk_version.clone(),
-        batch_id: context.batch_id.clone(),
+        batch_id: context.batch_id,
         ..Row::default()
     };
     row.timestamp_ns =
