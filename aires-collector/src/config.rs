@@ -96,6 +96,16 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
     pub processors: Option<usize>,
 
+    /// Calls (unary requests or open streams) handled at once across all
+    /// connections; more wait. With --max-message-bytes this bounds the
+    /// memory held by requests not yet in the pipeline.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 512
+    )]
+    pub max_concurrent_requests: usize,
+
     /// Events accepted and not yet stored, at most; beyond it, clients wait
     /// (backpressure).
     #[arg(
@@ -138,6 +148,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     api_keys: Option<Vec<String>>,
     max_message_bytes: Option<usize>,
+    max_concurrent_requests: Option<usize>,
     batch_size: Option<usize>,
     batch_timeout_ms: Option<u64>,
     max_batch_rows: Option<usize>,
@@ -231,6 +242,7 @@ impl CollectorConfig {
             tls_key,
             api_keys,
             max_message_bytes,
+            max_concurrent_requests,
             batch_size,
             batch_timeout_ms,
             max_batch_rows,
@@ -255,6 +267,10 @@ impl CollectorConfig {
             }
         };
         positive("max_message_bytes", self.max_message_bytes as u64)?;
+        positive(
+            "max_concurrent_requests",
+            self.max_concurrent_requests as u64,
+        )?;
         positive("batch_size", self.batch_size as u64)?;
         positive("batch_timeout_ms", self.batch_timeout_ms)?;
         positive("max_batch_rows", self.max_batch_rows as u64)?;
@@ -392,6 +408,7 @@ mod tests {
             "--tls-key",
             "--api-key",
             "--max-message-bytes",
+            "--max-concurrent-requests",
             "--batch-size",
             "--batch-timeout-ms",
             "--processors",

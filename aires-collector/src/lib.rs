@@ -171,6 +171,9 @@ pub async fn start(
             .map_err(|e| StartError::Tls(e.to_string()))?;
     }
     let router = builder
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_requests,
+        ))
         .layer(RefusalLayer::new(config.max_message_bytes, metrics.clone()))
         .add_service(health_service)
         .add_service(collector);

@@ -206,3 +206,51 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
     assert_eq!(sink.row_count(), 4);
     collector.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_and_mutated_input_never_breaks_the_collector() {
+    use prost::Message;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let valid = batch(4).encode_to_vec();
+    // xorshift64*: a fixed seed keeps failures reproducible.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    for round in 0..300 {
+        let body: Vec<u8> = if round % 2 == 0 {
+            let len = (next() % 512) as usize;
+            (0..len).map(|_| next() as u8).collect()
+        } else {
+            let mut mutated = valid.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % mutated.len();
+                mutated[at] ^= 1 << (next() % 8);
+            }
+            mutated
+        };
+        match raw_ingest(&collector, Bytes::from(body)).await {
+            Ok(response) => assert!(response.accepted + response.rejected <= 4 || round % 2 == 0),
+            Err(status) => assert!(
+                matches!(
+                    status.code(),
+                    Code::InvalidArgument | Code::ResourceExhausted | Code::FailedPrecondition
+                ),
+                "round {round}: unexpected {status:?}"
+            ),
+        }
+    }
+    // Still serving, and still correct.
+    let response = client(&collector)
+        .await
+        .ingest(batch(3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.accepted, 3);
+    collector.shutdown().await.unwrap();
+}

@@ -71,8 +71,8 @@ async fn requests_are_compressed_when_asked() {
         assert_eq!(sink.row_count(), 300, "{compression:?}");
         shutdown_sdk(sdk).await;
         // The proxy's count is final once the SDK's connection has closed.
-        assert!(wait_until(DEADLINE, || counts.1.load(Ordering::SeqCst)).await);
-        sent_bytes.push(counts.0.load(Ordering::SeqCst));
+        assert!(wait_until(DEADLINE, || counts.closed.load(Ordering::SeqCst)).await);
+        sent_bytes.push(counts.sent.load(Ordering::SeqCst));
         collector.shutdown().await.unwrap();
     }
     let (plain, gzip, zstd) = (sent_bytes[0], sent_bytes[1], sent_bytes[2]);
@@ -240,5 +240,31 @@ async fn a_retried_batch_is_stored_once() {
     assert_eq!(late.accepted, 10);
     assert_eq!(sink.row_count(), 10, "stored once");
     assert_eq!(collector.metrics().batches_deduplicated.get(), 2);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_batches_are_in_flight_on_one_connection() {
+    use std::sync::atomic::Ordering;
+    let sink = Arc::new(MemorySink::default());
+    *sink.delay.lock() = std::time::Duration::from_millis(300);
+    let collector = collector(sink.clone(), |c| c.batch_size = 1_000).await;
+    let (proxy, counts) = counting_proxy(collector.grpc_addr()).await;
+    let sdk = sdk(GrpcConfig::new(format!("http://{proxy}")), |c| {
+        c.batch_size(10)
+            .max_in_flight(4)
+            .batch_timeout(std::time::Duration::from_secs(3600))
+    });
+    emit(&sdk, 40);
+    // All four batches reach the collector while none is answered yet
+    // (the sink is slow): they are in flight together...
+    assert!(wait_until(DEADLINE, || collector.metrics().events_received.get() == 40).await);
+    assert_eq!(sink.row_count(), 0);
+    assert_eq!(sdk.metrics().batches_in_flight, 4);
+    flush(&sdk).await;
+    assert_eq!(sink.row_count(), 40);
+    // ...over one connection.
+    assert_eq!(counts.connections.load(Ordering::SeqCst), 1);
+    shutdown_sdk(sdk).await;
     collector.shutdown().await.unwrap();
 }

@@ -186,33 +186,39 @@ pub fn batch(count: usize) -> aires_proto::v1::EventBatch {
     }
 }
 
-/// A TCP proxy to `target` that counts the bytes clients send; the flag is
-/// set once a proxied connection has closed.
+/// Counts kept by [`counting_proxy`].
+#[derive(Debug, Default)]
+pub struct ProxyCounts {
+    /// Bytes clients sent, counted when their connection closes.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Set once a proxied connection has closed.
+    pub closed: std::sync::atomic::AtomicBool,
+    /// Connections accepted.
+    pub connections: std::sync::atomic::AtomicU64,
+}
+
+/// A TCP proxy to `target` that counts connections and the bytes clients
+/// send.
 pub async fn counting_proxy(
     target: std::net::SocketAddr,
-) -> (
-    std::net::SocketAddr,
-    Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicBool)>,
-) {
+) -> (std::net::SocketAddr, Arc<ProxyCounts>) {
     use std::sync::atomic::Ordering;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let counts = Arc::new((
-        std::sync::atomic::AtomicU64::new(0),
-        std::sync::atomic::AtomicBool::new(false),
-    ));
+    let counts = Arc::new(ProxyCounts::default());
     let shared = counts.clone();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
+            shared.connections.fetch_add(1, Ordering::SeqCst);
             let shared = shared.clone();
             tokio::spawn(async move {
                 let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
                 if let Ok((up, _down)) =
                     tokio::io::copy_bidirectional(&mut client, &mut server).await
                 {
-                    shared.0.fetch_add(up, Ordering::SeqCst);
+                    shared.sent.fetch_add(up, Ordering::SeqCst);
                 }
-                shared.1.store(true, Ordering::SeqCst);
+                shared.closed.store(true, Ordering::SeqCst);
             });
         }
     });
