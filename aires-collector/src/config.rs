@@ -84,7 +84,9 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_COLLECTOR_BATCH_TIMEOUT_MS", default_value_t = 500)]
     pub batch_timeout_ms: u64,
 
-    /// Rows per sink write at most, when the sink is slower than the input.
+    /// While a write is in flight the next batch keeps growing; it stops
+    /// taking rows once it holds this many (it may exceed it by the rows of
+    /// the last request taken).
     #[arg(
         long,
         env = "AIRES_COLLECTOR_MAX_BATCH_ROWS",

@@ -13,8 +13,9 @@
 //! ingest answer means "stored" (at-least-once).
 //!
 //! **Batching under load.** While a write is in flight the next batch keeps
-//! growing, up to `max_batch_rows`: a slow store gets fewer, larger writes,
-//! which is what ClickHouse does best.
+//! growing until it holds `max_batch_rows` (plus at most one request's
+//! rows): a slow store gets fewer, larger writes, which is what ClickHouse
+//! does best.
 
 mod ack;
 mod batcher;
@@ -46,7 +47,8 @@ pub struct PipelineConfig {
     pub processors: usize,
     /// Events accepted and not yet answered, at most.
     pub queue_capacity: usize,
-    /// Rows per sink write at most, when writes are slower than input.
+    /// The growing batch stops taking rows at this size (it may exceed it by
+    /// the rows of one request).
     pub max_batch_rows: usize,
     /// First delay before retrying a transient sink failure (doubles to 5 s).
     pub retry_backoff: Duration,
