@@ -12,8 +12,9 @@ chDB session on a data directory:
   (with a `query` parameter, the body is the data of an INSERT);
 - INSERT data from the body, written to a temporary file and loaded with
   `INSERT ... FROM INFILE`;
-- the `database` and `default_format` parameters; any other parameter is a
-  setting (`insert_deduplication_token=...`, `max_execution_time=...`);
+- the `database` and `default_format` parameters, query parameters
+  (`param_<name>` for `{name:Type}`); any other parameter is a setting
+  (`insert_deduplication_token=...`, `max_execution_time=...`);
 - `decompress=1`: the body is ClickHouse's native compressed blocks (LZ4,
   ZSTD or none), each checked against its CityHash128 checksum;
   `compress=1`: the answer is sent in such blocks (LZ4);
@@ -63,6 +64,11 @@ HEADER_LEN = 9  # method (1) + compressed size (4) + decompressed size (4)
 INSERT_RE = re.compile(
     r"^\s*INSERT\s+INTO\s+(?P<target>.+?)\s+"
     r"(?:SETTINGS\s+(?P<settings>.+?)\s+)?FORMAT\s+(?P<format>\w+)\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# An INSERT whose data follows the statement in the body.
+BODY_INSERT_RE = re.compile(
+    rb"^\s*(INSERT\s+INTO\s.+?\sFORMAT\s+\w+)[ \t]*(?:\r?\n)?",
     re.IGNORECASE | re.DOTALL,
 )
 TRAILING_FORMAT_RE = re.compile(r"\s+FORMAT\s+(?P<format>\w+)\s*;?\s*$", re.IGNORECASE)
@@ -167,7 +173,7 @@ class Engine:
         self.lock = threading.Lock()
         self.spool = tempfile.mkdtemp(prefix="clickhouse-dev-")
 
-    def run(self, query, database, default_format, settings, data):
+    def run(self, query, database, default_format, settings, data, query_params):
         with self.lock:
             # Like ClickHouse's HTTP interface: each request starts in its
             # `database`, or `default`.
@@ -181,7 +187,7 @@ class Engine:
             match = TRAILING_FORMAT_RE.search(query)
             if match:
                 fmt = match.group("format")
-            return self._query(with_settings(query, settings), fmt)
+            return self._query(with_settings(query, settings), fmt, query_params)
 
     def _insert(self, match, settings, data):
         path = os.path.join(self.spool, "insert.bin")
@@ -198,9 +204,9 @@ class Engine:
         sql += f" FORMAT {match.group('format')}"
         return self._query(sql, "TabSeparated")
 
-    def _query(self, sql, fmt):
+    def _query(self, sql, fmt, query_params=None):
         try:
-            result = self.session.query(sql, fmt)
+            result = self.session.query(sql, fmt, params=query_params or None)
         except Exception as error:  # chDB raises ChdbError with ClickHouse's text
             text = str(error).strip()
             code = ERROR_CODE_RE.search(text)
@@ -254,14 +260,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = decompress_blocks(body)
             if "query" in params:
                 query, data = params["query"], body
+            elif (insert := BODY_INSERT_RE.match(body)) is not None:
+                query, data = insert.group(1).decode("utf-8", "replace"), body[insert.end():]
             else:
                 query, data = body.decode("utf-8", "replace"), None
             if not query.strip():
                 raise ClickHouseError(62, "Empty query", status=400)
-            settings = {k: v for k, v in params.items() if k not in NOT_SETTINGS}
+            query_params = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
+            settings = {
+                k: v for k, v in params.items() if k not in NOT_SETTINGS and not k.startswith("param_")
+            }
             answer = self.server.engine.run(
                 query, params.get("database"), params.get("default_format") or "TabSeparated",
-                settings, data,
+                settings, data, query_params,
             )
             if params.get("compress") == "1":
                 answer = compress_block(answer) if answer else b""
