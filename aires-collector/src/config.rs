@@ -17,6 +17,8 @@ use crate::pipeline::PipelineConfig;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SinkKind {
+    /// ClickHouse, over its HTTP interface (the --clickhouse-* options).
+    Clickhouse,
     /// JSON lines on standard output.
     Stdout,
     /// Discard (benchmarks).
@@ -126,6 +128,44 @@ pub struct CollectorConfig {
     )]
     pub sink: SinkKind,
 
+    /// ClickHouse HTTP interface URL.
+    #[arg(
+        long,
+        env = "AIRES_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    pub clickhouse_url: String,
+
+    /// ClickHouse database (created by the migrations).
+    #[arg(long, env = "AIRES_CLICKHOUSE_DATABASE", default_value = "aires")]
+    pub clickhouse_database: String,
+
+    /// Table the rows are inserted into: `events`, or a Distributed table in
+    /// front of it (see sql/cluster/).
+    #[arg(long, env = "AIRES_CLICKHOUSE_TABLE", default_value = "events")]
+    pub clickhouse_table: String,
+
+    /// ClickHouse user.
+    #[arg(long, env = "AIRES_CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+
+    /// ClickHouse password.
+    #[arg(
+        long,
+        env = "AIRES_CLICKHOUSE_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub clickhouse_password: String,
+
+    /// Days events are kept (the TTL the migrations give the tables).
+    #[arg(long, env = "AIRES_CLICKHOUSE_TTL_DAYS", default_value_t = 30)]
+    pub clickhouse_ttl_days: u32,
+
+    /// Do not apply the schema migrations at startup (you manage the schema).
+    #[arg(long, env = "AIRES_CLICKHOUSE_NO_MIGRATE")]
+    pub no_migrate: bool,
+
     /// Seconds to drain and flush at shutdown before giving up.
     #[arg(
         long,
@@ -157,6 +197,13 @@ struct FileConfig {
     processors: Option<usize>,
     queue_capacity: Option<usize>,
     sink: Option<SinkKind>,
+    clickhouse_url: Option<String>,
+    clickhouse_database: Option<String>,
+    clickhouse_table: Option<String>,
+    clickhouse_user: Option<String>,
+    clickhouse_password: Option<String>,
+    clickhouse_ttl_days: Option<u32>,
+    no_migrate: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
     log: Option<String>,
 }
@@ -251,6 +298,13 @@ impl CollectorConfig {
             processors,
             queue_capacity,
             sink,
+            clickhouse_url,
+            clickhouse_database,
+            clickhouse_table,
+            clickhouse_user,
+            clickhouse_password,
+            clickhouse_ttl_days,
+            no_migrate,
             shutdown_timeout_secs,
             log
         );
@@ -346,6 +400,20 @@ impl CollectorConfig {
         }
     }
 
+    /// The ClickHouse sink's options.
+    pub fn clickhouse(&self) -> crate::sink::ClickHouseConfig {
+        crate::sink::ClickHouseConfig {
+            url: self.clickhouse_url.clone(),
+            database: self.clickhouse_database.clone(),
+            table: self.clickhouse_table.clone(),
+            user: self.clickhouse_user.clone(),
+            password: self.clickhouse_password.clone(),
+            ttl_days: self.clickhouse_ttl_days,
+            migrate: !self.no_migrate,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
     /// The shutdown deadline.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
@@ -417,6 +485,13 @@ mod tests {
             "--queue-capacity",
             "--sink",
             "--config",
+            "--clickhouse-url",
+            "--clickhouse-database",
+            "--clickhouse-table",
+            "--clickhouse-user",
+            "--clickhouse-password",
+            "--clickhouse-ttl-days",
+            "--no-migrate",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use aires_collector::config::ConfigError;
+use aires_collector::sink::ClickHouseSink;
 use aires_collector::{CollectorConfig, NullSink, Sink, SinkKind, StdoutSink};
 use tracing_subscriber::EnvFilter;
 
@@ -30,6 +31,13 @@ async fn main() -> ExitCode {
         .init();
 
     let sink: Arc<dyn Sink> = match config.sink {
+        SinkKind::Clickhouse => match ClickHouseSink::start(&config.clickhouse()).await {
+            Ok(sink) => Arc::new(sink),
+            Err(error) => {
+                tracing::error!(url = %config.clickhouse_url, "cannot use ClickHouse: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
         SinkKind::Stdout => Arc::new(StdoutSink),
         SinkKind::Null => Arc::new(NullSink::default()),
     };

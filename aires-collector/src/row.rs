@@ -8,15 +8,22 @@ use uuid::Uuid;
 /// One stored event. Nested HTTP, error and call-site messages are
 /// flattened into columns; attributes are split into one map per type.
 /// Text shared by every row of a batch is reference-counted, not copied.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+///
+/// Field names are the columns of `sql/migrations/0001_events.sql`; the
+/// ClickHouse sink writes this type as `RowBinaryWithNamesAndTypes`, and the
+/// client checks it against the table's schema.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, clickhouse::Row)]
 pub struct Row {
-    /// The event's UUID v7.
-    pub id: Uuid,
     /// Nanoseconds since the Unix epoch (after normalisation, see
-    /// `transform`).
+    /// `transform`); `DateTime64(9)`.
+    #[serde(rename = "timestamp")]
     pub timestamp_ns: i64,
     /// When the collector received the batch, nanoseconds since the epoch.
+    #[serde(rename = "received_at")]
     pub received_ns: i64,
+    /// The event's UUID v7.
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
     /// Shared by the rows of one batch unless an event names its own.
     pub service: Arc<str>,
     pub environment: Arc<str>,
@@ -55,5 +62,6 @@ pub struct Row {
     pub sdk_name: Arc<str>,
     pub sdk_version: Arc<str>,
     /// The batch's UUID.
+    #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
 }

@@ -91,8 +91,10 @@ class ClickHouseError(Exception):
 
 
 def checksum(data):
+    """CityHash128 (v1.0.2) of a block, laid out as ClickHouse writes it:
+    the hash's high 64 bits first, each half little-endian."""
     value = CityHash128(data)
-    return struct.pack("<QQ", value & 0xFFFFFFFFFFFFFFFF, value >> 64)
+    return struct.pack("<QQ", value >> 64, value & 0xFFFFFFFFFFFFFFFF)
 
 
 def decompress_blocks(body):

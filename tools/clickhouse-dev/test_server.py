@@ -64,7 +64,7 @@ def block(data, method):
         payload = data
     body = struct.pack("<BII", method, 9 + len(payload), len(data)) + payload
     value = CityHash128(body)
-    return struct.pack("<QQ", value & 0xFFFFFFFFFFFFFFFF, value >> 64) + body
+    return struct.pack("<QQ", value >> 64, value & 0xFFFFFFFFFFFFFFFF) + body
 
 
 def test_ping_and_queries_in_url_or_body(server):

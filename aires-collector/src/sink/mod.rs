@@ -3,8 +3,8 @@
 //! A sink stores one batch at a time and says whether a failure is
 //! transient (the pipeline retries the same batch, with the same token,
 //! while backpressure holds the clients) or permanent (the batch's events
-//! are answered with an error). Built in: [`StdoutSink`] (JSON lines) and
-//! [`NullSink`] (discards, for benchmarks).
+//! are answered with an error). Built in: [`ClickHouseSink`],
+//! [`StdoutSink`] (JSON lines) and [`NullSink`] (discards, for benchmarks).
 
 use std::fmt;
 use std::future::Future;
@@ -12,9 +12,11 @@ use std::pin::Pin;
 
 use crate::row::Row;
 
+pub mod clickhouse;
 mod null;
 mod stdout;
 
+pub use self::clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use null::NullSink;
 pub use stdout::StdoutSink;
 

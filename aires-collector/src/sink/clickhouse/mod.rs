@@ -1,0 +1,117 @@
+//! The ClickHouse sink: one `INSERT` per pipeline batch over ClickHouse's
+//! HTTP interface, through the official `clickhouse` crate (pooled
+//! keep-alive connections, LZ4-compressed `RowBinaryWithNamesAndTypes`,
+//! the row type checked against the table's schema).
+//!
+//! - Each insert carries `insert_deduplication_token` = the batch's token
+//!   (the same on every retry of the batch) and
+//!   `deduplicate_blocks_in_dependent_materialized_views = 1`; with the
+//!   tables' `non_replicated_deduplication_window`, a retried insert is
+//!   stored once in `events` and counted once in the views.
+//! - Failures are classified in [`errors`]: connection refused, timeouts,
+//!   5xx, "too many parts" and the like are transient (the pipeline
+//!   retries, clients wait); a schema mismatch, a wrong password, an
+//!   unknown table are permanent.
+//! - No SQL is built from event data: rows travel as RowBinary, and only
+//!   the configured database, table and TTL reach SQL text.
+//! - Migrations run at startup unless disabled (see [`migrations`]).
+
+mod errors;
+pub mod migrations;
+
+use std::time::Duration;
+
+use clickhouse::Client;
+
+use super::{RowBatch, Sink, SinkError, SinkFuture};
+use crate::row::Row;
+
+pub use errors::classify;
+
+/// Where and how to store rows.
+#[derive(Clone, Debug)]
+pub struct ClickHouseConfig {
+    /// `http://host:8123` of the ClickHouse HTTP interface.
+    pub url: String,
+    pub database: String,
+    /// The table inserts go to: `events`, or a Distributed table in front of
+    /// it (see `sql/cluster/`).
+    pub table: String,
+    pub user: String,
+    pub password: String,
+    /// Days events are kept (the tables' TTL, set by migrations).
+    pub ttl_days: u32,
+    /// Whether to apply `sql/migrations` at startup.
+    pub migrate: bool,
+    /// Time allowed for one insert to be sent and answered.
+    pub timeout: Duration,
+}
+
+/// Stores row batches in ClickHouse.
+#[derive(Clone)]
+pub struct ClickHouseSink {
+    client: Client,
+    table: String,
+}
+
+impl std::fmt::Debug for ClickHouseSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseSink")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClickHouseSink {
+    /// Connects (lazily: the pool opens connections as needed) and, if
+    /// configured, applies the migrations.
+    pub async fn start(config: &ClickHouseConfig) -> Result<Self, SinkError> {
+        let server = Client::default()
+            .with_url(&config.url)
+            .with_user(&config.user)
+            .with_password(&config.password)
+            .with_compression(clickhouse::Compression::Lz4);
+        if config.migrate {
+            // Without a default database: the first migration creates it.
+            migrations::apply(&server, &config.database, config.ttl_days).await?;
+        }
+        Ok(ClickHouseSink {
+            client: server.with_database(&config.database),
+            table: config.table.clone(),
+        })
+    }
+
+    async fn insert(&self, batch: &RowBatch) -> Result<(), clickhouse::error::Error> {
+        let mut insert = self
+            .client
+            .insert::<Row>(&self.table)
+            .await?
+            .with_setting("insert_deduplication_token", batch.token.clone())
+            .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
+        for row in &batch.rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    }
+}
+
+impl Sink for ClickHouseSink {
+    fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a> {
+        Box::pin(async move {
+            match self.insert(batch).await {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    if matches!(error, clickhouse::error::Error::SchemaMismatch(_)) {
+                        // The table may have changed; look it up afresh next time.
+                        self.client.clear_cached_metadata().await;
+                    }
+                    Err(classify(&error))
+                }
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "clickhouse"
+    }
+}

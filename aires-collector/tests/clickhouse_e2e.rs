@@ -1,0 +1,195 @@
+//! The whole path: SDK -> gRPC -> collector -> ClickHouse -> query.
+
+mod common;
+
+#[path = "common/clickhouse.rs"]
+mod clickhouse_server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aires_collector::sink::ClickHouseSink;
+use aires_collector::CollectorConfig;
+use aires_core::{Event, HttpInfo, Level, SpanId, TraceId};
+use aires_transport_grpc::GrpcConfig;
+use clickhouse_server::TestClickHouse;
+use common::*;
+
+/// A JSON integer, whether ClickHouse quoted it (64-bit) or not.
+fn int(value: &serde_json::Value) -> i128 {
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or(n.as_u64().map(i128::from))
+            .unwrap(),
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        other => panic!("not an integer: {other}"),
+    }
+}
+
+async fn collector_into(clickhouse: &TestClickHouse) -> aires_collector::RunningCollector {
+    let sink = ClickHouseSink::start(&clickhouse.sink_config())
+        .await
+        .expect("migrations apply");
+    let mut config = CollectorConfig::for_tests();
+    config.batch_timeout_ms = 50;
+    aires_collector::start(config, Arc::new(sink))
+        .await
+        .expect("collector starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_arrives_once_with_every_field_intact() {
+    let clickhouse = TestClickHouse::start();
+    let collector = collector_into(&clickhouse).await;
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| c.batch_size(100));
+
+    static SITE: aires_core::CallSite =
+        aires_core::CallSite::new_static("src/pay.rs", 42, "shop::pay");
+    let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let base_ns: u64 = aires_core::clock::system_unix_nanos() - 5_000_000_000;
+    const EVENTS: u64 = 500;
+    for i in 0..EVENTS {
+        let mut builder = Event::builder(
+            if i % 10 == 0 {
+                Level::Error
+            } else {
+                Level::Info
+            },
+            format!("request {i} served"),
+        )
+        .timestamp_unix_nanos(base_ns + i * 1_000 + 7)
+        .attr("i", i as i64)
+        .attr("big", u64::MAX - i)
+        .attr("ratio", i as f64 / 4.0)
+        .attr("ok", i % 2 == 0)
+        .attr("who", format!("user-{i}"))
+        .tags(["checkout", "v2"])
+        .call_site(&SITE)
+        .http(
+            HttpInfo::new("GET", if i % 2 == 0 { "/orders/:id" } else { "/pay" })
+                .path(format!("/orders/{i}"))
+                .status(if i % 10 == 0 { 502 } else { 200 })
+                .duration(Duration::from_micros(1_000 + i)),
+        );
+        if i < 5 {
+            builder = builder
+                .trace_id(trace)
+                .span_id(SpanId::from_int(i + 1))
+                .session_id("sess-1");
+        }
+        if i % 10 == 0 {
+            builder = builder.error(&std::io::Error::other("gateway timeout"));
+        }
+        sdk.emit(builder.build());
+    }
+    flush(&sdk).await;
+
+    // Exactly once.
+    let counts = clickhouse
+        .rows("SELECT count() AS n, uniqExact(id) AS ids FROM events")
+        .await;
+    assert_eq!(int(&counts[0]["n"]), EVENTS as i128);
+    assert_eq!(int(&counts[0]["ids"]), EVENTS as i128);
+
+    // Every field of one event, to the nanosecond.
+    let rows = clickhouse
+        .rows(
+            "SELECT toUnixTimestamp64Nano(timestamp) AS ts, * FROM events \
+             WHERE attributes_int['i'] = 10",
+        )
+        .await;
+    let row = &rows[0];
+    assert_eq!(int(&row["ts"]), (base_ns + 10 * 1_000 + 7) as i128);
+    assert_eq!(row["service"], "test-service");
+    assert_eq!(row["environment"], "test");
+    assert_eq!(row["severity"], "error");
+    assert_eq!(row["message"], "request 10 served");
+    assert_eq!(int(&row["attributes_int"]["i"]), 10);
+    assert_eq!(row["attributes_string"]["big"], (u64::MAX - 10).to_string());
+    assert_eq!(row["attributes_float"]["ratio"], 2.5);
+    assert_eq!(row["attributes_bool"]["ok"], true);
+    assert_eq!(row["attributes_string"]["who"], "user-10");
+    assert_eq!(row["tags"], serde_json::json!(["checkout", "v2"]));
+    assert_eq!(row["http_method"], "GET");
+    assert_eq!(row["http_route"], "/orders/:id");
+    assert_eq!(row["http_path"], "/orders/10");
+    assert_eq!(row["http_status"], 502);
+    assert_eq!(int(&row["http_duration_ns"]), 1_010_000);
+    assert!(
+        row["error_type"].as_str().unwrap().contains("io"),
+        "{}",
+        row["error_type"]
+    );
+    assert_eq!(row["error_message"], "gateway timeout");
+    assert_eq!(
+        (
+            row["file"].as_str(),
+            row["line"].as_u64(),
+            row["module"].as_str()
+        ),
+        (Some("src/pay.rs"), Some(42), Some("shop::pay"))
+    );
+    assert_eq!(row["sdk_name"], "aires-rust");
+
+    // The trace lookup and the text search return exactly the right rows.
+    let trace_rows = clickhouse
+        .rows(&format!(
+            "SELECT attributes_int['i'] AS i, span_id, session_id FROM events WHERE trace_id = '{trace}' ORDER BY timestamp"
+        ))
+        .await;
+    let found: Vec<i128> = trace_rows.iter().map(|r| int(&r["i"])).collect();
+    assert_eq!(found, [0, 1, 2, 3, 4]);
+    assert_eq!(trace_rows[1]["span_id"], "0000000000000002");
+    assert_eq!(trace_rows[1]["session_id"], "sess-1");
+    let found = clickhouse
+        .rows("SELECT count() AS n FROM events WHERE hasToken(message, '42')")
+        .await;
+    assert_eq!(int(&found[0]["n"]), 1);
+
+    // The materialized views hold the right totals.
+    let errors = clickhouse
+        .rows("SELECT sum(total) AS total, sum(errors) AS errors FROM error_rate_per_minute")
+        .await;
+    assert_eq!(int(&errors[0]["total"]), EVENTS as i128);
+    assert_eq!(int(&errors[0]["errors"]), (EVENTS / 10) as i128);
+    let latency = clickhouse
+        .rows(
+            "SELECT route, sum(requests) AS requests FROM http_latency_per_minute \
+             GROUP BY route ORDER BY route",
+        )
+        .await;
+    assert_eq!(latency.len(), 2);
+    assert_eq!(
+        (latency[0]["route"].as_str(), int(&latency[0]["requests"])),
+        (Some("/orders/:id"), 250)
+    );
+    assert_eq!(
+        (latency[1]["route"].as_str(), int(&latency[1]["requests"])),
+        (Some("/pay"), 250)
+    );
+
+    shutdown_sdk(sdk).await;
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_recorded() {
+    let clickhouse = TestClickHouse::start();
+    let client = clickhouse.server_client();
+    let first =
+        aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
+            .await
+            .unwrap();
+    assert_eq!(first, vec![1, 2, 3]);
+    let again =
+        aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
+            .await
+            .unwrap();
+    assert!(again.is_empty(), "nothing left to apply: {again:?}");
+    let recorded = clickhouse
+        .rows("SELECT version FROM aires_migrations FINAL ORDER BY version")
+        .await;
+    assert_eq!(recorded.len(), 3);
+}

@@ -1,0 +1,121 @@
+//! A real ClickHouse engine for tests: the server named by
+//! `AIRES_CLICKHOUSE_URL`, or else a private tools/clickhouse-dev server
+//! (chDB behind ClickHouse's HTTP interface) started for the test.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A ClickHouse to test against, with a database of the test's own.
+pub struct TestClickHouse {
+    pub url: String,
+    pub database: String,
+    server: Option<Child>,
+    data: Option<PathBuf>,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl TestClickHouse {
+    pub fn start() -> Self {
+        let database = format!(
+            "aires_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        if let Ok(url) = std::env::var("AIRES_CLICKHOUSE_URL") {
+            return TestClickHouse {
+                url,
+                database,
+                server: None,
+                data: None,
+            };
+        }
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = root.join("tools/clickhouse-dev/.venv/bin/python");
+        assert!(
+            python.exists(),
+            "the ClickHouse dev server's venv is missing: run `scripts/clickhouse-dev setup` \
+             (scripts/test does), or set AIRES_CLICKHOUSE_URL to a ClickHouse server"
+        );
+        let data = std::env::temp_dir().join(&database);
+        let mut server = Command::new(python)
+            .arg(root.join("tools/clickhouse-dev/server.py"))
+            .args(["--port", "0", "--data"])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the ClickHouse dev server");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .last()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"))
+            .to_owned();
+        TestClickHouse {
+            url,
+            database,
+            server: Some(server),
+            data: Some(data),
+        }
+    }
+
+    /// A client of the server, with no default database.
+    pub fn server_client(&self) -> clickhouse::Client {
+        clickhouse::Client::default().with_url(&self.url)
+    }
+
+    /// A client on the test's database.
+    pub fn client(&self) -> clickhouse::Client {
+        self.server_client().with_database(&self.database)
+    }
+
+    /// The result of `sql` as JSON objects, one per row.
+    pub async fn rows(&self, sql: &str) -> Vec<serde_json::Value> {
+        let bytes = self
+            .client()
+            .query(sql)
+            .fetch_bytes("JSONEachRow")
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The collector's ClickHouse options for this database.
+    pub fn sink_config(&self) -> aires_collector::sink::ClickHouseConfig {
+        aires_collector::sink::ClickHouseConfig {
+            url: self.url.clone(),
+            database: self.database.clone(),
+            table: "events".into(),
+            user: "default".into(),
+            password: String::new(),
+            ttl_days: 30,
+            migrate: true,
+            timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl Drop for TestClickHouse {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        if let Some(data) = self.data.take() {
+            let _ = std::fs::remove_dir_all(data);
+        }
+    }
+}
