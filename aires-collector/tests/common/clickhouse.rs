@@ -11,14 +11,22 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct TestClickHouse {
     pub url: String,
     pub database: String,
+    pub user: String,
+    pub password: String,
     server: Option<Child>,
     data: Option<PathBuf>,
+    port: u16,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 impl TestClickHouse {
     pub fn start() -> Self {
+        Self::start_with_login("default", "")
+    }
+
+    /// A server that accepts only `user` / `password` (dev server only).
+    pub fn start_with_login(user: &str, password: &str) -> Self {
         let database = format!(
             "aires_test_{}_{}",
             std::process::id(),
@@ -28,10 +36,28 @@ impl TestClickHouse {
             return TestClickHouse {
                 url,
                 database,
+                user: std::env::var("AIRES_CLICKHOUSE_USER").unwrap_or_else(|_| "default".into()),
+                password: std::env::var("AIRES_CLICKHOUSE_PASSWORD").unwrap_or_default(),
                 server: None,
                 data: None,
+                port: 0,
             };
         }
+        let data = std::env::temp_dir().join(&database);
+        let mut clickhouse = TestClickHouse {
+            url: String::new(),
+            database,
+            user: user.into(),
+            password: password.into(),
+            server: None,
+            data: Some(data),
+            port: 0,
+        };
+        clickhouse.spawn();
+        clickhouse
+    }
+
+    fn spawn(&mut self) {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let python = root.join("tools/clickhouse-dev/.venv/bin/python");
         assert!(
@@ -39,11 +65,15 @@ impl TestClickHouse {
             "the ClickHouse dev server's venv is missing: run `scripts/clickhouse-dev setup` \
              (scripts/test does), or set AIRES_CLICKHOUSE_URL to a ClickHouse server"
         );
-        let data = std::env::temp_dir().join(&database);
         let mut server = Command::new(python)
             .arg(root.join("tools/clickhouse-dev/server.py"))
-            .args(["--port", "0", "--data"])
-            .arg(&data)
+            .args(["--port", &self.port.to_string(), "--data"])
+            .arg(
+                self.data
+                    .as_ref()
+                    .expect("a dev server has a data directory"),
+            )
+            .args(["--user", &self.user, "--password", &self.password])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -58,17 +88,32 @@ impl TestClickHouse {
             .filter(|u| u.starts_with("http://"))
             .unwrap_or_else(|| panic!("unexpected first line from the dev server: {line:?}"))
             .to_owned();
-        TestClickHouse {
-            url,
-            database,
-            server: Some(server),
-            data: Some(data),
-        }
+        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        self.url = url;
+        self.server = Some(server);
+    }
+
+    /// Makes ClickHouse unavailable (kills the dev server).
+    pub fn stop(&mut self) {
+        let mut server = self
+            .server
+            .take()
+            .expect("only a dev server can be stopped");
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+
+    /// Brings it back on the same port, with the same data.
+    pub fn resume(&mut self) {
+        self.spawn();
     }
 
     /// A client of the server, with no default database.
     pub fn server_client(&self) -> clickhouse::Client {
-        clickhouse::Client::default().with_url(&self.url)
+        clickhouse::Client::default()
+            .with_url(&self.url)
+            .with_user(&self.user)
+            .with_password(&self.password)
     }
 
     /// A client on the test's database.
@@ -99,8 +144,8 @@ impl TestClickHouse {
             url: self.url.clone(),
             database: self.database.clone(),
             table: "events".into(),
-            user: "default".into(),
-            password: String::new(),
+            user: self.user.clone(),
+            password: self.password.clone(),
             ttl_days: 30,
             migrate: true,
             timeout: std::time::Duration::from_secs(30),
