@@ -1,8 +1,8 @@
 //! A real ClickHouse engine for tests: the server named by
-
-#![allow(dead_code)]
 //! `AIRES_CLICKHOUSE_URL`, or else a private tools/clickhouse-dev server
 //! (chDB behind ClickHouse's HTTP interface) started for the test.
+
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
