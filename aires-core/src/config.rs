@@ -13,7 +13,7 @@
 //! | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
 //! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, or `block:<ms>`) |
 //! | `retry.max_retries` | 3 | `AIRES_MAX_RETRIES` |
-//! | `max_in_flight` | 4 | `AIRES_MAX_IN_FLIGHT` |
+//! | `max_in_flight` | 16 | `AIRES_MAX_IN_FLIGHT` |
 //! | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
 //!
 //! Environment variables win over values set in code, so operators can
@@ -146,7 +146,7 @@ impl Default for Config {
             queue_capacity: 4_096,
             overflow: OverflowPolicy::DropNewest,
             retry: RetryPolicy::default(),
-            max_in_flight: 4,
+            max_in_flight: 16,
             send_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             limits: Limits::default(),
