@@ -1,0 +1,52 @@
+# Shared by scripts/demo and scripts/bench-e2e: starts the dev ClickHouse
+# (chDB behind ClickHouse's HTTP interface) and a release aires-collector
+# writing into it, on loopback, and stops both when the script exits.
+#
+# Usage (after `set -euo pipefail` and cd to the repository root):
+#   source scripts/lib/local-stack.sh
+#   stack_start WORKDIR [collector flags...]
+#   -> sets CLICKHOUSE_URL, COLLECTOR_GRPC, COLLECTOR_METRICS
+
+stack_pids=()
+
+stack_stop() {
+    for pid in "${stack_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${stack_pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+# wait_for FILE PATTERN: prints the first match of PATTERN in FILE, or fails.
+wait_for() {
+    for _ in $(seq 1 600); do
+        if match=$(grep -o "$2" "$1" 2>/dev/null | head -n 1) && [ -n "$match" ]; then
+            echo "$match"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "timed out waiting for $2 in $1:" >&2
+    cat "$1" >&2
+    return 1
+}
+
+stack_start() {
+    local work=$1
+    shift
+    trap stack_stop EXIT
+    scripts/clickhouse-dev setup
+    cargo build --release --locked -q -p aires-collector --bin aires-collector
+    rm -rf "$work"
+    mkdir -p "$work"
+    tools/clickhouse-dev/.venv/bin/python tools/clickhouse-dev/server.py \
+        --port 0 --data "$work/clickhouse" >"$work/clickhouse.log" 2>&1 &
+    stack_pids+=($!)
+    CLICKHOUSE_URL=$(wait_for "$work/clickhouse.log" 'http://[0-9.:]*')
+    target/release/aires-collector --sink clickhouse --clickhouse-url "$CLICKHOUSE_URL" \
+        --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$work/collector.log" 2>&1 &
+    stack_pids+=($!)
+    COLLECTOR_GRPC=$(wait_for "$work/collector.log" 'grpc=[0-9.:]*' | cut -d= -f2)
+    COLLECTOR_METRICS=$(wait_for "$work/collector.log" 'metrics=[0-9.:]*' | cut -d= -f2)
+}
