@@ -193,3 +193,43 @@ async fn migrations_are_idempotent_and_recorded() {
         .await;
     assert_eq!(recorded.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collectors_starting_together_migrate_safely() {
+    let clickhouse = TestClickHouse::start();
+    let client = clickhouse.server_client();
+    let database = clickhouse.database.clone();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let (client, database) = (client.clone(), database.clone());
+            tokio::spawn(async move {
+                aires_collector::sink::clickhouse::migrations::apply(&client, &database, 30).await
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().expect("every concurrent run succeeds");
+    }
+    // One set of tables, usable, and each version recorded once.
+    let recorded = clickhouse
+        .rows("SELECT version, count() AS n FROM aires_migrations FINAL GROUP BY version ORDER BY version")
+        .await;
+    assert_eq!(recorded.len(), 3);
+    assert!(recorded.iter().all(|r| int(&r["n"]) == 1), "{recorded:?}");
+    let tables = clickhouse
+        .rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+        .await;
+    let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for expected in [
+        "events",
+        "error_rate_per_minute",
+        "http_latency_per_minute",
+        "mv_error_rate",
+        "mv_http_latency",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+}
