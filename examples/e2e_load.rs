@@ -116,7 +116,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     aires::flush(Duration::from_secs(120))?;
     let expected = events / threads * threads;
     let count_sql = "SELECT count() FROM events WHERE service = 'e2e-load' AND severity = 'info'";
+    let waited = Instant::now();
     while query(&clickhouse, &database, count_sql)?.parse::<u64>()? < expected {
+        if waited.elapsed() > Duration::from_secs(120) {
+            return Err("not every event became queryable within 120 s after the flush".into());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let elapsed = start.elapsed().as_secs_f64();

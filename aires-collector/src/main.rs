@@ -31,7 +31,12 @@ async fn main() -> ExitCode {
         .init();
 
     let sink: Arc<dyn Sink> = match config.sink {
-        SinkKind::Clickhouse => match ClickHouseSink::start(&config.clickhouse()).await {
+        SinkKind::Clickhouse => match ClickHouseSink::start_waiting(
+            &config.clickhouse(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        {
             Ok(sink) => Arc::new(sink),
             Err(error) => {
                 tracing::error!(url = %config.clickhouse_url, "cannot use ClickHouse: {error}");

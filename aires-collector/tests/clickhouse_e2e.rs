@@ -15,6 +15,22 @@ use aires_transport_grpc::GrpcConfig;
 use clickhouse_server::TestClickHouse;
 use common::*;
 
+/// An error with a cause, to check that the chain is stored.
+#[derive(Debug)]
+struct Declined(std::io::Error);
+
+impl std::fmt::Display for Declined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("payment declined")
+    }
+}
+
+impl std::error::Error for Declined {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// A JSON integer, whether ClickHouse quoted it (64-bit) or not.
 fn int(value: &serde_json::Value) -> i128 {
     match value {
@@ -80,7 +96,7 @@ async fn every_event_arrives_once_with_every_field_intact() {
                 .session_id("sess-1");
         }
         if i % 10 == 0 {
-            builder = builder.error(&std::io::Error::other("gateway timeout"));
+            builder = builder.error(&Declined(std::io::Error::other("gateway timeout")));
         }
         sdk.emit(builder.build());
     }
@@ -118,11 +134,12 @@ async fn every_event_arrives_once_with_every_field_intact() {
     assert_eq!(row["http_status"], 502);
     assert_eq!(int(&row["http_duration_ns"]), 1_010_000);
     assert!(
-        row["error_type"].as_str().unwrap().contains("io"),
+        row["error_type"].as_str().unwrap().ends_with("Declined"),
         "{}",
         row["error_type"]
     );
-    assert_eq!(row["error_message"], "gateway timeout");
+    assert_eq!(row["error_message"], "payment declined");
+    assert_eq!(row["error_chain"], serde_json::json!(["gateway timeout"]));
     assert_eq!(
         (
             row["file"].as_str(),
@@ -168,6 +185,52 @@ async fn every_event_arrives_once_with_every_field_intact() {
     assert_eq!(
         (latency[1]["route"].as_str(), int(&latency[1]["requests"])),
         (Some("/pay"), 250)
+    );
+
+    // The dashboard queries of sql/queries, with their parameters.
+    let service = [("service", "test-service"), ("minutes", "60")];
+    let rate = clickhouse.query_file("error_rate.sql", &service);
+    let total: i128 = rate.iter().map(|r| int(&r["events"])).sum();
+    let failed: i128 = rate.iter().map(|r| int(&r["errors"])).sum();
+    assert_eq!((total, failed), (EVENTS as i128, (EVENTS / 10) as i128));
+    let routes = clickhouse.query_file("latency_by_route.sql", &service);
+    assert_eq!(routes.len(), 2);
+    for route in &routes {
+        assert_eq!(int(&route["requests"]), 250);
+        // Durations are 1.000 to 1.499 ms: every quantile lies in between.
+        for q in ["p50_ms", "p95_ms", "p99_ms"] {
+            let ms = route[q].as_f64().unwrap();
+            assert!((1.0..1.5).contains(&ms), "{q} = {ms}");
+        }
+    }
+    let trace_hex = trace.to_string();
+    let in_trace = clickhouse.query_file("trace_events.sql", &[("trace_id", &trace_hex)]);
+    assert_eq!(in_trace.len(), 5);
+    let found = clickhouse.query_file(
+        "search_messages.sql",
+        &[("token", "42"), ("minutes", "60"), ("limit", "10")],
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["message"], "request 42 served");
+    let errors = clickhouse.query_file(
+        "latest_errors.sql",
+        &[("service", "test-service"), ("limit", "3")],
+    );
+    let messages: Vec<&str> = errors
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "request 490 served",
+            "request 480 served",
+            "request 470 served"
+        ]
+    );
+    assert_eq!(
+        errors[0]["error_chain"],
+        serde_json::json!(["gateway timeout"])
     );
 
     shutdown_sdk(sdk).await;

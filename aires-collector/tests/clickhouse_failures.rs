@@ -93,18 +93,40 @@ async fn assert_each_exactly_once(clickhouse: &TestClickHouse, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clickhouse_outage_mid_run_loses_and_duplicates_nothing() {
-    let mut clickhouse = TestClickHouse::start();
-    let collector = start_collector(&clickhouse, None).await;
-    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| c.batch_size(50));
-    const EVENTS: usize = 3_000;
+    let clickhouse = TestClickHouse::start();
+    // The collector reaches ClickHouse through a proxy that can be cut.
+    let target: std::net::SocketAddr = clickhouse
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = CuttableProxy::to(target).await;
+    let mut sink_config = clickhouse.sink_config();
+    sink_config.url = format!("http://{}", proxy.addr);
+    let sink = ClickHouseSink::start(&sink_config)
+        .await
+        .expect("sink starts");
+    let mut config = CollectorConfig::for_tests();
+    config.batch_timeout_ms = 50;
+    let collector = aires_collector::start(config, Arc::new(sink))
+        .await
+        .expect("collector starts");
+    // The application prefers waiting to dropping while the outage lasts
+    // longer than its buffers cover.
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
+        c.batch_size(50)
+            .overflow(aires_core::OverflowPolicy::Block(Duration::from_secs(60)))
+    });
+    const EVENTS: usize = 6_000;
     let (producer, _) = produce(&sdk, EVENTS);
 
-    // Some events are stored, then ClickHouse goes away...
+    // Some events are stored, then ClickHouse becomes unreachable...
     assert!(wait_until(DEADLINE, || collector.metrics().events_inserted.get() > 200).await);
-    clickhouse.stop();
-    // ...until the collector has failed to write and retried a few times.
-    assert!(wait_until(DEADLINE, || collector.metrics().sink_retries.get() >= 3).await);
-    clickhouse.resume();
+    proxy.cut();
+    // ...for a few seconds: five failed writes, retried after 0.1 + 0.2 +
+    // 0.4 + 0.8 + 1.6 s of backoff.
+    assert!(wait_until(DEADLINE, || collector.metrics().sink_retries.get() >= 5).await);
+    proxy.restore();
 
     producer.await.unwrap();
     flush(&sdk).await;
@@ -120,11 +142,13 @@ async fn a_graceful_collector_restart_mid_run_loses_nothing() {
     let first = start_collector(&clickhouse, None).await;
     let address = first.grpc_addr();
     let sdk = sdk(GrpcConfig::new(endpoint(&first)), |c| {
-        c.batch_size(50).retry(RetryPolicy {
-            max_retries: 20,
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(500),
-        })
+        c.batch_size(50)
+            .overflow(aires_core::OverflowPolicy::Block(Duration::from_secs(60)))
+            .retry(RetryPolicy {
+                max_retries: 20,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+            })
     });
     const EVENTS: usize = 3_000;
     let (producer, _) = produce(&sdk, EVENTS);

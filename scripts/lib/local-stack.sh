@@ -9,26 +9,33 @@
 
 stack_pids=()
 
+# Stops in reverse order of start: the collector drains into ClickHouse
+# before ClickHouse goes away.
 stack_stop() {
-    for pid in "${stack_pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${stack_pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
+    local i
+    for ((i = ${#stack_pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${stack_pids[i]}" 2>/dev/null || true
+        wait "${stack_pids[i]}" 2>/dev/null || true
     done
 }
 
-# wait_for FILE PATTERN: prints the first match of PATTERN in FILE, or fails.
+# wait_for PID FILE PATTERN: prints the first match of PATTERN in FILE, or
+# fails when PID exits first or after 60 s.
 wait_for() {
     for _ in $(seq 1 600); do
-        if match=$(grep -o "$2" "$1" 2>/dev/null | head -n 1) && [ -n "$match" ]; then
+        if match=$(grep -o "$3" "$2" 2>/dev/null | head -n 1) && [ -n "$match" ]; then
             echo "$match"
             return 0
         fi
+        if ! kill -0 "$1" 2>/dev/null; then
+            echo "process $1 exited before printing $3:" >&2
+            cat "$2" >&2
+            return 1
+        fi
         sleep 0.1
     done
-    echo "timed out waiting for $2 in $1:" >&2
-    cat "$1" >&2
+    echo "timed out waiting for $3 in $2:" >&2
+    cat "$2" >&2
     return 1
 }
 
@@ -43,10 +50,10 @@ stack_start() {
     tools/clickhouse-dev/.venv/bin/python tools/clickhouse-dev/server.py \
         --port 0 --data "$work/clickhouse" >"$work/clickhouse.log" 2>&1 &
     stack_pids+=($!)
-    CLICKHOUSE_URL=$(wait_for "$work/clickhouse.log" 'http://[0-9.:]*')
+    CLICKHOUSE_URL=$(wait_for "$!" "$work/clickhouse.log" 'http://[0-9.:]*')
     target/release/aires-collector --sink clickhouse --clickhouse-url "$CLICKHOUSE_URL" \
         --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$work/collector.log" 2>&1 &
     stack_pids+=($!)
-    COLLECTOR_GRPC=$(wait_for "$work/collector.log" 'grpc=[0-9.:]*' | cut -d= -f2)
-    COLLECTOR_METRICS=$(wait_for "$work/collector.log" 'metrics=[0-9.:]*' | cut -d= -f2)
+    COLLECTOR_GRPC=$(wait_for "$!" "$work/collector.log" 'grpc=[0-9.:]*' | cut -d= -f2)
+    COLLECTOR_METRICS=$(wait_for "$!" "$work/collector.log" 'metrics=[0-9.:]*' | cut -d= -f2)
 }

@@ -5,10 +5,12 @@
 -- {database}, {cluster} and {ttl_days}, then run the collector with
 -- --no-migrate --clickhouse-table events_distributed.
 --
--- Replicated tables deduplicate retried inserts by default (a window of
--- 1000 blocks), so the collector's insert_deduplication_token works as on
--- one node; inserting through a Distributed table forwards it to the shard
--- (insert_distributed_sync = 1 makes the insert wait for the shard).
+-- Replicated tables deduplicate retried inserts by default, so the
+-- collector's insert_deduplication_token works as on one node. By default
+-- an insert into a Distributed table is answered once it is queued on the
+-- node that took it; for the collector's acks to mean "stored on the
+-- shard", give the collector's user distributed_foreground_insert = 1
+-- (formerly insert_distributed_sync) in its settings profile.
 
 CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster};
 

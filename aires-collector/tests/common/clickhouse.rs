@@ -95,21 +95,6 @@ impl TestClickHouse {
         self.server = Some(server);
     }
 
-    /// Makes ClickHouse unavailable (kills the dev server).
-    pub fn stop(&mut self) {
-        let mut server = self
-            .server
-            .take()
-            .expect("only a dev server can be stopped");
-        server.kill().unwrap();
-        server.wait().unwrap();
-    }
-
-    /// Brings it back on the same port, with the same data.
-    pub fn resume(&mut self) {
-        self.spawn();
-    }
-
     /// A client of the server, with no default database.
     pub fn server_client(&self) -> clickhouse::Client {
         clickhouse::Client::default()
@@ -140,6 +125,38 @@ impl TestClickHouse {
             .collect()
     }
 
+    /// Runs one of `sql/queries/*.sql` with ClickHouse query parameters
+    /// (`{name:Type}` placeholders, sent as `param_name=value`), as a
+    /// dashboard would; returns the rows as JSON objects.
+    pub fn query_file(&self, file: &str, params: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        use std::io::{Read, Write};
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let sql = std::fs::read_to_string(root.join("sql/queries").join(file)).unwrap();
+        let mut target = format!("/?database={}&default_format=JSONEachRow", self.database);
+        for (name, value) in params {
+            target.push_str(&format!("&param_{name}={}", percent_encode(value)));
+        }
+        let host = self.url.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "POST {target} HTTP/1.1\r\nHost: {host}\r\nX-ClickHouse-User: {}\r\nX-ClickHouse-Key: {}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{sql}",
+            self.user,
+            self.password,
+            sql.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{file}: {head}\n{body}");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     /// The collector's ClickHouse options for this database.
     pub fn sink_config(&self) -> aires_collector::sink::ClickHouseConfig {
         aires_collector::sink::ClickHouseConfig {
@@ -165,4 +182,16 @@ impl Drop for TestClickHouse {
             let _ = std::fs::remove_dir_all(data);
         }
     }
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -33,8 +33,14 @@ pub fn classify(error: &Error) -> SinkError {
         Error::Network(_) | Error::TimedOut => true,
         Error::BadResponse(text) => match exception_code(text) {
             Some(code) => TRANSIENT_CODES.contains(&code),
-            // No code: a proxy or a server that is starting, or a 5xx.
-            None => true,
+            // No ClickHouse code: the HTTP status decides. A 4xx from a
+            // proxy or a wrong URL will not fix itself (408 and 429 may);
+            // a 5xx or anything else may be a server that is starting.
+            None => match http_status(text) {
+                Some(408 | 429) => true,
+                Some(status) => !(400..500).contains(&status),
+                None => true,
+            },
         },
         _ => false,
     };
@@ -43,6 +49,16 @@ pub fn classify(error: &Error) -> SinkError {
     } else {
         SinkError::permanent(message)
     }
+}
+
+/// The status of a code-less "NNN Reason" error text.
+fn http_status(text: &str) -> Option<u16> {
+    let digits: String = text
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (digits.len() == 3).then(|| digits.parse().ok()).flatten()
 }
 
 /// The `N` of `Code: N.` in a ClickHouse error text.
@@ -72,8 +88,18 @@ mod tests {
             kind(Error::BadResponse(too_many_parts)),
             SinkErrorKind::Transient
         );
-        let bare_503 = "bad response: 503 Service Unavailable".to_string();
+        let bare_503 = "503 Service Unavailable".to_string();
         assert_eq!(kind(Error::BadResponse(bare_503)), SinkErrorKind::Transient);
+        let wrong_path = "404 Not Found".to_string();
+        assert_eq!(
+            kind(Error::BadResponse(wrong_path)),
+            SinkErrorKind::Permanent
+        );
+        let throttled = "429 Too Many Requests".to_string();
+        assert_eq!(
+            kind(Error::BadResponse(throttled)),
+            SinkErrorKind::Transient
+        );
         let auth = "Code: 516. DB::Exception: default: Authentication failed".to_string();
         assert_eq!(kind(Error::BadResponse(auth)), SinkErrorKind::Permanent);
         let no_column = "Code: 16. DB::Exception: No such column foo".to_string();

@@ -64,11 +64,9 @@ pub async fn apply(client: &Client, database: &str, ttl_days: u32) -> Result<Vec
             let statement = statement
                 .replace("{database}", database)
                 .replace("{ttl_days}", &ttl_days.to_string());
-            run(statement).await.map_err(|e| {
-                SinkError::permanent(format!(
-                    "migration {version} ({name}) failed: {}",
-                    e.message
-                ))
+            run(statement).await.map_err(|e| SinkError {
+                kind: e.kind,
+                message: format!("migration {version} ({name}) failed: {}", e.message),
             })?;
         }
         run(format!(

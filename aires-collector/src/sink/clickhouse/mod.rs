@@ -52,6 +52,7 @@ pub struct ClickHouseConfig {
 pub struct ClickHouseSink {
     client: Client,
     table: String,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for ClickHouseSink {
@@ -64,7 +65,31 @@ impl std::fmt::Debug for ClickHouseSink {
 
 impl ClickHouseSink {
     /// Connects (lazily: the pool opens connections as needed) and, if
-    /// configured, applies the migrations.
+    /// configured, applies the migrations. A transient failure (ClickHouse
+    /// still starting, say) is retried with backoff for up to
+    /// `startup_wait`; a permanent one (a wrong password) fails at once.
+    pub async fn start_waiting(
+        config: &ClickHouseConfig,
+        startup_wait: Duration,
+    ) -> Result<Self, SinkError> {
+        let deadline = tokio::time::Instant::now() + startup_wait;
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match Self::start(config).await {
+                Err(error)
+                    if error.kind == super::SinkErrorKind::Transient
+                        && tokio::time::Instant::now() + backoff < deadline =>
+                {
+                    tracing::warn!("ClickHouse not ready ({error}); retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Connects and, if configured, applies the migrations, once.
     pub async fn start(config: &ClickHouseConfig) -> Result<Self, SinkError> {
         let server = Client::default()
             .with_url(&config.url)
@@ -78,6 +103,7 @@ impl ClickHouseSink {
         Ok(ClickHouseSink {
             client: server.with_database(&config.database),
             table: config.table.clone(),
+            timeout: config.timeout,
         })
     }
 
@@ -86,8 +112,15 @@ impl ClickHouseSink {
             .client
             .insert::<Row>(&self.table)
             .await?
+            // A server that hangs without refusing the connection must not
+            // stall the pipeline: past this, the write fails as transient.
+            .with_timeouts(Some(self.timeout), Some(self.timeout))
             .with_setting("insert_deduplication_token", batch.token.clone())
-            .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1");
+            .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
+            // Events may span many days (the transform accepts any time
+            // since 2000); the default limit of 100 partitions per insert
+            // would fail such a batch on every retry and stall the rest.
+            .with_setting("max_partitions_per_insert_block", "0");
         for row in &batch.rows {
             insert.write(row).await?;
         }
