@@ -21,8 +21,17 @@ chDB session on a data directory:
 - `Content-Encoding: gzip | zstd | lz4 | deflate` bodies;
 - a user and password from `X-ClickHouse-User`/`X-ClickHouse-Key`, basic
   auth, or the `user`/`password` parameters;
-- errors as ClickHouse gives them: HTTP 500 (403 for a failed login), the
-  `X-ClickHouse-Exception-Code` header and `Code: N. DB::Exception: ...`.
+- query parameters also as `multipart/form-data` fields (how the Rust
+  crate sends them);
+- errors as ClickHouse gives them: HTTP 500, or 400/404/403 for the codes
+  ClickHouse's HTTP handler maps to those (syntax errors, unknown tables,
+  failed logins), the `X-ClickHouse-Exception-Code` header and
+  `Code: N. DB::Exception: ...`.
+
+Differences from a real server, by design: statements run one at a time
+in one shared session (so a `SET` or a temporary table outlives its
+request), settings given as URL parameters apply to SELECT-like statements
+and INSERTs only, and answers are sent whole, never streamed.
 
 Statements run one at a time (one engine, one session). It is a development
 tool, not a production server.
@@ -31,12 +40,16 @@ tool, not a production server.
 """
 
 import argparse
+import atexit
 import base64
+import email.parser
+import email.policy
 import gzip
 import http.server
 import io
 import os
 import re
+import shutil
 import socketserver
 import struct
 import sys
@@ -146,6 +159,19 @@ def decode_content(body, encoding):
     raise ClickHouseError(1, f"unsupported Content-Encoding {encoding!r}", status=415)
 
 
+def multipart_fields(content_type, body):
+    """The fields of a multipart/form-data body, as text."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            fields[name] = part.get_payload(decode=True).decode("utf-8")
+    return fields
+
+
 def quote_setting(value):
     if re.fullmatch(r"-?\d+(\.\d+)?", value):
         return value
@@ -153,14 +179,31 @@ def quote_setting(value):
 
 
 def settings_clause(settings):
+    for name in settings:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ClickHouseError(115, f"Unknown setting '{name}'", status=400)
     return ", ".join(f"{name} = {quote_setting(value)}" for name, value in settings.items())
 
 
+# Statements that take a trailing SETTINGS clause for query settings.
+SETTINGS_TAKERS = re.compile(r"^\s*(SELECT|WITH|DESCRIBE|DESC|SHOW|EXPLAIN|EXISTS)\b", re.IGNORECASE)
+
+# Query-settings codes ClickHouse's HTTP handler answers with 4xx.
+STATUS_BY_CODE = {
+    **{code: 400 for code in (6, 27, 36, 38, 41, 42, 43, 44, 46, 53, 62, 69, 70, 115, 117, 130, 395, 472)},
+    **{code: 404 for code in (16, 47, 60, 81, 83, 179)},
+    **{code: 403 for code in (192, 193, 194, 195, 196, 197, 516)},
+}
+
+
 def with_settings(query, settings):
-    """Puts a SETTINGS clause where ClickHouse wants it: before FORMAT."""
-    if not settings:
+    """Puts the URL's settings where ClickHouse reads them: a SETTINGS
+    clause before a trailing FORMAT, on a new line (so that a trailing
+    comment cannot swallow it). Statements without a SETTINGS clause (DDL)
+    run without them: this front cannot scope them to one statement."""
+    if not settings or not SETTINGS_TAKERS.match(query):
         return query
-    clause = " SETTINGS " + settings_clause(settings)
+    clause = "\nSETTINGS " + settings_clause(settings)
     match = TRAILING_FORMAT_RE.search(query)
     if match:
         return query[:match.start()] + clause + query[match.start():]
@@ -174,12 +217,14 @@ class Engine:
         self.session = chdb_session.Session(data_dir)
         self.lock = threading.Lock()
         self.spool = tempfile.mkdtemp(prefix="clickhouse-dev-")
+        atexit.register(shutil.rmtree, self.spool, True)
 
     def run(self, query, database, default_format, settings, data, query_params):
         with self.lock:
             # Like ClickHouse's HTTP interface: each request starts in its
             # `database`, or `default`.
-            self._query(f"USE {database or 'default'}", "TabSeparated")
+            name = (database or "default").replace("`", "``")
+            self._query(f"USE `{name}`", "TabSeparated")
             insert = INSERT_RE.match(query)
             if insert and data is not None:
                 return self._insert(insert, settings, data)
@@ -195,6 +240,12 @@ class Engine:
         path = os.path.join(self.spool, "insert.bin")
         with open(path, "wb") as spool:
             spool.write(data)
+        try:
+            return self._insert_file(match, settings, path)
+        finally:
+            os.remove(path)
+
+    def _insert_file(self, match, settings, path):
         merged = dict(settings)
         inline = match.group("settings")
         clause = settings_clause(merged)
@@ -212,11 +263,13 @@ class Engine:
         except Exception as error:  # chDB raises ChdbError with ClickHouse's text
             text = str(error).strip()
             code = ERROR_CODE_RE.search(text)
-            raise ClickHouseError(int(code.group(1)) if code else 1000, text) from None
+            number = int(code.group(1)) if code else 1000
+            raise ClickHouseError(number, text, status=STATUS_BY_CODE.get(number, 500)) from None
         if getattr(result, "has_error", lambda: False)():
             text = result.error_message()
             code = ERROR_CODE_RE.search(text)
-            raise ClickHouseError(int(code.group(1)) if code else 1000, text)
+            number = int(code.group(1)) if code else 1000
+            raise ClickHouseError(number, text, status=STATUS_BY_CODE.get(number, 500))
         return result.bytes() if result is not None else b""
 
 
@@ -251,6 +304,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_request(self, body):
         url = urllib.parse.urlsplit(self.path)
         params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.lower().startswith("multipart/form-data"):
+            params.update(multipart_fields(content_type, body))
+            body = b""
         try:
             if url.path.rstrip("/") == "/ping":
                 return self.answer(200, b"Ok.\n")

@@ -126,8 +126,29 @@ def test_logins_and_errors_look_like_clickhouse(server):
     req = urllib.request.Request(server + "/?query=SELECT%207", headers={"Authorization": basic})
     assert urllib.request.urlopen(req).read() == b"7\n"
     status, headers, text = request(server, "SELECT * FROM no_such_table")
-    assert status == 500 and headers["X-ClickHouse-Exception-Code"] == "60"
+    assert status == 404 and headers["X-ClickHouse-Exception-Code"] == "60"
     assert text.startswith(b"Code: 60. DB::Exception:") and b"no_such_table" in text
+
+
+def test_multipart_parameters_and_settings_placement(server):
+    boundary = "XyZ"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\n"
+        "SELECT {n:UInt32} + 1 -- a trailing comment\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"param_n\"\r\n\r\n41\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    status, _, text = request(
+        server, body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        max_threads="1",
+    )
+    assert (status, text) == (200, b"42\n"), text
+    # A setting in the URL of a DDL statement does not break it.
+    status, _, text = request(server, body=b"CREATE TABLE IF NOT EXISTS default.s (x UInt8) "
+                              b"ENGINE = MergeTree ORDER BY x", max_threads="1")
+    assert status == 200, text
+    status, _, text = request(server, "SELECT 1", **{"bad setting": "1"})
+    assert status == 400 and b"Unknown setting" in text
 
 
 def test_clickhouse_connect_round_trip(server):
