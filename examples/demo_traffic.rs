@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .duration(Duration::from_secs_f64(millis / 1000.0))
             .client_ip("10.1.2.3")
             .scheme("https");
-        if fails {
+        if fails && route == "/pay" {
             failed += 1;
             let err = PaymentDeclined {
                 order_id,
@@ -117,6 +117,20 @@ fn main() -> Result<(), Box<dyn Error>> {
                     "card gateway timed out after 30s",
                 ),
             };
+            aires::error!(
+                "request failed",
+                trace_id = trace,
+                span_id = span,
+                http = http,
+                error = &err,
+                order_id = order_id,
+            );
+        } else if fails {
+            failed += 1;
+            let err = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "inventory service reset the connection",
+            );
             aires::error!(
                 "request failed",
                 trace_id = trace,
