@@ -12,7 +12,7 @@ use aires_collector::sink::ClickHouseSink;
 use aires_collector::CollectorConfig;
 use aires_core::{Event, HttpInfo, Level, SpanId, TraceId};
 use aires_transport_grpc::GrpcConfig;
-use clickhouse_server::TestClickHouse;
+use clickhouse_server::{int, TestClickHouse};
 use common::*;
 
 /// An error with a cause, to check that the chain is stored.
@@ -28,19 +28,6 @@ impl std::fmt::Display for Declined {
 impl std::error::Error for Declined {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
-    }
-}
-
-/// A JSON integer, whether ClickHouse quoted it (64-bit) or not.
-fn int(value: &serde_json::Value) -> i128 {
-    match value {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or(n.as_u64().map(i128::from))
-            .unwrap(),
-        serde_json::Value::String(s) => s.parse().unwrap(),
-        other => panic!("not an integer: {other}"),
     }
 }
 

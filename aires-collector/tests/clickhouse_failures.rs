@@ -14,20 +14,8 @@ use aires_collector::sink::{ClickHouseSink, SinkErrorKind};
 use aires_collector::CollectorConfig;
 use aires_core::RetryPolicy;
 use aires_transport_grpc::GrpcConfig;
-use clickhouse_server::TestClickHouse;
+use clickhouse_server::{int, TestClickHouse};
 use common::*;
-
-fn int(value: &serde_json::Value) -> i128 {
-    match value {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or(n.as_u64().map(i128::from))
-            .unwrap(),
-        serde_json::Value::String(s) => s.parse().unwrap(),
-        other => panic!("not an integer: {other}"),
-    }
-}
 
 async fn start_collector(
     clickhouse: &TestClickHouse,

@@ -195,3 +195,16 @@ fn percent_encode(value: &str) -> String {
         })
         .collect()
 }
+
+/// A JSON integer, whether ClickHouse quoted it (64-bit) or not.
+pub fn int(value: &serde_json::Value) -> i128 {
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or(n.as_u64().map(i128::from))
+            .unwrap(),
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        other => panic!("not an integer: {other}"),
+    }
+}
