@@ -205,13 +205,8 @@ impl Pipeline {
         Ok(answer)
     }
 
-    /// Events accepted and not yet answered.
-    pub fn depth(&self) -> usize {
-        self.queue_capacity - self.capacity.available_permits()
-    }
-
-    /// A function reading [`Pipeline::depth`] that does not keep the
-    /// pipeline open.
+    /// A function reading how many events are accepted and not yet
+    /// answered, which does not keep the pipeline open.
     pub fn depth_probe(&self) -> impl Fn() -> usize + Send + Sync + 'static {
         let capacity = self.capacity.clone();
         let total = self.queue_capacity;
