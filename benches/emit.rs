@@ -1,18 +1,85 @@
-//! Cost of one event on the calling thread, through the real global
-//! pipeline (queue + batch worker + a null transport).
+//! Cost of one event on the calling thread, Aires side by side with the
+//! loggers Rust services use today, for the same event: a static message
+//! and three fields (an integer, a float and a string).
+//!
+//! - `aires`: `aires::info!` through the real global pipeline (queue, batch
+//!   worker, a null transport).
+//! - `tracing_json_non_blocking`: `tracing::info!` into a
+//!   `tracing-subscriber` JSON fmt layer writing through `tracing-appender`'s
+//!   non-blocking writer into `io::sink()`.
+//! - `tracing_opentelemetry_batch`: `tracing::info!` through
+//!   `opentelemetry-appender-tracing` into the `opentelemetry_sdk`
+//!   `BatchLogProcessor` with an exporter that discards.
+//! - `log_env_logger`: `log::info!` (with key-values) into `env_logger`
+//!   writing into `io::sink()`.
+//!
+//! The set-ups are in `peers.rs`. Every pipeline with a queue drains between
+//! timed chunks or is set to block rather than drop, so no call is timed on
+//! a drop path. The two tracing set-ups are installed with `tracing::subscriber::with_default`
+//! (both live in one process); `log` allows one logger per process, so it is
+//! installed globally. Each `*_disabled` bench is the same call at a level
+//! the set-up filters out (DEBUG under an INFO minimum).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use aires::{Config, LevelFilter, NullTransport};
-use aires_benches::timed_in_chunks;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use aires_benches::peers;
+use aires_benches::{timed_in_chunks, timed_in_chunks_with};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
-/// Events timed between flushes: well under the default queue capacity
-/// (4096), so no call takes the drop path.
+/// Events timed between flushes: well under every queue's capacity (Aires
+/// 4096, OpenTelemetry's batch processor 2048), so no call takes a drop
+/// path.
 const CHUNK: u64 = 1_024;
 
-fn emit(c: &mut Criterion) {
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+fn aires(group: &mut Group<'_>) {
+    group.bench_function("aires", |b| {
+        b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::aires_info))
+    });
+    group.bench_function("aires_disabled", |b| b.iter(|| peers::aires_debug(1)));
+}
+
+fn tracing_json_non_blocking(group: &mut Group<'_>) {
+    let (subscriber, _writer) = peers::tracing_json();
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("tracing_json_non_blocking", |b| {
+            b.iter(|| peers::tracing_info(1))
+        });
+        group.bench_function("tracing_json_non_blocking_disabled", |b| {
+            b.iter(|| peers::tracing_debug(1))
+        });
+    });
+}
+
+fn tracing_opentelemetry_batch(group: &mut Group<'_>) {
+    let (subscriber, provider) = peers::tracing_opentelemetry();
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function("tracing_opentelemetry_batch", |b| {
+            b.iter_custom(|iters| {
+                timed_in_chunks_with(iters, CHUNK, peers::tracing_info, || {
+                    provider.force_flush().expect("force_flush")
+                })
+            })
+        });
+        group.bench_function("tracing_opentelemetry_batch_disabled", |b| {
+            b.iter(|| peers::tracing_debug(1))
+        });
+    });
+    provider.shutdown().expect("provider shutdown");
+}
+
+fn log_env_logger(group: &mut Group<'_>) {
+    peers::install_env_logger();
+    group.bench_function("log_env_logger", |b| b.iter(|| peers::log_info(1)));
+    group.bench_function("log_env_logger_disabled", |b| {
+        b.iter(|| peers::log_debug(1))
+    });
+}
+
+fn emit_vs_peers(c: &mut Criterion) {
     let guard = aires::init(
         Config::new("bench")
             .env_overrides(false)
@@ -21,20 +88,34 @@ fn emit(c: &mut Criterion) {
     )
     .expect("init");
 
+    let mut group = c.benchmark_group("emit_vs_peers");
+    group.throughput(Throughput::Elements(1));
+    aires(&mut group);
+    tracing_json_non_blocking(&mut group);
+    tracing_opentelemetry_batch(&mut group);
+    log_env_logger(&mut group);
+    group.finish();
+
+    assert_eq!(
+        aires::metrics().events_dropped_queue_full,
+        0,
+        "a bench emit took the drop path"
+    );
+    guard.shutdown(Duration::from_secs(30)).expect("shutdown");
+}
+
+/// Where Aires' own cost goes: a formatted message, and the event built but
+/// not enqueued (clock, id and builder without the hand-off).
+fn emit_breakdown(c: &mut Criterion) {
+    let guard = aires::init(
+        Config::new("bench")
+            .env_overrides(false)
+            .level(LevelFilter::INFO)
+            .transport(NullTransport::new()),
+    )
+    .expect("init");
     let mut group = c.benchmark_group("emit");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("static_message_3_fields", |b| {
-        b.iter_custom(|iters| {
-            timed_in_chunks(iters, CHUNK, |i| {
-                aires::info!(
-                    "order placed",
-                    order_id = black_box(i),
-                    amount = black_box(9.99),
-                    currency = "EUR"
-                )
-            })
-        })
-    });
     group.bench_function("formatted_message_3_fields", |b| {
         b.iter_custom(|iters| {
             timed_in_chunks(iters, CHUNK, |i| {
@@ -48,8 +129,6 @@ fn emit(c: &mut Criterion) {
             })
         })
     });
-    // The same event built but not enqueued: the share of the cost that is
-    // the clock, the id and the builder.
     group.bench_function("build_only_3_fields", |b| {
         b.iter(|| {
             let mut builder = aires::Event::builder(aires::Level::Info, "order placed");
@@ -59,18 +138,9 @@ fn emit(c: &mut Criterion) {
             black_box(builder.build())
         })
     });
-    group.bench_function("disabled_level", |b| {
-        b.iter(|| aires::debug!("not recorded", order_id = black_box(1u64)))
-    });
     group.finish();
-
-    let metrics = aires::metrics();
-    assert_eq!(
-        metrics.events_dropped_queue_full, 0,
-        "a bench emit took the drop path"
-    );
     guard.shutdown(Duration::from_secs(30)).expect("shutdown");
 }
 
-criterion_group!(benches, emit);
+criterion_group!(benches, emit_vs_peers, emit_breakdown);
 criterion_main!(benches);

@@ -1,5 +1,7 @@
 //! Shared pieces of the benchmarks.
 
+pub mod peers;
+
 use std::time::{Duration, Instant};
 
 use aires::{Event, HttpInfo, Level};
@@ -7,7 +9,21 @@ use aires::{Event, HttpInfo, Level};
 /// Runs `emit` `iters` times, timing only the calls, in chunks small enough
 /// for the queue; between chunks (untimed) the pipeline is flushed, so the
 /// queue never overflows and no call takes the cheaper drop path.
-pub fn timed_in_chunks(iters: u64, chunk: u64, mut emit: impl FnMut(u64)) -> Duration {
+pub fn timed_in_chunks(iters: u64, chunk: u64, emit: impl FnMut(u64)) -> Duration {
+    timed_in_chunks_with(iters, chunk, emit, || {
+        aires::flush(Duration::from_secs(30)).expect("flush")
+    })
+}
+
+/// [`timed_in_chunks`] with the pipeline's own flush, for the peers'
+/// pipelines in the side-by-side benches: each peer drains its queue between
+/// chunks too, so no peer is timed on its drop path either.
+pub fn timed_in_chunks_with(
+    iters: u64,
+    chunk: u64,
+    mut emit: impl FnMut(u64),
+    mut flush: impl FnMut(),
+) -> Duration {
     let mut total = Duration::ZERO;
     let mut done = 0;
     while done < iters {
@@ -17,7 +33,7 @@ pub fn timed_in_chunks(iters: u64, chunk: u64, mut emit: impl FnMut(u64)) -> Dur
             emit(i);
         }
         total += start.elapsed();
-        aires::flush(Duration::from_secs(30)).expect("flush");
+        flush();
         done += n;
     }
     total

@@ -1,0 +1,75 @@
+//! Emits N copies of the side-by-side event through one set-up and exits:
+//! the subject for `valgrind --tool=callgrind`, whose instruction counts
+//! are repeatable on a noisy machine where wall-clock times are not.
+//! `scripts/bench` runs it twice per set-up (N and 2N events) and reports
+//! the difference per event on the calling thread.
+//!
+//!     emit-profile <aires|tracing-json|tracing-opentelemetry|log> <events>
+
+use std::time::Duration;
+
+use aires::{Config, LevelFilter, NullTransport};
+use aires_benches::peers;
+
+/// Events between flushes, as in the criterion benches.
+const CHUNK: u64 = 1_024;
+
+fn run(events: u64, emit: impl Fn(u64), flush: impl Fn()) {
+    let mut done = 0;
+    while done < events {
+        let n = CHUNK.min(events - done);
+        for i in done..done + n {
+            emit(i);
+        }
+        flush();
+        done += n;
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(setup), Some(events)) = (args.next(), args.next()) else {
+        eprintln!("usage: emit-profile <aires|tracing-json|tracing-opentelemetry|log> <events>");
+        std::process::exit(2);
+    };
+    let events: u64 = events.parse().expect("events: a number");
+    match setup.as_str() {
+        "aires" => {
+            let guard = aires::init(
+                Config::new("bench")
+                    .env_overrides(false)
+                    .level(LevelFilter::INFO)
+                    .transport(NullTransport::new()),
+            )
+            .expect("init");
+            run(events, peers::aires_info, || {
+                aires::flush(Duration::from_secs(60)).expect("flush")
+            });
+            assert_eq!(aires::metrics().events_dropped(), 0);
+            guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+        }
+        "tracing-json" => {
+            let (subscriber, _writer) = peers::tracing_json();
+            tracing::subscriber::with_default(subscriber, || {
+                run(events, peers::tracing_info, || {})
+            });
+        }
+        "tracing-opentelemetry" => {
+            let (subscriber, provider) = peers::tracing_opentelemetry();
+            tracing::subscriber::with_default(subscriber, || {
+                run(events, peers::tracing_info, || {
+                    provider.force_flush().expect("force_flush")
+                })
+            });
+            provider.shutdown().expect("shutdown");
+        }
+        "log" => {
+            peers::install_env_logger();
+            run(events, peers::log_info, || {});
+        }
+        other => {
+            eprintln!("unknown set-up {other:?}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The peers of the side-by-side benches, each set up the way its users
+//! usually run it, and the same event emitted through each: a static
+//! message and three fields (an integer, a float and a string).
+//!
+//! - tracing JSON: `tracing-subscriber`'s JSON fmt layer writing through
+//!   `tracing-appender`'s non-blocking writer (set not to drop) into
+//!   `io::sink()`.
+//! - tracing + OpenTelemetry: `opentelemetry-appender-tracing` into the
+//!   `opentelemetry_sdk` `BatchLogProcessor` with an exporter that discards.
+//! - log: `log` with key-values into `env_logger` writing into `io::sink()`.
+//!
+//! All set-ups filter at INFO, so `debug` calls measure the disabled path.
+
+use std::hint::black_box;
+use std::io;
+
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The event through Aires.
+#[inline(always)]
+pub fn aires_info(i: u64) {
+    aires::info!(
+        "order placed",
+        order_id = black_box(i),
+        amount = black_box(9.99),
+        currency = "EUR"
+    )
+}
+
+/// The same call at a level the set-up filters out.
+#[inline(always)]
+pub fn aires_debug(i: u64) {
+    aires::debug!("order placed", order_id = black_box(i))
+}
+
+/// The event through `tracing` (either tracing set-up).
+#[inline(always)]
+pub fn tracing_info(i: u64) {
+    tracing::info!(
+        order_id = black_box(i),
+        amount = black_box(9.99),
+        currency = "EUR",
+        "order placed"
+    )
+}
+
+/// The same call at a level the set-up filters out.
+#[inline(always)]
+pub fn tracing_debug(i: u64) {
+    tracing::debug!(order_id = black_box(i), "order placed")
+}
+
+/// The event through `log`.
+#[inline(always)]
+pub fn log_info(i: u64) {
+    log::info!(
+        order_id = black_box(i),
+        amount = black_box(9.99),
+        currency = "EUR";
+        "order placed"
+    )
+}
+
+/// The same call at a level the set-up filters out.
+#[inline(always)]
+pub fn log_debug(i: u64) {
+    log::debug!(order_id = black_box(i); "order placed")
+}
+
+/// tracing's JSON fmt layer through the non-blocking writer. Keep the guard
+/// alive while the subscriber is in use: dropping it stops the writer.
+pub fn tracing_json() -> (
+    impl tracing::Subscriber + Send + Sync,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(io::sink());
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(tracing_subscriber::fmt::layer().json().with_writer(writer));
+    (subscriber, guard)
+}
+
+/// OpenTelemetry's exporter contract with nothing behind it: what is
+/// measured is the bridge, the log record and the batch processor.
+#[derive(Debug)]
+struct DiscardingExporter;
+
+impl LogExporter for DiscardingExporter {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        black_box(batch.iter().count());
+        Ok(())
+    }
+}
+
+/// tracing into OpenTelemetry's batch log processor (default batch config:
+/// queue 2048, batches of 512, 1 s delay). Flush with
+/// `provider.force_flush()`; shut down with `provider.shutdown()`.
+pub fn tracing_opentelemetry() -> (impl tracing::Subscriber + Send + Sync, SdkLoggerProvider) {
+    let provider = SdkLoggerProvider::builder()
+        .with_log_processor(BatchLogProcessor::builder(DiscardingExporter).build())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider));
+    (subscriber, provider)
+}
+
+/// Installs `env_logger` as the process's `log` logger (once per process).
+pub fn install_env_logger() {
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .target(env_logger::Target::Pipe(Box::new(io::sink())))
+        .init();
+}
