@@ -1,7 +1,8 @@
 //! Wire size: bytes per event for the same events as Aires `EventBatch`es
 //! and as OTLP `ExportLogsServiceRequest`s, 256 events per request,
 //! uncompressed and compressed (zstd level 3, gzip level 6, what gRPC
-//! clients typically use). Prints a table; not a timing benchmark.
+//! clients typically use), in three scenarios of trace context. Prints
+//! tables; not a timing benchmark.
 //!
 //!     cargo bench -p aires-benches --bench wire_size
 
@@ -25,7 +26,7 @@ static SITE: CallSite =
 
 /// The same mix as the load generator: request logs, business events with
 /// a few fields, some errors; every event in a trace, with a call site.
-fn events() -> Vec<Event> {
+fn events(traces: Traces) -> Vec<Event> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state >> 12;
@@ -38,6 +39,19 @@ fn events() -> Vec<Event> {
             let pick = next();
             let trace = TraceId::from_int(u128::from(next()) << 64 | u128::from(next()));
             let span = SpanId::from_int(next() | 1);
+            let (trace, span) = match traces {
+                Traces::OnePerEvent => (trace, span),
+                // The same trace (a hash of the event's request) for eight
+                // events in a row, each with a span of its own.
+                Traces::EightPerTrace => (
+                    TraceId::from_int(
+                        u128::from((i / 8) as u64 + 1)
+                            .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+                    ),
+                    span,
+                ),
+                Traces::None => (None, None),
+            };
             let builder = Event::builder(
                 if pick % 50 == 0 {
                     Level::Error
@@ -219,29 +233,49 @@ fn sizes(requests: &[Vec<u8>]) -> (f64, f64, f64) {
     (raw as f64 / n, zstd as f64 / n, gzip as f64 / n)
 }
 
+/// Where the trace context comes from, per scenario.
+#[derive(Clone, Copy)]
+enum Traces {
+    /// Every event in its own trace: 24 random bytes per event that no
+    /// format can compress (the table the target is judged on).
+    OnePerEvent,
+    /// Eight events per trace (a request that logs several times).
+    EightPerTrace,
+    /// No trace context: what is left of both formats without the ids.
+    None,
+}
+
 fn main() {
-    // Under `cargo test --benches` (no --bench flag) run a tiny version.
-    let events = events();
-    let aires = sizes(&aires_requests(&events));
-    let otlp = sizes(&otlp_requests(&events));
-    println!("bytes per event, {EVENTS} events in requests of {PER_REQUEST}:");
-    println!(
-        "{:<10} {:>10} {:>10} {:>10}",
-        "", "raw", "zstd(3)", "gzip(6)"
-    );
-    println!(
-        "{:<10} {:>10.1} {:>10.1} {:>10.1}",
-        "aires", aires.0, aires.1, aires.2
-    );
-    println!(
-        "{:<10} {:>10.1} {:>10.1} {:>10.1}",
-        "otlp", otlp.0, otlp.1, otlp.2
-    );
-    println!(
-        "{:<10} {:>10.2} {:>10.2} {:>10.2}",
-        "ratio",
-        aires.0 / otlp.0,
-        aires.1 / otlp.1,
-        aires.2 / otlp.2
-    );
+    let mut json = Vec::new();
+    for (name, traces) in [
+        ("one_trace_per_event", Traces::OnePerEvent),
+        ("eight_events_per_trace", Traces::EightPerTrace),
+        ("no_trace_ids", Traces::None),
+    ] {
+        let events = events(traces);
+        let aires = sizes(&aires_requests(&events));
+        let otlp = sizes(&otlp_requests(&events));
+        println!("\n{name}: bytes per event, {EVENTS} events in requests of {PER_REQUEST}:");
+        println!(
+            "{:<10} {:>10} {:>10} {:>10}",
+            "", "raw", "zstd(3)", "gzip(6)"
+        );
+        for (format, (raw, zstd, gzip)) in [("aires", aires), ("otlp", otlp)] {
+            println!("{format:<10} {raw:>10.1} {zstd:>10.1} {gzip:>10.1}");
+        }
+        println!(
+            "{:<10} {:>10.2} {:>10.2} {:>10.2}",
+            "ratio",
+            aires.0 / otlp.0,
+            aires.1 / otlp.1,
+            aires.2 / otlp.2
+        );
+        json.push(format!(
+            "\"{name}\":{{\"aires\":{{\"raw\":{:.1},\"zstd\":{:.1},\"gzip\":{:.1}}},\
+             \"otlp\":{{\"raw\":{:.1},\"zstd\":{:.1},\"gzip\":{:.1}}}}}",
+            aires.0, aires.1, aires.2, otlp.0, otlp.1, otlp.2
+        ));
+    }
+    // One machine-readable line for scripts/bench.
+    println!("json: {{{}}}", json.join(","));
 }

@@ -152,6 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "batches": metrics.batches_sent,
         "ack_latency_ms": { "p50": ack.0, "p90": ack.1, "p99": ack.2, "samples": ack.3 },
         "transport": if args.endpoint.is_some() { "grpc" } else { "null" },
+        "peak_rss_bytes": peak_rss_bytes(),
     });
     if let Some((p50, p99, n)) = queryable {
         summary["queryable_latency_ms"] =
@@ -159,4 +160,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{summary}");
     Ok(())
+}
+
+/// The process's peak resident set size (`VmHWM`), where `/proc` has it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -6,6 +6,7 @@
 
 use std::marker::PhantomData;
 
+use prost::bytes::Buf;
 use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
@@ -62,7 +63,11 @@ impl<D: Message + Default> Decoder for ProstDecoder<D> {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<D>, Status> {
-        D::decode(src)
+        // Split the message off as one `Bytes` (no copy) and decode from
+        // that: reading field by field through `DecodeBuf` advances a
+        // `BytesMut` per read, and `bytes` fields become zero-copy slices.
+        let message = src.copy_to_bytes(src.remaining());
+        D::decode(message)
             .map(Some)
             .map_err(|e| Status::invalid_argument(format!("malformed protobuf message: {e}")))
     }
