@@ -1,8 +1,8 @@
 //! The batch worker: a dedicated thread that drains the queue, cuts batches
 //! by size or age, encodes them, and hands them to delivery.
 //!
-//! It is a plain OS thread reading crossbeam channels, so it works whether
-//! or not the application runs Tokio.
+//! It is a plain OS thread reading the event queue and a small control
+//! channel, so it works whether or not the application runs Tokio.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,18 +10,19 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_utils::Backoff;
 use tokio::sync::mpsc;
 
 use crate::delivery::Outgoing;
 use crate::encode::BatchEncoder;
 use crate::event::Event;
 use crate::metrics::Counters;
+use crate::queue::{EventQueue, Pop};
 use crate::transport::EncodedBatch;
 use crate::uuid7::Uuid7;
 
-/// Requests to the worker. They travel on their own small channel so the
-/// event queue carries bare events: wrapping each event in an enum would
-/// cost the caller's thread one more copy of it.
+/// Requests to the worker, on their own small channel beside the event
+/// queue. Whoever sends one also wakes the worker.
 #[derive(Debug)]
 pub(crate) enum Control {
     /// Cut the current batch and answer once everything before it is sent.
@@ -31,7 +32,7 @@ pub(crate) enum Control {
 }
 
 pub(crate) struct BatchWorker {
-    pub(crate) events: Receiver<Event>,
+    pub(crate) events: Arc<EventQueue>,
     pub(crate) control: Receiver<Control>,
     pub(crate) delivery: mpsc::Sender<Outgoing>,
     pub(crate) encoder: BatchEncoder,
@@ -43,8 +44,10 @@ pub(crate) struct BatchWorker {
 
 /// How often a busy worker looks at the queue.
 const POLL_INTERVAL: Duration = Duration::from_micros(200);
-/// Empty polls in a row (about 50 ms) before the worker parks on the queue.
+/// Empty polls in a row (about 50 ms) before the worker parks.
 const POLLS_BEFORE_PARKING: u32 = 250;
+/// The longest a parked worker sleeps without being woken.
+const MAX_PARK: Duration = Duration::from_secs(1);
 /// Under continuous load the queue is never empty; control requests are
 /// still looked at every this many events.
 const CONTROL_CHECK_EVERY: u64 = 256;
@@ -71,12 +74,13 @@ impl BatchWorker {
     /// Drains the queue until shutdown or until every handle is gone.
     ///
     /// While events keep coming the worker polls (sleeping
-    /// [`POLL_INTERVAL`] between empty polls) instead of blocking on the
-    /// channel: a blocked receiver must be woken by the producer with a
-    /// futex call, which would cost the caller's thread microseconds.
-    /// After about 50 ms without events it parks on the channels, so an
-    /// idle application costs no CPU; the next event wakes it.
+    /// [`POLL_INTERVAL`] between empty polls) instead of blocking: a
+    /// blocked worker must be woken by a producer with a system call, which
+    /// would cost the caller's thread microseconds. After about 50 ms
+    /// without events it parks, so an idle application costs next to no
+    /// CPU (one wake-up a second); the next event wakes it.
     pub(crate) fn run(mut self) {
+        self.events.register_worker();
         let mut state = Batching {
             buf: BytesMut::with_capacity(64 * 1024),
             batch_id: Uuid7::now(),
@@ -86,8 +90,8 @@ impl BatchWorker {
         };
         let mut empty_polls = 0;
         loop {
-            match self.events.try_recv() {
-                Ok(event) => {
+            match self.events.pop() {
+                Pop::Event(event) => {
                     empty_polls = 0;
                     self.push(event, &mut state);
                     if state.dequeued % CONTROL_CHECK_EVERY == 0
@@ -97,8 +101,16 @@ impl BatchWorker {
                     }
                     continue;
                 }
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {}
+                Pop::Abandoned => {
+                    self.abandoned(&mut state);
+                    continue;
+                }
+                // A caller is writing the next slot: it is ready in a moment.
+                Pop::NotReady => {
+                    std::thread::yield_now();
+                    continue;
+                }
+                Pop::Empty => {}
             }
             if matches!(self.check_control(&mut state), Next::Stop) {
                 break;
@@ -113,9 +125,7 @@ impl BatchWorker {
                 std::thread::sleep(POLL_INTERVAL);
                 continue;
             }
-            if matches!(self.park(&mut state), Next::Stop) {
-                break;
-            }
+            self.park(&state);
             empty_polls = 0;
         }
         // Shutdown was asked or every handle is gone: send the rest, then
@@ -125,36 +135,39 @@ impl BatchWorker {
         self.forward(Outgoing::Shutdown);
     }
 
-    /// Blocks until an event, a control request, or the batch deadline.
-    fn park(&mut self, state: &mut Batching) -> Next {
-        let timeout = state
-            .deadline
-            .map(|at| at.saturating_duration_since(Instant::now()));
-        let mut select = crossbeam_channel::Select::new();
-        let events = select.recv(&self.events);
-        let control = select.recv(&self.control);
-        let ready = match timeout {
-            None => select.select(),
-            Some(timeout) => match select.select_timeout(timeout) {
-                Ok(ready) => ready,
-                // The next turn finds the deadline passed and cuts.
-                Err(_) => return Next::Continue,
-            },
-        };
-        match ready.index() {
-            i if i == events => match ready.recv(&self.events) {
-                Ok(event) => {
-                    self.push(event, state);
-                    Next::Continue
-                }
-                Err(_) => Next::Stop,
-            },
-            i if i == control => match ready.recv(&self.control) {
-                Ok(request) => self.obey(request, state),
-                // Every handle is gone; the event channel says so next.
-                Err(_) => Next::Continue,
-            },
-            _ => unreachable!("only two operations were registered"),
+    /// Sleeps until a producer or a control request wakes it, or until the
+    /// batch deadline (or [`MAX_PARK`]).
+    fn park(&self, state: &Batching) {
+        if !self.events.prepare_to_park() || !self.control.is_empty() {
+            self.events.awake();
+            return;
+        }
+        // At most a second: a parked worker also looks for a disconnected
+        // control channel (every handle dropped) now and then.
+        let timeout = state.deadline.map_or(MAX_PARK, |at| {
+            at.saturating_duration_since(Instant::now()).min(MAX_PARK)
+        });
+        std::thread::park_timeout(timeout);
+        self.events.awake();
+    }
+
+    /// A slot whose event could not be built (the caller panicked in the
+    /// middle): counted as dropped.
+    fn abandoned(&self, state: &mut Batching) {
+        state.dequeued += 1;
+        self.counters.dropped_abandoned.add(1);
+    }
+
+    /// Takes everything queued now, waiting for slots still being written.
+    fn drain(&mut self, state: &mut Batching) {
+        let backoff = Backoff::new();
+        loop {
+            match self.events.pop() {
+                Pop::Event(event) => self.push(event, state),
+                Pop::Abandoned => self.abandoned(state),
+                Pop::NotReady => backoff.snooze(),
+                Pop::Empty => return,
+            }
         }
     }
 
@@ -202,21 +215,19 @@ impl BatchWorker {
     fn check_control(&mut self, state: &mut Batching) -> Next {
         match self.control.try_recv() {
             Ok(request) => self.obey(request, state),
-            Err(_) => Next::Continue,
+            Err(TryRecvError::Empty) => Next::Continue,
+            // Every pipeline handle is gone: send what is queued and stop.
+            Err(TryRecvError::Disconnected) => {
+                self.drain(state);
+                Next::Stop
+            }
         }
     }
 
     /// Carries out a flush or shutdown. Everything a thread enqueued before
-    /// asking is already in the event queue, so draining what is there now
-    /// covers it.
+    /// asking is already in the event queue, so draining it covers it.
     fn obey(&mut self, request: Control, state: &mut Batching) -> Next {
-        let queued = self.events.len();
-        for _ in 0..queued {
-            match self.events.try_recv() {
-                Ok(event) => self.push(event, state),
-                Err(_) => break,
-            }
-        }
+        self.drain(state);
         self.cut(state);
         self.publish(state);
         match request {
@@ -226,9 +237,7 @@ impl BatchWorker {
             }
             Control::Shutdown => {
                 // Take what raced in while draining.
-                while let Ok(event) = self.events.try_recv() {
-                    self.push(event, state);
-                }
+                self.drain(state);
                 Next::Stop
             }
         }

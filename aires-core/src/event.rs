@@ -68,6 +68,32 @@ impl Event {
         }
     }
 
+    /// Starts an event now, like [`Event::builder`], writing it field by
+    /// field at `event` (a queue slot) instead of returning it, so it is
+    /// not built elsewhere and then copied.
+    ///
+    /// # Safety
+    /// `event` must be valid for writes and hold no event (whatever it
+    /// holds is overwritten, not dropped).
+    #[inline(always)]
+    pub(crate) unsafe fn write_new(event: *mut Event, level: Level, message: Str) {
+        use std::ptr::addr_of_mut;
+        let timestamp_unix_nanos = clock::now_unix_nanos();
+        // SAFETY: the caller gives a writable pointer; each field is written
+        // once, so the whole event is initialised.
+        unsafe {
+            addr_of_mut!((*event).id).write(Uuid7::generate(timestamp_unix_nanos));
+            addr_of_mut!((*event).timestamp_unix_nanos).write(timestamp_unix_nanos);
+            addr_of_mut!((*event).level).write(level);
+            addr_of_mut!((*event).message).write(message);
+            addr_of_mut!((*event).call_site).write(None);
+            addr_of_mut!((*event).trace_id).write(None);
+            addr_of_mut!((*event).span_id).write(None);
+            addr_of_mut!((*event).attributes).write(SmallVec::new());
+            addr_of_mut!((*event).extras).write(None);
+        }
+    }
+
     /// The event's UUID v7.
     pub fn id(&self) -> Uuid7 {
         self.id
@@ -144,11 +170,20 @@ impl Event {
 /// ```
 #[derive(Debug)]
 #[must_use = "an event builder does nothing until built or emitted"]
+#[repr(transparent)]
 pub struct EventBuilder {
     event: Event,
 }
 
 impl EventBuilder {
+    /// The builder view of an event that lives elsewhere (a queue slot),
+    /// so the in-place setters build it where it is.
+    #[inline(always)]
+    pub(crate) fn from_event_mut(event: &mut Event) -> &mut EventBuilder {
+        // SAFETY: `EventBuilder` is a `repr(transparent)` wrapper of `Event`.
+        unsafe { &mut *(event as *mut Event).cast::<EventBuilder>() }
+    }
+
     /// Adds a typed field. Fields keep their order; keys may repeat.
     #[inline(always)]
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<Value>) -> Self {

@@ -14,10 +14,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::config::Config;
-use crate::event::Event;
-use crate::level;
+use crate::event::{Event, EventBuilder};
+use crate::level::{self, Level};
 use crate::metrics::{Metrics, StripedCounter};
 use crate::pipeline::{FlushError, InitError, Pipeline, ShutdownError};
+use crate::value::Str;
 
 /// Moves on at every `init` and `shutdown`.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -132,13 +133,50 @@ pub fn count_filtered() {
 }
 
 /// Hands an event to the global pipeline, or counts it if none is running.
-///
-/// The thread-local lookup returns a pointer to the cached handle instead of
-/// taking the event into a closure: the event (a few hundred bytes) is then
-/// moved once, into the queue, rather than into and out of the closure.
 #[inline(always)]
 pub fn dispatch(event: Event) {
     let generation = GENERATION.load(Ordering::Acquire);
+    match current(generation) {
+        // SAFETY: see `current`.
+        Current::Cached(pipeline) => unsafe { pipeline.as_ref() }.emit(event),
+        Current::Uncached(Some(pipeline)) => pipeline.emit(event),
+        Current::Uncached(None) | Current::None => count_no_pipeline(generation),
+    }
+}
+
+/// Builds an event in the global pipeline's queue (see
+/// [`Pipeline::emit_with`]), or counts it if no pipeline is running. The
+/// macros end in this call; `fill` only moves already evaluated fields in.
+#[inline(always)]
+pub fn dispatch_with(level: Level, message: impl Into<Str>, fill: impl FnOnce(&mut EventBuilder)) {
+    let generation = GENERATION.load(Ordering::Acquire);
+    match current(generation) {
+        // SAFETY: see `current`.
+        Current::Cached(pipeline) => unsafe { pipeline.as_ref() }.emit_with(level, message, fill),
+        Current::Uncached(Some(pipeline)) => pipeline.emit_with(level, message, fill),
+        Current::Uncached(None) | Current::None => count_no_pipeline(generation),
+    }
+}
+
+/// The pipeline to send to, as this thread sees it.
+enum Current {
+    /// This thread's cached handle. The pointer is valid until this thread
+    /// next calls `current`: only `current` replaces the handle, on this
+    /// thread, and emitting does not call back into it.
+    Cached(NonNull<Pipeline>),
+    /// The thread's cache is unusable (the thread is exiting): the shared
+    /// handle, looked up under the lock.
+    Uncached(Option<Pipeline>),
+    /// No pipeline is running.
+    None,
+}
+
+/// Looks up the current pipeline through the thread's cache, refreshing
+/// it when `init` or `shutdown` has moved the generation on. Returns a
+/// pointer rather than taking a closure, so the event is never moved into
+/// and out of one (an event is a few hundred bytes).
+#[inline(always)]
+fn current(generation: u64) -> Current {
     let cached = CACHE.try_with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
         if cache.generation != generation {
@@ -148,17 +186,9 @@ pub fn dispatch(event: Event) {
         Some(cache.pipeline.as_ref().map(NonNull::from))
     });
     match cached {
-        // SAFETY: the pointer is to this thread's cached handle. Only
-        // `dispatch` replaces it, on this thread, and `Pipeline::emit` (which
-        // only enqueues or counts) does not call back into `dispatch`, so the
-        // handle outlives this use.
-        Ok(Some(Some(pipeline))) => unsafe { pipeline.as_ref() }.emit(event),
-        Ok(Some(None)) => count_no_pipeline(generation),
-        // This thread's cache is unusable (the thread is exiting).
-        Ok(None) | Err(_) => match CURRENT.lock().clone() {
-            Some(pipeline) => pipeline.emit(event),
-            None => count_no_pipeline(generation),
-        },
+        Ok(Some(Some(pipeline))) => Current::Cached(pipeline),
+        Ok(Some(None)) => Current::None,
+        Ok(None) | Err(_) => Current::Uncached(CURRENT.lock().clone()),
     }
 }
 

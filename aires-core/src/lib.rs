@@ -47,6 +47,7 @@ mod ids;
 pub mod level;
 mod metrics;
 mod pipeline;
+mod queue;
 mod retry;
 pub mod transport;
 mod uuid7;
@@ -59,7 +60,7 @@ pub use config::{
 pub use diagnostics::DiagnosticSink;
 pub use error_info::ErrorInfo;
 pub use event::{Attributes, Event, EventBuilder, INLINE_ATTRIBUTES};
-pub use global::{count_filtered, dispatch, flush, init, metrics, shutdown, Guard};
+pub use global::{count_filtered, dispatch, dispatch_with, flush, init, metrics, shutdown, Guard};
 pub use http::HttpInfo;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::{Level, LevelFilter};

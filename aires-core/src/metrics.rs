@@ -70,6 +70,7 @@ pub(crate) struct Counters {
     pub(crate) dequeued: AtomicU64,
     pub(crate) dropped_queue_full: StripedCounter,
     pub(crate) dropped_after_shutdown: StripedCounter,
+    pub(crate) dropped_abandoned: StripedCounter,
     pub(crate) events_sent: AtomicU64,
     pub(crate) events_failed: AtomicU64,
     pub(crate) events_rejected: AtomicU64,
@@ -120,6 +121,9 @@ pub struct Metrics {
     /// Events the receiver refused one by one (the rest of their batch was
     /// stored), for example for an id of the wrong length.
     pub events_dropped_rejected: u64,
+    /// Events whose building unwound: a field's conversion panicked after
+    /// the event had its queue slot.
+    pub events_dropped_abandoned: u64,
     /// Batches the transport confirmed.
     pub batches_sent: u64,
     /// Batches given up on.
@@ -143,6 +147,7 @@ impl Metrics {
             + self.events_dropped_after_shutdown
             + self.events_dropped_transport
             + self.events_dropped_rejected
+            + self.events_dropped_abandoned
     }
 }
 
@@ -174,8 +179,9 @@ mod tests {
             events_dropped_after_shutdown: 4,
             events_dropped_transport: 5,
             events_dropped_rejected: 6,
+            events_dropped_abandoned: 7,
             ..Metrics::default()
         };
-        assert_eq!(m.events_dropped(), 21);
+        assert_eq!(m.events_dropped(), 28);
     }
 }

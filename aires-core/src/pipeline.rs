@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use parking_lot::Mutex;
 
 use crate::batch_worker::{BatchWorker, Control};
@@ -17,10 +17,12 @@ use crate::config::{Config, ConfigError, OverflowPolicy};
 use crate::delivery::Delivery;
 use crate::diagnostics::{stderr_sink, DropReporter};
 use crate::encode::BatchEncoder;
-use crate::event::Event;
+use crate::event::{Event, EventBuilder};
 use crate::level::{Level, LevelFilter};
 use crate::metrics::{Counters, Metrics};
+use crate::queue::{Claim, EventQueue, Pop};
 use crate::transport::{StdoutTransport, Transport};
+use crate::value::Str;
 
 /// Why a pipeline could not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +71,8 @@ pub struct Pipeline {
 
 #[derive(Debug)]
 struct Shared {
-    queue: Sender<Event>,
+    queue: Arc<EventQueue>,
     control: Sender<Control>,
-    /// Kept so a shutdown can count whatever raced in after the worker left.
-    leftovers: Receiver<Event>,
     overflow: OverflowPolicy,
     filter: AtomicU8,
     closed: AtomicBool,
@@ -105,7 +105,7 @@ impl Pipeline {
             }
         };
         let counters = Arc::new(Counters::default());
-        let (queue, receiver) = crossbeam_channel::bounded(config.queue_capacity);
+        let queue = Arc::new(EventQueue::new(config.queue_capacity));
         let (control, control_receiver) = crossbeam_channel::bounded(16);
         let (to_delivery, inbox) = tokio::sync::mpsc::channel(1);
         let (finished_tx, finished) = crossbeam_channel::bounded(1);
@@ -138,7 +138,7 @@ impl Pipeline {
                 let _ = finished_tx.send(());
             })?;
         let worker = BatchWorker {
-            events: receiver.clone(),
+            events: queue.clone(),
             control: control_receiver,
             delivery: to_delivery,
             encoder: adjust(BatchEncoder::new(
@@ -158,7 +158,6 @@ impl Pipeline {
             shared: Arc::new(Shared {
                 queue,
                 control,
-                leftovers: receiver,
                 overflow: config.overflow,
                 filter: AtomicU8::new(level_filter_byte(config.level)),
                 closed: AtomicBool::new(false),
@@ -193,28 +192,58 @@ impl Pipeline {
     /// callers check [`Pipeline::enabled`] before building the event.
     #[inline(always)]
     pub fn emit(&self, event: Event) {
+        if let Some(claim) = self.claim() {
+            claim.write(event);
+        }
+    }
+
+    /// Builds an event directly in its queue slot: takes the timestamp and
+    /// id, sets the message, then lets `fill` add the rest. This is what the
+    /// macros call: the event is written once, where the batch worker reads
+    /// it, instead of being built and then copied in. If the queue is full
+    /// (after the blocking timeout, with `Block`), `fill` is not called and
+    /// the event is counted as dropped.
+    #[inline(always)]
+    pub fn emit_with(
+        &self,
+        level: Level,
+        message: impl Into<Str>,
+        fill: impl FnOnce(&mut EventBuilder),
+    ) {
+        if let Some(claim) = self.claim() {
+            claim.write_new(level, message.into(), fill);
+        }
+    }
+
+    /// A queue slot for one event, or `None` (counted) when there is none.
+    #[inline(always)]
+    fn claim(&self) -> Option<Claim<'_>> {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             shared.counters.dropped_after_shutdown.add(1);
-            return;
+            return None;
         }
-        let result = match shared.overflow {
-            OverflowPolicy::DropNewest => match shared.queue.try_send(event) {
-                Ok(()) => return,
-                Err(TrySendError::Full(_)) => true,
-                Err(TrySendError::Disconnected(_)) => false,
-            },
-            OverflowPolicy::Block(timeout) => match shared.queue.send_timeout(event, timeout) {
-                Ok(()) => return,
-                Err(SendTimeoutError::Timeout(_)) => true,
-                Err(SendTimeoutError::Disconnected(_)) => false,
-            },
+        let claim = shared.queue.try_claim();
+        if claim.is_some() {
+            return claim;
+        }
+        self.claim_slow()
+    }
+
+    /// The queue is full: wait for room (blocking policy) or count a drop.
+    #[cold]
+    fn claim_slow(&self) -> Option<Claim<'_>> {
+        let shared = &*self.shared;
+        let claim = match shared.overflow {
+            OverflowPolicy::DropNewest => None,
+            OverflowPolicy::Block(timeout) => shared
+                .queue
+                .claim_until(std::time::Instant::now() + timeout),
         };
-        if result {
+        if claim.is_none() {
             shared.counters.dropped_queue_full.add(1);
-        } else {
-            shared.counters.dropped_after_shutdown.add(1);
         }
+        claim
     }
 
     /// Sends everything enqueued before this call and waits until the
@@ -230,7 +259,7 @@ impl Pipeline {
             .control
             .send_deadline(Control::Flush(reply), deadline)
         {
-            Ok(()) => {}
+            Ok(()) => self.shared.queue.wake_worker(),
             Err(SendTimeoutError::Timeout(_)) => return Err(FlushError::Timeout(timeout)),
             Err(SendTimeoutError::Disconnected(_)) => return Err(FlushError::ShutDown),
         }
@@ -257,14 +286,23 @@ impl Pipeline {
         {
             return Err(ShutdownError::Timeout(timeout));
         }
+        self.shared.queue.wake_worker();
         if self.shared.finished.recv_deadline(deadline).is_err() {
             // The worker is still sending; it keeps the queue.
             return Err(ShutdownError::Timeout(timeout));
         }
-        // The worker has gone: count events that slipped in after its final
-        // drain (emitted concurrently with shutdown).
-        let late = self.shared.leftovers.try_iter().count();
-        self.shared.counters.dropped_after_shutdown.add(late as u64);
+        // The worker has gone (so this thread may take from the queue):
+        // count events that slipped in after its final drain (emitted
+        // concurrently with shutdown).
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            match self.shared.queue.pop() {
+                Pop::Event(_) => self.shared.counters.dropped_after_shutdown.add(1),
+                Pop::Abandoned => self.shared.counters.dropped_abandoned.add(1),
+                Pop::NotReady => backoff.snooze(),
+                Pop::Empty => break,
+            }
+        }
         Ok(())
     }
 
@@ -289,6 +327,7 @@ impl Pipeline {
             events_dropped_after_shutdown: c.dropped_after_shutdown.get(),
             events_dropped_transport: Counters::get(&c.events_failed),
             events_dropped_rejected: Counters::get(&c.events_rejected),
+            events_dropped_abandoned: c.dropped_abandoned.get(),
             batches_sent: Counters::get(&c.batches_sent),
             batches_failed: Counters::get(&c.batches_failed),
             batch_retries: Counters::get(&c.retries),
@@ -297,6 +336,18 @@ impl Pipeline {
             batches_in_flight: Counters::get(&c.in_flight),
             ..Metrics::default()
         }
+    }
+}
+
+impl Drop for Shared {
+    /// The last handle is gone without a shutdown: ask the worker to send
+    /// what is queued and stop (were the control channel full, the worker
+    /// still stops when it sees the channel disconnected).
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Acquire) {
+            let _ = self.control.try_send(Control::Shutdown);
+        }
+        self.queue.wake_worker();
     }
 }
 

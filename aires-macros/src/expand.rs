@@ -105,11 +105,19 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
         if #krate::__private::enabled(__AIRES_LEVEL) {
             static __AIRES_CALLSITE: #krate::CallSite =
                 #krate::CallSite::new_static(::std::file!(), ::std::line!(), ::std::module_path!());
+            // Every field is evaluated here, in order, before the event
+            // takes its queue slot; the closure only moves them in, so the
+            // event is built where the batch worker reads it.
             #(#bindings)*
-            let mut __aires_builder = #krate::Event::builder(__AIRES_LEVEL, #message_expr);
-            __aires_builder.set_call_site(&__AIRES_CALLSITE);
-            #(#calls)*
-            __aires_builder.emit();
+            let __aires_message = #message_expr;
+            #krate::__private::dispatch_with(
+                __AIRES_LEVEL,
+                __aires_message,
+                move |__aires_builder: &mut #krate::__private::EventBuilder| {
+                    __aires_builder.set_call_site(&__AIRES_CALLSITE);
+                    #(#calls)*
+                },
+            );
         } else if #krate::__private::STATIC_MAX_LEVEL.allows(__AIRES_LEVEL) {
             #krate::__private::count_filtered();
         }

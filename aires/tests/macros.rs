@@ -200,3 +200,33 @@ fn the_level_can_change_at_run_time() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].message, "kept");
 }
+
+/// A field type whose conversion into a value panics.
+struct Explosive;
+
+impl From<Explosive> for aires::Value {
+    fn from(_: Explosive) -> aires::Value {
+        panic!("conversion failed")
+    }
+}
+
+#[test]
+fn a_panicking_field_conversion_drops_only_that_event_and_counts_it() {
+    let _lock = global_lock();
+    let memory = MemoryTransport::new();
+    let guard = aires::init(test_config(memory.clone())).unwrap();
+    aires::info!("before", n = 1);
+    let unwound = std::panic::catch_unwind(|| aires::info!("exploding", bad = Explosive));
+    assert!(
+        unwound.is_err(),
+        "the conversion's panic reaches the caller"
+    );
+    aires::info!("after", n = 2);
+    aires::flush(DEADLINE).unwrap();
+    let metrics = aires::metrics();
+    guard.shutdown(DEADLINE).unwrap();
+    let messages: Vec<String> = memory.events().into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, ["before", "after"]);
+    assert_eq!(metrics.events_dropped_abandoned, 1);
+    assert_eq!(metrics.events_dropped(), 1);
+}

@@ -1,8 +1,9 @@
 //! Emits N copies of the side-by-side event through one set-up and exits:
 //! the subject for `valgrind --tool=callgrind`, whose instruction counts
 //! are repeatable on a noisy machine where wall-clock times are not.
-//! `scripts/bench` runs it twice per set-up (N and 2N events) and reports
-//! the difference per event on the calling thread.
+//! `scripts/bench` counts only `measured` (after a warm-up), on the calling
+//! thread, twice per set-up (N and 2N events), and reports the difference
+//! per event.
 //!
 //!     emit-profile <aires|tracing-json|tracing-opentelemetry|log> <events>
 
@@ -14,7 +15,20 @@ use aires_benches::peers;
 /// Events between flushes, as in the criterion benches.
 const CHUNK: u64 = 1_024;
 
+/// Warms up (one-time set-up such as clock calibration happens here),
+/// then emits `events` inside [`measured`].
 fn run(events: u64, emit: impl Fn(u64), flush: impl Fn()) {
+    emit_chunks(CHUNK, &emit, &flush);
+    measured(events, &emit, &flush);
+}
+
+/// What callgrind counts (`--toggle-collect=*measured*`).
+#[inline(never)]
+fn measured(events: u64, emit: &dyn Fn(u64), flush: &dyn Fn()) {
+    emit_chunks(events, emit, flush);
+}
+
+fn emit_chunks(events: u64, emit: &dyn Fn(u64), flush: &dyn Fn()) {
     let mut done = 0;
     while done < events {
         let n = CHUNK.min(events - done);

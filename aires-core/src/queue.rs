@@ -1,0 +1,477 @@
+//! The event queue: a bounded ring of event slots that callers build their
+//! events in, and the batch worker takes them out of.
+//!
+//! Why not a channel: a channel's `send(event)` moves the finished event
+//! into its slot, and an event is a few hundred bytes (attributes inline,
+//! so that emitting allocates nothing). Profiles of the emit path showed
+//! those copies, not the synchronisation, as its largest cost. Here a caller
+//! first claims a slot, then builds the event in it ([`Claim::write`]), so
+//! the event is written once, where the worker will read it.
+//!
+//! The algorithm is Dmitry Vyukov's bounded MPMC queue as crossbeam's
+//! `ArrayQueue` implements it (a stamp per slot; producers race on `tail`
+//! with one compare-and-swap), with a single consumer. Between the claim and
+//! the publish the slot is not ready; the consumer sees "not ready" and
+//! comes back later, it never blocks on it.
+//!
+//! Waking the worker: the worker sets `sleeping` before it parks and then
+//! looks at `tail` once more; a producer looks at `sleeping` after its
+//! claim (a sequentially consistent read-modify-write of `tail`). One of the
+//! two always sees the other, so no wake-up is lost, and a busy worker costs
+//! producers one plain load.
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::event::{Event, EventBuilder};
+use crate::level::Level;
+use crate::value::Str;
+
+/// One slot: its stamp says whose turn it is; its value is the event,
+/// unless `abandoned` says the caller's code panicked while building it.
+struct Slot {
+    stamp: AtomicUsize,
+    abandoned: UnsafeCell<bool>,
+    value: UnsafeCell<MaybeUninit<Event>>,
+}
+
+/// What the consumer found at the head of the queue.
+// The event moves out of its slot once, on the worker's thread; boxing it
+// to shrink this enum would allocate per event.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Pop {
+    /// The next event, in queue order.
+    Event(Event),
+    /// A slot whose builder panicked: nothing to send, count it.
+    Abandoned,
+    /// A caller has claimed the next slot and is still writing it.
+    NotReady,
+    /// Nothing is queued.
+    Empty,
+}
+
+pub(crate) struct EventQueue {
+    head: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicUsize>,
+    buffer: Box<[Slot]>,
+    cap: usize,
+    one_lap: usize,
+    sleeping: CachePadded<AtomicBool>,
+    worker: OnceLock<Thread>,
+}
+
+// SAFETY: slots are handed between threads by their stamps: a producer
+// writes a slot only between its claim and its publish, the consumer reads
+// it only after the publish, and the values (events) are `Send`.
+unsafe impl Send for EventQueue {}
+unsafe impl Sync for EventQueue {}
+
+impl std::fmt::Debug for EventQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("capacity", &self.cap)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl EventQueue {
+    pub(crate) fn new(cap: usize) -> EventQueue {
+        assert!(cap > 0, "capacity must be positive");
+        let buffer = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                abandoned: UnsafeCell::new(false),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        EventQueue {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            buffer,
+            cap,
+            one_lap: (cap + 1).next_power_of_two(),
+            sleeping: CachePadded::new(AtomicBool::new(false)),
+            worker: OnceLock::new(),
+        }
+    }
+
+    /// Claims the next slot, or `None` when the queue is full.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> Option<Claim<'_>> {
+        let backoff = Backoff::new();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let index = tail & (self.one_lap - 1);
+            let lap = tail & !(self.one_lap - 1);
+            let new_tail = if index + 1 < self.cap {
+                tail + 1
+            } else {
+                lap.wrapping_add(self.one_lap)
+            };
+            // SAFETY: `index < cap` by construction of the positions.
+            let slot = unsafe { self.buffer.get_unchecked(index) };
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if tail == stamp {
+                // SeqCst: pairs with the worker's `sleeping` store and
+                // `tail` load in `prepare_to_park`.
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    new_tail,
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        return Some(Claim {
+                            queue: self,
+                            slot,
+                            stamp: tail + 1,
+                            written: false,
+                        })
+                    }
+                    Err(current) => {
+                        tail = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds the event of the previous lap: full,
+                // unless the consumer has just moved on.
+                std::sync::atomic::fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return None;
+                }
+                backoff.spin();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another producer moved `tail` on; look again.
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Claims a slot, waiting for room until `deadline`.
+    pub(crate) fn claim_until(&self, deadline: Instant) -> Option<Claim<'_>> {
+        let backoff = Backoff::new();
+        loop {
+            if let Some(claim) = self.try_claim() {
+                return Some(claim);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.wake_worker();
+            if backoff.is_completed() {
+                thread::sleep(std::time::Duration::from_micros(20));
+            } else {
+                backoff.snooze();
+            }
+        }
+    }
+
+    /// Takes the event at the head. Only the batch worker (the single
+    /// consumer) calls this, or the pipeline once the worker has gone.
+    pub(crate) fn pop(&self) -> Pop {
+        let head = self.head.load(Ordering::Relaxed);
+        let index = head & (self.one_lap - 1);
+        let lap = head & !(self.one_lap - 1);
+        // SAFETY: `index < cap` by construction of the positions.
+        let slot = unsafe { self.buffer.get_unchecked(index) };
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if head + 1 == stamp {
+            let new_head = if index + 1 < self.cap {
+                head + 1
+            } else {
+                lap.wrapping_add(self.one_lap)
+            };
+            // SAFETY: the stamp says a producer published this slot (its
+            // Release store pairs with the Acquire load above) and no one
+            // else reads it: there is one consumer.
+            let value = unsafe {
+                if std::mem::take(&mut *slot.abandoned.get()) {
+                    None
+                } else {
+                    Some((*slot.value.get()).assume_init_read())
+                }
+            };
+            self.head.store(new_head, Ordering::Release);
+            slot.stamp
+                .store(head.wrapping_add(self.one_lap), Ordering::Release);
+            match value {
+                Some(event) => Pop::Event(event),
+                None => Pop::Abandoned,
+            }
+        } else if self.tail.load(Ordering::SeqCst) == head {
+            Pop::Empty
+        } else {
+            Pop::NotReady
+        }
+    }
+
+    /// Events queued (including slots claimed and still being written).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) != tail {
+                continue;
+            }
+            let hix = head & (self.one_lap - 1);
+            let tix = tail & (self.one_lap - 1);
+            return if hix < tix {
+                tix - hix
+            } else if hix > tix {
+                self.cap - hix + tix
+            } else if tail == head {
+                0
+            } else {
+                self.cap
+            };
+        }
+    }
+
+    /// Called once by the worker thread, so producers can wake it.
+    pub(crate) fn register_worker(&self) {
+        let _ = self.worker.set(thread::current());
+    }
+
+    /// The worker's side of parking: announce, then look once more. Returns
+    /// false (do not park) when something was queued meanwhile.
+    pub(crate) fn prepare_to_park(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        let head = self.head.load(Ordering::Relaxed);
+        if self.tail.load(Ordering::SeqCst) != head {
+            self.sleeping.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// The worker is awake again.
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+
+    /// Wakes the worker if it is parked (or about to park).
+    #[inline]
+    fn wake_if_sleeping(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.wake_worker();
+        }
+    }
+
+    /// Wakes the worker whatever it is doing; a wake-up before it parks
+    /// makes its next park return at once.
+    pub(crate) fn wake_worker(&self) {
+        self.sleeping.store(false, Ordering::Relaxed);
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+    }
+}
+
+impl Drop for EventQueue {
+    fn drop(&mut self) {
+        // Drop the events still queued. No producer can be between claim
+        // and publish: they hold a reference to the queue.
+        while let Pop::Event(_) | Pop::Abandoned = self.pop() {}
+    }
+}
+
+/// A claimed slot. Writing it publishes it; dropping it unwritten, or a
+/// panic while building the event, publishes it as abandoned.
+pub(crate) struct Claim<'a> {
+    queue: &'a EventQueue,
+    slot: &'a Slot,
+    stamp: usize,
+    written: bool,
+}
+
+impl Claim<'_> {
+    /// Builds the event in the slot: the timestamp, id and message, then
+    /// `fill` adds the rest through the builder.
+    #[inline(always)]
+    pub(crate) fn write_new(
+        mut self,
+        level: Level,
+        message: Str,
+        fill: impl FnOnce(&mut EventBuilder),
+    ) {
+        let event = self.value();
+        // SAFETY: this claim owns the slot until it publishes (on drop),
+        // and the slot holds no event.
+        unsafe { Event::write_new(event, level, message) };
+        self.written = true;
+        let abandon_on_unwind = Abandon(self.slot);
+        // SAFETY: just initialised; nothing else refers to it.
+        fill(EventBuilder::from_event_mut(unsafe { &mut *event }));
+        std::mem::forget(abandon_on_unwind);
+    }
+
+    /// Moves a finished event into the slot.
+    #[inline(always)]
+    pub(crate) fn write(mut self, event: Event) {
+        // SAFETY: as in `write_new`.
+        unsafe { self.value().write(event) };
+        self.written = true;
+    }
+
+    fn value(&self) -> *mut Event {
+        // SAFETY: the cell belongs to this claim until it publishes.
+        unsafe { (*self.slot.value.get()).as_mut_ptr() }
+    }
+}
+
+impl Drop for Claim<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if !self.written {
+            // SAFETY: the slot is this claim's until the store below.
+            unsafe { *self.slot.abandoned.get() = true };
+        }
+        self.slot.stamp.store(self.stamp, Ordering::Release);
+        self.queue.wake_if_sleeping();
+    }
+}
+
+/// Drops the half-built event and marks the slot abandoned if building it
+/// unwinds, so the consumer finds a well-formed slot.
+struct Abandon<'a>(&'a Slot);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        // SAFETY: runs only while the claim (not yet published) owns the
+        // slot, whose event was initialised before this guard was made.
+        unsafe {
+            (*self.0.value.get()).assume_init_drop();
+            *self.0.abandoned.get() = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn push(queue: &EventQueue, n: u64) -> bool {
+        match queue.try_claim() {
+            Some(claim) => {
+                claim.write_new(Level::Info, "m".into(), |b| b.push_attr("n", n));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn n_of(pop: Pop) -> Option<u64> {
+        match pop {
+            Pop::Event(event) => match event.attributes()[0].value {
+                crate::Value::U64(n) => Some(n),
+                _ => panic!("unexpected value"),
+            },
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn fifo_full_and_wrap_around_with_an_odd_capacity() {
+        let queue = EventQueue::new(3);
+        for round in 0..5u64 {
+            assert!(push(&queue, round * 10));
+            assert!(push(&queue, round * 10 + 1));
+            assert!(push(&queue, round * 10 + 2));
+            assert!(!push(&queue, 99), "a fourth event fits in capacity 3");
+            assert_eq!(queue.len(), 3);
+            assert_eq!(n_of(queue.pop()), Some(round * 10));
+            assert_eq!(n_of(queue.pop()), Some(round * 10 + 1));
+            assert_eq!(n_of(queue.pop()), Some(round * 10 + 2));
+            assert!(matches!(queue.pop(), Pop::Empty));
+            assert_eq!(queue.len(), 0);
+        }
+    }
+
+    #[test]
+    fn a_claimed_slot_is_not_ready_until_written() {
+        let queue = EventQueue::new(4);
+        let claim = queue.try_claim().expect("room");
+        assert!(matches!(queue.pop(), Pop::NotReady));
+        assert_eq!(queue.len(), 1);
+        claim.write_new(Level::Warn, "late".into(), |_| {});
+        match queue.pop() {
+            Pop::Event(event) => assert_eq!(event.message(), "late"),
+            _ => panic!("expected the event"),
+        }
+    }
+
+    #[test]
+    fn an_unwritten_claim_publishes_an_abandoned_slot() {
+        let queue = EventQueue::new(2);
+        drop(queue.try_claim().expect("room"));
+        assert!(matches!(queue.pop(), Pop::Abandoned));
+        assert!(matches!(queue.pop(), Pop::Empty));
+    }
+
+    #[test]
+    fn a_panicking_builder_leaves_an_abandoned_slot_and_the_queue_usable() {
+        let queue = EventQueue::new(2);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            queue
+                .try_claim()
+                .expect("room")
+                .write_new(Level::Info, "m".into(), |_| panic!("user code"));
+        }));
+        assert!(result.is_err());
+        assert!(matches!(queue.pop(), Pop::Abandoned));
+        assert!(push(&queue, 7));
+        assert_eq!(n_of(queue.pop()), Some(7));
+    }
+
+    #[test]
+    fn many_producers_lose_nothing_and_keep_each_producers_order() {
+        const PRODUCERS: u64 = 4;
+        const EACH: u64 = 20_000;
+        let queue = Arc::new(EventQueue::new(64));
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let queue = queue.clone();
+                thread::spawn(move || {
+                    for i in 0..EACH {
+                        while !push(&queue, p << 32 | i) {
+                            thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut next = [0u64; PRODUCERS as usize];
+        let mut received = 0;
+        while received < PRODUCERS * EACH {
+            match queue.pop() {
+                Pop::Event(event) => {
+                    let crate::Value::U64(n) = event.attributes()[0].value else {
+                        panic!("unexpected value")
+                    };
+                    let (p, i) = ((n >> 32) as usize, n & 0xffff_ffff);
+                    assert_eq!(i, next[p], "producer {p} out of order");
+                    next[p] += 1;
+                    received += 1;
+                }
+                Pop::Abandoned => panic!("nothing panicked"),
+                Pop::NotReady | Pop::Empty => thread::yield_now(),
+            }
+        }
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        assert!(matches!(queue.pop(), Pop::Empty));
+    }
+}
