@@ -2,16 +2,22 @@
 //!
 //! `uuid::Uuid::now_v7()` reads the clock and the OS random source on every
 //! call (about 280 ns here). This generator reuses the timestamp the event
-//! already took, keeps one shared 64-bit state updated by a single
-//! compare-and-swap, and fills the random bits from a per-thread PRNG seeded
-//! from the OS once per thread.
+//! already took and keeps one shared 64-bit state updated by a single
+//! compare-and-swap.
 //!
 //! Layout (RFC 9562 §5.7 with a 22-bit counter, "method 1" of §6.2):
 //!
 //! ```text
 //!  48 bits unix_ts_ms | 4 bits ver=7 | 12 bits counter (high)
-//!  2 bits var=0b10    | 10 bits counter (low) | 52 bits random
+//!  2 bits var=0b10    | 10 bits counter (low) | 52 bits random, per process
 //! ```
+//!
+//! The 52 random bits are drawn once per process (again in a forked child,
+//! see [`Uuid7::reseed_after_fork`]), not per id: within a process the timestamp
+//! and counter already make ids unique, and the random bits keep processes
+//! apart. Ids are unique, not secret. Repeating the same bits in every id of
+//! a batch lets compression remove them: about 6 bytes per event on the
+//! wire.
 //!
 //! The shared state is `unix_ms << 22 | counter` in one `u64` (42 bits of
 //! milliseconds last until the year 2109). The counter restarts at a random
@@ -60,8 +66,42 @@ impl Generator {
                 Err(actual) => current = actual,
             }
         };
-        Uuid7::from_parts(state, random_u64())
+        Uuid7::from_parts(state, process_bits())
     }
+}
+
+/// The per-process random bits; 0 until first drawn.
+static PROCESS_BITS: AtomicU64 = AtomicU64::new(0);
+
+#[inline]
+fn process_bits() -> u64 {
+    match PROCESS_BITS.load(Ordering::Relaxed) {
+        0 => draw_process_bits(),
+        bits => bits,
+    }
+}
+
+#[cold]
+fn draw_process_bits() -> u64 {
+    let fresh = (random_u64() & ((1 << RANDOM_BITS) - 1)) | 1;
+    match PROCESS_BITS.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => fresh,
+        Err(drawn) => drawn,
+    }
+}
+
+/// See [`Uuid7::reseed_after_fork`]. The seed mixes the child's pid, so it
+/// differs from the parent's although the child inherited every random
+/// state.
+fn reseed() {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u64(crate::clock::now_unix_nanos());
+    hasher.write_u64(PROCESS_BITS.load(Ordering::Relaxed));
+    let seed = hasher.finish() | 1;
+    RNG.with(|cell| cell.set(seed));
+    let fresh = (random_u64() & ((1 << RANDOM_BITS) - 1)) | 1;
+    PROCESS_BITS.store(fresh, Ordering::Relaxed);
 }
 
 /// A UUID version 7: unique, and ordered by creation time.
@@ -74,6 +114,13 @@ impl Uuid7 {
     #[inline]
     pub fn generate(unix_nanos: u64) -> Uuid7 {
         GENERATOR.next(unix_nanos)
+    }
+
+    /// Draws new per-process random bits. Call it in a forked child (the
+    /// bindings' fork hooks do), whose copy of the parent's generator would
+    /// otherwise repeat the parent's ids.
+    pub fn reseed_after_fork() {
+        reseed();
     }
 
     /// A new id stamped with the current time.
@@ -142,7 +189,8 @@ thread_local! {
 }
 
 /// SplitMix64 over a per-thread state seeded from the OS on first use. Not
-/// cryptographic: the random bits only keep ids of different processes apart.
+/// cryptographic: the random bits only keep ids of different processes
+/// apart and start each millisecond's counter.
 #[inline]
 pub(crate) fn random_u64() -> u64 {
     RNG.with(|cell| {
@@ -194,6 +242,22 @@ mod tests {
             uuid::Uuid::from_bytes(id.to_bytes())
                 .hyphenated()
                 .to_string()
+        );
+    }
+
+    #[test]
+    fn ids_share_their_random_bits_until_a_fork_reseeds_them() {
+        const MASK: u128 = (1 << RANDOM_BITS) - 1;
+        let first = Uuid7::now();
+        let second = Uuid7::now();
+        assert_eq!(first.as_u128() & MASK, second.as_u128() & MASK);
+        Uuid7::reseed_after_fork();
+        let child = Uuid7::now();
+        assert_ne!(child.as_u128() & MASK, first.as_u128() & MASK);
+        assert!(child > second, "reseeding keeps ids increasing");
+        assert_eq!(
+            uuid::Uuid::from_bytes(child.to_bytes()).get_version_num(),
+            7
         );
     }
 
