@@ -33,12 +33,14 @@ fn to_proto(event: &Event) -> proto::Event {
                 }),
             })
             .collect(),
-        http: event.http().map(|h| proto::HttpInfo {
-            method: h.method.to_string(),
-            route: h.route.to_string(),
-            status_code: u32::from(h.status),
-            duration_nanos: h.duration.as_nanos() as u64,
-            ..Default::default()
+        http: event.http().map(|h| {
+            Box::new(proto::HttpInfo {
+                method: h.method.to_string(),
+                route: h.route.to_string(),
+                status_code: u32::from(h.status),
+                duration_nanos: h.duration.as_nanos() as u64,
+                ..Default::default()
+            })
         }),
         ..Default::default()
     }

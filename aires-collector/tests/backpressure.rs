@@ -90,13 +90,7 @@ async fn slow_sink_backpressures(mode: Mode) {
     );
     assert_eq!(sdk.metrics().events_dropped(), 0);
     // A slow sink gets larger writes, up to max_batch_rows.
-    let largest = sink
-        .batches
-        .lock()
-        .iter()
-        .map(|b| b.rows.len())
-        .max()
-        .unwrap();
+    let largest = sink.batches.lock().iter().map(|b| b.len()).max().unwrap();
     assert!(largest > 50 && largest <= 300, "largest write {largest}");
     shutdown_sdk(sdk).await;
     collector.shutdown().await.unwrap();

@@ -89,10 +89,12 @@ impl BatchWorker {
             deadline: None,
         };
         let mut empty_polls = 0;
+        let not_ready = Backoff::new();
         loop {
             match self.events.pop() {
                 Pop::Event(event) => {
                     empty_polls = 0;
+                    not_ready.reset();
                     self.push(event, &mut state);
                     if state.dequeued % CONTROL_CHECK_EVERY == 0
                         && matches!(self.check_control(&mut state), Next::Stop)
@@ -105,9 +107,10 @@ impl BatchWorker {
                     self.abandoned(&mut state);
                     continue;
                 }
-                // A caller is writing the next slot: it is ready in a moment.
+                // A caller is writing the next slot: it is ready in a
+                // moment (spin a little before yielding the core).
                 Pop::NotReady => {
-                    std::thread::yield_now();
+                    not_ready.snooze();
                     continue;
                 }
                 Pop::Empty => {}

@@ -158,22 +158,21 @@ impl EventQueue {
         }
     }
 
-    /// Claims a slot, waiting for room until `deadline`.
+    /// Claims a slot, waiting for room until `deadline`. The queue is full
+    /// because the worker is busy (or held back by delivery), so this
+    /// sleeps, in growing steps up to 1 ms, rather than spinning.
     pub(crate) fn claim_until(&self, deadline: Instant) -> Option<Claim<'_>> {
-        let backoff = Backoff::new();
+        let mut pause = std::time::Duration::from_micros(10);
         loop {
             if let Some(claim) = self.try_claim() {
                 return Some(claim);
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return None;
             }
-            self.wake_worker();
-            if backoff.is_completed() {
-                thread::sleep(std::time::Duration::from_micros(20));
-            } else {
-                backoff.snooze();
-            }
+            thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(std::time::Duration::from_millis(1));
         }
     }
 

@@ -22,7 +22,9 @@ pub(super) struct Chunk {
 /// Rows gathered for the next write, and whose they are.
 #[derive(Default)]
 struct Gathering {
-    rows: Vec<Row>,
+    /// The rows of each request taken, as they came.
+    chunks: Vec<Vec<Row>>,
+    rows: usize,
     owners: Vec<(Arc<Ack>, usize)>,
     /// When the first row arrived.
     since: Option<Instant>,
@@ -58,15 +60,15 @@ impl Batcher {
         let mut open = true;
         loop {
             let due = next.since.map(|since| since + self.config.batch_timeout);
-            let full = next.rows.len() >= self.config.batch_size;
-            let overfull = next.rows.len() >= self.config.max_batch_rows;
-            let ready = !next.rows.is_empty()
-                && (full || !open || due.is_some_and(|d| Instant::now() >= d));
+            let full = next.rows >= self.config.batch_size;
+            let overfull = next.rows >= self.config.max_batch_rows;
+            let ready =
+                next.rows > 0 && (full || !open || due.is_some_and(|d| Instant::now() >= d));
             if ready && writing.is_none() {
                 writing = Some(self.write(std::mem::take(&mut next)));
                 continue;
             }
-            if !open && next.rows.is_empty() {
+            if !open && next.rows == 0 {
                 if let Some(write) = writing.take() {
                     let _ = write.await;
                 }
@@ -77,7 +79,8 @@ impl Batcher {
                     Some(chunk) => {
                         next.since.get_or_insert_with(Instant::now);
                         next.owners.push((chunk.ack, chunk.rows.len()));
-                        next.rows.extend(chunk.rows);
+                        next.rows += chunk.rows.len();
+                        next.chunks.push(chunk.rows);
                     }
                     None => open = false,
                 },
@@ -93,9 +96,9 @@ impl Batcher {
         let metrics = self.metrics.clone();
         let initial_backoff = self.config.retry_backoff;
         tokio::spawn(async move {
-            let Gathering { rows, owners, .. } = batch;
-            let batch = RowBatch::new(rows);
-            let count = batch.rows.len();
+            let Gathering { chunks, owners, .. } = batch;
+            let batch = RowBatch::from_chunks(chunks);
+            let count = batch.len();
             metrics.batch_rows.observe(count as f64);
             let mut backoff = initial_backoff;
             loop {

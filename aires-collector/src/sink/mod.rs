@@ -20,10 +20,13 @@ pub use self::clickhouse::{ClickHouseConfig, ClickHouseSink};
 pub use null::NullSink;
 pub use stdout::StdoutSink;
 
-/// Rows to store together.
+/// Rows to store together, kept as the chunks they arrived in (one per
+/// request): gathering a batch moves chunk handles, not rows (a row is
+/// several hundred bytes).
 #[derive(Clone, Debug, Default)]
 pub struct RowBatch {
-    pub rows: Vec<Row>,
+    chunks: Vec<Vec<Row>>,
+    len: usize,
     /// Identifies this batch's content; the same on every retry of it.
     /// Stores that deduplicate (ClickHouse's `insert_deduplication_token`)
     /// use it so a retried write is stored once.
@@ -31,16 +34,39 @@ pub struct RowBatch {
 }
 
 impl RowBatch {
+    /// A batch of one chunk of rows.
+    pub fn new(rows: Vec<Row>) -> Self {
+        Self::from_chunks(vec![rows])
+    }
+
     /// A batch with its token derived from its rows: the ids of the first
     /// and last row and the row count.
-    pub fn new(rows: Vec<Row>) -> Self {
-        let token = match (rows.first(), rows.last()) {
+    pub fn from_chunks(chunks: Vec<Vec<Row>>) -> Self {
+        let len = chunks.iter().map(Vec::len).sum();
+        let first = chunks.iter().find_map(|chunk| chunk.first());
+        let last = chunks.iter().rev().find_map(|chunk| chunk.last());
+        let token = match (first, last) {
             (Some(first), Some(last)) => {
-                format!("{}-{}-{}", first.id.simple(), last.id.simple(), rows.len())
+                format!("{}-{}-{}", first.id.simple(), last.id.simple(), len)
             }
             _ => String::new(),
         };
-        RowBatch { rows, token }
+        RowBatch { chunks, len, token }
+    }
+
+    /// The rows, in order.
+    pub fn rows(&self) -> impl Iterator<Item = &Row> {
+        self.chunks.iter().flatten()
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

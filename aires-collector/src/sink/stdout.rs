@@ -10,10 +10,9 @@ pub struct StdoutSink;
 
 impl Sink for StdoutSink {
     fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a> {
-        let mut text = Vec::with_capacity(batch.rows.len() * 512);
+        let mut text = Vec::with_capacity(batch.len() * 512);
         let result = batch
-            .rows
-            .iter()
+            .rows()
             .try_for_each(|row| {
                 serde_json::to_writer(&mut text, row)?;
                 text.push(b'\n');

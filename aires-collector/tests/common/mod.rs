@@ -29,12 +29,12 @@ impl MemorySink {
         self.batches
             .lock()
             .iter()
-            .flat_map(|b| b.rows.clone())
+            .flat_map(|b| b.rows().cloned().collect::<Vec<_>>())
             .collect()
     }
 
     pub fn row_count(&self) -> usize {
-        self.batches.lock().iter().map(|b| b.rows.len()).sum()
+        self.batches.lock().iter().map(|b| b.len()).sum()
     }
 
     pub fn fail_next(&self, error: SinkError) {

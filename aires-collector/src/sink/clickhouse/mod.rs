@@ -121,7 +121,7 @@ impl ClickHouseSink {
             // since 2000); the default limit of 100 partitions per insert
             // would fail such a batch on every retry and stall the rest.
             .with_setting("max_partitions_per_insert_block", "0");
-        for row in &batch.rows {
+        for row in batch.rows() {
             insert.write(row).await?;
         }
         insert.end().await
