@@ -53,8 +53,8 @@ const MAX_PARK: Duration = Duration::from_secs(1);
 const CONTROL_CHECK_EVERY: u64 = 256;
 
 /// The worker's state between messages. The current batch exists only as
-/// bytes: each event is encoded as it arrives and dropped, so it is copied
-/// once (out of the queue) and never held.
+/// bytes: each event is encoded from its queue slot and dropped there, so
+/// it is never copied or held.
 struct Batching {
     buf: BytesMut,
     batch_id: Uuid7,
@@ -91,11 +91,10 @@ impl BatchWorker {
         let mut empty_polls = 0;
         let not_ready = Backoff::new();
         loop {
-            match self.events.pop() {
-                Pop::Event(event) => {
+            match self.take(&mut state) {
+                Pop::Event => {
                     empty_polls = 0;
                     not_ready.reset();
-                    self.push(event, &mut state);
                     if state.dequeued % CONTROL_CHECK_EVERY == 0
                         && matches!(self.check_control(&mut state), Next::Stop)
                     {
@@ -103,10 +102,7 @@ impl BatchWorker {
                     }
                     continue;
                 }
-                Pop::Abandoned => {
-                    self.abandoned(&mut state);
-                    continue;
-                }
+                Pop::Abandoned => continue,
                 // A caller is writing the next slot: it is ready in a
                 // moment (spin a little before yielding the core).
                 Pop::NotReady => {
@@ -165,33 +161,53 @@ impl BatchWorker {
     fn drain(&mut self, state: &mut Batching) {
         let backoff = Backoff::new();
         loop {
-            match self.events.pop() {
-                Pop::Event(event) => self.push(event, state),
-                Pop::Abandoned => self.abandoned(state),
+            match self.take(state) {
+                Pop::Event | Pop::Abandoned => {}
                 Pop::NotReady => backoff.snooze(),
                 Pop::Empty => return,
             }
         }
     }
 
-    fn push(&mut self, event: Event, state: &mut Batching) {
-        state.dequeued += 1;
-        // A plain store (one writer): keeps `events_enqueued` exact.
-        self.publish(state);
+    /// Takes the event at the head of the queue, if one is ready: encodes
+    /// it from its slot (the queue then drops it there, freeing its heap
+    /// parts on this thread rather than the caller's), and only after the
+    /// slot is free counts it and cuts the batch if it is full, since
+    /// cutting may wait on delivery.
+    fn take(&mut self, state: &mut Batching) -> Pop {
+        let events = self.events.clone();
+        let mut len_before = 0;
+        let pop = events.pop_with(|event| len_before = self.encode(event, state));
+        match pop {
+            Pop::Event => self.settle(len_before, state),
+            Pop::Abandoned => self.abandoned(state),
+            Pop::NotReady | Pop::Empty => {}
+        }
+        pop
+    }
+
+    /// Appends the event to the batch; returns the batch's length in bytes
+    /// before it.
+    fn encode(&mut self, event: &Event, state: &mut Batching) -> usize {
         if state.batch_len == 0 {
             self.begin(state);
         }
         let truncated_before = self.encoder.truncated();
         let len_before = state.buf.len();
-        self.encoder.push(&event, &mut state.buf);
+        self.encoder.push(event, &mut state.buf);
         let truncated = self.encoder.truncated() - truncated_before;
         if truncated > 0 {
             Counters::add(&self.counters.values_truncated, truncated);
         }
         state.batch_len += 1;
-        // The event is dropped here, freeing its heap parts (if any) on
-        // this thread rather than the caller's.
-        drop(event);
+        len_before
+    }
+
+    /// Counts the event just encoded and cuts the batch at its limits.
+    fn settle(&mut self, len_before: usize, state: &mut Batching) {
+        state.dequeued += 1;
+        // A plain store (one writer): keeps `events_enqueued` exact.
+        self.publish(state);
         if state.buf.len() > self.max_batch_bytes && state.batch_len > 1 {
             // This event would push the batch past its byte limit: send the
             // batch without it, and start the next one with it. Protobuf

@@ -296,8 +296,8 @@ impl Pipeline {
         // concurrently with shutdown).
         let backoff = crossbeam_utils::Backoff::new();
         loop {
-            match self.shared.queue.pop() {
-                Pop::Event(_) => self.shared.counters.dropped_after_shutdown.add(1),
+            match self.shared.queue.pop_with(|_| {}) {
+                Pop::Event => self.shared.counters.dropped_after_shutdown.add(1),
                 Pop::Abandoned => self.shared.counters.dropped_abandoned.add(1),
                 Pop::NotReady => backoff.snooze(),
                 Pop::Empty => break,

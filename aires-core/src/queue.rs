@@ -42,12 +42,9 @@ struct Slot {
 }
 
 /// What the consumer found at the head of the queue.
-// The event moves out of its slot once, on the worker's thread; boxing it
-// to shrink this enum would allocate per event.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Pop {
-    /// The next event, in queue order.
-    Event(Event),
+    /// The next event, in queue order, was handed to the consumer.
+    Event,
     /// A slot whose builder panicked: nothing to send, count it.
     Abandoned,
     /// A caller has claimed the next slot and is still writing it.
@@ -176,9 +173,11 @@ impl EventQueue {
         }
     }
 
-    /// Takes the event at the head. Only the batch worker (the single
-    /// consumer) calls this, or the pipeline once the worker has gone.
-    pub(crate) fn pop(&self) -> Pop {
+    /// Hands the event at the head to `take` (in place: the consumer reads
+    /// it where the caller wrote it), then drops it and frees the slot.
+    /// Only the batch worker (the single consumer) calls this, or the
+    /// pipeline once the worker has gone.
+    pub(crate) fn pop_with(&self, take: impl FnOnce(&Event)) -> Pop {
         let head = self.head.load(Ordering::Relaxed);
         let index = head & (self.one_lap - 1);
         let lap = head & !(self.one_lap - 1);
@@ -191,23 +190,26 @@ impl EventQueue {
             } else {
                 lap.wrapping_add(self.one_lap)
             };
+            // Frees the slot even if `take` unwinds.
+            let release = Release {
+                queue: self,
+                slot,
+                head: new_head,
+                stamp: head.wrapping_add(self.one_lap),
+            };
             // SAFETY: the stamp says a producer published this slot (its
             // Release store pairs with the Acquire load above) and no one
             // else reads it: there is one consumer.
-            let value = unsafe {
+            unsafe {
                 if std::mem::take(&mut *slot.abandoned.get()) {
-                    None
-                } else {
-                    Some((*slot.value.get()).assume_init_read())
+                    return Pop::Abandoned;
                 }
-            };
-            self.head.store(new_head, Ordering::Release);
-            slot.stamp
-                .store(head.wrapping_add(self.one_lap), Ordering::Release);
-            match value {
-                Some(event) => Pop::Event(event),
-                None => Pop::Abandoned,
+                let event = (*slot.value.get()).as_mut_ptr();
+                let _drop_event = DropInPlace(event);
+                take(&*event);
             }
+            drop(release);
+            Pop::Event
         } else if self.tail.load(Ordering::SeqCst) == head {
             Pop::Empty
         } else {
@@ -281,7 +283,33 @@ impl Drop for EventQueue {
     fn drop(&mut self) {
         // Drop the events still queued. No producer can be between claim
         // and publish: they hold a reference to the queue.
-        while let Pop::Event(_) | Pop::Abandoned = self.pop() {}
+        while let Pop::Event | Pop::Abandoned = self.pop_with(|_| {}) {}
+    }
+}
+
+/// Hands a consumed slot back to the producers.
+struct Release<'a> {
+    queue: &'a EventQueue,
+    slot: &'a Slot,
+    head: usize,
+    stamp: usize,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.queue.head.store(self.head, Ordering::Release);
+        self.slot.stamp.store(self.stamp, Ordering::Release);
+    }
+}
+
+/// Drops a consumed event where it lies.
+struct DropInPlace(*mut Event);
+
+impl Drop for DropInPlace {
+    fn drop(&mut self) {
+        // SAFETY: points at a published event the consumer owns until its
+        // slot is released (after this guard: it is declared later).
+        unsafe { std::ptr::drop_in_place(self.0) }
     }
 }
 
@@ -371,14 +399,14 @@ mod tests {
         }
     }
 
-    fn n_of(pop: Pop) -> Option<u64> {
-        match pop {
-            Pop::Event(event) => match event.attributes()[0].value {
-                crate::Value::U64(n) => Some(n),
-                _ => panic!("unexpected value"),
-            },
-            _ => None,
-        }
+    /// Pops one event and returns its `n` attribute.
+    fn pop_n(queue: &EventQueue) -> Option<u64> {
+        let mut n = None;
+        queue.pop_with(|event| match event.attributes()[0].value {
+            crate::Value::U64(value) => n = Some(value),
+            _ => panic!("unexpected value"),
+        });
+        n
     }
 
     #[test]
@@ -390,10 +418,10 @@ mod tests {
             assert!(push(&queue, round * 10 + 2));
             assert!(!push(&queue, 99), "a fourth event fits in capacity 3");
             assert_eq!(queue.len(), 3);
-            assert_eq!(n_of(queue.pop()), Some(round * 10));
-            assert_eq!(n_of(queue.pop()), Some(round * 10 + 1));
-            assert_eq!(n_of(queue.pop()), Some(round * 10 + 2));
-            assert!(matches!(queue.pop(), Pop::Empty));
+            assert_eq!(pop_n(&queue), Some(round * 10));
+            assert_eq!(pop_n(&queue), Some(round * 10 + 1));
+            assert_eq!(pop_n(&queue), Some(round * 10 + 2));
+            assert!(matches!(queue.pop_with(|_| {}), Pop::Empty));
             assert_eq!(queue.len(), 0);
         }
     }
@@ -402,21 +430,23 @@ mod tests {
     fn a_claimed_slot_is_not_ready_until_written() {
         let queue = EventQueue::new(4);
         let claim = queue.try_claim().expect("room");
-        assert!(matches!(queue.pop(), Pop::NotReady));
+        assert!(matches!(queue.pop_with(|_| {}), Pop::NotReady));
         assert_eq!(queue.len(), 1);
         claim.write_new(Level::Warn, "late".into(), |_| {});
-        match queue.pop() {
-            Pop::Event(event) => assert_eq!(event.message(), "late"),
-            _ => panic!("expected the event"),
-        }
+        let mut message = String::new();
+        assert!(matches!(
+            queue.pop_with(|event| message = event.message().to_owned()),
+            Pop::Event
+        ));
+        assert_eq!(message, "late");
     }
 
     #[test]
     fn an_unwritten_claim_publishes_an_abandoned_slot() {
         let queue = EventQueue::new(2);
         drop(queue.try_claim().expect("room"));
-        assert!(matches!(queue.pop(), Pop::Abandoned));
-        assert!(matches!(queue.pop(), Pop::Empty));
+        assert!(matches!(queue.pop_with(|_| {}), Pop::Abandoned));
+        assert!(matches!(queue.pop_with(|_| {}), Pop::Empty));
     }
 
     #[test]
@@ -429,9 +459,9 @@ mod tests {
                 .write_new(Level::Info, "m".into(), |_| panic!("user code"));
         }));
         assert!(result.is_err());
-        assert!(matches!(queue.pop(), Pop::Abandoned));
+        assert!(matches!(queue.pop_with(|_| {}), Pop::Abandoned));
         assert!(push(&queue, 7));
-        assert_eq!(n_of(queue.pop()), Some(7));
+        assert_eq!(pop_n(&queue), Some(7));
     }
 
     #[test]
@@ -454,9 +484,10 @@ mod tests {
         let mut next = [0u64; PRODUCERS as usize];
         let mut received = 0;
         while received < PRODUCERS * EACH {
-            match queue.pop() {
-                Pop::Event(event) => {
-                    let crate::Value::U64(n) = event.attributes()[0].value else {
+            let mut taken = None;
+            match queue.pop_with(|event| taken = Some(event.attributes()[0].value.clone())) {
+                Pop::Event => {
+                    let Some(crate::Value::U64(n)) = taken else {
                         panic!("unexpected value")
                     };
                     let (p, i) = ((n >> 32) as usize, n & 0xffff_ffff);
@@ -471,6 +502,6 @@ mod tests {
         for producer in producers {
             producer.join().unwrap();
         }
-        assert!(matches!(queue.pop(), Pop::Empty));
+        assert!(matches!(queue.pop_with(|_| {}), Pop::Empty));
     }
 }
