@@ -40,14 +40,14 @@ fn lock_guard() -> std::sync::MutexGuard<'static, Option<Guard>> {
 pub fn init(options: Option<InitOptions>) -> Result<u32> {
     let options = options.unwrap_or_default();
     let (mut config, choice) = options.to_config()?;
+    let mut memory = None;
     config = match choice {
         TransportChoice::Default => config,
         TransportChoice::Stdout => config.transport(StdoutTransport::new()),
         TransportChoice::Null => config.transport(NullTransport::new()),
         TransportChoice::Memory => {
-            let memory = MemoryTransport::new();
-            testing::set_memory(memory.clone());
-            config.transport(memory)
+            memory = Some(MemoryTransport::new());
+            config.transport(memory.clone().expect("just set"))
         }
     };
     let mut guard = lock_guard();
@@ -55,6 +55,9 @@ pub fn init(options: Option<InitOptions>) -> Result<u32> {
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
     *guard = Some(started);
     drop(guard);
+    if let Some(memory) = memory {
+        testing::set_memory(memory);
+    }
     Ok(level_number(aires_core::level::global_filter()))
 }
 
