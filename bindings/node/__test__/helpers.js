@@ -16,12 +16,15 @@ async function drain() {
   return events;
 }
 
-/** Runs `node -e source` (or a file) and resolves { code, stdout, stderr }; rejects after 60 s. */
+/** Runs node with `args` and resolves { code, stdout, stderr }; rejects after 60 s. `options.env` adds (or, with null, removes) variables. */
 function run(args, options = {}) {
   return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...options.env };
+    // null removes a variable (an empty AIRES_* value would override).
+    for (const [k, v] of Object.entries(env)) if (v === null) delete env[k];
     const child = spawn(process.execPath, args, {
       cwd: path.join(__dirname, '..'),
-      env: { ...process.env, ...options.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -25,6 +25,8 @@ use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value}
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use smallvec::SmallVec;
 
+use crate::keys;
+
 /// Prefix of a string that encodes a value JSON cannot hold.
 pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
 
@@ -190,23 +192,23 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        put(self.fields, self.key.to_owned().into(), Value::Bool(v));
+        put(self.fields, keys::key(self.key), Value::Bool(v));
         Ok(())
     }
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        put(self.fields, self.key.to_owned().into(), Value::I64(v));
+        put(self.fields, keys::key(self.key), Value::I64(v));
         Ok(())
     }
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        put(self.fields, self.key.to_owned().into(), int(v));
+        put(self.fields, keys::key(self.key), int(v));
         Ok(())
     }
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        put(self.fields, self.key.to_owned().into(), Value::F64(v));
+        put(self.fields, keys::key(self.key), Value::F64(v));
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        put(self.fields, self.key.to_owned().into(), text(v));
+        put(self.fields, keys::key(self.key), text(v));
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -229,7 +231,7 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
                 .map_err(serde::de::Error::custom)?;
         put(
             self.fields,
-            self.key.to_owned().into(),
+            keys::key(self.key),
             Value::Str(value.to_string().into()),
         );
         Ok(())

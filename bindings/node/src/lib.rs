@@ -15,6 +15,7 @@
 mod crossing;
 mod emit;
 mod fields;
+mod keys;
 mod lifecycle;
 mod options;
 mod testing;

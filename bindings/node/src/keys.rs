@@ -1,0 +1,49 @@
+//! Field keys, interned: the same few keys come back in almost every
+//! event, so each distinct short key is allocated once for the life of
+//! the process and then shared as `&'static str`, which the core carries
+//! without copying.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use aires_core::Str;
+
+/// Keys longer than this are not interned.
+const MAX_KEY_LEN: usize = 64;
+/// At most this many keys are interned (a bound on the memory kept, for
+/// applications that put ids in keys); later ones are allocated per event.
+const MAX_KEYS: usize = 4096;
+
+static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+
+thread_local! {
+    /// This thread's view of `INTERNED`, so a lookup takes no lock.
+    static LOCAL: RefCell<HashSet<&'static str>> = RefCell::new(HashSet::new());
+}
+
+/// `key` as a field key: shared when interned, owned otherwise.
+pub(crate) fn key(key: &str) -> Str {
+    if key.len() > MAX_KEY_LEN {
+        return Cow::Owned(key.to_owned());
+    }
+    let local = LOCAL.try_with(|local| local.borrow().get(key).copied());
+    if let Ok(Some(interned)) = local {
+        return Cow::Borrowed(interned);
+    }
+    let mut global = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+    let set = global.get_or_insert_with(HashSet::new);
+    let interned = match set.get(key) {
+        Some(interned) => *interned,
+        None if set.len() < MAX_KEYS => {
+            let leaked: &'static str = Box::leak(key.to_owned().into_boxed_str());
+            set.insert(leaked);
+            leaked
+        }
+        None => return Cow::Owned(key.to_owned()),
+    };
+    drop(global);
+    let _ = LOCAL.try_with(|local| local.borrow_mut().insert(interned));
+    Cow::Borrowed(interned)
+}
