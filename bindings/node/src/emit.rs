@@ -5,6 +5,7 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 
 use crate::fields::{self, Fields};
+use crate::text::JsText;
 
 fn level(level: u32) -> Result<Level> {
     Level::ALL
@@ -21,16 +22,18 @@ fn level(level: u32) -> Result<Level> {
 fn build(
     level_number: u32,
     message: String,
-    fields_json: Option<String>,
+    fields_json: Option<JsText>,
 ) -> Result<aires_core::EventBuilder> {
     let mut builder = Event::builder(level(level_number)?, message);
     if let Some(json) = fields_json {
         let mut fields = Fields::new();
-        fields::decode(&json, &mut builder, &mut fields).map_err(|e| {
-            Error::new(
-                Status::InvalidArg,
-                format!("fields are not a JSON object: {e}"),
-            )
+        json.with_str(|json| {
+            fields::decode(json, &mut builder, &mut fields).map_err(|e| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("fields are not a JSON object: {e}"),
+                )
+            })
         })?;
         builder = builder.attrs(fields);
     }
@@ -40,8 +43,11 @@ fn build(
 /// Emits one event: `level` 1 (trace) to 6 (fatal), the message, and the
 /// fields as JSON text (see the `fields` module for the encoding). The
 /// level check has already been done by the caller.
-#[napi(catch_unwind)]
-pub fn emit(level: u32, message: String, fields_json: Option<String>) -> Result<()> {
+#[napi(
+    catch_unwind,
+    ts_args_type = "level: number, message: string, fieldsJson?: string | undefined | null"
+)]
+pub fn emit(level: u32, message: String, fields_json: Option<JsText>) -> Result<()> {
     build(level, message, fields_json)?.emit();
     Ok(())
 }
@@ -70,11 +76,14 @@ pub struct CallSiteInput {
 }
 
 /// [`emit`] with an error and/or a call site.
-#[napi(catch_unwind)]
+#[napi(
+    catch_unwind,
+    ts_args_type = "level: number, message: string, fieldsJson?: string | undefined | null, error?: ErrorInput | undefined | null, callSite?: CallSiteInput | undefined | null"
+)]
 pub fn emit_with(
     level: u32,
     message: String,
-    fields_json: Option<String>,
+    fields_json: Option<JsText>,
     error: Option<ErrorInput>,
     call_site: Option<CallSiteInput>,
 ) -> Result<()> {

@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod options;
 mod testing;
+mod text;
 
 pub use crossing::*;
 pub use emit::*;
