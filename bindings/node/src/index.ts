@@ -64,12 +64,12 @@ export interface Options {
 
 /** A logger: the six levels, and `child` for bound fields. */
 export interface Logger {
-  trace(message: string | Error, fields?: Fields): void;
-  debug(message: string | Error, fields?: Fields): void;
-  info(message: string | Error, fields?: Fields): void;
-  warn(message: string | Error, fields?: Fields): void;
-  error(message: string | Error, fields?: Fields): void;
-  fatal(message: string | Error, fields?: Fields): void;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
   /** A logger adding `bindings` to every event (call fields win). */
   child(bindings: Fields): Logger;
   /** Whether an event at `level` would be recorded. */
@@ -124,26 +124,23 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
   }
 }
 
+/** A logging function: a message (or an Error) and optional fields. */
+export type LogFn = (message: string | Error, fields?: Fields) => void;
+
+function levelFn(level: number, bound: string): LogFn {
+  return (message, fields) => {
+    if (level >= minLevel) emit(level, bound, message, fields);
+  };
+}
+
 function makeLogger(bound: string): Logger {
   return {
-    trace(message, fields) {
-      if (1 >= minLevel) emit(1, bound, message, fields);
-    },
-    debug(message, fields) {
-      if (2 >= minLevel) emit(2, bound, message, fields);
-    },
-    info(message, fields) {
-      if (3 >= minLevel) emit(3, bound, message, fields);
-    },
-    warn(message, fields) {
-      if (4 >= minLevel) emit(4, bound, message, fields);
-    },
-    error(message, fields) {
-      if (5 >= minLevel) emit(5, bound, message, fields);
-    },
-    fatal(message, fields) {
-      if (6 >= minLevel) emit(6, bound, message, fields);
-    },
+    trace: levelFn(1, bound),
+    debug: levelFn(2, bound),
+    info: levelFn(3, bound),
+    warn: levelFn(4, bound),
+    error: levelFn(5, bound),
+    fatal: levelFn(6, bound),
     child(bindings) {
       if (typeof bindings !== 'object' || bindings === null) {
         throw new TypeError('child(bindings): bindings must be an object');
@@ -161,29 +158,17 @@ function makeLogger(bound: string): Logger {
 export const logger: Logger = makeLogger('');
 
 /** Records an event at trace level. */
-export function trace(message: string | Error, fields?: Fields): void {
-  if (1 >= minLevel) emit(1, '', message, fields);
-}
+export const trace: LogFn = logger.trace;
 /** Records an event at debug level. */
-export function debug(message: string | Error, fields?: Fields): void {
-  if (2 >= minLevel) emit(2, '', message, fields);
-}
+export const debug: LogFn = logger.debug;
 /** Records an event at info level. */
-export function info(message: string | Error, fields?: Fields): void {
-  if (3 >= minLevel) emit(3, '', message, fields);
-}
+export const info: LogFn = logger.info;
 /** Records an event at warn level. */
-export function warn(message: string | Error, fields?: Fields): void {
-  if (4 >= minLevel) emit(4, '', message, fields);
-}
+export const warn: LogFn = logger.warn;
 /** Records an event at error level; pass the error as `{ err }` or first. */
-export function error(message: string | Error, fields?: Fields): void {
-  if (5 >= minLevel) emit(5, '', message, fields);
-}
+export const error: LogFn = logger.error;
 /** Records an event at fatal level. It does not stop the process. */
-export function fatal(message: string | Error, fields?: Fields): void {
-  if (6 >= minLevel) emit(6, '', message, fields);
-}
+export const fatal: LogFn = logger.fatal;
 
 /** A logger adding `bindings` to every event. */
 export function child(bindings: Fields): Logger {
