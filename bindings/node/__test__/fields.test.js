@@ -189,6 +189,10 @@ test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => native.emit(9, 'x'), /level must be 1..=6/);
   assert.throws(() => native.emit(3, 'x', 'not json'), /fields are not a JSON object/);
   assert.throws(() => aires.withContext(null, () => {}), TypeError);
+  // A getter that throws does not make logging throw.
+  aires.info('hostile', { get boom() { throw new RangeError('no'); } });
+  const [hostile] = await drain();
+  assert.deepEqual(attrs(hostile), { 'aires.fields_error': { type: 'string', value: 'RangeError: no' } });
   // Still working afterwards.
   aires.info('after the errors', 'not an object');
   const [e] = await drain();

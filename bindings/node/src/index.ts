@@ -99,14 +99,19 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
   }
   let json: string | undefined;
   if (fields !== undefined && fields !== null) {
-    if (typeof fields !== 'object') {
-      json = JSON.stringify({ value: String(fields) });
-    } else if (isFlat(fields)) {
-      json = JSON.stringify(fields);
-    } else {
-      const n = normalise(fields);
-      error ??= n.error;
-      json = JSON.stringify(n.fields);
+    try {
+      if (typeof fields !== 'object') {
+        json = JSON.stringify({ value: String(fields) });
+      } else if (isFlat(fields)) {
+        json = JSON.stringify(fields);
+      } else {
+        const n = normalise(fields);
+        error ??= n.error;
+        json = JSON.stringify(n.fields);
+      }
+    } catch (e) {
+      // A getter or toString that throws: the event is still recorded, and says why its fields are missing.
+      json = JSON.stringify({ 'aires.fields_error': e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
   const context = ambient();
