@@ -1,5 +1,7 @@
 // One library's figures, in a process of its own: per-call cost (median of
-// several timed runs) and sustained events/s. Prints one JSON line.
+// several timed runs), sustained events/s, and the main thread's CPU time
+// per event over the sustained run (including work a library defers to
+// later turns of the event loop). Prints one JSON line.
 //
 //   node bench/one.js aires|pino|winston|otel
 'use strict';
@@ -12,6 +14,18 @@ const RUNS = 7;
 const PER_RUN = 100_000;
 const SUSTAINED = 1_000_000;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aires-bench-'));
+
+/**
+ * CPU time of the main (JavaScript) thread so far, in ns: what the calls
+ * really cost that thread, whatever else the machine runs. Linux only
+ * (/proc), 10 ms resolution, so it is read over the long sustained run.
+ */
+function mainThreadCpuNs() {
+  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the line, in clock ticks (100 Hz).
+  return (Number(fields[11]) + Number(fields[12])) * 1e7;
+}
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,15 +120,18 @@ async function main() {
     await lib.settle();
   }
   // Sustained: a million events, timed until every one is written or sent.
+  const cpu0 = mainThreadCpuNs();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < SUSTAINED; i++) lib.log(i);
   await lib.settle();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuPerEvent = (mainThreadCpuNs() - cpu0) / SUSTAINED;
   const result = {
     name,
     nsPerCall: median(perCall),
     perCallRuns: perCall.map((x) => Math.round(x)),
     eventsPerSecond: SUSTAINED / seconds,
+    mainThreadCpuNsPerEvent: cpuPerEvent,
     dropped: lib.dropped(),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

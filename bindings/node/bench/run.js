@@ -30,17 +30,23 @@ for (let round = 0; round < ROUNDS; round++) {
     const out = execFileSync(process.execPath, [path.join(__dirname, 'one.js'), lib], { encoding: 'utf8' });
     const r = JSON.parse(out.trim().split('\n').pop());
     results[lib].push(r);
-    process.stderr.write(`round ${round + 1} ${lib}: ${r.nsPerCall.toFixed(0)} ns/call, ${Math.round(r.eventsPerSecond)} events/s, dropped ${r.dropped}\n`);
+    process.stderr.write(
+      `round ${round + 1} ${lib}: ${r.nsPerCall.toFixed(0)} ns/call, ${r.mainThreadCpuNsPerEvent.toFixed(0)} CPU ns/event, ${Math.round(r.eventsPerSecond)} events/s, dropped ${r.dropped}\n`,
+    );
   }
 }
 
 const pino = median(results.pino.map((r) => r.nsPerCall));
 console.log(`Node ${process.version}, ${os.cpus().length} vCPU (${os.cpus()[0].model}), ${ROUNDS} rounds, ${new Date().toISOString().slice(0, 10)}\n`);
-console.log('| library | ns per call (median) | vs pino | sustained events/s (median) | dropped |');
-console.log('|---|---:|---:|---:|---:|');
+const pinoCpu = median(results.pino.map((r) => r.mainThreadCpuNsPerEvent));
+console.log('| library | ns per call (median) | vs pino | main-thread CPU ns per event, sustained (median) | vs pino | sustained events/s (median) | dropped |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const lib of LIBS) {
   const ns = median(results[lib].map((r) => r.nsPerCall));
   const eps = median(results[lib].map((r) => r.eventsPerSecond));
+  const cpu = median(results[lib].map((r) => r.mainThreadCpuNsPerEvent));
   const dropped = results[lib].reduce((a, r) => a + r.dropped, 0);
-  console.log(`| ${LABELS[lib]} | ${ns.toFixed(0)} | ${(ns / pino).toFixed(2)}× | ${Math.round(eps).toLocaleString('en-US')} | ${dropped} |`);
+  console.log(
+    `| ${LABELS[lib]} | ${ns.toFixed(0)} | ${(ns / pino).toFixed(2)}× | ${cpu.toFixed(0)} | ${(cpu / pinoCpu).toFixed(2)}× | ${Math.round(eps).toLocaleString('en-US')} | ${dropped} |`,
+  );
 }
