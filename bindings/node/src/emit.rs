@@ -1,5 +1,7 @@
 //! The hot path: one event from JavaScript into the core's pipeline.
 
+use std::cell::RefCell;
+
 use aires_core::{CallSite, ErrorInfo, Event, Level};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
@@ -19,23 +21,34 @@ fn level(level: u32) -> Result<Level> {
         })
 }
 
+thread_local! {
+    /// The attributes of the event being decoded, reused from call to call.
+    static FIELDS: RefCell<Fields> = const { RefCell::new(Fields::new()) };
+}
+
 fn build(
     level_number: u32,
-    message: String,
+    message: JsText,
     fields_json: Option<JsText>,
 ) -> Result<aires_core::EventBuilder> {
-    let mut builder = Event::builder(level(level_number)?, message);
+    let mut builder = Event::builder(level(level_number)?, message.to_owned_string()?);
     if let Some(json) = fields_json {
-        let mut fields = Fields::new();
-        json.with_str(|json| {
-            fields::decode(json, &mut builder, &mut fields).map_err(|e| {
-                Error::new(
-                    Status::InvalidArg,
-                    format!("fields are not a JSON object: {e}"),
-                )
-            })
+        FIELDS.with(|fields| {
+            let mut fields = fields.borrow_mut();
+            fields.clear();
+            json.with_str(|json| {
+                fields::decode(json, &mut builder, &mut fields).map_err(|e| {
+                    Error::new(
+                        Status::InvalidArg,
+                        format!("fields are not a JSON object: {e}"),
+                    )
+                })
+            })?;
+            for attribute in fields.drain(..) {
+                builder.push_attr(attribute.key, attribute.value);
+            }
+            Ok::<(), Error>(())
         })?;
-        builder = builder.attrs(fields);
     }
     Ok(builder)
 }
@@ -47,7 +60,7 @@ fn build(
     catch_unwind,
     ts_args_type = "level: number, message: string, fieldsJson?: string | undefined | null"
 )]
-pub fn emit(level: u32, message: String, fields_json: Option<JsText>) -> Result<()> {
+pub fn emit(level: u32, message: JsText, fields_json: Option<JsText>) -> Result<()> {
     build(level, message, fields_json)?.emit();
     Ok(())
 }
@@ -82,7 +95,7 @@ pub struct CallSiteInput {
 )]
 pub fn emit_with(
     level: u32,
-    message: String,
+    message: JsText,
     fields_json: Option<JsText>,
     error: Option<ErrorInput>,
     call_site: Option<CallSiteInput>,

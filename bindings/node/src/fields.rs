@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use smallvec::SmallVec;
 
 use crate::keys;
 
@@ -31,7 +30,7 @@ use crate::keys;
 pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
 
 /// The attributes of one event while they are decoded.
-pub(crate) type Fields = SmallVec<[Attribute; 8]>;
+pub(crate) type Fields = Vec<Attribute>;
 
 /// Decodes `json` (an object) into `builder` and `fields`.
 pub(crate) fn decode(

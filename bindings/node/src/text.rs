@@ -70,6 +70,12 @@ impl JsText {
         })
     }
 
+    /// The text as an owned `String`: one pass over the JavaScript string
+    /// and one allocation of the exact size.
+    pub(crate) fn to_owned_string(&self) -> Result<String> {
+        self.with_str(|text| Ok(text.to_owned()))
+    }
+
     fn read_into(&self, buffer: &mut Vec<u8>) -> Result<usize> {
         let mut written = 0;
         // SAFETY: the buffer has `capacity` writable bytes; V8 writes at most
