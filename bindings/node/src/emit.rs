@@ -7,6 +7,7 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 
 use crate::fields::{self, Fields};
+use crate::keys::Keys;
 use crate::text::JsText;
 
 fn level(level: u32) -> Result<Level> {
@@ -21,9 +22,16 @@ fn level(level: u32) -> Result<Level> {
         })
 }
 
+/// What one call needs besides its arguments, kept per thread and reused.
+#[derive(Debug, Default)]
+struct Scratch {
+    text: Vec<u8>,
+    fields: Fields,
+    keys: Keys,
+}
+
 thread_local! {
-    /// The attributes of the event being decoded, reused from call to call.
-    static FIELDS: RefCell<Fields> = const { RefCell::new(Fields::new()) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 fn build(
@@ -31,26 +39,24 @@ fn build(
     message: JsText,
     fields_json: Option<JsText>,
 ) -> Result<aires_core::EventBuilder> {
-    let mut builder = Event::builder(level(level_number)?, message.to_owned_string()?);
-    if let Some(json) = fields_json {
-        FIELDS.with(|fields| {
-            let mut fields = fields.borrow_mut();
+    let level = level(level_number)?;
+    SCRATCH.with(|scratch| {
+        let Scratch { text, fields, keys } = &mut *scratch.borrow_mut();
+        let mut builder = Event::builder(level, message.read(text)?.to_owned());
+        if let Some(json) = fields_json {
             fields.clear();
-            json.with_str(|json| {
-                fields::decode(json, &mut builder, &mut fields).map_err(|e| {
-                    Error::new(
-                        Status::InvalidArg,
-                        format!("fields are not a JSON object: {e}"),
-                    )
-                })
+            fields::decode(json.read(text)?, &mut builder, fields, keys).map_err(|e| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("fields are not a JSON object: {e}"),
+                )
             })?;
             for attribute in fields.drain(..) {
                 builder.push_attr(attribute.key, attribute.value);
             }
-            Ok::<(), Error>(())
-        })?;
-    }
-    Ok(builder)
+        }
+        Ok(builder)
+    })
 }
 
 /// Emits one event: `level` 1 (trace) to 6 (fatal), the message, and the

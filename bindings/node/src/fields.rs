@@ -24,7 +24,7 @@ use std::time::Duration;
 use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::keys;
+use crate::keys::Keys;
 
 /// Prefix of a string that encodes a value JSON cannot hold.
 pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
@@ -37,9 +37,14 @@ pub(crate) fn decode(
     json: &str,
     builder: &mut EventBuilder,
     fields: &mut Fields,
+    keys: &mut Keys,
 ) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    de.deserialize_map(Top { builder, fields })?;
+    de.deserialize_map(Top {
+        builder,
+        fields,
+        keys,
+    })?;
     de.end()
 }
 
@@ -79,6 +84,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 struct Top<'a> {
     builder: &'a mut EventBuilder,
     fields: &'a mut Fields,
+    keys: &'a mut Keys,
 }
 
 impl<'de> Visitor<'de> for Top<'_> {
@@ -103,6 +109,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 }
                 _ => map.next_value_seed(Field {
                     fields: self.fields,
+                    keys: self.keys,
                     key: &key,
                 })?,
             }
@@ -173,6 +180,7 @@ fn http_info(o: &serde_json::Map<String, serde_json::Value>) -> HttpInfo {
 /// scalar (the common case).
 struct Field<'a, 'k> {
     fields: &'a mut Fields,
+    keys: &'a mut Keys,
     key: &'k str,
 }
 
@@ -191,23 +199,23 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        put(self.fields, keys::key(self.key), Value::Bool(v));
+        put(self.fields, self.keys.key(self.key), Value::Bool(v));
         Ok(())
     }
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        put(self.fields, keys::key(self.key), Value::I64(v));
+        put(self.fields, self.keys.key(self.key), Value::I64(v));
         Ok(())
     }
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        put(self.fields, keys::key(self.key), int(v));
+        put(self.fields, self.keys.key(self.key), int(v));
         Ok(())
     }
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        put(self.fields, keys::key(self.key), Value::F64(v));
+        put(self.fields, self.keys.key(self.key), Value::F64(v));
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        put(self.fields, keys::key(self.key), text(v));
+        put(self.fields, self.keys.key(self.key), text(v));
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -230,7 +238,7 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
                 .map_err(serde::de::Error::custom)?;
         put(
             self.fields,
-            keys::key(self.key),
+            self.keys.key(self.key),
             Value::Str(value.to_string().into()),
         );
         Ok(())

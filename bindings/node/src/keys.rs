@@ -4,7 +4,6 @@
 //! without copying.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
@@ -45,32 +44,34 @@ type KeySet = HashSet<&'static str, BuildHasherDefault<Fnv>>;
 
 static INTERNED: Mutex<Option<KeySet>> = Mutex::new(None);
 
-thread_local! {
-    /// This thread's view of `INTERNED`, so a lookup takes no lock.
-    static LOCAL: RefCell<KeySet> = RefCell::new(KeySet::default());
+/// One thread's view of the interned keys, so a lookup takes no lock.
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    local: KeySet,
 }
 
-/// `key` as a field key: shared when interned, owned otherwise.
-pub(crate) fn key(key: &str) -> Str {
-    if key.len() > MAX_KEY_LEN {
-        return Cow::Owned(key.to_owned());
-    }
-    let local = LOCAL.try_with(|local| local.borrow().get(key).copied());
-    if let Ok(Some(interned)) = local {
-        return Cow::Borrowed(interned);
-    }
-    let mut global = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
-    let set = global.get_or_insert_with(KeySet::default);
-    let interned = match set.get(key) {
-        Some(interned) => *interned,
-        None if set.len() < MAX_KEYS => {
-            let leaked: &'static str = Box::leak(key.to_owned().into_boxed_str());
-            set.insert(leaked);
-            leaked
+impl Keys {
+    /// `key` as a field key: shared when interned, owned otherwise.
+    pub(crate) fn key(&mut self, key: &str) -> Str {
+        if key.len() > MAX_KEY_LEN {
+            return Cow::Owned(key.to_owned());
         }
-        None => return Cow::Owned(key.to_owned()),
-    };
-    drop(global);
-    let _ = LOCAL.try_with(|local| local.borrow_mut().insert(interned));
-    Cow::Borrowed(interned)
+        if let Some(interned) = self.local.get(key) {
+            return Cow::Borrowed(interned);
+        }
+        let mut global = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+        let set = global.get_or_insert_with(KeySet::default);
+        let interned = match set.get(key) {
+            Some(interned) => *interned,
+            None if set.len() < MAX_KEYS => {
+                let leaked: &'static str = Box::leak(key.to_owned().into_boxed_str());
+                set.insert(leaked);
+                leaked
+            }
+            None => return Cow::Owned(key.to_owned()),
+        };
+        drop(global);
+        self.local.insert(interned);
+        Cow::Borrowed(interned)
+    }
 }

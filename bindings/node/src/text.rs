@@ -1,14 +1,13 @@
-//! Reading a JavaScript string into a reused per-thread buffer: the fields
-//! text is decoded and dropped within the call, so copying it into a fresh
-//! `String` (which also measures its UTF-8 length first) is wasted work.
+//! Reading a JavaScript string into a reused buffer: the fields text is
+//! decoded and dropped within the call, so copying it into a fresh `String`
+//! (which also measures its UTF-8 length first) is wasted work.
 
-use std::cell::RefCell;
 use std::ptr;
 
 use napi::bindgen_prelude::{FromNapiValue, TypeName, ValueType};
 use napi::{sys, Error, Result, Status};
 
-/// A JavaScript string argument, read lazily by [`JsText::with_str`]. Public
+/// A JavaScript string argument, read lazily by [`JsText::read`]. Public
 /// only because the `#[napi]` functions taking it are.
 #[derive(Debug)]
 pub struct JsText {
@@ -31,49 +30,33 @@ impl TypeName for JsText {
     }
 }
 
-thread_local! {
-    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
-}
-
 /// Room V8 may leave unused when it stops before a multi-byte character.
 const SLACK: usize = 4;
 
 impl JsText {
-    /// Calls `f` with the text, valid for the duration of the call.
-    pub(crate) fn with_str<R>(&self, f: impl FnOnce(&str) -> Result<R>) -> Result<R> {
-        BUFFER.with(|buffer| {
-            let mut buffer = buffer.borrow_mut();
-            let mut written = self.read_into(&mut buffer)?;
-            if written + SLACK >= buffer.capacity() {
-                // Perhaps cut short: size the buffer exactly and read again.
-                let mut len = 0;
-                // SAFETY: env and value come from the current call; a null
-                // buffer asks for the length only.
-                check(unsafe {
-                    sys::napi_get_value_string_utf8(
-                        self.env,
-                        self.value,
-                        ptr::null_mut(),
-                        0,
-                        &mut len,
-                    )
-                })?;
-                buffer.clear();
-                buffer.reserve(len + 1);
-                written = self.read_into(&mut buffer)?;
-            }
-            // SAFETY: V8 wrote `written` bytes.
-            unsafe { buffer.set_len(written) };
-            let text = std::str::from_utf8(&buffer)
-                .map_err(|e| Error::new(Status::InvalidArg, format!("invalid UTF-8: {e}")))?;
-            f(text)
-        })
-    }
-
-    /// The text as an owned `String`: one pass over the JavaScript string
-    /// and one allocation of the exact size.
-    pub(crate) fn to_owned_string(&self) -> Result<String> {
-        self.with_str(|text| Ok(text.to_owned()))
+    /// Reads the text into `buffer` (reused by the caller from call to
+    /// call) and returns it.
+    pub(crate) fn read<'b>(&self, buffer: &'b mut Vec<u8>) -> Result<&'b str> {
+        buffer.clear();
+        if buffer.capacity() < 256 {
+            buffer.reserve(4096);
+        }
+        let mut written = self.read_into(buffer)?;
+        if written + SLACK >= buffer.capacity() {
+            // Perhaps cut short: size the buffer exactly and read again.
+            let mut len = 0;
+            // SAFETY: env and value come from the current call; a null
+            // buffer asks for the length only.
+            check(unsafe {
+                sys::napi_get_value_string_utf8(self.env, self.value, ptr::null_mut(), 0, &mut len)
+            })?;
+            buffer.reserve(len + 1);
+            written = self.read_into(buffer)?;
+        }
+        // SAFETY: V8 wrote `written` bytes.
+        unsafe { buffer.set_len(written) };
+        std::str::from_utf8(buffer)
+            .map_err(|e| Error::new(Status::InvalidArg, format!("invalid UTF-8: {e}")))
     }
 
     fn read_into(&self, buffer: &mut Vec<u8>) -> Result<usize> {
