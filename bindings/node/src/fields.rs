@@ -314,3 +314,76 @@ fn flatten(fields: &mut Fields, key: String, value: serde_json::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aires_core::{Event, Level};
+
+    fn decoded(json: &str) -> (Event, Fields) {
+        let mut builder = Event::builder(Level::Info, "m");
+        let mut fields = Fields::new();
+        decode(json, &mut builder, &mut fields, &mut Keys::default()).unwrap();
+        (builder.build(), fields)
+    }
+
+    fn value<'a>(fields: &'a Fields, key: &str) -> &'a Value {
+        &fields.iter().find(|a| a.key == key).unwrap().value
+    }
+
+    #[test]
+    fn scalars_keep_their_types_and_later_keys_win() {
+        let (_, fields) = decoded(
+            r#"{"i":-3,"u":18446744073709551615,"f":2.5,"b":true,"s":"zürich","n":null,"i":4}"#,
+        );
+        assert_eq!(value(&fields, "i"), &Value::I64(4));
+        assert_eq!(value(&fields, "u"), &Value::U64(u64::MAX));
+        assert_eq!(value(&fields, "f"), &Value::F64(2.5));
+        assert_eq!(value(&fields, "b"), &Value::Bool(true));
+        assert_eq!(value(&fields, "s"), &Value::Str("zürich".into()));
+        assert_eq!(fields.len(), 5, "null skipped, the repeated key once");
+    }
+
+    #[test]
+    fn markers_nesting_and_arrays() {
+        // As JSON.stringify writes the marker: escaped control characters.
+        let json = r#"{"big":"\u0000\u0001aires:bigint:-9223372036854775808","huge":"\u0000\u0001aires:bigint:123456789012345678901234","nan":"\u0000\u0001aires:float:NaN","user":{"id":7,"tags":["a"]},"list":[1,"x"]}"#;
+        let (_, fields) = decoded(json);
+        assert_eq!(value(&fields, "big"), &Value::I64(i64::MIN));
+        assert_eq!(
+            value(&fields, "huge"),
+            &Value::Str("123456789012345678901234".into())
+        );
+        assert!(matches!(value(&fields, "nan"), Value::F64(f) if f.is_nan()));
+        assert_eq!(value(&fields, "user.id"), &Value::I64(7));
+        assert_eq!(value(&fields, "user.tags"), &Value::Str(r#"["a"]"#.into()));
+        assert_eq!(value(&fields, "list"), &Value::Str(r#"[1,"x"]"#.into()));
+    }
+
+    #[test]
+    fn reserved_keys_fill_columns_only_with_the_right_shape() {
+        let (event, fields) = decoded(
+            r#"{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"bad","sessionId":"s","tags":["t"],"http":{"method":"GET","route":"/r","status":200,"durationMs":1.5}}"#,
+        );
+        assert_eq!(
+            event.trace_id().unwrap().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(event.span_id(), None);
+        assert_eq!(value(&fields, "spanId"), &Value::Str("bad".into()));
+        assert_eq!(event.session_id(), Some("s"));
+        assert_eq!(event.tags(), ["t"]);
+        let http = event.http().unwrap();
+        assert_eq!((&*http.method, http.status), ("GET", 200));
+        assert_eq!(http.duration, Duration::from_micros(1500));
+    }
+
+    #[test]
+    fn malformed_text_is_an_error() {
+        let mut builder = Event::builder(Level::Info, "m");
+        let mut fields = Fields::new();
+        let mut keys = Keys::default();
+        assert!(decode("[1]", &mut builder, &mut fields, &mut keys).is_err());
+        assert!(decode("{\"a\":1} trailing", &mut builder, &mut fields, &mut keys).is_err());
+    }
+}

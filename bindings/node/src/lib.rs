@@ -4,7 +4,7 @@
 //! [`aires_core::Event`], which goes through the core's global pipeline
 //! (queue, batch worker, transport) exactly like an event from the Rust
 //! macros. The ergonomic API (levels, child loggers, `withContext`, error
-//! and call-site capture, exit flush) is the TypeScript layer in `ts/`;
+//! and call-site capture, exit flush) is the TypeScript layer in `src/*.ts`;
 //! the level check happens there, before anything crosses into Rust.
 //!
 //! The fields of an event cross the boundary as one JSON string (see
