@@ -14,6 +14,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::encode::BatchEncoder;
 use crate::event::{Event, EventBuilder};
 use crate::level::{self, Level};
 use crate::metrics::{Metrics, StripedCounter};
@@ -46,11 +47,20 @@ thread_local! {
 /// Returns a [`Guard`] that shuts the pipeline down (and so sends everything
 /// still queued) when dropped: keep it alive in `main`.
 pub fn init(config: Config) -> Result<Guard, InitError> {
+    init_with_encoder(config, |encoder| encoder)
+}
+
+/// Like [`init`], letting a binding adjust the batch encoder (to name its
+/// SDK in every batch, see [`BatchEncoder::with_sdk`]).
+pub fn init_with_encoder(
+    config: Config,
+    adjust: impl FnOnce(BatchEncoder) -> BatchEncoder,
+) -> Result<Guard, InitError> {
     let mut current = CURRENT.lock();
     if current.is_some() {
         return Err(InitError::AlreadyInitialized);
     }
-    let pipeline = Pipeline::start(config)?;
+    let pipeline = Pipeline::start_with_encoder(config, adjust)?;
     level::set_global_filter(pipeline.level());
     *current = Some(pipeline.clone());
     *LAST.lock() = Some(pipeline.clone());
@@ -197,5 +207,32 @@ fn count_no_pipeline(generation: u64) {
         DROPPED_BEFORE_INIT.add(1);
     } else {
         DROPPED_NO_PIPELINE.add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::level::Level;
+    use crate::transport::MemoryTransport;
+
+    // The only test in this crate that touches the global pipeline.
+    #[test]
+    fn init_with_encoder_names_the_sdk_in_every_batch() {
+        let memory = MemoryTransport::new();
+        let guard = init_with_encoder(
+            Config::new("binding").transport(memory.clone()),
+            |encoder| encoder.with_sdk("aires-test", "9.9.9"),
+        )
+        .unwrap();
+        Event::builder(Level::Info, "hello").emit();
+        flush(Duration::from_secs(5)).unwrap();
+        let batches = memory.decoded_batches();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].sdk_name, "aires-test");
+        assert_eq!(batches[0].sdk_version, "9.9.9");
+        assert_eq!(batches[0].events[0].message, "hello");
+        guard.shutdown(Duration::from_secs(5)).unwrap();
     }
 }

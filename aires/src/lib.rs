@@ -67,6 +67,14 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     aires_core::init(with_default_transport(config)?)
 }
 
+/// Like [`init`], naming another SDK (a language binding) and its version
+/// in every batch, so the collector and ClickHouse can tell them apart.
+pub fn init_as_sdk(config: Config, sdk_name: &str, sdk_version: &str) -> Result<Guard, InitError> {
+    aires_core::init_with_encoder(with_default_transport(config)?, |encoder| {
+        encoder.with_sdk(sdk_name, sdk_version)
+    })
+}
+
 /// Fills in the gRPC transport when an endpoint is set and no transport is.
 #[cfg(feature = "grpc")]
 fn with_default_transport(config: Config) -> Result<Config, InitError> {

@@ -1,0 +1,140 @@
+// Turning a fields object into the JSON text the addon decodes (see
+// src/fields.rs for the other side).
+//
+// Fast path: when every top-level value is a string, a finite number, a
+// boolean, null or undefined, the text is V8's own JSON.stringify of the
+// object: one native call, measured as the cheapest way across (see
+// BENCHMARKS.md). Anything else goes through `normalise` first.
+
+/** Values a field may hold. Anything else is recorded as documented in the README. */
+export type FieldValue = string | number | bigint | boolean | null | undefined | Date | Error | object;
+
+/** The fields of an event: `{ orderId: 123, currency: 'EUR' }`. */
+export type Fields = Record<string, FieldValue>;
+
+/** Prefix of a string carrying what JSON cannot (bigint, NaN, infinities). */
+const MARKER = '\u0000\u0001aires:';
+const MAX_DEPTH = 8;
+
+/** Whether `JSON.stringify(fields)` keeps every value exactly. */
+export function isFlat(fields: Fields): boolean {
+  for (const key in fields) {
+    const v = fields[key];
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+      case 'undefined':
+        continue;
+      case 'number':
+        // NaN and the infinities become null in JSON.
+        if (v - v !== 0) return false;
+        continue;
+      default:
+        if (v !== null) return false;
+    }
+  }
+  return true;
+}
+
+function isError(v: unknown): v is Error {
+  return v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
+}
+
+/** JSON text of anything, never throwing (bigint, cycles, toJSON errors). */
+export function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>();
+  try {
+    return (
+      JSON.stringify(value, (_key, v: unknown) => {
+        if (typeof v === 'bigint') return v.toString();
+        if (typeof v === 'object' && v !== null) {
+          if (seen.has(v)) return '[Circular]';
+          seen.add(v);
+          if (isError(v)) return { name: v.name, message: v.message };
+        }
+        return v;
+      }) ?? String(value)
+    );
+  } catch (e) {
+    return `[unserialisable: ${(e as Error)?.message ?? String(e)}]`;
+  }
+}
+
+function put(out: Record<string, unknown>, key: string, v: unknown, depth: number, seen: Set<object>): void {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      out[key] = v;
+      return;
+    case 'number':
+      out[key] = v - v === 0 ? v : `${MARKER}float:${v}`;
+      return;
+    case 'bigint':
+      out[key] = `${MARKER}bigint:${v.toString()}`;
+      return;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return;
+  }
+  if (v === null) return;
+  const obj = v as object;
+  if (obj instanceof Date) {
+    out[key] = Number.isNaN(obj.getTime()) ? 'Invalid Date' : obj.toISOString();
+  } else if (isError(obj)) {
+    out[`${key}.name`] = obj.name;
+    out[`${key}.message`] = obj.message;
+    if (typeof obj.stack === 'string') out[`${key}.stack`] = obj.stack;
+  } else if (Array.isArray(obj) || ArrayBuffer.isView(obj) || obj instanceof Map || obj instanceof Set) {
+    const plain = obj instanceof Map ? [...obj] : obj instanceof Set ? [...obj] : obj;
+    out[key] = safeJson(plain);
+  } else if (seen.has(obj)) {
+    out[key] = '[Circular]';
+  } else if (depth >= MAX_DEPTH) {
+    out[key] = safeJson(obj);
+  } else {
+    seen.add(obj);
+    for (const k in obj) {
+      put(out, `${key}.${k}`, (obj as Record<string, unknown>)[k], depth + 1, seen);
+    }
+    seen.delete(obj);
+  }
+}
+
+/** The result of `normalise`: flat fields, and the error found under `err` / `error`. */
+export interface Normalised {
+  fields: Record<string, unknown>;
+  error: Error | undefined;
+}
+
+/**
+ * Flattens nested objects to dotted keys, turns arrays into JSON text and
+ * Dates into ISO-8601 text, and lifts an Error under `err` or `error` out
+ * of the fields. `http` (an object) and `tags` (an array of strings) stay
+ * as they are: the addon fills the event's own columns from them.
+ */
+export function normalise(fields: Fields): Normalised {
+  const out: Record<string, unknown> = {};
+  let error: Error | undefined;
+  const seen = new Set<object>();
+  for (const key in fields) {
+    const v = fields[key];
+    if ((key === 'err' || key === 'error') && isError(v) && error === undefined) {
+      error = v;
+    } else if (key === 'http' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      out[key] = v;
+    } else if (key === 'tags' && Array.isArray(v) && v.every((t) => typeof t === 'string')) {
+      out[key] = v;
+    } else {
+      put(out, key, v, 0, seen);
+    }
+  }
+  return { fields: out, error };
+}
+
+/** `JSON.stringify` of fields known to be flat, without its braces. */
+export function inner(fields: Fields): string {
+  const { fields: flat } = isFlat(fields) ? { fields } : normalise(fields);
+  const json = JSON.stringify(flat);
+  return json.length > 2 ? json.slice(1, -1) : '';
+}

@@ -1,0 +1,285 @@
+/**
+ * Aires for Node.js: structured events, batched on the Rust core's own
+ * threads and shipped to the Aires collector (and from there ClickHouse).
+ *
+ * ```ts
+ * import * as aires from 'aires';
+ * aires.init({ service: 'checkout', endpoint: 'http://127.0.0.1:4317' });
+ * aires.info('order placed', { orderId: 123, amount: 9.99 });
+ * await aires.shutdown(5000);
+ * ```
+ */
+
+import { isMainThread } from 'node:worker_threads';
+import * as native from '../native';
+import { callSite } from './callsite';
+import { ambient, getContext, useOpenTelemetry, withContext } from './context';
+import { errorInput } from './errors';
+import { Fields, FieldValue, isFlat, inner, normalise } from './fields';
+
+export type { Fields, FieldValue };
+export { withContext, getContext };
+
+/** The six levels, least severe first. */
+export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** The self-metrics of the pipeline (see `metrics()`). */
+export type Metrics = native.Metrics;
+
+/** Options of `init`. Every one is optional; `AIRES_*` variables override them. */
+export interface Options {
+  /** The emitting service. Default `unknown_service`; `AIRES_SERVICE`. */
+  service?: string;
+  /** The deployment environment. Default `development`; `AIRES_ENVIRONMENT`. */
+  environment?: string;
+  /** The collector, `http://host:4317`. Without one, events go to stdout as JSON lines. `AIRES_ENDPOINT`. */
+  endpoint?: string;
+  /** The least severe level recorded. Default `info`; `AIRES_LEVEL`. */
+  level?: Level | 'off';
+  /** Events per batch. Default 256; `AIRES_BATCH_SIZE`. */
+  batchSize?: number;
+  /** Longest wait before a partial batch is sent, ms. Default 500; `AIRES_BATCH_TIMEOUT_MS`. */
+  batchTimeoutMs?: number;
+  /** Events queued before new ones are dropped (and counted). Default 4096; `AIRES_QUEUE_CAPACITY`. */
+  queueCapacity?: number;
+  /** Batches sent concurrently. Default 16; `AIRES_MAX_IN_FLIGHT`. */
+  maxInFlight?: number;
+  /** Per-send timeout, ms. Default 10000; `AIRES_SEND_TIMEOUT_MS`. */
+  sendTimeoutMs?: number;
+  /** Retries of a failed batch. Default 3; `AIRES_MAX_RETRIES`. */
+  maxRetries?: number;
+  /** 0 (default): a full queue drops the event, never blocking. More: wait up to that many ms. `AIRES_OVERFLOW=block:<ms>`. */
+  blockOnFullMs?: number;
+  /** Whether `AIRES_*` variables override these options. Default true. */
+  envOverrides?: boolean;
+  /** `grpc` (with an endpoint), `stdout`, `null` (discard) or `memory` (tests). */
+  transport?: 'grpc' | 'stdout' | 'null' | 'memory';
+  /** Record file, line and function of each call (a few µs per event). Default false. */
+  captureCallSite?: boolean;
+  /** Take trace and span ids from the active OpenTelemetry span when @opentelemetry/api is installed. Default true. */
+  openTelemetry?: boolean;
+  /** How long `process.exit()` waits to send what is queued, ms. Default 2000. */
+  exitTimeoutMs?: number;
+}
+
+/** A logger: the six levels, and `child` for bound fields. */
+export interface Logger {
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+  /** A logger adding `bindings` to every event (call fields win). */
+  child(bindings: Fields): Logger;
+  /** Whether an event at `level` would be recorded. */
+  isLevelEnabled(level: Level): boolean;
+}
+
+const LEVELS: Record<Level | 'off', number> = { trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, off: 7 };
+
+// Until init, and after shutdown, every call crosses into the core, which
+// counts it as dropped before init / after shutdown, as in Rust.
+let minLevel = 0;
+let captureSites = false;
+let exitTimeoutMs = 2000;
+let dirty = false;
+let exitHooked = false;
+
+function emit(level: number, bound: string, message: string | Error, fields: Fields | undefined): void {
+  let error: Error | undefined;
+  let text: string;
+  if (typeof message === 'string') {
+    text = message;
+  } else if (message instanceof Error) {
+    error = message;
+    text = message.message;
+  } else {
+    text = String(message);
+  }
+  let json: string | undefined;
+  if (fields !== undefined && fields !== null) {
+    try {
+      if (typeof fields !== 'object') {
+        json = JSON.stringify({ value: String(fields) });
+      } else if (isFlat(fields)) {
+        json = JSON.stringify(fields);
+      } else {
+        const n = normalise(fields);
+        error ??= n.error;
+        json = JSON.stringify(n.fields);
+      }
+    } catch (e) {
+      // A getter or toString that throws: the event is still recorded, and says why its fields are missing.
+      json = JSON.stringify({ 'aires.fields_error': e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
+  }
+  const context = ambient();
+  if (context !== '' || bound !== '') {
+    let parts = context;
+    if (bound !== '') parts = parts === '' ? bound : `${parts},${bound}`;
+    if (json !== undefined && json.length > 2) parts = `${parts},${json.slice(1, -1)}`;
+    json = `{${parts}}`;
+  }
+  dirty = true;
+  if (error === undefined && !captureSites) {
+    native.emit(level, text, json);
+  } else {
+    native.emitWith(level, text, json, error === undefined ? undefined : errorInput(error), captureSites ? callSite() : undefined);
+  }
+}
+
+/** A logging function: a message (or an Error) and optional fields. */
+export type LogFn = (message: string | Error, fields?: Fields) => void;
+
+function levelFn(level: number, bound: string): LogFn {
+  return (message, fields) => {
+    if (level >= minLevel) emit(level, bound, message, fields);
+  };
+}
+
+function makeLogger(bound: string): Logger {
+  return {
+    trace: levelFn(1, bound),
+    debug: levelFn(2, bound),
+    info: levelFn(3, bound),
+    warn: levelFn(4, bound),
+    error: levelFn(5, bound),
+    fatal: levelFn(6, bound),
+    child(bindings) {
+      if (typeof bindings !== 'object' || bindings === null) {
+        throw new TypeError('child(bindings): bindings must be an object');
+      }
+      const more = inner(bindings);
+      return makeLogger(bound === '' ? more : more === '' ? bound : `${bound},${more}`);
+    },
+    isLevelEnabled(level) {
+      return LEVELS[level] >= minLevel;
+    },
+  };
+}
+
+/** The root logger; the top-level functions log through it. */
+export const logger: Logger = makeLogger('');
+
+/** Records an event at trace level. */
+export const trace: LogFn = logger.trace;
+/** Records an event at debug level. */
+export const debug: LogFn = logger.debug;
+/** Records an event at info level. */
+export const info: LogFn = logger.info;
+/** Records an event at warn level. */
+export const warn: LogFn = logger.warn;
+/** Records an event at error level; pass the error as `{ err }` or first. */
+export const error: LogFn = logger.error;
+/** Records an event at fatal level. It does not stop the process. */
+export const fatal: LogFn = logger.fatal;
+
+/** A logger adding `bindings` to every event. */
+export function child(bindings: Fields): Logger {
+  return logger.child(bindings);
+}
+
+/** Whether an event at `level` would be recorded. */
+export function isLevelEnabled(level: Level): boolean {
+  return LEVELS[level] >= minLevel;
+}
+
+/** Changes the least severe level recorded, in the whole process (other worker threads see it at their next `init`). */
+export function setLevel(level: Level | 'off'): void {
+  if (typeof level !== 'string' || !(level in LEVELS)) {
+    throw new TypeError(`setLevel: level must be one of ${Object.keys(LEVELS).join(', ')}; got ${String(level)}`);
+  }
+  minLevel = native.setLevel(level);
+}
+
+const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport'] as const;
+const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'maxRetries', 'blockOnFullMs', 'exitTimeoutMs'] as const;
+const BOOLEAN_OPTIONS = ['envOverrides', 'captureCallSite', 'openTelemetry'] as const;
+
+function check(options: Options): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('aires.init(options): options must be an object');
+  }
+  for (const key of STRING_OPTIONS) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== 'string') {
+      throw new TypeError(`aires.init: ${key} must be a string, got ${typeof v}`);
+    }
+  }
+  for (const key of COUNT_OPTIONS) {
+    const v = options[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+      throw new TypeError(`aires.init: ${key} must be an integer from 0 to 4294967295, got ${String(v)}`);
+    }
+  }
+  for (const key of BOOLEAN_OPTIONS) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new TypeError(`aires.init: ${key} must be a boolean, got ${typeof v}`);
+    }
+  }
+  if (options.level !== undefined && !(options.level in LEVELS)) {
+    throw new TypeError(`aires.init: level must be one of ${Object.keys(LEVELS).join(', ')}; got ${options.level}`);
+  }
+}
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  // The event loop is empty: send what is queued, keeping the loop alive
+  // until it is sent (or the timeout passes). Runs again only if more was logged.
+  process.on('beforeExit', () => {
+    if (!dirty || !native.isRunning()) return;
+    dirty = false;
+    void native.flush(exitTimeoutMs);
+  });
+  // process.exit() or the end of the program: no more event loop, so wait
+  // synchronously, bounded by exitTimeoutMs.
+  process.on('exit', () => {
+    if (!native.isRunning()) return;
+    if (isMainThread) native.shutdownSync(exitTimeoutMs);
+    else if (dirty) native.flushSync(exitTimeoutMs);
+  });
+}
+
+/**
+ * Starts the pipeline. In a worker thread whose process already runs one
+ * (started by the main thread or another worker), attaches to it: one
+ * pipeline per process. Throws TypeError / Error on bad options.
+ */
+export function init(options: Options = {}): void {
+  check(options);
+  const { captureCallSite, openTelemetry, exitTimeoutMs: exitMs, ...core } = options;
+  if (!isMainThread && native.isRunning()) {
+    minLevel = native.currentLevel();
+  } else {
+    minLevel = native.init(core);
+  }
+  captureSites = captureCallSite === true;
+  exitTimeoutMs = exitMs ?? 2000;
+  useOpenTelemetry(openTelemetry !== false);
+  hookExit();
+}
+
+/** Resolves true once everything logged before the call is sent, false after the timeout (default 5000 ms). */
+export function flush(timeoutMs?: number): Promise<boolean> {
+  return native.flush(timeoutMs);
+}
+
+/**
+ * Sends what is queued and stops the pipeline (for every thread). Resolves
+ * true when that completed within the timeout (default 5000 ms). Events
+ * logged afterwards are counted as dropped; `init` may be called again.
+ */
+export async function shutdown(timeoutMs?: number): Promise<boolean> {
+  const done = await native.shutdown(timeoutMs);
+  minLevel = 0;
+  dirty = false;
+  return done;
+}
+
+/** The pipeline's self-metrics: enqueued, sent, dropped by reason, queue depth. */
+export function metrics(): Metrics {
+  return native.metrics();
+}

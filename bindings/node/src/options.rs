@@ -1,0 +1,126 @@
+//! `init` options: the JavaScript object and its translation to a
+//! [`aires_core::Config`].
+
+use std::time::Duration;
+
+use aires_core::{Config, LevelFilter, OverflowPolicy};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+
+/// Options of `init`. Every field is optional; `AIRES_*` environment
+/// variables override them (see the README's configuration table).
+#[napi(object)]
+#[derive(Debug, Default)]
+pub struct InitOptions {
+    /// The emitting service. Default `unknown_service`.
+    pub service: Option<String>,
+    /// The deployment environment. Default `development`.
+    pub environment: Option<String>,
+    /// The collector's gRPC endpoint, `http://host:port`. Without one,
+    /// events are printed to stdout as JSON lines.
+    pub endpoint: Option<String>,
+    /// The least severe level recorded: trace, debug, info (default), warn,
+    /// error, fatal or off.
+    pub level: Option<String>,
+    /// Events per batch. Default 256.
+    pub batch_size: Option<u32>,
+    /// Longest wait before a partial batch is sent, in ms. Default 500.
+    pub batch_timeout_ms: Option<u32>,
+    /// Events the queue holds before new ones are dropped. Default 4096.
+    pub queue_capacity: Option<u32>,
+    /// Batches sent concurrently. Default 16.
+    pub max_in_flight: Option<u32>,
+    /// A send taking longer fails and is retried, in ms. Default 10000.
+    pub send_timeout_ms: Option<u32>,
+    /// Retries of a failed batch. Default 3.
+    pub max_retries: Option<u32>,
+    /// When the queue is full: `0` drops the event (default, never blocks);
+    /// more than 0 waits up to that many ms for room, then drops.
+    pub block_on_full_ms: Option<u32>,
+    /// Whether `AIRES_*` variables override these options. Default true.
+    pub env_overrides: Option<bool>,
+    /// `grpc` (default with an endpoint), `stdout` (default without one),
+    /// `null` (discards, for benchmarks) or `memory` (kept in process, for
+    /// tests).
+    pub transport: Option<String>,
+}
+
+/// Which transport the options ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportChoice {
+    /// gRPC to the endpoint, or stdout without one (the facade decides).
+    Default,
+    Stdout,
+    Null,
+    Memory,
+}
+
+impl InitOptions {
+    /// The core configuration these options describe (before `AIRES_*`
+    /// overrides, which the core applies when it starts), and the transport.
+    pub(crate) fn to_config(&self) -> Result<(Config, TransportChoice)> {
+        let mut config = Config::new(self.service.as_deref().unwrap_or("unknown_service"));
+        if let Some(environment) = &self.environment {
+            config = config.environment(environment.clone());
+        }
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint(endpoint.clone());
+        }
+        if let Some(level) = &self.level {
+            let filter: LevelFilter = level
+                .parse()
+                .map_err(|e: aires_core::level::ParseLevelError| invalid(e.to_string()))?;
+            config = config.level(filter);
+        }
+        if let Some(n) = self.batch_size {
+            config = config.batch_size(n as usize);
+        }
+        if let Some(ms) = self.batch_timeout_ms {
+            config = config.batch_timeout(Duration::from_millis(ms.into()));
+        }
+        if let Some(n) = self.queue_capacity {
+            config = config.queue_capacity(n as usize);
+        }
+        if let Some(n) = self.max_in_flight {
+            config = config.max_in_flight(n as usize);
+        }
+        if let Some(ms) = self.send_timeout_ms {
+            config = config.send_timeout(Duration::from_millis(ms.into()));
+        }
+        if let Some(n) = self.max_retries {
+            config.retry.max_retries = n;
+        }
+        match self.block_on_full_ms {
+            None | Some(0) => {}
+            Some(ms) => {
+                config = config.overflow(OverflowPolicy::Block(Duration::from_millis(ms.into())))
+            }
+        }
+        if let Some(on) = self.env_overrides {
+            config = config.env_overrides(on);
+        }
+        let transport = match self.transport.as_deref() {
+            None | Some("grpc") => TransportChoice::Default,
+            Some("stdout") => TransportChoice::Stdout,
+            Some("null") => TransportChoice::Null,
+            Some("memory") => TransportChoice::Memory,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "transport must be one of grpc, stdout, null, memory; got {other:?}"
+                )))
+            }
+        };
+        if transport == TransportChoice::Default
+            && self.transport.is_some()
+            && self.endpoint.is_none()
+            && std::env::var_os("AIRES_ENDPOINT").is_none()
+        {
+            return Err(invalid("transport \"grpc\" needs an endpoint".into()));
+        }
+        Ok((config, transport))
+    }
+}
+
+pub(crate) fn invalid(message: String) -> Error {
+    Error::new(Status::InvalidArg, message)
+}
