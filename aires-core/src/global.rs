@@ -13,6 +13,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::config::Config;
+use crate::encode::BatchEncoder;
 use crate::event::Event;
 use crate::level;
 use crate::metrics::{Metrics, StripedCounter};
@@ -44,11 +45,20 @@ thread_local! {
 /// Returns a [`Guard`] that shuts the pipeline down (and so sends everything
 /// still queued) when dropped: keep it alive in `main`.
 pub fn init(config: Config) -> Result<Guard, InitError> {
+    init_with_encoder(config, |encoder| encoder)
+}
+
+/// Like [`init`], letting a binding adjust the batch encoder (to name its
+/// SDK in every batch, with [`BatchEncoder::with_sdk`]).
+pub fn init_with_encoder(
+    config: Config,
+    adjust: impl FnOnce(BatchEncoder) -> BatchEncoder,
+) -> Result<Guard, InitError> {
     let mut current = CURRENT.lock();
     if current.is_some() {
         return Err(InitError::AlreadyInitialized);
     }
-    let pipeline = Pipeline::start(config)?;
+    let pipeline = Pipeline::start_with_encoder(config, adjust)?;
     level::set_global_filter(pipeline.level());
     *current = Some(pipeline.clone());
     *LAST.lock() = Some(pipeline.clone());
@@ -104,6 +114,29 @@ pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
         Some(pipeline) => pipeline.shutdown(timeout),
         None => Ok(()),
     }
+}
+
+/// Forgets the global pipeline without stopping it, in the child process
+/// of a `fork()`. Call it first thing in the child (Python's
+/// `os.register_at_fork(after_in_child=...)`, `pthread_atfork`); then
+/// [`init`] starts a pipeline of the child's own.
+///
+/// Only the forking thread survives a fork: the inherited pipeline's worker
+/// threads do not exist in the child, so shutting it down would wait for
+/// nobody. Its memory is leaked instead, and the events still queued in it
+/// are the parent's, which the parent sends. Not for use outside a freshly
+/// forked child.
+pub fn forget_after_fork() {
+    for slot in [&CURRENT, &LAST] {
+        if slot.is_locked() {
+            // SAFETY: in a forked child the thread that held the lock does
+            // not exist and never will release it; nothing else runs yet.
+            unsafe { slot.force_unlock() };
+        }
+        std::mem::forget(slot.lock().take());
+    }
+    GENERATION.fetch_add(1, Ordering::Release);
+    level::clear_global_filter();
 }
 
 /// The global pipeline's metrics (the last one's after shutdown), plus the
@@ -164,5 +197,34 @@ fn count_no_pipeline(generation: u64) {
         DROPPED_BEFORE_INIT.add(1);
     } else {
         DROPPED_NO_PIPELINE.add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::MemoryTransport;
+    use crate::{Event, Level};
+
+    #[test]
+    fn forget_after_fork_lets_a_new_pipeline_start() {
+        let first = MemoryTransport::new();
+        let guard = init(Config::new("parent").transport(first.clone())).unwrap();
+        // A child would hold the lock forever if the fork caught it held.
+        std::mem::forget(CURRENT.lock());
+        forget_after_fork();
+        std::mem::forget(guard);
+        assert!(!level::global_pipeline_running());
+
+        let second = MemoryTransport::new();
+        let _guard = init_with_encoder(Config::new("child").transport(second.clone()), |e| {
+            e.with_sdk("aires-test", "1.2.3")
+        })
+        .unwrap();
+        dispatch(Event::builder(Level::Info, "from the child").build());
+        flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(second.events()[0].message, "from the child");
+        assert!(first.events().is_empty());
+        assert_eq!(second.decoded_batches()[0].sdk_name, "aires-test");
     }
 }

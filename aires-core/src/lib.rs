@@ -59,7 +59,10 @@ pub use config::{
 pub use diagnostics::DiagnosticSink;
 pub use error_info::ErrorInfo;
 pub use event::{Attributes, Event, EventBuilder, INLINE_ATTRIBUTES};
-pub use global::{count_filtered, dispatch, flush, init, metrics, shutdown, Guard};
+pub use global::{
+    count_filtered, dispatch, flush, forget_after_fork, init, init_with_encoder, metrics, shutdown,
+    Guard,
+};
 pub use http::HttpInfo;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::{Level, LevelFilter};
