@@ -94,8 +94,8 @@ fn module_of(file: &str) -> Str {
 /// A call site for the logging handler: the record's own path, line and
 /// function, cached the same way (by text, as records carry no code object).
 pub fn from_record(file: &str, line: u32, function: &str, module: &str) -> &'static CallSite {
-    static RECORD_SITES: Mutex<Option<HashMap<(String, u32, String), &'static CallSite>>> =
-        Mutex::new(None);
+    type RecordSites = HashMap<(String, u32, String), &'static CallSite>;
+    static RECORD_SITES: Mutex<Option<RecordSites>> = Mutex::new(None);
     let mut sites = RECORD_SITES.lock();
     let sites = sites.get_or_insert_with(HashMap::new);
     let key = (file.to_owned(), line, function.to_owned());

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aires_core::{level, Event, EventBuilder, Level, Str};
+use aires_core::{Event, EventBuilder, Level, Str};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -26,49 +26,22 @@ pub static MAY_BLOCK: AtomicBool = AtomicBool::new(false);
 pub static OTEL_CURRENT_SPAN: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 pub static OTEL_ON: AtomicBool = AtomicBool::new(false);
 
-macro_rules! level_fn {
-    ($($name:ident => $level:ident),* $(,)?) => {$(
-        #[doc = concat!("Records an event at level `", stringify!($name), "`.")]
-        #[pyfunction]
-        #[pyo3(signature = (message, /, **fields))]
-        pub fn $name(
-            py: Python<'_>,
-            message: &Bound<'_, PyAny>,
-            fields: Option<&Bound<'_, PyDict>>,
-        ) {
-            if !level::enabled(Level::$level) {
-                aires_core::count_filtered();
-                return;
-            }
-            emit(py, Level::$level, message, fields);
-        }
-    )*};
-}
-
-level_fn! {
-    trace => Trace,
-    debug => Debug,
-    info => Info,
-    warn => Warn,
-    error => Error,
-    fatal => Fatal,
-}
-
-#[inline]
-fn emit(
+/// Builds and queues one event (the level already checked): message, call
+/// site, context, then the fields added by `add_fields`, which returns
+/// whether it set a trace id.
+#[inline(always)]
+pub fn emit(
     py: Python<'_>,
     level: Level,
     message: &Bound<'_, PyAny>,
-    fields: Option<&Bound<'_, PyDict>>,
+    add_fields: impl FnOnce(&mut EventBuilder) -> bool,
 ) {
     let mut builder = Event::builder(level, message_text(message));
     if let Some(site) = callsite::caller(py) {
         builder.set_call_site(site);
     }
     let mut has_trace = context::apply(py, &mut builder);
-    if let Some(fields) = fields {
-        has_trace |= add_fields(&mut builder, fields);
-    }
+    has_trace |= add_fields(&mut builder);
     if !has_trace && OTEL_ON.load(Ordering::Relaxed) {
         add_otel_span(py, &mut builder);
     }
@@ -92,22 +65,37 @@ fn dispatch(py: Python<'_>, event: Event) {
     }
 }
 
-/// Adds keyword fields; the reserved names (`exc`, `http`, `trace_id`,
+/// Adds one keyword field; the reserved names (`exc`, `http`, `trace_id`,
 /// `span_id`, `session_id`, `tags`) fill their own parts of the event.
 /// Returns whether a trace id was set.
 #[inline]
-fn add_fields(builder: &mut EventBuilder, fields: &Bound<'_, PyDict>) -> bool {
+pub fn add_field(
+    builder: &mut EventBuilder,
+    key: &Bound<'_, PyString>,
+    v: &Bound<'_, PyAny>,
+) -> bool {
+    let key = text(key);
+    match key.as_ref() {
+        "exc" | "trace_id" | "span_id" | "session_id" | "tags" | "http" => {
+            reserved(builder, &key, v)
+        }
+        _ => {
+            builder.push_attr(Str::Owned(key.into_owned()), value(v));
+            false
+        }
+    }
+}
+
+/// Adds the fields of a dict (the `logging` handler's `extra`).
+fn add_dict(builder: &mut EventBuilder, fields: &Bound<'_, PyDict>) -> bool {
     let mut has_trace = false;
     for (key, v) in fields.iter() {
-        let Ok(key) = key.cast_into::<PyString>() else {
-            continue; // `**{1: 2}` is rejected by Python before it gets here
-        };
-        let key = text(&key);
-        match key.as_ref() {
-            "exc" | "trace_id" | "span_id" | "session_id" | "tags" | "http" => {
-                has_trace |= reserved(builder, &key, &v);
+        match key.cast_into::<PyString>() {
+            Ok(key) => has_trace |= add_field(builder, &key, &v),
+            Err(key) => {
+                let key = PyString::new(v.py(), &any_text(key.into_inner().as_any()));
+                has_trace |= add_field(builder, &key, &v);
             }
-            _ => builder.push_attr(Str::Owned(key.into_owned()), value(&v)),
         }
     }
     has_trace
@@ -201,16 +189,12 @@ pub fn emit_record(
         aires_core::count_filtered();
         return Ok(());
     }
+    let site = callsite::from_record(&text(file), line, &text(function), &text(module));
     let mut builder = Event::builder(level, message_text(message));
-    builder.set_call_site(callsite::from_record(
-        &text(file),
-        line,
-        &text(function),
-        &text(module),
-    ));
+    builder.set_call_site(site);
     let mut has_trace = context::apply(py, &mut builder);
     if let Some(fields) = fields {
-        has_trace |= add_fields(&mut builder, fields);
+        has_trace |= add_dict(&mut builder, fields);
     }
     if let Some(exc) = exc.and_then(exception) {
         builder.set_error_info(error_info(&exc));

@@ -24,7 +24,7 @@ pub fn exception<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBaseExce
         let current = sys.call_method0("exc_info").ok()?.get_item(1).ok()?;
         return current.cast_into::<PyBaseException>().ok();
     }
-    if !value.is_none() && !value.cast::<pyo3::types::PyBool>().is_ok() {
+    if !value.is_none() && value.cast::<pyo3::types::PyBool>().is_err() {
         count_coerced(); // not an exception: nothing to record
     }
     None
@@ -82,7 +82,7 @@ fn qualified_type(value: &Bound<'_, PyAny>) -> String {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "BaseException".into());
     match ty.module() {
-        Ok(module) if module.to_string() != "builtins" => format!("{module}.{name}"),
+        Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
     }
 }

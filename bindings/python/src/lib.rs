@@ -11,19 +11,21 @@ mod convert;
 mod cpython;
 mod emit;
 mod extras;
+mod fastcall;
 mod lifecycle;
 mod memory;
 
 use pyo3::prelude::*;
 
+/// mimalloc for this module's Rust allocations (Python's own objects keep
+/// CPython's allocator): every event's strings are allocated on the
+/// caller's thread and freed on the batch worker's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(emit::trace, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::debug, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::info, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::warn, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::error, m)?)?;
-    m.add_function(wrap_pyfunction!(emit::fatal, m)?)?;
+    fastcall::register(m)?;
     m.add_function(wrap_pyfunction!(emit::emit_record, m)?)?;
     m.add_function(wrap_pyfunction!(context::_set_context_var, m)?)?;
     m.add_class::<context::Context>()?;

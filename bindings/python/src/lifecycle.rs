@@ -125,9 +125,11 @@ pub fn init(
         Some("stdout") => Sink::Stdout,
         Some("null") => Sink::Null,
         Some("memory") => Sink::Memory,
-        Some(other) => return Err(PyValueError::new_err(format!(
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
             "transport must be one of \"default\", \"stdout\", \"null\", \"memory\", got {other:?}"
-        ))),
+        )))
+        }
     };
     let mut running = RUNNING.lock();
     let resolved = start(config.clone(), sink)?;
