@@ -25,6 +25,8 @@ from typing import Any, Iterator
 
 import pytest
 
+import aires
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEADLINE_S = 60
 
@@ -172,7 +174,6 @@ aires.trace("filtered out")
 
 pid = os.fork()
 if pid == 0:
-    here("child")
     aires.info("from a forked child", child=True)
     aires.shutdown(10)
     os._exit(0)
@@ -215,7 +216,25 @@ def test_every_field_arrives_in_clickhouse(stack: dict[str, str], tmp_path: path
             assert row[key] == value, (key, row)
         assert manifest["start_ns"] <= row["ts"] <= manifest["end_ns"], row
         assert uuid.UUID(row["sid"]).version == 7
-        assert row["sdk_version"]
+        assert row["sdk_version"] == aires.__version__
+        assert uuid.UUID(row["batch_id"]) and row["received_at"]
+
+    # Every typed map and tag list of every row, exactly.
+    maps = ("attributes_string", "attributes_int", "attributes_float", "attributes_bool", "tags")
+    expected_maps = {
+        "order placed ✓": ({"currency": "EUR", "big": str(2**64 - 1), "huge": str(2**70), "empty": ""},
+                           {"order_id": 123}, {"amount": 9.99}, {"paid": True}, ["checkout", "web"]),
+        "payment failed": ({}, {}, {}, {}, []),
+        "slow query": ({"tenant": "acme", "table": "orders"}, {"ms": 812}, {}, {}, []),
+        "from a forked child": ({}, {}, {}, {"child": True}, []),
+        "parent after fork": ({}, {}, {"ratio": 0.5}, {}, []),
+    }
+    for message, expected in expected_maps.items():
+        assert tuple(by_message[message][m] for m in maps) == expected, message
+    for message in ("order placed ✓", "from a forked child", "parent after fork", "slow query"):
+        row = by_message[message]
+        assert row["error_type"] == row["error_message"] == row["error_backtrace"] == ""
+        assert row["error_chain"] == [] and row["http_method"] == "" and row["http_status"] == 0
 
     info = by_message["order placed ✓"]
     assert info["severity"] == "info"
@@ -255,8 +274,11 @@ def test_every_field_arrives_in_clickhouse(stack: dict[str, str], tmp_path: path
     assert warn["attributes_string"] == {"tenant": "acme", "table": "orders"}
     assert warn["attributes_int"] == {"ms": 812}
 
+    child_line = 1 + textwrap.dedent(PROGRAM).splitlines().index(
+        '    aires.info("from a forked child", child=True)'
+    )
     child = by_message["from a forked child"]
-    assert child["line"] == lines["child"] and child["attributes_bool"] == {"child": True}
+    assert child["line"] == child_line and child["attributes_bool"] == {"child": True}
     parent = by_message["parent after fork"]
     assert parent["severity"] == "debug" and parent["line"] == lines["parent"]
     assert parent["attributes_float"] == {"ratio": 0.5}

@@ -153,3 +153,22 @@ def test_bad_ids_become_plain_fields_and_are_counted(events):
     assert event["trace_id"] is None and event["span_id"] is None
     assert event["attributes"] == {"trace_id": "not-hex", "span_id": 0}
     assert aires.metrics()["values_coerced"] == before + 2
+
+
+def test_the_message_is_the_one_positional_argument(events):
+    import pytest
+
+    with pytest.raises(TypeError, match="takes the message as its one positional argument"):
+        aires.info("a", "b")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"\(0 given\)"):
+        aires.info()  # type: ignore[call-arg]
+    aires.info("still works", **{"dotted.key": 1, "with space": "ok"})
+    [event] = events(1)
+    assert event["attributes"] == {"dotted.key": 1, "with space": "ok"}
+
+
+def test_context_fields_come_first_and_order_is_kept(events):
+    with aires.context(a=1, b=2):
+        aires.info("ordered", z=1, y=2, x=3)
+    [event] = events(1)
+    assert list(event["attributes"]) == ["a", "b", "z", "y", "x"]
