@@ -126,6 +126,9 @@ def setup_otel(path: str) -> tuple[Callable[[int], None], Callable[[], int]]:
             self.count += len(batch)
             return LogExportResult.SUCCESS
 
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return True
+
         def shutdown(self) -> None:
             pass
 

@@ -1,5 +1,5 @@
 //! The caller's file, line and function, read from the current Python frame
-//! and kept as `'static` call sites, one per (code object, line).
+//! and kept as `'static` call sites, one per (code object, instruction).
 //!
 //! A program has a bounded number of places that log, so, like the Rust
 //! macros' `static` call sites, each is built once and lives for the rest of
@@ -8,7 +8,7 @@
 //! the key, is never reused by another.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use aires_core::{CallSite, Str};
 use parking_lot::Mutex;
@@ -17,11 +17,20 @@ use pyo3::types::PyString;
 
 use crate::convert::text;
 use crate::cpython;
+use crate::keys::WordHasher;
 
-type Key = (usize, i32);
+/// Where in a code object: the instruction offset when the interpreter
+/// tells it (3.11+), else the line.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Position {
+    Instruction(i32),
+    Line(i32),
+}
+
+type Key = (usize, Position);
 
 struct Sites {
-    map: HashMap<Key, &'static CallSite, BuildHasherDefault<KeyHasher>>,
+    map: HashMap<Key, &'static CallSite, BuildHasherDefault<WordHasher>>,
     /// Keeps every code object in the map alive.
     code: Vec<Py<PyAny>>,
 }
@@ -34,7 +43,7 @@ static SITES: Mutex<Option<Sites>> = Mutex::new(None);
 pub fn caller(py: Python<'_>) -> Option<&'static CallSite> {
     // SAFETY: the GIL is held; the frame is borrowed and stays alive for
     // this call, the code object is a new reference owned by `code`.
-    let (code, line) = unsafe {
+    let (code, frame, position) = unsafe {
         let frame = cpython::PyEval_GetFrame();
         if frame.is_null() {
             return None;
@@ -44,10 +53,15 @@ pub fn caller(py: Python<'_>) -> Option<&'static CallSite> {
             pyo3::ffi::PyErr_Clear();
             return None;
         }
-        let line = cpython::PyFrame_GetLineNumber(frame);
-        (Bound::from_owned_ptr(py, code), line)
+        // The instruction offset is read in a few instructions; the line
+        // (a walk of the code's line table) only when it is new.
+        let position = match cpython::frame_get_lasti() {
+            Some(lasti) => Position::Instruction(lasti(frame)),
+            None => Position::Line(cpython::PyFrame_GetLineNumber(frame)),
+        };
+        (Bound::from_owned_ptr(py, code), frame, position)
     };
-    let key = (code.as_ptr() as usize, line);
+    let key = (code.as_ptr() as usize, position);
     let mut sites = SITES.lock();
     let sites = sites.get_or_insert_with(|| Sites {
         map: HashMap::default(),
@@ -56,6 +70,11 @@ pub fn caller(py: Python<'_>) -> Option<&'static CallSite> {
     if let Some(site) = sites.map.get(&key) {
         return Some(site);
     }
+    let line = match position {
+        Position::Line(line) => line,
+        // SAFETY: the frame is still the current one (no Python code ran).
+        Position::Instruction(_) => unsafe { cpython::PyFrame_GetLineNumber(frame) },
+    };
     let site: &'static CallSite = Box::leak(Box::new(build(&code, line)));
     sites.map.insert(key, site);
     sites.code.push(code.unbind());
@@ -110,28 +129,4 @@ pub fn from_record(file: &str, line: u32, function: &str, module: &str) -> &'sta
     }));
     sites.insert(key, site);
     site
-}
-
-/// Mixes the two words of a key (pointers are 16-byte aligned, lines small).
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_i32(&mut self, n: i32) {
-        self.write_usize(n as u32 as usize);
-    }
 }

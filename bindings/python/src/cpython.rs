@@ -8,7 +8,8 @@
 //! reads a frame only through attribute lookups, which costs more than the
 //! rest of an event together.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::OnceLock;
 
 use pyo3::ffi::{PyObject, Py_ssize_t};
 
@@ -28,4 +29,38 @@ extern "C" {
         default_value: *mut PyObject,
         value: *mut *mut PyObject,
     ) -> c_int;
+}
+
+/// `PyFrame_GetLasti(frame)`: the frame's last instruction offset.
+pub type GetLasti = unsafe extern "C" fn(frame: *mut PyObject) -> c_int;
+
+/// `PyFrame_GetLasti`, which CPython exports from 3.11 on: found at run
+/// time, since naming it here would stop the module loading on 3.9 and
+/// 3.10.
+pub fn frame_get_lasti() -> Option<GetLasti> {
+    static LASTI: OnceLock<Option<GetLasti>> = OnceLock::new();
+    *LASTI.get_or_init(|| {
+        let symbol = lookup(c"PyFrame_GetLasti")?;
+        // SAFETY: CPython's PyFrame_GetLasti has exactly this signature.
+        Some(unsafe { std::mem::transmute::<*mut c_void, GetLasti>(symbol) })
+    })
+}
+
+#[cfg(unix)]
+fn lookup(name: &CStr) -> Option<*mut c_void> {
+    extern "C" {
+        fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    }
+    #[cfg(target_os = "macos")]
+    const RTLD_DEFAULT: *mut c_void = -2isize as *mut c_void;
+    #[cfg(not(target_os = "macos"))]
+    const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+    // SAFETY: a plain symbol lookup in the process's global scope.
+    let symbol = unsafe { dlsym(RTLD_DEFAULT, name.as_ptr()) };
+    (!symbol.is_null()).then_some(symbol)
+}
+
+#[cfg(not(unix))]
+fn lookup(_name: &CStr) -> Option<*mut c_void> {
+    None
 }

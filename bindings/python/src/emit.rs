@@ -16,6 +16,7 @@ use crate::callsite;
 use crate::context::{self, bad_id, parse_span_id, parse_trace_id};
 use crate::convert::{any_text, text, value};
 use crate::extras::{error_info, exception, http_info};
+use crate::keys;
 
 /// Whether the overflow policy may make a push wait (then the GIL is
 /// released around it).
@@ -80,7 +81,7 @@ pub fn add_field(
             reserved(builder, &key, v)
         }
         _ => {
-            builder.push_attr(Str::Owned(key.into_owned()), value(v));
+            builder.push_attr(keys::key(&key), value(v));
             false
         }
     }

@@ -19,7 +19,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::ffi::{self, PyMethodDef, PyMethodDefPointer, PyObject, Py_ssize_t};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::PyString;
+use pyo3::Borrowed;
 
 use crate::emit;
 
@@ -102,20 +103,23 @@ unsafe fn call(
             )));
         }
         // SAFETY: `args` holds `positional` arguments then one value per
-        // keyword name, all borrowed for the duration of the call.
+        // keyword name, all borrowed for the duration of the call, so they
+        // are used as borrowed (no reference counting per argument).
         unsafe {
-            let message = Bound::from_borrowed_ptr(py, *args);
-            let keywords = (!kwnames.is_null())
-                .then(|| Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>());
+            let message = Borrowed::from_ptr(py, *args);
+            let count = if kwnames.is_null() {
+                0
+            } else {
+                ffi::PyTuple_Size(kwnames)
+            };
             emit::emit(py, level, &message, |builder| {
                 let mut has_trace = false;
-                if let Some(names) = &keywords {
-                    for (i, name) in names.iter().enumerate() {
-                        let value = Bound::from_borrowed_ptr(py, *args.add(1 + i));
-                        // Keyword names are always str.
-                        let name = name.cast_into_unchecked::<PyString>();
-                        has_trace |= emit::add_field(builder, &name, &value);
-                    }
+                for i in 0..count {
+                    // Keyword names are always str.
+                    let name = Borrowed::from_ptr(py, ffi::PyTuple_GetItem(kwnames, i))
+                        .cast_unchecked::<PyString>();
+                    let value = Borrowed::from_ptr(py, *args.add(1 + i as usize));
+                    has_trace |= emit::add_field(builder, &name, &value);
                 }
                 has_trace
             });

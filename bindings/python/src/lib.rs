@@ -12,6 +12,7 @@ mod cpython;
 mod emit;
 mod extras;
 mod fastcall;
+mod keys;
 mod lifecycle;
 mod memory;
 
