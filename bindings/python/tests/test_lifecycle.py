@@ -119,6 +119,37 @@ def test_a_script_that_logs_and_exits_loses_nothing():
     assert sorted(line["fields"]["i"] for line in lines) == list(range(1000))
 
 
+def test_multiprocessing_children_flush_at_exit():
+    # Process children end with os._exit (no atexit): the fork hook
+    # registers the flush with multiprocessing's own exit instead.
+    done = _run(
+        """
+        import multiprocessing, aires
+        aires.init(service="mp", transport="stdout", batch_timeout=60, env_overrides=False)
+
+        def child(n):
+            for i in range(100):
+                aires.info("from a child", n=n, i=i)
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("fork")
+            procs = [ctx.Process(target=child, args=(n,)) for n in range(2)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+                assert p.exitcode == 0
+            aires.info("parent done")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    children = sorted((line["fields"]["n"], line["fields"]["i"]) for line in lines
+                      if line["message"] == "from a child")
+    assert children == [(n, i) for n in range(2) for i in range(100)]
+    assert [line["message"] for line in lines].count("parent done") == 1
+
+
 def test_fork_gives_the_child_a_pipeline_of_its_own(events):
     aires.info("before fork")
     assert [e["message"] for e in events(1)] == ["before fork"]

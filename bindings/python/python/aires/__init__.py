@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import contextvars
 import os
+import sys
 from typing import Any, Iterator, Mapping, Optional, Union
 
 from aires import _native
@@ -93,8 +94,6 @@ def init(
     already running (call :func:`shutdown` first).
     """
     if opentelemetry is None:
-        import sys
-
         opentelemetry = True if "opentelemetry.trace" in sys.modules else False
     global _exit_timeout
     _native.init(
@@ -184,6 +183,27 @@ def _at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     _native._after_fork_in_child()
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None and _native.is_running():
+        # A multiprocessing child ends with os._exit, which skips atexit,
+        # after running multiprocessing's own finalizers; those of the
+        # parent are cleared first, then the after-fork callbacks run.
+        mp_util.register_after_fork(_ForkedChild.instance, _ForkedChild.register_finalizer)
+
+
+class _ForkedChild:
+    """Registers the exit flush with multiprocessing in a forked child."""
+
+    instance: "_ForkedChild"
+
+    @staticmethod
+    def register_finalizer(_: object) -> None:
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            mp_util.Finalize(None, _at_exit, exitpriority=0)
+
+
+_ForkedChild.instance = _ForkedChild()
 
 
 atexit.register(_at_exit)
