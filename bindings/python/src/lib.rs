@@ -37,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lifecycle::is_running, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::level, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(lifecycle::_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_events, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_clear, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_null_events, m)?)?;

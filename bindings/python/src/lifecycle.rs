@@ -294,3 +294,10 @@ pub fn metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     }
     Ok(dict)
 }
+
+/// Panics, so that the tests can check that a Rust panic reaches Python as
+/// an exception (`pyo3_runtime.PanicException`) and not as a crash.
+#[pyfunction]
+pub fn _panic_for_tests(message: &str) {
+    panic!("{message}");
+}

@@ -64,6 +64,25 @@ def test_second_init_is_refused_until_shutdown(events):
     assert [e["message"] for e in _native._memory_events(1)] == ["again"]
 
 
+def test_a_rust_panic_is_a_python_exception(events):
+    with pytest.raises(BaseException, match="boom from Rust") as caught:
+        _native._panic_for_tests("boom from Rust")
+    assert type(caught.value).__name__ == "PanicException"
+    aires.info("still running")
+    assert [e["message"] for e in events(1)] == ["still running"]
+
+
+def test_blocking_overflow_waits_instead_of_dropping(start):
+    # A one-slot queue: with "block" each call waits for room (the GIL is
+    # released meanwhile) rather than dropping.
+    events = start(queue_capacity=1, overflow="block", block_timeout=5.0)
+    for i in range(500):
+        aires.info("waits", i=i)
+    got = events(500)
+    assert [e["attributes"]["i"] for e in got] == list(range(500))
+    assert aires.metrics()["events_dropped_queue_full"] == 0
+
+
 def test_many_threads_lose_nothing(start):
     events = start(queue_capacity=100_000)
     per_thread, threads = 2_000, 8
