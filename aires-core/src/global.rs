@@ -135,6 +135,7 @@ pub fn forget_after_fork() {
         }
         std::mem::forget(slot.lock().take());
     }
+    crate::clock::repair_after_fork();
     GENERATION.fetch_add(1, Ordering::Release);
     level::clear_global_filter();
 }
