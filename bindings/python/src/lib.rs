@@ -42,5 +42,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::_memory_clear, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_null_events, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Resolved now, on the importing thread, like every lazy value a
+    // forked child might otherwise find half made.
+    cpython::frame_get_lasti();
     Ok(())
 }

@@ -145,6 +145,11 @@ pub fn init(
 /// Starts the global pipeline with a new transport of the chosen kind and
 /// returns the configuration in force (with the environment applied).
 fn start(config: Config, sink: Sink) -> PyResult<Config> {
+    // The first timestamp calibrates the core's clock (a one-time
+    // initialisation that takes milliseconds). Take it here, before the
+    // pipeline's threads exist: if one of them were doing it when the
+    // application forks, the child would wait for it forever.
+    aires_core::clock::now_unix_nanos();
     let transport: Option<Arc<dyn Transport>> = match sink {
         Sink::Default => None,
         Sink::Stdout => Some(Arc::new(StdoutTransport::new())),

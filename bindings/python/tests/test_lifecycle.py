@@ -169,6 +169,30 @@ def test_multiprocessing_children_flush_at_exit():
     assert [line["message"] for line in lines].count("parent done") == 1
 
 
+def test_forking_right_after_init_never_hangs_the_child():
+    # The pipeline's threads start at init; a fork moments later must not
+    # leave the child waiting on something they were doing (the clock's
+    # first calibration, which takes milliseconds). One process per delay:
+    # the calibration happens once per process.
+    program = """
+        import os, sys, time, aires
+        aires.init(service="fork", transport="memory", env_overrides=False)
+        time.sleep(float(sys.argv[1]))
+        pid = os.fork()
+        if pid == 0:
+            aires.info("child")
+            os._exit(0 if aires.flush(10) else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """
+    for delay_ms in range(0, 16):
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(program), str(delay_ms / 1000)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert done.returncode == 0, (delay_ms, done.stderr)
+
+
 def test_fork_gives_the_child_a_pipeline_of_its_own(events):
     aires.info("before fork")
     assert [e["message"] for e in events(1)] == ["before fork"]
