@@ -102,6 +102,18 @@ fn reanchor(clock: &quanta::Clock) -> u64 {
     wall
 }
 
+/// Makes the clock usable in the child of a `fork()` whose parent had a
+/// thread in the middle of a re-anchor: that thread does not exist in the
+/// child, so its odd sequence number would make readers spin forever and
+/// its lock would never be released. The next read takes a new anchor.
+pub(crate) fn repair_after_fork() {
+    if WRITER.is_locked() {
+        // SAFETY: in a forked child the holder no longer exists.
+        unsafe { WRITER.force_unlock() };
+    }
+    ANCHOR.seq.store(0, Ordering::Release);
+}
+
 /// `now + timeout`, or a deadline decades away when that overflows, so a
 /// caller passing `Duration::MAX` waits "forever" instead of panicking.
 pub(crate) fn deadline_after(timeout: std::time::Duration) -> std::time::Instant {
@@ -125,6 +137,19 @@ mod tests {
             assert!(now + 1_000_000 >= before, "{now} < {before}");
             assert!(now <= after + 1_000_000, "{now} > {after}");
         }
+    }
+
+    #[test]
+    fn a_write_cut_short_by_fork_is_repaired() {
+        now_unix_nanos();
+        // What a child sees when the fork caught a re-anchor half done.
+        std::mem::forget(WRITER.lock());
+        ANCHOR.seq.fetch_or(1, Ordering::Release);
+        repair_after_fork();
+        let before = system_unix_nanos();
+        let now = now_unix_nanos();
+        assert!(now + 1_000_000 >= before, "{now} < {before}");
+        assert!(WRITER.try_lock().is_some());
     }
 
     #[test]

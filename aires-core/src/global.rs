@@ -118,6 +118,32 @@ pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
     }
 }
 
+/// Forgets the global pipeline without stopping it, in the child process
+/// of a `fork()`. Call it first thing in the child (Python's
+/// `os.register_at_fork(after_in_child=...)`, `pthread_atfork`); then
+/// [`init`] starts a pipeline of the child's own.
+///
+/// Only the forking thread survives a fork: the inherited pipeline's worker
+/// threads do not exist in the child, so shutting it down would wait for
+/// nobody. Its memory is leaked instead, and the events still queued in it
+/// are the parent's, which the parent sends. Not for use outside a freshly
+/// forked child.
+pub fn forget_after_fork() {
+    for slot in [&CURRENT, &LAST] {
+        if slot.is_locked() {
+            // SAFETY: in a forked child the thread that held the lock does
+            // not exist and never will release it; nothing else runs yet.
+            unsafe { slot.force_unlock() };
+        }
+        std::mem::forget(slot.lock().take());
+    }
+    crate::clock::repair_after_fork();
+    // The child's copy of the id generator would repeat the parent's ids.
+    crate::Uuid7::reseed_after_fork();
+    GENERATION.fetch_add(1, Ordering::Release);
+    level::clear_global_filter();
+}
+
 /// The global pipeline's metrics (the last one's after shutdown), plus the
 /// process-wide counts of events filtered by level or emitted with no
 /// pipeline running.
@@ -213,26 +239,30 @@ fn count_no_pipeline(generation: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
-    use crate::level::Level;
     use crate::transport::MemoryTransport;
+    use crate::{Event, Level};
 
-    // The only test in this crate that touches the global pipeline.
+    // The only test in this crate that touches the global pipeline (it also
+    // covers init_with_encoder).
     #[test]
-    fn init_with_encoder_names_the_sdk_in_every_batch() {
-        let memory = MemoryTransport::new();
-        let guard = init_with_encoder(
-            Config::new("binding").transport(memory.clone()),
-            |encoder| encoder.with_sdk("aires-test", "9.9.9"),
-        )
+    fn forget_after_fork_lets_a_new_pipeline_start() {
+        let first = MemoryTransport::new();
+        let guard = init(Config::new("parent").transport(first.clone())).unwrap();
+        // A child would hold the lock forever if the fork caught it held.
+        std::mem::forget(CURRENT.lock());
+        forget_after_fork();
+        std::mem::forget(guard);
+        assert!(!level::global_pipeline_running());
+
+        let second = MemoryTransport::new();
+        let _guard = init_with_encoder(Config::new("child").transport(second.clone()), |e| {
+            e.with_sdk("aires-test", "1.2.3")
+        })
         .unwrap();
-        Event::builder(Level::Info, "hello").emit();
+        dispatch(Event::builder(Level::Info, "from the child").build());
         flush(Duration::from_secs(5)).unwrap();
-        let batches = memory.decoded_batches();
-        assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0].sdk_name, "aires-test");
-        assert_eq!(batches[0].sdk_version, "9.9.9");
-        assert_eq!(batches[0].events[0].message, "hello");
-        guard.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(second.events()[0].message, "from the child");
+        assert!(first.events().is_empty());
+        assert_eq!(second.decoded_batches()[0].sdk_name, "aires-test");
     }
 }

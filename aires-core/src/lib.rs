@@ -61,8 +61,8 @@ pub use diagnostics::DiagnosticSink;
 pub use error_info::ErrorInfo;
 pub use event::{Attributes, Event, EventBuilder, INLINE_ATTRIBUTES};
 pub use global::{
-    count_filtered, dispatch, dispatch_with, flush, init, init_with_encoder, metrics, shutdown,
-    Guard,
+    count_filtered, dispatch, dispatch_with, flush, forget_after_fork, init, init_with_encoder,
+    metrics, shutdown, Guard,
 };
 pub use http::HttpInfo;
 pub use ids::{IdError, SpanId, TraceId};

@@ -75,9 +75,11 @@ pub fn init_as_sdk(config: Config, sdk_name: &str, sdk_version: &str) -> Result<
     })
 }
 
-/// Fills in the gRPC transport when an endpoint is set and no transport is.
+/// Resolves `config` (applying `AIRES_*` overrides) and fills in the
+/// transport [`init`] would use, for bindings that start the global pipeline
+/// themselves (with `aires_core::init_with_encoder`).
 #[cfg(feature = "grpc")]
-fn with_default_transport(config: Config) -> Result<Config, InitError> {
+pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
     use aires_transport_grpc::{GrpcConfig, GrpcTransport};
     let config = config.resolve()?;
     if config.transport.is_some() {
@@ -96,9 +98,11 @@ fn with_default_transport(config: Config) -> Result<Config, InitError> {
     Ok(config.transport(transport))
 }
 
+/// Resolves `config`; without the `grpc` feature there is no transport to
+/// fill in.
 #[cfg(not(feature = "grpc"))]
-fn with_default_transport(config: Config) -> Result<Config, InitError> {
-    Ok(config)
+pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
+    Ok(config.resolve()?)
 }
 
 /// The gRPC transport (the `grpc` feature).

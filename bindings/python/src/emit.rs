@@ -1,0 +1,208 @@
+//! The logging calls: `aires.info("message", key=value, ...)` and the five
+//! others, and the entry point of the `logging` handler.
+//!
+//! The order of work is the cost order: the level check (one atomic load),
+//! then the event: message, call site, context, fields, one push onto the
+//! core's queue.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aires_core::{Event, EventBuilder, Level, Str};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use crate::callsite;
+use crate::context::{self, bad_id, parse_span_id, parse_trace_id};
+use crate::convert::{any_text, text, value};
+use crate::extras::{error_info, exception, http_info};
+use crate::keys;
+
+/// Whether the overflow policy may make a push wait (then the GIL is
+/// released around it).
+pub static MAY_BLOCK: AtomicBool = AtomicBool::new(false);
+
+/// `opentelemetry.trace.get_current_span`, when trace ids are taken from
+/// OpenTelemetry.
+pub static OTEL_CURRENT_SPAN: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+pub static OTEL_ON: AtomicBool = AtomicBool::new(false);
+
+/// Builds and queues one event (the level already checked): message, call
+/// site, context, then the fields added by `add_fields`, which returns
+/// whether it set a trace id.
+#[inline(always)]
+pub fn emit(
+    py: Python<'_>,
+    level: Level,
+    message: &Bound<'_, PyAny>,
+    add_fields: impl FnOnce(&mut EventBuilder) -> bool,
+) {
+    let mut builder = Event::builder(level, message_text(message));
+    if let Some(site) = callsite::caller(py) {
+        builder.set_call_site(site);
+    }
+    let mut has_trace = context::apply(py, &mut builder);
+    has_trace |= add_fields(&mut builder);
+    if !has_trace && OTEL_ON.load(Ordering::Relaxed) {
+        add_otel_span(py, &mut builder);
+    }
+    dispatch(py, builder.build());
+}
+
+#[inline]
+fn message_text(message: &Bound<'_, PyAny>) -> String {
+    match message.cast_exact::<PyString>() {
+        Ok(s) => text(s).into_owned(),
+        Err(_) => any_text(message),
+    }
+}
+
+#[inline]
+fn dispatch(py: Python<'_>, event: Event) {
+    if MAY_BLOCK.load(Ordering::Relaxed) {
+        py.detach(|| aires_core::dispatch(event));
+    } else {
+        aires_core::dispatch(event);
+    }
+}
+
+/// Adds one keyword field; the reserved names (`exc`, `http`, `trace_id`,
+/// `span_id`, `session_id`, `tags`) fill their own parts of the event.
+/// Returns whether a trace id was set.
+#[inline]
+pub fn add_field(
+    builder: &mut EventBuilder,
+    key: &Bound<'_, PyString>,
+    v: &Bound<'_, PyAny>,
+) -> bool {
+    let key = text(key);
+    match key.as_ref() {
+        "exc" | "trace_id" | "span_id" | "session_id" | "tags" | "http" => {
+            reserved(builder, &key, v)
+        }
+        _ => {
+            builder.push_attr(keys::key(&key), value(v));
+            false
+        }
+    }
+}
+
+/// Adds the fields of a dict (the `logging` handler's `extra`).
+fn add_dict(builder: &mut EventBuilder, fields: &Bound<'_, PyDict>) -> bool {
+    let mut has_trace = false;
+    for (key, v) in fields.iter() {
+        match key.cast_into::<PyString>() {
+            Ok(key) => has_trace |= add_field(builder, &key, &v),
+            Err(key) => {
+                let key = PyString::new(v.py(), &any_text(key.into_inner().as_any()));
+                has_trace |= add_field(builder, &key, &v);
+            }
+        }
+    }
+    has_trace
+}
+
+#[cold]
+fn reserved(builder: &mut EventBuilder, key: &str, v: &Bound<'_, PyAny>) -> bool {
+    match key {
+        "exc" => {
+            if let Some(exc) = exception(v) {
+                builder.set_error_info(error_info(&exc));
+            }
+        }
+        "http" => match v.cast::<PyDict>() {
+            Ok(dict) => builder.set_http(http_info(dict)),
+            Err(_) => bad_id(builder, key, v),
+        },
+        "trace_id" if !v.is_none() => match parse_trace_id(v) {
+            Ok(id) => {
+                builder.set_trace_id(id);
+                return true;
+            }
+            Err(_) => bad_id(builder, key, v),
+        },
+        "span_id" if !v.is_none() => match parse_span_id(v) {
+            Ok(id) => builder.set_span_id(id),
+            Err(_) => bad_id(builder, key, v),
+        },
+        "session_id" if !v.is_none() => builder.set_session_id(Str::Owned(any_text(v))),
+        "tags" => {
+            if let Ok(s) = v.cast::<PyString>() {
+                builder.extend_tags([Str::Owned(text(s).into_owned())]);
+            } else if let Ok(items) = v.try_iter() {
+                builder.extend_tags(items.flatten().map(|t| Str::Owned(any_text(&t))));
+            }
+        }
+        _ => {}
+    }
+    false
+}
+
+#[cold]
+fn add_otel_span(py: Python<'_>, builder: &mut EventBuilder) {
+    let Some(current_span) = OTEL_CURRENT_SPAN.lock().as_ref().map(|f| f.clone_ref(py)) else {
+        return;
+    };
+    let ids = (|| -> PyResult<Option<(u128, u64)>> {
+        let context = current_span
+            .bind(py)
+            .call0()?
+            .call_method0("get_span_context")?;
+        if !context.getattr("is_valid")?.is_truthy()? {
+            return Ok(None);
+        }
+        Ok(Some((
+            context.getattr("trace_id")?.extract()?,
+            context.getattr("span_id")?.extract()?,
+        )))
+    })();
+    match ids {
+        Ok(Some((trace, span))) => {
+            builder.set_trace_id(aires_core::TraceId::from_int(trace));
+            builder.set_span_id(aires_core::SpanId::from_int(span));
+        }
+        Ok(None) => {}
+        Err(_) => {} // no usable span: the event goes without ids
+    }
+}
+
+/// Records one `logging` record (see `aires.LoggingHandler`): the level as
+/// the core's, the record's own call site, its `extra` fields and exception.
+#[pyfunction]
+#[pyo3(signature = (level, message, fields, file, line, function, module, exc=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn emit_record(
+    py: Python<'_>,
+    level: u8,
+    message: &Bound<'_, PyAny>,
+    fields: Option<&Bound<'_, PyDict>>,
+    file: &Bound<'_, PyString>,
+    line: u32,
+    function: &Bound<'_, PyString>,
+    module: &Bound<'_, PyString>,
+    exc: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let level = Level::ALL
+        .get(usize::from(level.clamp(1, 6)) - 1)
+        .copied()
+        .expect("clamped to 1..=6");
+    if !aires_core::level::enabled(level) {
+        aires_core::count_filtered();
+        return Ok(());
+    }
+    let site = callsite::from_record(&text(file), line, &text(function), &text(module));
+    let mut builder = Event::builder(level, message_text(message));
+    builder.set_call_site(site);
+    let mut has_trace = context::apply(py, &mut builder);
+    if let Some(fields) = fields {
+        has_trace |= add_dict(&mut builder, fields);
+    }
+    if let Some(exc) = exc.and_then(exception) {
+        builder.set_error_info(error_info(&exc));
+    }
+    if !has_trace && OTEL_ON.load(Ordering::Relaxed) {
+        add_otel_span(py, &mut builder);
+    }
+    dispatch(py, builder.build());
+    Ok(())
+}
