@@ -133,6 +133,7 @@ export interface Metrics {
   eventsDroppedAfterShutdown: number
   eventsDroppedTransport: number
   eventsDroppedRejected: number
+  eventsDroppedAbandoned: number
   batchesSent: number
   batchesFailed: number
   batchRetries: number
