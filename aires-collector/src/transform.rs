@@ -78,6 +78,11 @@ pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transforme
             });
         }
     }
+    // Rows wait in the batcher until stored: do not keep room sized for
+    // events that were refused.
+    if out.rows.capacity() > 2 * out.rows.len() + 16 {
+        out.rows.shrink_to_fit();
+    }
     out
 }
 

@@ -46,6 +46,8 @@ pub(crate) struct BatchWorker {
 const POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// Empty polls in a row (about 50 ms) before the worker parks.
 const POLLS_BEFORE_PARKING: u32 = 250;
+/// Looks at a slot still being written before treating it as empty.
+const NOT_READY_SPINS: u32 = 32;
 /// The longest a parked worker sleeps without being woken.
 const MAX_PARK: Duration = Duration::from_secs(1);
 /// Under continuous load the queue is never empty; control requests are
@@ -89,12 +91,12 @@ impl BatchWorker {
             deadline: None,
         };
         let mut empty_polls = 0;
-        let not_ready = Backoff::new();
+        let mut not_ready_spins = 0;
         loop {
             match self.take(&mut state) {
                 Pop::Event => {
                     empty_polls = 0;
-                    not_ready.reset();
+                    not_ready_spins = 0;
                     if state.dequeued % CONTROL_CHECK_EVERY == 0
                         && matches!(self.check_control(&mut state), Next::Stop)
                     {
@@ -103,13 +105,19 @@ impl BatchWorker {
                     continue;
                 }
                 Pop::Abandoned => continue,
-                // A caller is writing the next slot: it is ready in a
-                // moment (spin a little before yielding the core).
-                Pop::NotReady => {
-                    not_ready.snooze();
+                // A caller is writing the next slot: the worker has caught
+                // up with the callers. Give it a moment (a short spin, the
+                // time to write an event), but do not keep polling the slot:
+                // that would pull its cache lines away from the caller
+                // writing them. Then treat it as empty: serve control
+                // requests and deadlines, and look again after the poll
+                // interval.
+                Pop::NotReady if not_ready_spins < NOT_READY_SPINS => {
+                    not_ready_spins += 1;
+                    std::hint::spin_loop();
                     continue;
                 }
-                Pop::Empty => {}
+                Pop::NotReady | Pop::Empty => not_ready_spins = 0,
             }
             if matches!(self.check_control(&mut state), Next::Stop) {
                 break;
@@ -155,14 +163,18 @@ impl BatchWorker {
     fn abandoned(&self, state: &mut Batching) {
         state.dequeued += 1;
         self.counters.dropped_abandoned.add(1);
+        self.publish(state);
     }
 
-    /// Takes everything queued now, waiting for slots still being written.
+    /// Takes everything claimed before this call, waiting for slots still
+    /// being written; what producers add meanwhile waits for the next turn,
+    /// so a flush under continuous load still ends.
     fn drain(&mut self, state: &mut Batching) {
+        let until = self.events.tail_position();
         let backoff = Backoff::new();
-        loop {
+        while self.events.head_position() != until {
             match self.take(state) {
-                Pop::Event | Pop::Abandoned => {}
+                Pop::Event | Pop::Abandoned => backoff.reset(),
                 Pop::NotReady => backoff.snooze(),
                 Pop::Empty => return,
             }

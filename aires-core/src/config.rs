@@ -34,7 +34,9 @@ use crate::transport::Transport;
 pub enum OverflowPolicy {
     /// Drop the new event and count it. Never blocks. The default.
     DropNewest,
-    /// Wait up to the given time for room, then drop and count.
+    /// Wait up to the given time for room, then drop and count. The event
+    /// takes its timestamp and id when it gets its queue slot, so after a
+    /// wait they are the end of the wait's, which keeps ids in queue order.
     Block(Duration),
 }
 

@@ -182,23 +182,46 @@ pub fn dispatch(event: Event) {
 
 /// Builds an event in the global pipeline's queue (see
 /// [`Pipeline::emit_with`]), or counts it if no pipeline is running. The
-/// macros end in this call; `fill` only moves already evaluated fields in.
+/// macros end in this call.
+///
+/// `fill` can run user code (a field's conversion, an error's `Display`),
+/// which may log in turn; so the thread's cached handle stays borrowed
+/// while the event is built, and a nested call takes the shared handle
+/// instead of replacing the one in use.
 #[inline(always)]
 pub fn dispatch_with(level: Level, message: impl Into<Str>, fill: impl FnOnce(&mut EventBuilder)) {
     let generation = GENERATION.load(Ordering::Acquire);
-    match current(generation) {
-        // SAFETY: see `current`.
-        Current::Cached(pipeline) => unsafe { pipeline.as_ref() }.emit_with(level, message, fill),
-        Current::Uncached(Some(pipeline)) => pipeline.emit_with(level, message, fill),
-        Current::Uncached(None) | Current::None => count_no_pipeline(generation),
+    let mut pending = Some((message, fill));
+    let _ = CACHE.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return;
+        };
+        if cache.generation != generation {
+            cache.pipeline = CURRENT.lock().clone();
+            cache.generation = generation;
+        }
+        let (message, fill) = pending.take().expect("taken once");
+        match &cache.pipeline {
+            Some(pipeline) => pipeline.emit_with(level, message, fill),
+            None => count_no_pipeline(generation),
+        }
+    });
+    if let Some((message, fill)) = pending {
+        // The cache is in use (a nested call) or gone (the thread is
+        // exiting).
+        match CURRENT.lock().clone() {
+            Some(pipeline) => pipeline.emit_with(level, message, fill),
+            None => count_no_pipeline(generation),
+        }
     }
 }
 
 /// The pipeline to send to, as this thread sees it.
 enum Current {
     /// This thread's cached handle. The pointer is valid until this thread
-    /// next calls `current`: only `current` replaces the handle, on this
-    /// thread, and emitting does not call back into it.
+    /// next refreshes the cache: only `current` and `dispatch_with` do, on
+    /// this thread, and `dispatch`'s emit runs no code that could call
+    /// them (it writes a finished event, or counts it).
     Cached(NonNull<Pipeline>),
     /// The thread's cache is unusable (the thread is exiting): the shared
     /// handle, looked up under the lock.

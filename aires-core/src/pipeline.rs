@@ -299,8 +299,10 @@ impl Pipeline {
             match self.shared.queue.pop_with(|_| {}) {
                 Pop::Event => self.shared.counters.dropped_after_shutdown.add(1),
                 Pop::Abandoned => self.shared.counters.dropped_abandoned.add(1),
-                Pop::NotReady => backoff.snooze(),
-                Pop::Empty => break,
+                // A late caller is still writing its slot; its event is
+                // dropped with the queue if it does not finish in time.
+                Pop::NotReady if std::time::Instant::now() < deadline => backoff.snooze(),
+                Pop::NotReady | Pop::Empty => break,
             }
         }
         Ok(())

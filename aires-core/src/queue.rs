@@ -35,6 +35,9 @@ use crate::value::Str;
 
 /// One slot: its stamp says whose turn it is; its value is the event,
 /// unless `abandoned` says the caller's code panicked while building it.
+/// Aligned to cache lines, so a caller writing one slot and the worker
+/// reading the one before never share a line.
+#[repr(align(64))]
 struct Slot {
     stamp: AtomicUsize,
     abandoned: UnsafeCell<bool>,
@@ -147,6 +150,12 @@ impl EventQueue {
                 }
                 backoff.spin();
                 tail = self.tail.load(Ordering::Relaxed);
+            } else if stamp.wrapping_add(self.one_lap) == tail {
+                // The previous lap's caller claimed this slot and is still
+                // writing it (its fill may run user code): the queue is
+                // full. Waiting here could wait forever, for example when
+                // that caller's fill itself logs.
+                return None;
             } else {
                 // Another producer moved `tail` on; look again.
                 backoff.snooze();
@@ -215,6 +224,18 @@ impl EventQueue {
         } else {
             Pop::NotReady
         }
+    }
+
+    /// The position the next claim will take: a consumer that drains until
+    /// [`EventQueue::head_position`] reaches it has taken everything
+    /// claimed before this call.
+    pub(crate) fn tail_position(&self) -> usize {
+        self.tail.load(Ordering::SeqCst)
+    }
+
+    /// The position of the next event to take.
+    pub(crate) fn head_position(&self) -> usize {
+        self.head.load(Ordering::Relaxed)
     }
 
     /// Events queued (including slots claimed and still being written).
@@ -447,6 +468,19 @@ mod tests {
         drop(queue.try_claim().expect("room"));
         assert!(matches!(queue.pop_with(|_| {}), Pop::Abandoned));
         assert!(matches!(queue.pop_with(|_| {}), Pop::Empty));
+    }
+
+    #[test]
+    fn a_full_queue_whose_oldest_slot_is_still_being_written_refuses_at_once() {
+        let queue = EventQueue::new(2);
+        let oldest = queue.try_claim().expect("room");
+        assert!(push(&queue, 1));
+        // Full, and the head slot is claimed but unpublished: a claim must
+        // say "full" rather than wait for the writer.
+        assert!(queue.try_claim().is_none());
+        oldest.write_new(Level::Info, "oldest".into(), |_| {});
+        assert!(matches!(queue.pop_with(|_| {}), Pop::Event));
+        assert!(push(&queue, 2));
     }
 
     #[test]

@@ -230,3 +230,28 @@ fn a_panicking_field_conversion_drops_only_that_event_and_counts_it() {
     assert_eq!(metrics.events_dropped_abandoned, 1);
     assert_eq!(metrics.events_dropped(), 1);
 }
+
+/// A field type whose conversion logs an event of its own.
+struct Chatty;
+
+impl From<Chatty> for aires::Value {
+    fn from(_: Chatty) -> aires::Value {
+        aires::warn!("converting a field", nested = true);
+        aires::Value::from_static("converted")
+    }
+}
+
+#[test]
+fn a_field_conversion_that_logs_delivers_both_events() {
+    let events = capture(LevelFilter::INFO, || {
+        aires::info!("outer", field = Chatty);
+    });
+    let messages: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages.contains(&"outer") && messages.contains(&"converting a field"));
+    let outer = events.iter().find(|e| e.message == "outer").unwrap();
+    assert_eq!(
+        attr(outer, "field"),
+        Some(&V::StringValue("converted".into()))
+    );
+}
