@@ -5,7 +5,8 @@
 //! ```text
 //! Event::builder(..).emit() / aires::info!(..)
 //!   -> level check (compile time, then one relaxed atomic load)
-//!   -> bounded crossbeam queue (drop and count when full)
+//!   -> bounded lock-free queue of event slots, the event built in its slot
+//!      (drop and count when full)
 //!   -> batch worker thread (256 events or 500 ms) -> protobuf EventBatch
 //!   -> delivery thread (Tokio, max_in_flight sends, retries with backoff)
 //!   -> Transport::send
