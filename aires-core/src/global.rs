@@ -7,7 +7,6 @@
 //! `shutdown` has moved the generation on since.
 
 use std::cell::RefCell;
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -168,30 +167,35 @@ pub fn count_filtered() {
     }
 }
 
-/// Hands an event to the global pipeline, or counts it if none is running.
+/// Hands a finished event to the global pipeline, or counts it if none is
+/// running.
 #[inline(always)]
 pub fn dispatch(event: Event) {
-    let generation = GENERATION.load(Ordering::Acquire);
-    match current(generation) {
-        // SAFETY: see `current`.
-        Current::Cached(pipeline) => unsafe { pipeline.as_ref() }.emit(event),
-        Current::Uncached(Some(pipeline)) => pipeline.emit(event),
-        Current::Uncached(None) | Current::None => count_no_pipeline(generation),
-    }
+    with_current(event, |pipeline, event| pipeline.emit(event));
 }
 
 /// Builds an event in the global pipeline's queue (see
 /// [`Pipeline::emit_with`]), or counts it if no pipeline is running. The
 /// macros end in this call.
-///
-/// `fill` can run user code (a field's conversion, an error's `Display`),
-/// which may log in turn; so the thread's cached handle stays borrowed
-/// while the event is built, and a nested call takes the shared handle
-/// instead of replacing the one in use.
 #[inline(always)]
 pub fn dispatch_with(level: Level, message: impl Into<Str>, fill: impl FnOnce(&mut EventBuilder)) {
+    with_current((message, fill), |pipeline, (message, fill)| {
+        pipeline.emit_with(level, message, fill)
+    });
+}
+
+/// Runs `send` with the current pipeline, or counts the event as dropped
+/// when none is running.
+///
+/// The thread's cached handle stays borrowed while `send` runs: building an
+/// event can run user code (a field's conversion, an error's `Display`)
+/// that logs in turn, and a nested call must not replace the handle in use.
+/// It takes the shared handle under the lock instead, as does a thread
+/// whose cache is gone (it is exiting).
+#[inline(always)]
+fn with_current<T>(payload: T, send: impl FnOnce(&Pipeline, T)) {
     let generation = GENERATION.load(Ordering::Acquire);
-    let mut pending = Some((message, fill));
+    let mut pending = Some((payload, send));
     let _ = CACHE.try_with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return;
@@ -200,54 +204,17 @@ pub fn dispatch_with(level: Level, message: impl Into<Str>, fill: impl FnOnce(&m
             cache.pipeline = CURRENT.lock().clone();
             cache.generation = generation;
         }
-        let (message, fill) = pending.take().expect("taken once");
+        let (payload, send) = pending.take().expect("taken once");
         match &cache.pipeline {
-            Some(pipeline) => pipeline.emit_with(level, message, fill),
+            Some(pipeline) => send(pipeline, payload),
             None => count_no_pipeline(generation),
         }
     });
-    if let Some((message, fill)) = pending {
-        // The cache is in use (a nested call) or gone (the thread is
-        // exiting).
+    if let Some((payload, send)) = pending {
         match CURRENT.lock().clone() {
-            Some(pipeline) => pipeline.emit_with(level, message, fill),
+            Some(pipeline) => send(&pipeline, payload),
             None => count_no_pipeline(generation),
         }
-    }
-}
-
-/// The pipeline to send to, as this thread sees it.
-enum Current {
-    /// This thread's cached handle. The pointer is valid until this thread
-    /// next refreshes the cache: only `current` and `dispatch_with` do, on
-    /// this thread, and `dispatch`'s emit runs no code that could call
-    /// them (it writes a finished event, or counts it).
-    Cached(NonNull<Pipeline>),
-    /// The thread's cache is unusable (the thread is exiting): the shared
-    /// handle, looked up under the lock.
-    Uncached(Option<Pipeline>),
-    /// No pipeline is running.
-    None,
-}
-
-/// Looks up the current pipeline through the thread's cache, refreshing
-/// it when `init` or `shutdown` has moved the generation on. Returns a
-/// pointer rather than taking a closure, so the event is never moved into
-/// and out of one (an event is a few hundred bytes).
-#[inline(always)]
-fn current(generation: u64) -> Current {
-    let cached = CACHE.try_with(|cache| {
-        let mut cache = cache.try_borrow_mut().ok()?;
-        if cache.generation != generation {
-            cache.pipeline = CURRENT.lock().clone();
-            cache.generation = generation;
-        }
-        Some(cache.pipeline.as_ref().map(NonNull::from))
-    });
-    match cached {
-        Ok(Some(Some(pipeline))) => Current::Cached(pipeline),
-        Ok(Some(None)) => Current::None,
-        Ok(None) | Err(_) => Current::Uncached(CURRENT.lock().clone()),
     }
 }
 

@@ -83,25 +83,16 @@ fn process_bits() -> u64 {
 
 #[cold]
 fn draw_process_bits() -> u64 {
-    let fresh = (random_u64() & ((1 << RANDOM_BITS) - 1)) | 1;
+    let fresh = fresh_process_bits();
     match PROCESS_BITS.compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed) {
         Ok(_) => fresh,
         Err(drawn) => drawn,
     }
 }
 
-/// See [`Uuid7::reseed_after_fork`]. The seed mixes the child's pid, so it
-/// differs from the parent's although the child inherited every random
-/// state.
-fn reseed() {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u64(crate::clock::now_unix_nanos());
-    hasher.write_u64(PROCESS_BITS.load(Ordering::Relaxed));
-    let seed = hasher.finish() | 1;
-    RNG.with(|cell| cell.set(seed));
-    let fresh = (random_u64() & ((1 << RANDOM_BITS) - 1)) | 1;
-    PROCESS_BITS.store(fresh, Ordering::Relaxed);
+/// 52 random bits, never 0 (the "not drawn yet" mark).
+fn fresh_process_bits() -> u64 {
+    (random_u64() & ((1 << RANDOM_BITS) - 1)) | 1
 }
 
 /// A UUID version 7: unique, and ordered by creation time.
@@ -119,8 +110,17 @@ impl Uuid7 {
     /// Draws new per-process random bits. Call it in a forked child (the
     /// bindings' fork hooks do), whose copy of the parent's generator would
     /// otherwise repeat the parent's ids.
+    ///
+    /// The seed mixes the child's pid, so it differs from the parent's
+    /// although the child inherited every random state.
     pub fn reseed_after_fork() {
-        reseed();
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(crate::clock::now_unix_nanos());
+        hasher.write_u64(PROCESS_BITS.load(Ordering::Relaxed));
+        let seed = hasher.finish() | 1;
+        RNG.with(|cell| cell.set(seed));
+        PROCESS_BITS.store(fresh_process_bits(), Ordering::Relaxed);
     }
 
     /// A new id stamped with the current time.

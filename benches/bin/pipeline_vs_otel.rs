@@ -120,8 +120,9 @@ fn start_receiver(bin_dir: &Path, sdk: &str) -> Receiver {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("start the {sdk} receiver from {}: {e}", bin_dir.display()));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let endpoint = if sdk == "aires" {
-        // The collector logs its addresses on stderr.
+        // The collector logs its addresses on stderr; keep draining it.
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         let addr = loop {
@@ -136,12 +137,6 @@ fn start_receiver(bin_dir: &Path, sdk: &str) -> Receiver {
         };
         std::thread::spawn(move || lines.for_each(drop));
         addr
-    } else {
-        String::new()
-    };
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let endpoint = if sdk == "aires" {
-        endpoint
     } else {
         wait_line(&mut out, "otlp=")
     };
