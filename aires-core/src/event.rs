@@ -308,6 +308,11 @@ impl EventBuilder {
         self.extras().error = Some(error);
     }
 
+    /// Attaches a call site built at run time (bindings), in place.
+    pub fn set_call_site_owned(&mut self, call_site: CallSite) {
+        self.event.call_site = Some(CallSiteRef::Owned(Box::new(call_site)));
+    }
+
     /// Points the event at a `static` call site, in place.
     #[inline(always)]
     pub fn set_call_site(&mut self, call_site: &'static CallSite) {

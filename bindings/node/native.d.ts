@@ -25,13 +25,6 @@ export interface CallSiteInput {
 /** The least severe level recorded now, 1 (trace) to 7 (off). */
 export declare function currentLevel(): number
 
-/**
- * Emits one event: `level` 1 (trace) to 6 (fatal), the message, and the
- * fields as JSON text (see the `fields` module for the encoding). The
- * level check has already been done by the caller.
- */
-export declare function emit(level: number, message: string, fieldsJson?: string | undefined | null): void
-
 /** [`emit`] with an error and/or a call site. */
 export declare function emitWith(level: number, message: string, fieldsJson?: string | undefined | null, error?: ErrorInput | undefined | null, callSite?: CallSiteInput | undefined | null): void
 

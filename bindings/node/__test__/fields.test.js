@@ -180,6 +180,35 @@ test('reserved keys fill their columns; malformed ones stay fields', async () =>
   assert.deepEqual(attrs(bad), { traceId: { type: 'string', value: 'nope' }, tags: { type: 'string', value: '[1,2]' } });
 });
 
+test('repeated messages and changing key orders keep every value with its key', async () => {
+  const shapes = [
+    ['order placed', { orderId: 1, currency: 'EUR', paid: true }],
+    ['order placed', { currency: 'USD', orderId: 2 }],
+    ['refund', { orderId: 3, reason: 'late', amount: 1.5, paid: false }],
+    ['order placed', { orderId: 4, currency: 'EUR', paid: true }],
+    ['x'.repeat(200), { ['k'.repeat(80)]: 'long key', orderId: 5 }],
+    ['order placed', { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, a2: 7 }],
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const [message, fields] of shapes) aires.info(message, fields);
+  }
+  const events = await drain();
+  assert.equal(events.length, shapes.length * 3);
+  events.forEach((e, i) => {
+    const [message, fields] = shapes[i % shapes.length];
+    assert.equal(e.message, message);
+    assert.deepEqual(Object.keys(attrs(e)).sort(), Object.keys(fields).sort(), `event ${i}`);
+    for (const [k, v] of Object.entries(fields)) {
+      const expected =
+        typeof v === 'boolean' ? { type: 'bool', value: v }
+        : typeof v === 'string' ? { type: 'string', value: v }
+        : Number.isInteger(v) ? { type: 'int', value: String(v) }
+        : { type: 'float', value: v };
+      assert.deepEqual(attrs(e)[k], expected, `event ${i} ${k}`);
+    }
+  });
+});
+
 test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => aires.init('x'), { name: 'TypeError', message: /options must be an object/ });
   assert.throws(() => aires.init({ batchSize: -1 }), { name: 'TypeError', message: /batchSize must be an integer/ });
@@ -187,7 +216,13 @@ test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => aires.init({ transport: 'memory' }), /already initialized/);
   assert.throws(() => native.panicForTest(), /deliberate panic/);
   assert.throws(() => native.emit(9, 'x'), /level must be 1..=6/);
-  assert.throws(() => native.emit(3, 'x', 'not json'), /fields are not a JSON object/);
+  assert.throws(() => native.emit(3, 'x', 'not json'), { name: 'TypeError', message: /fields are not a JSON object/ });
+  assert.throws(() => native.emit(3, 'x', '{"a":1,}'), { name: 'TypeError', message: /fields are not a JSON object/ });
+  assert.throws(() => native.emit('info', 'x'), { name: 'TypeError', message: /level must be a number/ });
+  assert.throws(() => native.emit(3, 42), { name: 'TypeError', message: /expected a string/ });
+  assert.throws(() => native.emit(3, 'x', { a: 1 }), { name: 'TypeError', message: /expected a string/ });
+  assert.throws(() => native.emit(), { name: 'TypeError' });
+  assert.equal((await drain()).length, 0, 'a refused call enqueues nothing');
   assert.throws(() => aires.withContext(null, () => {}), TypeError);
   // A getter that throws does not make logging throw.
   aires.info('hostile', { get boom() { throw new RangeError('no'); } });

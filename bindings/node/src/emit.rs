@@ -1,13 +1,15 @@
 //! The hot path: one event from JavaScript into the core's pipeline.
 
 use std::cell::RefCell;
+use std::{panic, ptr};
 
-use aires_core::{CallSite, ErrorInfo, Event, Level};
-use napi::{Error, Result, Status};
+use aires_core::{CallSite, ErrorInfo, EventBuilder, Level};
+use napi::bindgen_prelude::Object;
+use napi::{sys, Env, Error, JsError, JsTypeError, JsValue, Result, Status};
 use napi_derive::napi;
 
-use crate::fields::{self, Fields};
-use crate::keys::Keys;
+use crate::fields::{self, Decoded};
+use crate::keys::Interner;
 use crate::text::JsText;
 
 fn level(level: u32) -> Result<Level> {
@@ -23,52 +25,163 @@ fn level(level: u32) -> Result<Level> {
 }
 
 /// What one call needs besides its arguments, kept per thread and reused.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Scratch {
     text: Vec<u8>,
-    fields: Fields,
-    keys: Keys,
+    fields: Decoded,
+    keys: Interner,
+    messages: Interner,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        text: Vec::new(),
+        fields: Decoded::default(),
+        keys: Interner::keys(),
+        messages: Interner::messages(),
+    });
 }
 
-fn build(
+/// Decodes the arguments, then builds the event in the core's queue with
+/// `finish` adding what else the call has. A malformed fields text is an
+/// error before any event is started.
+fn emit_event(
     level_number: u32,
     message: JsText,
     fields_json: Option<JsText>,
-) -> Result<aires_core::EventBuilder> {
+    finish: impl FnOnce(&mut EventBuilder),
+) -> Result<()> {
     let level = level(level_number)?;
     SCRATCH.with(|scratch| {
-        let Scratch { text, fields, keys } = &mut *scratch.borrow_mut();
-        let mut builder = Event::builder(level, message.read(text)?.to_owned());
+        let Scratch {
+            text,
+            fields,
+            keys,
+            messages,
+        } = &mut *scratch.borrow_mut();
         if let Some(json) = fields_json {
-            fields.clear();
-            fields::decode(json.read(text)?, &mut builder, fields, keys).map_err(|e| {
+            fields::decode(json.read(text)?, fields, keys).map_err(|e| {
                 Error::new(
                     Status::InvalidArg,
                     format!("fields are not a JSON object: {e}"),
                 )
             })?;
-            for attribute in fields.drain(..) {
-                builder.push_attr(attribute.key, attribute.value);
-            }
         }
-        Ok(builder)
+        let message = messages.at(0, message.read(text)?);
+        aires_core::dispatch_with(level, message, |builder| {
+            fields.apply(builder);
+            finish(builder);
+        });
+        Ok(())
     })
 }
 
 /// Emits one event: `level` 1 (trace) to 6 (fatal), the message, and the
 /// fields as JSON text (see the `fields` module for the encoding). The
 /// level check has already been done by the caller.
-#[napi(
-    catch_unwind,
-    ts_args_type = "level: number, message: string, fieldsJson?: string | undefined | null"
-)]
-pub fn emit(level: u32, message: JsText, fields_json: Option<JsText>) -> Result<()> {
-    build(level, message, fields_json)?.emit();
-    Ok(())
+///
+/// Registered by hand ([`register`]) rather than through `#[napi]`: the
+/// generated wrapper sets up napi-rs' borrow-tracking scope on every call
+/// (a shared allocation and several thread-local operations), about a
+/// thousand instructions per event, for arguments that are never borrowed
+/// past the call. This is the only function called once per event.
+///
+/// # Safety
+///
+/// Called by Node-API with the current call's `env` and `info`.
+unsafe extern "C" fn emit_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut argc = 3;
+    let mut argv = [ptr::null_mut(); 3];
+    // SAFETY: argv has room for argc values.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    let outcome = if status != sys::Status::napi_ok {
+        Err(Error::new(
+            Status::InvalidArg,
+            "emit: cannot read arguments",
+        ))
+    } else {
+        // Missing arguments read as `undefined` (Node-API fills them).
+        panic::catch_unwind(panic::AssertUnwindSafe(|| emit_args(env, argv)))
+            .unwrap_or_else(|p| Err(napi::bindgen_prelude::panic_to_error(p)))
+    };
+    if let Err(error) = outcome {
+        let type_error = matches!(error.status, Status::InvalidArg | Status::StringExpected);
+        // SAFETY: env is the current call's.
+        unsafe {
+            if type_error {
+                JsTypeError::from(error).throw_into(env);
+            } else {
+                JsError::from(error).throw_into(env);
+            }
+        }
+    }
+    ptr::null_mut()
+}
+
+fn emit_args(
+    env: sys::napi_env,
+    [level, message, fields_json]: [sys::napi_value; 3],
+) -> Result<()> {
+    let mut number = 0;
+    // SAFETY: env and value come from the current call.
+    if unsafe { sys::napi_get_value_uint32(env, level, &mut number) } != sys::Status::napi_ok {
+        return Err(Error::new(Status::InvalidArg, "level must be a number"));
+    }
+    let message = JsText::new(env, message);
+    let fields_json = match value_type(env, fields_json)? {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+        _ => Some(JsText::new(env, fields_json)),
+    };
+    emit_event(number, message, fields_json, |_| {})
+}
+
+fn value_type(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_valuetype> {
+    let mut kind = 0;
+    // SAFETY: env and value come from the current call.
+    match unsafe { sys::napi_typeof(env, value, &mut kind) } {
+        sys::Status::napi_ok => Ok(kind),
+        _ => Err(Error::new(Status::InvalidArg, "cannot read an argument")),
+    }
+}
+
+/// Adds [`emit_callback`] to the module's exports as `emit`.
+#[napi(module_exports)]
+pub fn register(exports: Object, env: Env) -> Result<()> {
+    let mut function = ptr::null_mut();
+    // SAFETY: the env of module registration; the name is a valid buffer.
+    check(unsafe {
+        sys::napi_create_function(
+            env.raw(),
+            c"emit".as_ptr(),
+            4,
+            Some(emit_callback),
+            ptr::null_mut(),
+            &mut function,
+        )
+    })?;
+    // SAFETY: as above; exports is the module's exports object.
+    check(unsafe {
+        sys::napi_set_named_property(env.raw(), exports.raw(), c"emit".as_ptr(), function)
+    })
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    match status {
+        sys::Status::napi_ok => Ok(()),
+        _ => Err(Error::new(Status::GenericFailure, "cannot register emit")),
+    }
 }
 
 /// An error as the TypeScript layer describes it.
@@ -106,21 +219,20 @@ pub fn emit_with(
     error: Option<ErrorInput>,
     call_site: Option<CallSiteInput>,
 ) -> Result<()> {
-    let mut builder = build(level, message, fields_json)?;
-    if let Some(error) = error {
-        let mut info = ErrorInfo::new(error.name, error.message);
-        info.chain = error.causes;
-        info.backtrace = error.stack;
-        builder.set_error_info(info);
-    }
-    if let Some(site) = call_site {
-        builder = builder.call_site_owned(CallSite {
-            file: site.file.into(),
-            line: site.line,
-            module: "".into(),
-            function: site.function.into(),
-        });
-    }
-    builder.emit();
-    Ok(())
+    emit_event(level, message, fields_json, |builder| {
+        if let Some(error) = error {
+            let mut info = ErrorInfo::new(error.name, error.message);
+            info.chain = error.causes;
+            info.backtrace = error.stack;
+            builder.set_error_info(info);
+        }
+        if let Some(site) = call_site {
+            builder.set_call_site_owned(CallSite {
+                file: site.file.into(),
+                line: site.line,
+                module: "".into(),
+                function: site.function.into(),
+            });
+        }
+    })
 }

@@ -1,5 +1,6 @@
 //! The fields of an event, decoded from the JSON text the TypeScript layer
-//! sends, straight into the event builder (no intermediate map).
+//! sends into a reused [`Decoded`] (no intermediate map): flat objects by
+//! hand ([`flat`]), anything else through serde_json.
 //!
 //! The TypeScript layer sends `JSON.stringify` of the merged fields when
 //! every value is a string, a finite number or a boolean, and otherwise a
@@ -24,7 +25,9 @@ use std::time::Duration;
 use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::keys::Keys;
+use crate::keys::Interner;
+
+mod flat;
 
 /// Prefix of a string that encodes a value JSON cannot hold.
 pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
@@ -32,27 +35,81 @@ pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
 /// The attributes of one event while they are decoded.
 pub(crate) type Fields = Vec<Attribute>;
 
-/// Decodes `json` (an object) into `builder` and `fields`.
+/// An event column filled from a reserved key.
+#[derive(Debug)]
+enum Column {
+    TraceId(TraceId),
+    SpanId(SpanId),
+    SessionId(String),
+    Tags(Vec<String>),
+    Http(HttpInfo),
+}
+
+/// The fields text of one event, decoded: its attributes, and the columns
+/// set by reserved keys. It is decoded before the event is started, so a
+/// malformed text refuses the event without using a queue slot; reused
+/// from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    pub(crate) attributes: Fields,
+    columns: Vec<Column>,
+}
+
+impl Decoded {
+    /// Moves everything decoded into `builder`, leaving `self` empty.
+    pub(crate) fn apply(&mut self, builder: &mut EventBuilder) {
+        for attribute in self.attributes.drain(..) {
+            builder.push_attr(attribute.key, attribute.value);
+        }
+        for column in self.columns.drain(..) {
+            match column {
+                Column::TraceId(id) => builder.set_trace_id(id),
+                Column::SpanId(id) => builder.set_span_id(id),
+                Column::SessionId(id) => builder.set_session_id(id),
+                Column::Tags(tags) => builder.extend_tags(tags),
+                Column::Http(http) => builder.set_http(http),
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.attributes.clear();
+        self.columns.clear();
+    }
+}
+
+/// Decodes `json` (an object) into `out`.
 pub(crate) fn decode(
     json: &str,
-    builder: &mut EventBuilder,
-    fields: &mut Fields,
-    keys: &mut Keys,
+    out: &mut Decoded,
+    keys: &mut Interner,
 ) -> Result<(), serde_json::Error> {
+    out.clear();
+    if flat::decode(json, out, keys).is_some() {
+        return Ok(());
+    }
+    out.clear();
     let mut de = serde_json::Deserializer::from_str(json);
-    de.deserialize_map(Top {
-        builder,
-        fields,
-        keys,
-    })?;
+    de.deserialize_map(Top { out, keys })?;
     de.end()
 }
 
 /// Adds a field; a key seen before keeps the newer value.
 fn put(fields: &mut Fields, key: Str, value: Value) {
-    match fields.iter_mut().find(|a| a.key == key) {
+    match fields.iter_mut().find(|a| same_key(&a.key, &key)) {
         Some(existing) => existing.value = value,
         None => fields.push(Attribute { key, value }),
+    }
+}
+
+/// Whether two keys are the same text. Borrowed keys here all come from
+/// the [`Interner`], so two of them are equal exactly when they share a
+/// pointer; only an owned key (too long to intern, or flattened) needs
+/// its bytes compared.
+fn same_key(a: &Str, b: &Str) -> bool {
+    match (a, b) {
+        (Cow::Borrowed(a), Cow::Borrowed(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
+        _ => a == b,
     }
 }
 
@@ -82,9 +139,8 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 }
 
 struct Top<'a> {
-    builder: &'a mut EventBuilder,
-    fields: &'a mut Fields,
-    keys: &'a mut Keys,
+    out: &'a mut Decoded,
+    keys: &'a mut Interner,
 }
 
 impl<'de> Visitor<'de> for Top<'_> {
@@ -101,14 +157,14 @@ impl<'de> Visitor<'de> for Top<'_> {
                     let value: serde_json::Value = map.next_value()?;
                     if !self.reserved(&key, &value) {
                         Nested {
-                            fields: self.fields,
+                            fields: &mut self.out.attributes,
                             prefix: key.into_owned(),
                         }
                         .json_value(value);
                     }
                 }
                 _ => map.next_value_seed(Field {
-                    fields: self.fields,
+                    fields: &mut self.out.attributes,
                     keys: self.keys,
                     key: &key,
                 })?,
@@ -123,22 +179,26 @@ impl Top<'_> {
     /// not have the column's shape (it is then kept as a field).
     fn reserved(&mut self, key: &str, value: &serde_json::Value) -> bool {
         use serde_json::Value as J;
-        match (key, value) {
+        let column = match (key, value) {
             ("traceId", J::String(s)) => match TraceId::from_hex(s) {
-                Ok(id) => self.builder.set_trace_id(id),
+                Ok(id) => Column::TraceId(id),
                 Err(_) => return false,
             },
             ("spanId", J::String(s)) => match SpanId::from_hex(s) {
-                Ok(id) => self.builder.set_span_id(id),
+                Ok(id) => Column::SpanId(id),
                 Err(_) => return false,
             },
-            ("sessionId", J::String(s)) => self.builder.set_session_id(s.clone()),
-            ("tags", J::Array(items)) if items.iter().all(J::is_string) => self
-                .builder
-                .extend_tags(items.iter().filter_map(|t| t.as_str().map(str::to_owned))),
-            ("http", J::Object(o)) => self.builder.set_http(http_info(o)),
+            ("sessionId", J::String(s)) => Column::SessionId(s.clone()),
+            ("tags", J::Array(items)) if items.iter().all(J::is_string) => Column::Tags(
+                items
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            ("http", J::Object(o)) => Column::Http(http_info(o)),
             _ => return false,
-        }
+        };
+        self.out.columns.push(column);
         true
     }
 }
@@ -180,7 +240,7 @@ fn http_info(o: &serde_json::Map<String, serde_json::Value>) -> HttpInfo {
 /// scalar (the common case).
 struct Field<'a, 'k> {
     fields: &'a mut Fields,
-    keys: &'a mut Keys,
+    keys: &'a mut Interner,
     key: &'k str,
 }
 
@@ -199,23 +259,23 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        put(self.fields, self.keys.key(self.key), Value::Bool(v));
+        put(self.fields, self.keys.get(self.key), Value::Bool(v));
         Ok(())
     }
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        put(self.fields, self.keys.key(self.key), Value::I64(v));
+        put(self.fields, self.keys.get(self.key), Value::I64(v));
         Ok(())
     }
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        put(self.fields, self.keys.key(self.key), int(v));
+        put(self.fields, self.keys.get(self.key), int(v));
         Ok(())
     }
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        put(self.fields, self.keys.key(self.key), Value::F64(v));
+        put(self.fields, self.keys.get(self.key), Value::F64(v));
         Ok(())
     }
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        put(self.fields, self.keys.key(self.key), text(v));
+        put(self.fields, self.keys.get(self.key), text(v));
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -238,7 +298,7 @@ impl<'de> Visitor<'de> for Field<'_, '_> {
                 .map_err(serde::de::Error::custom)?;
         put(
             self.fields,
-            self.keys.key(self.key),
+            self.keys.get(self.key),
             Value::Str(value.to_string().into()),
         );
         Ok(())
@@ -321,9 +381,11 @@ mod tests {
     use aires_core::{Event, Level};
 
     fn decoded(json: &str) -> (Event, Fields) {
+        let mut out = Decoded::default();
+        decode(json, &mut out, &mut Interner::keys()).unwrap();
+        let fields = out.attributes.clone();
         let mut builder = Event::builder(Level::Info, "m");
-        let mut fields = Fields::new();
-        decode(json, &mut builder, &mut fields, &mut Keys::default()).unwrap();
+        out.apply(&mut builder);
         (builder.build(), fields)
     }
 
@@ -380,10 +442,9 @@ mod tests {
 
     #[test]
     fn malformed_text_is_an_error() {
-        let mut builder = Event::builder(Level::Info, "m");
-        let mut fields = Fields::new();
-        let mut keys = Keys::default();
-        assert!(decode("[1]", &mut builder, &mut fields, &mut keys).is_err());
-        assert!(decode("{\"a\":1} trailing", &mut builder, &mut fields, &mut keys).is_err());
+        let mut out = Decoded::default();
+        let mut keys = Interner::keys();
+        assert!(decode("[1]", &mut out, &mut keys).is_err());
+        assert!(decode("{\"a\":1} trailing", &mut out, &mut keys).is_err());
     }
 }

@@ -18,6 +18,13 @@ import { errorInput } from './errors';
 import { Fields, FieldValue, isFlat, inner, normalise } from './fields';
 
 export type { Fields, FieldValue };
+
+/**
+ * The per-event entry point. src/emit.rs registers it by hand (without
+ * napi-rs' per-call wrapper, see there), so the generated native.d.ts does
+ * not list it.
+ */
+const emitEvent = (native as unknown as { emit(level: number, message: string, fieldsJson?: string): void }).emit;
 export { withContext, getContext };
 
 /** The six levels, least severe first. */
@@ -123,7 +130,7 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
   }
   dirty = true;
   if (error === undefined && !captureSites) {
-    native.emit(level, text, json);
+    emitEvent(level, text, json);
   } else {
     native.emitWith(level, text, json, error === undefined ? undefined : errorInput(error), captureSites ? callSite() : undefined);
   }

@@ -1,7 +1,13 @@
-//! Field keys, interned: the same few keys come back in almost every
-//! event, so each distinct short key is allocated once for the life of
-//! the process and then shared as `&'static str`, which the core carries
-//! without copying.
+//! Interned text: the same few field keys, and mostly the same messages,
+//! come back in almost every event, so each distinct short one is
+//! allocated once for the life of the process and then shared as
+//! `&'static str`, which the core carries without copying (no allocation
+//! on the JavaScript thread, no free on the batch thread).
+//!
+//! Memory stays bounded: only text up to a length is interned, and only
+//! up to a number of distinct entries per kind; later text is allocated
+//! per event as before. Applications that put ids in messages or keys
+//! fill the table once and then pay the old cost, nothing more.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -10,13 +16,7 @@ use std::sync::Mutex;
 
 use aires_core::Str;
 
-/// Keys longer than this are not interned.
-const MAX_KEY_LEN: usize = 64;
-/// At most this many keys are interned (a bound on the memory kept, for
-/// applications that put ids in keys); later ones are allocated per event.
-const MAX_KEYS: usize = 4096;
-
-/// FNV-1a: keys are short and chosen by the application, not by an
+/// FNV-1a: the text is short and chosen by the application, not by an
 /// attacker, so the default SipHash's flooding resistance is not needed
 /// and its cost showed up in profiles of the hot path.
 #[derive(Debug, Default)]
@@ -40,38 +40,126 @@ impl Hasher for Fnv {
     }
 }
 
-type KeySet = HashSet<&'static str, BuildHasherDefault<Fnv>>;
+type TextSet = HashSet<&'static str, BuildHasherDefault<Fnv>>;
 
-static INTERNED: Mutex<Option<KeySet>> = Mutex::new(None);
-
-/// One thread's view of the interned keys, so a lookup takes no lock.
-#[derive(Debug, Default)]
-pub(crate) struct Keys {
-    local: KeySet,
+/// A process-wide table of one kind of text, and its bounds.
+#[derive(Debug)]
+struct Table {
+    set: Mutex<Option<TextSet>>,
+    max_len: usize,
+    max_entries: usize,
 }
 
-impl Keys {
-    /// `key` as a field key: shared when interned, owned otherwise.
-    pub(crate) fn key(&mut self, key: &str) -> Str {
-        if key.len() > MAX_KEY_LEN {
-            return Cow::Owned(key.to_owned());
+/// Field keys.
+static KEYS: Table = Table {
+    set: Mutex::new(None),
+    max_len: 64,
+    max_entries: 4096,
+};
+
+/// Messages.
+static MESSAGES: Table = Table {
+    set: Mutex::new(None),
+    max_len: 128,
+    max_entries: 4096,
+};
+
+/// How many positions [`Interner::at`] remembers.
+const POSITIONS: usize = 32;
+
+/// One thread's view of a table, so a lookup takes no lock. An interned
+/// value is a `Cow::Borrowed`, and two of them are the same text exactly
+/// when they are the same pointer.
+#[derive(Debug)]
+pub(crate) struct Interner {
+    table: &'static Table,
+    local: TextSet,
+    /// What was interned at each position of the last calls: events of one
+    /// call site list the same keys in the same order, so this usually
+    /// answers with one comparison and no hashing.
+    recent: Vec<&'static str>,
+}
+
+impl Interner {
+    /// An interner of field keys.
+    pub(crate) fn keys() -> Self {
+        Interner::of(&KEYS)
+    }
+
+    /// An interner of messages.
+    pub(crate) fn messages() -> Self {
+        Interner::of(&MESSAGES)
+    }
+
+    fn of(table: &'static Table) -> Self {
+        Interner {
+            table,
+            local: TextSet::default(),
+            recent: Vec::new(),
         }
-        if let Some(interned) = self.local.get(key) {
+    }
+
+    /// `text`, shared when interned, owned otherwise.
+    pub(crate) fn get(&mut self, text: &str) -> Str {
+        if text.len() > self.table.max_len {
+            return Cow::Owned(text.to_owned());
+        }
+        if let Some(interned) = self.local.get(text) {
             return Cow::Borrowed(interned);
         }
-        let mut global = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
-        let set = global.get_or_insert_with(KeySet::default);
-        let interned = match set.get(key) {
+        let mut global = self.table.set.lock().unwrap_or_else(|p| p.into_inner());
+        let set = global.get_or_insert_with(TextSet::default);
+        let interned = match set.get(text) {
             Some(interned) => *interned,
-            None if set.len() < MAX_KEYS => {
-                let leaked: &'static str = Box::leak(key.to_owned().into_boxed_str());
+            None if set.len() < self.table.max_entries => {
+                let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
                 set.insert(leaked);
                 leaked
             }
-            None => return Cow::Owned(key.to_owned()),
+            None => return Cow::Owned(text.to_owned()),
         };
         drop(global);
         self.local.insert(interned);
         Cow::Borrowed(interned)
+    }
+
+    /// [`Interner::get`] for the `position`-th text of a call.
+    pub(crate) fn at(&mut self, position: usize, text: &str) -> Str {
+        if let Some(&recent) = self.recent.get(position) {
+            if recent == text {
+                return Cow::Borrowed(recent);
+            }
+        }
+        let value = self.get(text);
+        if let Cow::Borrowed(interned) = value {
+            if let Some(slot) = self.recent.get_mut(position) {
+                *slot = interned;
+            } else if position == self.recent.len() && position < POSITIONS {
+                self.recent.push(interned);
+            }
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_text_is_one_pointer_and_long_text_is_owned() {
+        let mut a = Interner::keys();
+        let mut b = Interner::keys();
+        let (x, y) = (a.get("orderId"), b.at(0, "orderId"));
+        assert!(
+            matches!((&x, &y), (Cow::Borrowed(p), Cow::Borrowed(q)) if p.as_ptr() == q.as_ptr())
+        );
+        assert_eq!(b.at(0, "orderId"), "orderId", "the remembered position");
+        assert_eq!(b.at(0, "amount"), "amount", "another key at that position");
+        assert!(matches!(a.get(&"k".repeat(65)), Cow::Owned(_)));
+        assert!(matches!(
+            Interner::messages().get(&"m".repeat(100)),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -34,6 +34,11 @@ impl TypeName for JsText {
 const SLACK: usize = 4;
 
 impl JsText {
+    /// A string argument of the current call (read and checked by [`JsText::read`]).
+    pub(crate) fn new(env: sys::napi_env, value: sys::napi_value) -> Self {
+        JsText { env, value }
+    }
+
     /// Reads the text into `buffer` (reused by the caller from call to
     /// call) and returns it.
     pub(crate) fn read<'b>(&self, buffer: &'b mut Vec<u8>) -> Result<&'b str> {
@@ -82,7 +87,7 @@ fn check(status: sys::napi_status) -> Result<()> {
     } else {
         Err(Error::new(
             Status::StringExpected,
-            "fields must be a JSON string",
+            "expected a string (the message, or the fields as JSON text)",
         ))
     }
 }
