@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 /// One stored event. Nested HTTP, error and call-site messages are
 /// flattened into columns; attributes are split into one map per type.
-/// Text shared by every row of a batch is reference-counted, not copied.
+/// Text shared by every row of a batch (its service, SDK, attribute keys,
+/// call sites) is reference-counted, not copied; `Arc<str>` serializes as a
+/// plain string.
 ///
 /// Field names are the columns of `sql/migrations/0001_events.sql`; the
 /// ClickHouse sink writes this type as `RowBinaryWithNamesAndTypes`, and the
@@ -35,10 +37,10 @@ pub struct Row {
     /// Lower-case hex, or empty.
     pub span_id: String,
     pub session_id: String,
-    pub attributes_string: Vec<(String, String)>,
-    pub attributes_int: Vec<(String, i64)>,
-    pub attributes_float: Vec<(String, f64)>,
-    pub attributes_bool: Vec<(String, bool)>,
+    pub attributes_string: Vec<(Arc<str>, String)>,
+    pub attributes_int: Vec<(Arc<str>, i64)>,
+    pub attributes_float: Vec<(Arc<str>, f64)>,
+    pub attributes_bool: Vec<(Arc<str>, bool)>,
     pub tags: Vec<String>,
     pub http_method: String,
     pub http_route: String,
@@ -55,10 +57,10 @@ pub struct Row {
     pub error_message: String,
     pub error_chain: Vec<String>,
     pub error_backtrace: String,
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u32,
-    pub module: String,
-    pub function: String,
+    pub module: Arc<str>,
+    pub function: Arc<str>,
     pub sdk_name: Arc<str>,
     pub sdk_version: Arc<str>,
     /// The batch's UUID.

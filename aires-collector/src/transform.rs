@@ -1,6 +1,10 @@
 //! Transform: a decoded `aires.v1.EventBatch` into flat [`Row`]s, event by
 //! event. An invalid event is rejected with a reason; the others are kept.
 //!
+//! The collector decodes requests straight into rows with
+//! [`crate::decode`], which follows these rules; this transform of prost's
+//! structs is their reference (the decoder's tests compare the two).
+//!
 //! Rules:
 //! - **Ids**: `id` is 16 bytes or empty (then the collector assigns a UUID
 //!   v7); `trace_id` is 16 bytes or empty; `span_id` 8 bytes or empty. Any
@@ -120,7 +124,13 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     row.sdk_name = context.sdk_name.clone();
     row.sdk_version = context.sdk_version.clone();
     row.batch_id = context.batch_id;
-    row.timestamp_ns = normalise_timestamp(event.timestamp_unix_nano, context.received_ns, row);
+    let (timestamp_ns, original) =
+        normalise_timestamp(event.timestamp_unix_nano, context.received_ns);
+    row.timestamp_ns = timestamp_ns;
+    if let Some(original) = original {
+        row.attributes_int
+            .push((ORIGINAL_TIMESTAMP_KEY.into(), original));
+    }
 
     reserve_attributes(row, &event.attributes);
     for attribute in event.attributes {
@@ -129,14 +139,16 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         }
         use proto::attribute::Value;
         match attribute.value {
-            Some(Value::StringValue(v)) => row.attributes_string.push((attribute.key, v)),
-            Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key, v)),
+            Some(Value::StringValue(v)) => row.attributes_string.push((attribute.key.into(), v)),
+            Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key.into(), v)),
             Some(Value::UintValue(v)) => match i64::try_from(v) {
-                Ok(v) => row.attributes_int.push((attribute.key, v)),
-                Err(_) => row.attributes_string.push((attribute.key, v.to_string())),
+                Ok(v) => row.attributes_int.push((attribute.key.into(), v)),
+                Err(_) => row
+                    .attributes_string
+                    .push((attribute.key.into(), v.to_string())),
             },
-            Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key, v)),
-            Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key, v)),
+            Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key.into(), v)),
+            Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key.into(), v)),
             None => return Err(format!("attribute {:?} has no value", attribute.key)),
         }
     }
@@ -161,10 +173,10 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.error_backtrace = error.backtrace;
     }
     if let Some(site) = event.call_site {
-        row.file = site.file;
+        row.file = site.file.into();
         row.line = site.line;
-        row.module = site.module;
-        row.function = site.function;
+        row.module = site.module.into();
+        row.function = site.function.into();
     }
     Ok(())
 }
@@ -189,22 +201,22 @@ fn reserve_attributes(row: &mut Row, attributes: &[proto::Attribute]) {
     row.attributes_bool.reserve_exact(bools);
 }
 
-fn normalise_timestamp(timestamp: u64, received_ns: i64, row: &mut Row) -> i64 {
+/// The timestamp to store for `timestamp` received at `received_ns`, and
+/// the original when it was out of range.
+pub(crate) fn normalise_timestamp(timestamp: u64, received_ns: i64) -> (i64, Option<i64>) {
     if timestamp == 0 {
-        return received_ns;
+        return (received_ns, None);
     }
     match i64::try_from(timestamp) {
         Ok(ts)
             if ts >= MIN_TIMESTAMP_NS && ts <= received_ns.saturating_add(MAX_FUTURE_SKEW_NS) =>
         {
-            ts
+            (ts, None)
         }
-        _ => {
-            let original = i64::try_from(timestamp).unwrap_or(i64::MAX);
-            row.attributes_int
-                .push((ORIGINAL_TIMESTAMP_KEY.into(), original));
-            received_ns
-        }
+        _ => (
+            received_ns,
+            Some(i64::try_from(timestamp).unwrap_or(i64::MAX)),
+        ),
     }
 }
 
@@ -217,7 +229,7 @@ fn own_or(own: String, batch: &Arc<str>) -> Arc<str> {
     }
 }
 
-fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String> {
+pub(crate) fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String> {
     match bytes.len() {
         0 => Ok(String::new()),
         n if n == expected => Ok(hex(bytes)),
@@ -225,7 +237,7 @@ fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String
     }
 }
 
-fn severity_name(severity: i32) -> Result<&'static str, String> {
+pub(crate) fn severity_name(severity: i32) -> Result<&'static str, String> {
     Ok(match proto::Severity::try_from(severity) {
         Ok(proto::Severity::Trace) => "trace",
         Ok(proto::Severity::Debug) => "debug",
@@ -251,7 +263,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A UUID v7 for events that came without an id (random bits from the
 /// standard library's hasher keys, which are seeded from the OS).
-fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
+pub(crate) fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
     use std::hash::{BuildHasher, Hasher};
     let random = |salt: u64| {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -377,10 +389,7 @@ mod tests {
             ("GET", 404, 9)
         );
         assert_eq!((row.error_type.as_str(), row.error_chain.len()), ("E", 1));
-        assert_eq!(
-            (row.file.as_str(), row.line, row.function.as_str()),
-            ("f.rs", 3, "fun")
-        );
+        assert_eq!((&*row.file, row.line, &*row.function), ("f.rs", 3, "fun"));
     }
 
     #[test]
