@@ -96,6 +96,32 @@ async fn malformed_protobuf_is_invalid_argument() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_events_are_invalid_argument_and_store_nothing() {
+    use prost::Message;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    // The top level is well formed; the second event's message is not UTF-8.
+    let mut bad = batch(3);
+    bad.events[1].message = "MARK".into();
+    let mut encoded = bad.encode_to_vec();
+    let at = encoded.windows(4).position(|w| w == b"MARK").unwrap();
+    encoded[at] = 0xff;
+    let status = raw_ingest(&collector, encoded.into()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("malformed protobuf")
+            && status.message().contains("Event.message"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(sink.row_count(), 0);
+    // A retry of a refused batch is decoded afresh, not answered from memory.
+    let status = raw_ingest(&collector, bad.encode_to_vec().into()).await;
+    assert_eq!(status.unwrap().accepted, 3);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_unary_message_is_resource_exhausted_naming_the_limit() {
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |c| c.max_message_bytes = 4096).await;
