@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 /// One stored event. Nested HTTP, error and call-site messages are
 /// flattened into columns; attributes are split into one map per type.
-/// Text shared by every row of a batch (its service, SDK, attribute keys,
-/// call sites) is reference-counted, not copied; `Arc<str>` serializes as a
-/// plain string.
+/// Text that rows of a batch share (its service, SDK, attribute keys, call
+/// sites, and repeated messages and values) is reference-counted, not
+/// copied; `Arc<str>` serializes as a plain string.
 ///
 /// Field names are the columns of `sql/migrations/0001_events.sql`; the
 /// ClickHouse sink writes this type as `RowBinaryWithNamesAndTypes`, and the
@@ -31,19 +31,19 @@ pub struct Row {
     pub environment: Arc<str>,
     /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
     pub severity: &'static str,
-    pub message: String,
+    pub message: Arc<str>,
     /// Lower-case hex, or empty.
     pub trace_id: String,
     /// Lower-case hex, or empty.
     pub span_id: String,
     pub session_id: String,
-    pub attributes_string: Vec<(Arc<str>, String)>,
+    pub attributes_string: Vec<(Arc<str>, Arc<str>)>,
     pub attributes_int: Vec<(Arc<str>, i64)>,
     pub attributes_float: Vec<(Arc<str>, f64)>,
     pub attributes_bool: Vec<(Arc<str>, bool)>,
     pub tags: Vec<String>,
-    pub http_method: String,
-    pub http_route: String,
+    pub http_method: Arc<str>,
+    pub http_route: Arc<str>,
     pub http_path: String,
     pub http_status: u16,
     pub http_duration_ns: u64,
@@ -51,8 +51,8 @@ pub struct Row {
     pub http_client_ip: String,
     pub http_request_bytes: u64,
     pub http_response_bytes: u64,
-    pub http_host: String,
-    pub http_scheme: String,
+    pub http_host: Arc<str>,
+    pub http_scheme: Arc<str>,
     pub error_type: String,
     pub error_message: String,
     pub error_chain: Vec<String>,

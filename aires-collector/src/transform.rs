@@ -114,7 +114,7 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     row.id = id;
     row.received_ns = context.received_ns;
     row.severity = severity;
-    row.message = event.message;
+    row.message = event.message.into();
     row.trace_id = trace_id;
     row.span_id = span_id;
     row.session_id = event.session_id;
@@ -139,13 +139,15 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         }
         use proto::attribute::Value;
         match attribute.value {
-            Some(Value::StringValue(v)) => row.attributes_string.push((attribute.key.into(), v)),
+            Some(Value::StringValue(v)) => {
+                row.attributes_string.push((attribute.key.into(), v.into()))
+            }
             Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key.into(), v)),
             Some(Value::UintValue(v)) => match i64::try_from(v) {
                 Ok(v) => row.attributes_int.push((attribute.key.into(), v)),
                 Err(_) => row
                     .attributes_string
-                    .push((attribute.key.into(), v.to_string())),
+                    .push((attribute.key.into(), v.to_string().into())),
             },
             Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key.into(), v)),
             Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key.into(), v)),
@@ -153,8 +155,8 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         }
     }
     if let Some(http) = event.http {
-        row.http_method = http.method;
-        row.http_route = http.route;
+        row.http_method = http.method.into();
+        row.http_route = http.route.into();
         row.http_path = http.path;
         row.http_status = u16::try_from(http.status_code)
             .map_err(|_| format!("http status {} is not a status code", http.status_code))?;
@@ -163,8 +165,8 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.http_client_ip = http.client_ip;
         row.http_request_bytes = http.request_bytes;
         row.http_response_bytes = http.response_bytes;
-        row.http_host = http.host;
-        row.http_scheme = http.scheme;
+        row.http_host = http.host.into();
+        row.http_scheme = http.scheme.into();
     }
     if let Some(error) = event.error {
         row.error_type = error.r#type;
@@ -374,18 +376,14 @@ mod tests {
             row.attributes_string,
             vec![
                 ("s".into(), "x".into()),
-                ("big".into(), u64::MAX.to_string())
+                ("big".into(), u64::MAX.to_string().into())
             ]
         );
         assert_eq!(row.attributes_int, vec![("i".into(), -1), ("u".into(), 5)]);
         assert_eq!(row.attributes_float, vec![("f".into(), 0.5)]);
         assert_eq!(row.attributes_bool, vec![("b".into(), true)]);
         assert_eq!(
-            (
-                row.http_method.as_str(),
-                row.http_status,
-                row.http_duration_ns
-            ),
+            (&*row.http_method, row.http_status, row.http_duration_ns),
             ("GET", 404, 9)
         );
         assert_eq!((row.error_type.as_str(), row.error_chain.len()), ("E", 1));

@@ -193,7 +193,7 @@ async fn invalid_events_are_rejected_with_reasons_and_the_rest_kept() {
             (3, "unknown severity 42".to_string())
         ]
     );
-    let mut stored: Vec<String> = sink.rows().iter().map(|r| r.message.clone()).collect();
+    let mut stored: Vec<String> = sink.rows().iter().map(|r| r.message.to_string()).collect();
     stored.sort();
     assert_eq!(stored, ["event 0", "event 2", "event 4"]);
     collector.shutdown().await.unwrap();

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use aires_proto::v1 as proto;
@@ -38,23 +39,25 @@ pub struct EncodedBatch {
     pub batch_id: Bytes,
     /// How many events it holds.
     pub events: usize,
+    layout: Layout,
 }
 
 impl EncodedBatch {
-    /// Reads the top level of `encoded` (checking its framing) for the batch
-    /// id and the number of events.
+    /// Reads the top level of `encoded` (checking its framing and its
+    /// batch-level text) for the batch id and where each event is.
     pub fn scan(encoded: Bytes) -> Result<Self, DecodeError> {
-        let top = TopLevel::read(&encoded)?;
+        let layout = Layout::read(&encoded)?;
         Ok(EncodedBatch {
-            batch_id: encoded.slice_ref(top.batch_id),
-            events: top.events,
+            batch_id: encoded.slice(layout.batch_id.clone()),
+            events: layout.events.len(),
+            layout,
             encoded,
         })
     }
 
     /// Decodes every event into a row, or rejects it (see [`decode_batch`]).
     pub fn decode(&self, received_ns: i64) -> Result<Transformed, DecodeError> {
-        decode_batch(&self.encoded, received_ns)
+        decode_events(&self.encoded, &self.layout, received_ns)
     }
 }
 
@@ -89,49 +92,51 @@ impl std::error::Error for DecodeError {}
 /// Decodes `encoded`, received at `received_ns`, into rows and rejections,
 /// by the rules of [`crate::transform`].
 pub fn decode_batch(encoded: &[u8], received_ns: i64) -> Result<Transformed, DecodeError> {
-    let top = TopLevel::read(encoded)?;
+    decode_events(encoded, &Layout::read(encoded)?, received_ns)
+}
+
+fn decode_events(
+    encoded: &[u8],
+    layout: &Layout,
+    received_ns: i64,
+) -> Result<Transformed, DecodeError> {
+    // Checked by `Layout::read`; checked again (a few bytes per batch)
+    // rather than trusted.
+    let text = |range: &Range<usize>| utf8(&encoded[range.clone()]);
+    let service = text(&layout.service)?;
     let mut decoder = Decoder {
-        batch_id: Uuid::from_slice(top.batch_id).unwrap_or_default(),
-        sdk_name: top.sdk_name.into(),
-        sdk_version: top.sdk_version.into(),
-        service: if top.service.is_empty() {
+        batch_id: Uuid::from_slice(&encoded[layout.batch_id.clone()]).unwrap_or_default(),
+        sdk_name: text(&layout.sdk_name)?.into(),
+        sdk_version: text(&layout.sdk_version)?.into(),
+        service: if service.is_empty() {
             UNKNOWN_SERVICE.into()
         } else {
-            top.service.into()
+            service.into()
         },
-        environment: top.environment.into(),
+        environment: text(&layout.environment)?.into(),
         received_ns,
         text: Interner::default(),
     };
     let mut out = Transformed {
-        rows: Vec::with_capacity(top.events),
+        rows: Vec::with_capacity(layout.events.len()),
         rejections: Vec::new(),
     };
-    let mut buf = encoded;
-    let mut index = 0u32;
-    while !buf.is_empty() {
-        let (tag, wire) = key(&mut buf)?;
-        if tag != BATCH_EVENTS {
-            skip(wire, tag, &mut buf, RECURSION_LIMIT)?;
-            continue;
-        }
-        let body = length_delimited(&mut buf)?;
+    for (index, body) in layout.events.iter().enumerate() {
         // Each row is filled where it stays (a row is several hundred
         // bytes; building it aside and pushing it would copy it).
         out.rows.push(Row::default());
         let row = out.rows.last_mut().expect("just pushed");
         let event = decoder
-            .event(body, row)
+            .event(&encoded[body.clone()], row)
             .map_err(|e| e.within("EventBatch", "events"))?;
         if let Err(reason) = decoder.finish(row, &event) {
             out.rows.pop();
             out.rejections.push(proto::Rejection {
-                index,
+                index: index as u32,
                 event_id: Bytes::copy_from_slice(event.id),
                 reason,
             });
         }
-        index += 1;
     }
     // Rows wait in the batcher until stored: do not keep room sized for
     // events that were refused.
@@ -156,21 +161,22 @@ const START_GROUP: u8 = 3;
 const END_GROUP: u8 = 4;
 const FIXED32: u8 = 5;
 
-/// The batch-level fields of an `EventBatch` (the last of each, as
-/// protobuf has it) and its number of events. They may come after the
-/// events, so they are read before any event is decoded.
-#[derive(Default)]
-struct TopLevel<'a> {
-    batch_id: &'a [u8],
-    sdk_name: &'a str,
-    sdk_version: &'a str,
-    service: &'a str,
-    environment: &'a str,
-    events: usize,
+/// Where the batch-level fields of an encoded `EventBatch` are (the last
+/// of each, as protobuf has it) and where each event is. Batch-level fields
+/// may come after the events, so they are all found before any event is
+/// decoded.
+#[derive(Clone, Debug, Default)]
+struct Layout {
+    batch_id: Range<usize>,
+    sdk_name: Range<usize>,
+    sdk_version: Range<usize>,
+    service: Range<usize>,
+    environment: Range<usize>,
+    events: Vec<Range<usize>>,
 }
 
-impl<'a> TopLevel<'a> {
-    fn read(encoded: &'a [u8]) -> Result<Self, DecodeError> {
+impl Layout {
+    fn read(encoded: &[u8]) -> Result<Self, DecodeError> {
         const NAMES: [&str; 7] = [
             "",
             "batch_id",
@@ -180,8 +186,12 @@ impl<'a> TopLevel<'a> {
             "service",
             "environment",
         ];
-        let mut top = TopLevel::default();
+        let mut layout = Layout::default();
         let mut buf = encoded;
+        let range = |value: &[u8]| {
+            let start = value.as_ptr() as usize - encoded.as_ptr() as usize;
+            start..start + value.len()
+        };
         while !buf.is_empty() {
             let (tag, wire) = key(&mut buf)?;
             let Some(name) = NAMES.get(tag as usize).copied() else {
@@ -189,17 +199,18 @@ impl<'a> TopLevel<'a> {
                 continue;
             };
             let b = &mut buf;
+            // Every occurrence of a text field is checked, as prost does.
             match tag {
-                1 => bytes_field(wire, b).map(|v| top.batch_id = v),
-                2 => string_field(wire, b).map(|v| top.sdk_name = v),
-                3 => string_field(wire, b).map(|v| top.sdk_version = v),
-                BATCH_EVENTS => bytes_field(wire, b).map(|_| top.events += 1),
-                5 => string_field(wire, b).map(|v| top.service = v),
-                _ => string_field(wire, b).map(|v| top.environment = v),
+                1 => bytes_field(wire, b).map(|v| layout.batch_id = range(v)),
+                2 => string_field(wire, b).map(|v| layout.sdk_name = range(v.as_bytes())),
+                3 => string_field(wire, b).map(|v| layout.sdk_version = range(v.as_bytes())),
+                BATCH_EVENTS => bytes_field(wire, b).map(|v| layout.events.push(range(v))),
+                5 => string_field(wire, b).map(|v| layout.service = range(v.as_bytes())),
+                _ => string_field(wire, b).map(|v| layout.environment = range(v.as_bytes())),
             }
             .map_err(|e| e.within("EventBatch", name))?;
         }
-        Ok(top)
+        Ok(layout)
     }
 }
 
@@ -276,7 +287,7 @@ impl<'a> Decoder<'a> {
                 fields.timestamp = fixed64(buf)?;
             }
             3 => fields.severity = varint_field(wire, buf)? as i32,
-            4 => row.message = string_field(wire, buf)?.to_owned(),
+            4 => row.message = self.text.value(bytes_field(wire, buf)?)?,
             5 => fields.service = string_field(wire, buf)?,
             6 => fields.environment = string_field(wire, buf)?,
             7 => fields.trace_id = bytes_field(wire, buf)?,
@@ -284,7 +295,7 @@ impl<'a> Decoder<'a> {
             9 => row.session_id = string_field(wire, buf)?.to_owned(),
             10 => self.attribute(bytes_field(wire, buf)?, row, fields)?,
             11 => row.tags.push(string_field(wire, buf)?.to_owned()),
-            12 => http(
+            12 => self.http(
                 bytes_field(wire, buf)?,
                 row,
                 fields.http_status.get_or_insert(0),
@@ -303,9 +314,9 @@ impl<'a> Decoder<'a> {
         row: &mut Row,
         fields: &mut EventFields<'a>,
     ) -> Result<(), DecodeError> {
-        enum Value<'a> {
+        enum Value {
             None,
-            String(&'a str),
+            String(Arc<str>),
             Int(i64),
             Uint(u64),
             Double(f64),
@@ -327,7 +338,9 @@ impl<'a> Decoder<'a> {
             let b = &mut buf;
             match tag {
                 1 => self.text_field(wire, b).map(|v| name = Some(v)),
-                2 => string_field(wire, b).map(|v| value = Value::String(v)),
+                2 => bytes_field(wire, b)
+                    .and_then(|v| self.text.value(v))
+                    .map(|v| value = Value::String(v)),
                 3 => varint_field(wire, b).map(|v| value = Value::Int(v as i64)),
                 4 => varint_field(wire, b).map(|v| value = Value::Uint(v)),
                 5 => expect(wire, FIXED64)
@@ -350,17 +363,61 @@ impl<'a> Decoder<'a> {
             }
         };
         match value {
-            Value::String(v) => row.attributes_string.push((name, v.to_owned())),
+            Value::String(v) => row.attributes_string.push((name, v)),
             Value::Int(v) => row.attributes_int.push((name, v)),
             Value::Uint(v) => match i64::try_from(v) {
                 Ok(v) => row.attributes_int.push((name, v)),
-                Err(_) => row.attributes_string.push((name, v.to_string())),
+                Err(_) => row.attributes_string.push((name, v.to_string().into())),
             },
             Value::Double(v) => row.attributes_float.push((name, v)),
             Value::Bool(v) => row.attributes_bool.push((name, v)),
             Value::None => {
                 fields.attribute_error = Some(format!("attribute {:?} has no value", &*name));
             }
+        }
+        Ok(())
+    }
+
+    /// Decodes one `HttpInfo` into the row's HTTP columns; the status code is
+    /// checked once the event is read.
+    fn http(
+        &mut self,
+        mut buf: &'a [u8],
+        row: &mut Row,
+        status: &mut u32,
+    ) -> Result<(), DecodeError> {
+        const NAMES: [&str; 12] = [
+            "",
+            "method",
+            "route",
+            "path",
+            "status_code",
+            "duration_nanos",
+            "user_agent",
+            "client_ip",
+            "request_bytes",
+            "response_bytes",
+            "host",
+            "scheme",
+        ];
+        while !buf.is_empty() {
+            let (tag, wire) = key(&mut buf)?;
+            let b = &mut buf;
+            match tag {
+                1 => self.text_field(wire, b).map(|v| row.http_method = v),
+                2 => self.text_field(wire, b).map(|v| row.http_route = v),
+                3 => string_field(wire, b).map(|v| row.http_path = v.to_owned()),
+                4 => varint_field(wire, b).map(|v| *status = v as u32),
+                5 => varint_field(wire, b).map(|v| row.http_duration_ns = v),
+                6 => string_field(wire, b).map(|v| row.http_user_agent = v.to_owned()),
+                7 => string_field(wire, b).map(|v| row.http_client_ip = v.to_owned()),
+                8 => varint_field(wire, b).map(|v| row.http_request_bytes = v),
+                9 => varint_field(wire, b).map(|v| row.http_response_bytes = v),
+                10 => self.text_field(wire, b).map(|v| row.http_host = v),
+                11 => self.text_field(wire, b).map(|v| row.http_scheme = v),
+                _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
+            }
+            .map_err(|e| e.within("HttpInfo", NAMES.get(tag as usize).unwrap_or(&"?")))?;
         }
         Ok(())
     }
@@ -442,45 +499,6 @@ enum Which {
     Environment,
 }
 
-/// Decodes one `HttpInfo` into the row's HTTP columns; the status code is
-/// checked once the event is read.
-fn http(mut buf: &[u8], row: &mut Row, status: &mut u32) -> Result<(), DecodeError> {
-    const NAMES: [&str; 12] = [
-        "",
-        "method",
-        "route",
-        "path",
-        "status_code",
-        "duration_nanos",
-        "user_agent",
-        "client_ip",
-        "request_bytes",
-        "response_bytes",
-        "host",
-        "scheme",
-    ];
-    while !buf.is_empty() {
-        let (tag, wire) = key(&mut buf)?;
-        let b = &mut buf;
-        match tag {
-            1 => string_field(wire, b).map(|v| row.http_method = v.to_owned()),
-            2 => string_field(wire, b).map(|v| row.http_route = v.to_owned()),
-            3 => string_field(wire, b).map(|v| row.http_path = v.to_owned()),
-            4 => varint_field(wire, b).map(|v| *status = v as u32),
-            5 => varint_field(wire, b).map(|v| row.http_duration_ns = v),
-            6 => string_field(wire, b).map(|v| row.http_user_agent = v.to_owned()),
-            7 => string_field(wire, b).map(|v| row.http_client_ip = v.to_owned()),
-            8 => varint_field(wire, b).map(|v| row.http_request_bytes = v),
-            9 => varint_field(wire, b).map(|v| row.http_response_bytes = v),
-            10 => string_field(wire, b).map(|v| row.http_host = v.to_owned()),
-            11 => string_field(wire, b).map(|v| row.http_scheme = v.to_owned()),
-            _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
-        }
-        .map_err(|e| e.within("HttpInfo", NAMES.get(tag as usize).unwrap_or(&"?")))?;
-    }
-    Ok(())
-}
-
 /// Decodes one `ErrorInfo` into the row's error columns.
 fn error(mut buf: &[u8], row: &mut Row) -> Result<(), DecodeError> {
     const NAMES: [&str; 5] = ["", "type", "message", "chain", "backtrace"];
@@ -500,7 +518,8 @@ fn error(mut buf: &[u8], row: &mut Row) -> Result<(), DecodeError> {
 }
 
 /// Text of one batch that many rows share, allocated (and checked to be
-/// UTF-8) once.
+/// UTF-8) once: attribute keys, call sites, services, HTTP methods and
+/// routes through a map, messages and attribute values through a cache.
 ///
 /// A small direct-mapped cache, indexed by a cheap hash of the text, answers
 /// most look-ups (a batch has few distinct keys and call sites); the map
@@ -510,6 +529,9 @@ fn error(mut buf: &[u8], row: &mut Row) -> Result<(), DecodeError> {
 struct Interner<'a> {
     cache: Box<[CacheSlot<'a>; Interner::CACHE_SLOTS]>,
     known: HashMap<&'a [u8], Arc<str>>,
+    /// For text that may or may not repeat (messages, attribute values):
+    /// the cache alone, so that unique text costs no map entry.
+    values: Box<[CacheSlot<'a>; Interner::CACHE_SLOTS]>,
 }
 
 /// Text and its shared copy.
@@ -520,6 +542,7 @@ impl Default for Interner<'_> {
         Interner {
             cache: Box::new(std::array::from_fn(|_| None)),
             known: HashMap::new(),
+            values: Box::new(std::array::from_fn(|_| None)),
         }
     }
 }
@@ -535,7 +558,7 @@ impl<'a> Interner<'a> {
     fn bytes(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
         let slot = &mut self.cache[cache_slot(bytes, Self::CACHE_BITS)];
         if let Some((cached, text)) = slot {
-            if *cached == bytes {
+            if same_text(cached, bytes) {
                 return Ok(text.clone());
             }
         }
@@ -553,9 +576,41 @@ impl<'a> Interner<'a> {
         Ok(text)
     }
 
+    /// The text of `bytes` (which must be UTF-8), shared with the last text
+    /// equal to it that took the same cache slot.
+    #[inline]
+    fn value(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
+        let slot = &mut self.values[cache_slot(bytes, Self::CACHE_BITS)];
+        if let Some((cached, text)) = slot {
+            if same_text(cached, bytes) {
+                return Ok(text.clone());
+            }
+        }
+        let text: Arc<str> = utf8(bytes)?.into();
+        *slot = Some((bytes, text.clone()));
+        Ok(text)
+    }
+
     /// The shared text for `text`.
     fn str(&mut self, text: &'a str) -> Arc<str> {
         self.bytes(text.as_bytes()).expect("a str is UTF-8")
+    }
+}
+
+/// `a == b`, without a call for text of up to 16 bytes.
+#[inline(always)]
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -582,19 +637,51 @@ fn cache_slot(bytes: &[u8], bits: u32) -> usize {
     (mixed >> (64 - bits)) as usize
 }
 
+/// `bytes` as text, or the error prost gives for text that is not UTF-8.
+/// Short ASCII text (most of it here) is recognised without a call.
 #[inline(always)]
 fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
+    if short_ascii(bytes) {
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     std::str::from_utf8(bytes)
         .map_err(|_| DecodeError::new("invalid string value: data is not UTF-8 encoded"))
+}
+
+/// Whether `bytes` is at most 16 bytes of ASCII, checked a word at a time
+/// (two overlapping loads cover any length from 8 to 16, or from 4 to 8).
+#[inline(always)]
+fn short_ascii(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let high = if n >= 8 {
+        if n > 16 {
+            return false;
+        }
+        let head = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        let tail = u64::from_le_bytes(bytes[n - 8..].try_into().expect("8 bytes"));
+        (head | tail) & 0x8080_8080_8080_8080
+    } else if n >= 4 {
+        let head = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+        let tail = u32::from_le_bytes(bytes[n - 4..].try_into().expect("4 bytes"));
+        u64::from((head | tail) & 0x8080_8080)
+    } else {
+        bytes.iter().fold(0, |high, &b| high | u64::from(b & 0x80))
+    };
+    high == 0
 }
 
 /// Reads a varint, as prost does (at most ten bytes).
 #[inline(always)]
 fn varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
-    match buf.split_first() {
-        Some((&byte, rest)) if byte < 0x80 => {
+    match *buf {
+        [byte, ref rest @ ..] if *byte < 0x80 => {
             *buf = rest;
-            Ok(u64::from(byte))
+            Ok(u64::from(*byte))
+        }
+        [low, high, ref rest @ ..] if *high < 0x80 => {
+            *buf = rest;
+            Ok(u64::from(low & 0x7f) | u64::from(*high) << 7)
         }
         _ => long_varint(buf),
     }
