@@ -1,8 +1,10 @@
 //! The flat row an event becomes: one column per field, as stored.
 
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 /// One stored event. Nested HTTP, error and call-site messages are
@@ -37,10 +39,10 @@ pub struct Row {
     /// Lower-case hex, or empty.
     pub span_id: String,
     pub session_id: String,
-    pub attributes_string: Vec<(Arc<str>, Arc<str>)>,
-    pub attributes_int: Vec<(Arc<str>, i64)>,
-    pub attributes_float: Vec<(Arc<str>, f64)>,
-    pub attributes_bool: Vec<(Arc<str>, bool)>,
+    pub attributes_string: Attributes<Arc<str>>,
+    pub attributes_int: Attributes<i64>,
+    pub attributes_float: Attributes<f64>,
+    pub attributes_bool: Attributes<bool>,
     pub tags: Vec<String>,
     pub http_method: Arc<str>,
     pub http_route: Arc<str>,
@@ -66,4 +68,109 @@ pub struct Row {
     /// The batch's UUID.
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
+}
+
+/// Key-value pairs of one attribute type.
+pub type AttributeList<T> = Vec<(Arc<str>, T)>;
+
+/// One row's attributes of one type, in order: a part of a list that the
+/// rows of a batch share (one allocation per batch and type instead of one
+/// per row), or a list of its own. Reads as a slice; serializes as a
+/// sequence of key-value pairs, as a `Vec` of them would.
+#[derive(Clone)]
+pub struct Attributes<T> {
+    /// `None` when empty (no allocation, no reference count).
+    list: Option<Arc<AttributeList<T>>>,
+    start: u32,
+    end: u32,
+}
+
+impl<T> Attributes<T> {
+    /// Entries `range` of `list`, which rows share.
+    ///
+    /// # Panics
+    /// If `range` is not within `list`.
+    pub fn shared(list: &Arc<AttributeList<T>>, range: std::ops::Range<usize>) -> Self {
+        assert!(range.start <= range.end && range.end <= list.len());
+        Attributes {
+            list: Some(list.clone()),
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+}
+
+impl<T> Default for Attributes<T> {
+    fn default() -> Self {
+        Attributes {
+            list: None,
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl<T> From<AttributeList<T>> for Attributes<T> {
+    fn from(list: AttributeList<T>) -> Self {
+        let end = list.len() as u32;
+        Attributes {
+            list: (end > 0).then(|| Arc::new(list)),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl<T> Deref for Attributes<T> {
+    type Target = [(Arc<str>, T)];
+
+    fn deref(&self) -> &Self::Target {
+        match &self.list {
+            Some(list) => &list[self.start as usize..self.end as usize],
+            None => &[],
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Attributes<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: PartialEq> PartialEq<AttributeList<T>> for Attributes<T> {
+    fn eq(&self, other: &AttributeList<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Attributes<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Attributes<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_attributes_read_and_serialize_as_their_part_of_the_list() {
+        let list = Arc::new(vec![("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]);
+        let part = Attributes::shared(&list, 1..3);
+        assert_eq!(part, vec![("b".into(), 2), ("c".into(), 3)]);
+        let own = Attributes::from(vec![("b".into(), 2), ("c".into(), 3)]);
+        assert_eq!(part, own);
+        assert_eq!(
+            serde_json::to_string(&part).unwrap(),
+            serde_json::to_string(&vec![("b", 2), ("c", 3)]).unwrap()
+        );
+        assert!(Attributes::<bool>::default().is_empty());
+    }
 }

@@ -127,33 +127,33 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     let (timestamp_ns, original) =
         normalise_timestamp(event.timestamp_unix_nano, context.received_ns);
     row.timestamp_ns = timestamp_ns;
+    let (mut strings, mut ints, mut floats, mut bools) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     if let Some(original) = original {
-        row.attributes_int
-            .push((ORIGINAL_TIMESTAMP_KEY.into(), original));
+        ints.push((ORIGINAL_TIMESTAMP_KEY.into(), original));
     }
-
-    reserve_attributes(row, &event.attributes);
     for attribute in event.attributes {
         if attribute.key.is_empty() {
             return Err("an attribute has an empty key".into());
         }
         use proto::attribute::Value;
+        let key: Arc<str> = attribute.key.as_str().into();
         match attribute.value {
-            Some(Value::StringValue(v)) => {
-                row.attributes_string.push((attribute.key.into(), v.into()))
-            }
-            Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key.into(), v)),
+            Some(Value::StringValue(v)) => strings.push((key, v.into())),
+            Some(Value::IntValue(v)) => ints.push((key, v)),
             Some(Value::UintValue(v)) => match i64::try_from(v) {
-                Ok(v) => row.attributes_int.push((attribute.key.into(), v)),
-                Err(_) => row
-                    .attributes_string
-                    .push((attribute.key.into(), v.to_string().into())),
+                Ok(v) => ints.push((key, v)),
+                Err(_) => strings.push((key, v.to_string().into())),
             },
-            Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key.into(), v)),
-            Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key.into(), v)),
+            Some(Value::DoubleValue(v)) => floats.push((key, v)),
+            Some(Value::BoolValue(v)) => bools.push((key, v)),
             None => return Err(format!("attribute {:?} has no value", attribute.key)),
         }
     }
+    row.attributes_string = strings.into();
+    row.attributes_int = ints.into();
+    row.attributes_float = floats.into();
+    row.attributes_bool = bools.into();
     if let Some(http) = event.http {
         row.http_method = http.method.into();
         row.http_route = http.route.into();
@@ -181,26 +181,6 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.function = site.function.into();
     }
     Ok(())
-}
-
-/// Sizes the typed attribute lists once, instead of growing each from
-/// empty.
-fn reserve_attributes(row: &mut Row, attributes: &[proto::Attribute]) {
-    use proto::attribute::Value;
-    let (mut strings, mut ints, mut floats, mut bools) = (0, 0, 0, 0);
-    for attribute in attributes {
-        match attribute.value {
-            Some(Value::StringValue(_)) => strings += 1,
-            Some(Value::IntValue(_)) | Some(Value::UintValue(_)) => ints += 1,
-            Some(Value::DoubleValue(_)) => floats += 1,
-            Some(Value::BoolValue(_)) => bools += 1,
-            None => {}
-        }
-    }
-    row.attributes_string.reserve_exact(strings);
-    row.attributes_int.reserve_exact(ints);
-    row.attributes_float.reserve_exact(floats);
-    row.attributes_bool.reserve_exact(bools);
 }
 
 /// The timestamp to store for `timestamp` received at `received_ns`, and

@@ -3,11 +3,13 @@
 //! Why not prost's structs: decoding into them allocated, copied and
 //! UTF-8-checked every string of every event (the message, each attribute
 //! key, the call site) and the transform then moved them into rows. This
-//! reads the wire format once and fills each row where it stays; text that
-//! repeats within a batch (attribute keys, call sites, services) is checked
-//! and allocated once per batch and shared by its rows. The rules and the
-//! rejections are those of [`crate::transform`], which stays as the
-//! reference the tests compare this decoder with.
+//! reads the wire format once and fills each row where it stays. Text that
+//! repeats within a batch (attribute keys, call sites, services, HTTP names,
+//! repeated messages and values) is checked and allocated once per batch
+//! and shared by its rows, and a row's attributes are its parts of lists
+//! the batch's rows share. The rules and the rejections are those of
+//! [`crate::transform`], which stays as the reference the tests compare
+//! this decoder with.
 //!
 //! As with prost, malformed input (bad framing, a known field with the wrong
 //! wire type, text that is not UTF-8) fails the whole batch; unknown fields
@@ -23,7 +25,7 @@ use aires_proto::v1 as proto;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::row::Row;
+use crate::row::{Attributes, Row};
 use crate::transform::{
     check_len, new_uuid_v7, normalise_timestamp, severity_name, Transformed,
     ORIGINAL_TIMESTAMP_KEY, UNKNOWN_SERVICE,
@@ -116,7 +118,10 @@ fn decode_events(
         environment: text(&layout.environment)?.into(),
         received_ns,
         text: Interner::default(),
+        attributes: Lists::with_capacity(layout.events.len()),
     };
+    // Where each kept row's attributes are in the batch's lists.
+    let mut parts = Vec::with_capacity(layout.events.len());
     let mut out = Transformed {
         rows: Vec::with_capacity(layout.events.len()),
         rejections: Vec::new(),
@@ -126,18 +131,24 @@ fn decode_events(
         // bytes; building it aside and pushing it would copy it).
         out.rows.push(Row::default());
         let row = out.rows.last_mut().expect("just pushed");
+        let start = decoder.attributes.marks();
         let event = decoder
             .event(&encoded[body.clone()], row)
             .map_err(|e| e.within("EventBatch", "events"))?;
-        if let Err(reason) = decoder.finish(row, &event) {
-            out.rows.pop();
-            out.rejections.push(proto::Rejection {
-                index: index as u32,
-                event_id: Bytes::copy_from_slice(event.id),
-                reason,
-            });
+        match decoder.finish(row, &event, start) {
+            Ok(()) => parts.push((start, decoder.attributes.marks())),
+            Err(reason) => {
+                out.rows.pop();
+                decoder.attributes.truncate(start);
+                out.rejections.push(proto::Rejection {
+                    index: index as u32,
+                    event_id: Bytes::copy_from_slice(event.id),
+                    reason,
+                });
+            }
         }
     }
+    decoder.attributes.share(&mut out.rows, &parts);
     // Rows wait in the batcher until stored: do not keep room sized for
     // events that were refused.
     if out.rows.capacity() > 2 * out.rows.len() + 16 {
@@ -240,6 +251,74 @@ struct Decoder<'a> {
     environment: Arc<str>,
     received_ns: i64,
     text: Interner<'a>,
+    attributes: Lists,
+}
+
+/// The attributes of a batch's events, by type, in order: each row takes
+/// its part of each list once the batch is decoded.
+struct Lists {
+    strings: Vec<(Arc<str>, Arc<str>)>,
+    ints: Vec<(Arc<str>, i64)>,
+    floats: Vec<(Arc<str>, f64)>,
+    bools: Vec<(Arc<str>, bool)>,
+}
+
+/// Where one event's attributes start in each of the [`Lists`].
+#[derive(Clone, Copy)]
+struct Marks([usize; 4]);
+
+impl Lists {
+    /// Room for `n` attributes of each type: most events have a few, and
+    /// growing the lists from empty would copy them several times.
+    fn with_capacity(n: usize) -> Self {
+        Lists {
+            strings: Vec::with_capacity(n),
+            ints: Vec::with_capacity(n),
+            floats: Vec::with_capacity(n),
+            bools: Vec::with_capacity(n),
+        }
+    }
+
+    fn marks(&self) -> Marks {
+        Marks([
+            self.strings.len(),
+            self.ints.len(),
+            self.floats.len(),
+            self.bools.len(),
+        ])
+    }
+
+    /// Drops the attributes after `marks` (those of a refused event).
+    fn truncate(&mut self, marks: Marks) {
+        let [strings, ints, floats, bools] = marks.0;
+        self.strings.truncate(strings);
+        self.ints.truncate(ints);
+        self.floats.truncate(floats);
+        self.bools.truncate(bools);
+    }
+
+    /// Gives each row its parts of the lists, from `start` to `end`.
+    fn share(self, rows: &mut [Row], parts: &[(Marks, Marks)]) {
+        let strings = Arc::new(self.strings);
+        let ints = Arc::new(self.ints);
+        let floats = Arc::new(self.floats);
+        let bools = Arc::new(self.bools);
+        for (row, (Marks(start), Marks(end))) in rows.iter_mut().zip(parts) {
+            // Rows without attributes of a type keep the empty default.
+            if start[0] < end[0] {
+                row.attributes_string = Attributes::shared(&strings, start[0]..end[0]);
+            }
+            if start[1] < end[1] {
+                row.attributes_int = Attributes::shared(&ints, start[1]..end[1]);
+            }
+            if start[2] < end[2] {
+                row.attributes_float = Attributes::shared(&floats, start[2]..end[2]);
+            }
+            if start[3] < end[3] {
+                row.attributes_bool = Attributes::shared(&bools, start[3]..end[3]);
+            }
+        }
+    }
 }
 
 impl<'a> Decoder<'a> {
@@ -293,7 +372,7 @@ impl<'a> Decoder<'a> {
             7 => fields.trace_id = bytes_field(wire, buf)?,
             8 => fields.span_id = bytes_field(wire, buf)?,
             9 => row.session_id = string_field(wire, buf)?.to_owned(),
-            10 => self.attribute(bytes_field(wire, buf)?, row, fields)?,
+            10 => self.attribute(bytes_field(wire, buf)?, fields)?,
             11 => row.tags.push(string_field(wire, buf)?.to_owned()),
             12 => self.http(
                 bytes_field(wire, buf)?,
@@ -307,11 +386,10 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    /// Decodes one `Attribute` into the row's typed lists.
+    /// Decodes one `Attribute` into the batch's typed lists.
     fn attribute(
         &mut self,
         mut buf: &'a [u8],
-        row: &mut Row,
         fields: &mut EventFields<'a>,
     ) -> Result<(), DecodeError> {
         enum Value {
@@ -352,7 +430,7 @@ impl<'a> Decoder<'a> {
             .map_err(|e| e.within("Attribute", NAMES.get(tag as usize).unwrap_or(&"?")))?;
         }
         if fields.attribute_error.is_some() {
-            // The event is refused already; its row is dropped.
+            // The event is refused already; its attributes are dropped.
             return Ok(());
         }
         let name = match name {
@@ -362,15 +440,16 @@ impl<'a> Decoder<'a> {
                 return Ok(());
             }
         };
+        let lists = &mut self.attributes;
         match value {
-            Value::String(v) => row.attributes_string.push((name, v)),
-            Value::Int(v) => row.attributes_int.push((name, v)),
+            Value::String(v) => lists.strings.push((name, v)),
+            Value::Int(v) => lists.ints.push((name, v)),
             Value::Uint(v) => match i64::try_from(v) {
-                Ok(v) => row.attributes_int.push((name, v)),
-                Err(_) => row.attributes_string.push((name, v.to_string().into())),
+                Ok(v) => lists.ints.push((name, v)),
+                Err(_) => lists.strings.push((name, v.to_string().into())),
             },
-            Value::Double(v) => row.attributes_float.push((name, v)),
-            Value::Bool(v) => row.attributes_bool.push((name, v)),
+            Value::Double(v) => lists.floats.push((name, v)),
+            Value::Bool(v) => lists.bools.push((name, v)),
             Value::None => {
                 fields.attribute_error = Some(format!("attribute {:?} has no value", &*name));
             }
@@ -447,7 +526,13 @@ impl<'a> Decoder<'a> {
     /// Fills what depends on the whole event, or says why it is refused.
     /// The checks come in the transform's order, so the reason is the
     /// same.
-    fn finish(&mut self, row: &mut Row, event: &EventFields<'a>) -> Result<(), String> {
+    /// `marks` is where the event's attributes start.
+    fn finish(
+        &mut self,
+        row: &mut Row,
+        event: &EventFields<'a>,
+        marks: Marks,
+    ) -> Result<(), String> {
         let id = match event.id.len() {
             16 => Uuid::from_slice(event.id).expect("length checked"),
             0 => Uuid::from_bytes(new_uuid_v7(self.received_ns)),
@@ -478,7 +563,7 @@ impl<'a> Decoder<'a> {
         if let Some(original) = original {
             // First, as the transform has it.
             let key = self.text.str(ORIGINAL_TIMESTAMP_KEY);
-            row.attributes_int.insert(0, (key, original));
+            self.attributes.ints.insert(marks.0[1], (key, original));
         }
         Ok(())
     }
