@@ -639,14 +639,20 @@ impl<'a> Interner<'a> {
     const MAX_ENTRIES: usize = 4096;
 
     /// The shared text for `bytes`, which must be UTF-8.
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
-        let slot = &mut self.cache[cache_slot(bytes, Self::CACHE_BITS)];
-        if let Some((cached, text)) = slot {
+        let slot = cache_slot(bytes, Self::CACHE_BITS);
+        if let Some((cached, text)) = &self.cache[slot] {
             if same_text(cached, bytes) {
                 return Ok(text.clone());
             }
         }
+        self.bytes_missed(bytes, slot)
+    }
+
+    /// [`Interner::bytes`] for text not in its cache slot.
+    #[inline(never)]
+    fn bytes_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<Arc<str>, DecodeError> {
         let text = match self.known.get(bytes) {
             Some(text) => text.clone(),
             None => {
@@ -657,22 +663,28 @@ impl<'a> Interner<'a> {
                 text
             }
         };
-        *slot = Some((bytes, text.clone()));
+        self.cache[slot] = Some((bytes, text.clone()));
         Ok(text)
     }
 
     /// The text of `bytes` (which must be UTF-8), shared with the last text
     /// equal to it that took the same cache slot.
-    #[inline]
+    #[inline(always)]
     fn value(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
-        let slot = &mut self.values[cache_slot(bytes, Self::CACHE_BITS)];
-        if let Some((cached, text)) = slot {
+        let slot = cache_slot(bytes, Self::CACHE_BITS);
+        if let Some((cached, text)) = &self.values[slot] {
             if same_text(cached, bytes) {
                 return Ok(text.clone());
             }
         }
+        self.value_missed(bytes, slot)
+    }
+
+    /// [`Interner::value`] for text not in its cache slot.
+    #[inline(never)]
+    fn value_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<Arc<str>, DecodeError> {
         let text: Arc<str> = utf8(bytes)?.into();
-        *slot = Some((bytes, text.clone()));
+        self.values[slot] = Some((bytes, text.clone()));
         Ok(text)
     }
 
