@@ -351,6 +351,9 @@ impl<'a> Decoder<'a> {
         Ok(fields)
     }
 
+    // Inlined into the loop over an event's fields: a call per field cost
+    // more than the field.
+    #[inline(always)]
     fn event_field(
         &mut self,
         tag: u32,
@@ -519,6 +522,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A string field as shared text.
+    #[inline(always)]
     fn text_field(&mut self, wire: u8, buf: &mut &'a [u8]) -> Result<Arc<str>, DecodeError> {
         bytes_field(wire, buf).and_then(|v| self.text.bytes(v))
     }
