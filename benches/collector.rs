@@ -1,4 +1,4 @@
-//! The collector path: decode + transform per core, one gRPC round trip of
+//! The collector path: decoding a batch into rows per core, one gRPC round trip of
 //! a 256-event batch, and sustained ingestion into the null sink from
 //! several client tasks over loopback.
 
@@ -40,7 +40,17 @@ fn decode_transform(c: &mut Criterion) {
     let batch = encoded_batch();
     let mut group = c.benchmark_group("collector_decode_transform");
     group.throughput(Throughput::Elements(BATCH as u64));
+    // The collector's path: the batch decoded straight into rows.
     group.bench_function("batch_256", |b| {
+        b.iter(|| {
+            black_box(
+                aires_collector::decode::decode_batch(&batch.payload, 1_780_000_000_000_000_000)
+                    .expect("valid"),
+            )
+        })
+    });
+    // The reference path it replaced: prost's structs, then the transform.
+    group.bench_function("batch_256_prost_then_transform", |b| {
         b.iter(|| {
             let decoded = proto::EventBatch::decode(batch.payload.clone()).expect("valid");
             black_box(aires_collector::transform::transform_batch(

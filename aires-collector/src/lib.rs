@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! gRPC (Ingest, IngestStream, health)      server/
-//!   -> bounded queue -> N processors       pipeline/, transform.rs
+//!   -> bounded queue -> N processors       pipeline/, decode.rs
 //!   -> batcher (1000 rows / 500 ms)        pipeline/batcher.rs
 //!   -> Sink (stdout, null, ...)            sink/
 //! ```
@@ -17,6 +17,7 @@
 //! drains, and flushes.
 
 pub mod config;
+pub mod decode;
 pub mod pipeline;
 pub mod row;
 pub mod server;
@@ -28,7 +29,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aires_proto::v1::collector_server::CollectorServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -41,6 +41,7 @@ pub use config::{CollectorConfig, SinkKind};
 pub use sink::{NullSink, RowBatch, Sink, SinkError, SinkErrorKind, SinkFuture, StdoutSink};
 
 use pipeline::Pipeline;
+use server::collector_server::CollectorServer;
 use server::{ApiKeys, CollectorService, RefusalLayer};
 use telemetry::Metrics;
 

@@ -1,13 +1,17 @@
 //! The flat row an event becomes: one column per field, as stored.
 
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
 /// One stored event. Nested HTTP, error and call-site messages are
 /// flattened into columns; attributes are split into one map per type.
-/// Text shared by every row of a batch is reference-counted, not copied.
+/// Text that rows of a batch share (its service, SDK, attribute keys, call
+/// sites, and repeated messages and values) is reference-counted, not
+/// copied; `Arc<str>` serializes as a plain string.
 ///
 /// Field names are the columns of `sql/migrations/0001_events.sql`; the
 /// ClickHouse sink writes this type as `RowBinaryWithNamesAndTypes`, and the
@@ -29,19 +33,19 @@ pub struct Row {
     pub environment: Arc<str>,
     /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
     pub severity: &'static str,
-    pub message: String,
+    pub message: Arc<str>,
     /// Lower-case hex, or empty.
     pub trace_id: String,
     /// Lower-case hex, or empty.
     pub span_id: String,
     pub session_id: String,
-    pub attributes_string: Vec<(String, String)>,
-    pub attributes_int: Vec<(String, i64)>,
-    pub attributes_float: Vec<(String, f64)>,
-    pub attributes_bool: Vec<(String, bool)>,
+    pub attributes_string: Attributes<Arc<str>>,
+    pub attributes_int: Attributes<i64>,
+    pub attributes_float: Attributes<f64>,
+    pub attributes_bool: Attributes<bool>,
     pub tags: Vec<String>,
-    pub http_method: String,
-    pub http_route: String,
+    pub http_method: Arc<str>,
+    pub http_route: Arc<str>,
     pub http_path: String,
     pub http_status: u16,
     pub http_duration_ns: u64,
@@ -49,19 +53,124 @@ pub struct Row {
     pub http_client_ip: String,
     pub http_request_bytes: u64,
     pub http_response_bytes: u64,
-    pub http_host: String,
-    pub http_scheme: String,
+    pub http_host: Arc<str>,
+    pub http_scheme: Arc<str>,
     pub error_type: String,
     pub error_message: String,
     pub error_chain: Vec<String>,
     pub error_backtrace: String,
-    pub file: String,
+    pub file: Arc<str>,
     pub line: u32,
-    pub module: String,
-    pub function: String,
+    pub module: Arc<str>,
+    pub function: Arc<str>,
     pub sdk_name: Arc<str>,
     pub sdk_version: Arc<str>,
     /// The batch's UUID.
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
+}
+
+/// Key-value pairs of one attribute type.
+pub type AttributeList<T> = Vec<(Arc<str>, T)>;
+
+/// One row's attributes of one type, in order: a part of a list that the
+/// rows of a batch share (one allocation per batch and type instead of one
+/// per row), or a list of its own. Reads as a slice; serializes as a
+/// sequence of key-value pairs, as a `Vec` of them would.
+#[derive(Clone)]
+pub struct Attributes<T> {
+    /// `None` when empty (no allocation, no reference count).
+    list: Option<Arc<AttributeList<T>>>,
+    start: u32,
+    end: u32,
+}
+
+impl<T> Attributes<T> {
+    /// Entries `range` of `list`, which rows share.
+    ///
+    /// # Panics
+    /// If `range` is not within `list`.
+    pub fn shared(list: &Arc<AttributeList<T>>, range: std::ops::Range<usize>) -> Self {
+        assert!(range.start <= range.end && range.end <= list.len());
+        Attributes {
+            list: Some(list.clone()),
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+}
+
+impl<T> Default for Attributes<T> {
+    fn default() -> Self {
+        Attributes {
+            list: None,
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl<T> From<AttributeList<T>> for Attributes<T> {
+    fn from(list: AttributeList<T>) -> Self {
+        let end = list.len() as u32;
+        Attributes {
+            list: (end > 0).then(|| Arc::new(list)),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl<T> Deref for Attributes<T> {
+    type Target = [(Arc<str>, T)];
+
+    fn deref(&self) -> &Self::Target {
+        match &self.list {
+            Some(list) => &list[self.start as usize..self.end as usize],
+            None => &[],
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Attributes<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: PartialEq> PartialEq<AttributeList<T>> for Attributes<T> {
+    fn eq(&self, other: &AttributeList<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Attributes<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Attributes<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_attributes_read_and_serialize_as_their_part_of_the_list() {
+        let list = Arc::new(vec![("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]);
+        let part = Attributes::shared(&list, 1..3);
+        assert_eq!(part, vec![("b".into(), 2), ("c".into(), 3)]);
+        let own = Attributes::from(vec![("b".into(), 2), ("c".into(), 3)]);
+        assert_eq!(part, own);
+        assert_eq!(
+            serde_json::to_string(&part).unwrap(),
+            serde_json::to_string(&vec![("b", 2), ("c", 3)]).unwrap()
+        );
+        assert!(Attributes::<bool>::default().is_empty());
+    }
 }

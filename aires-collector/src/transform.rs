@@ -1,6 +1,10 @@
 //! Transform: a decoded `aires.v1.EventBatch` into flat [`Row`]s, event by
 //! event. An invalid event is rejected with a reason; the others are kept.
 //!
+//! The collector decodes requests straight into rows with
+//! [`crate::decode`], which follows these rules; this transform of prost's
+//! structs is their reference (the decoder's tests compare the two).
+//!
 //! Rules:
 //! - **Ids**: `id` is 16 bytes or empty (then the collector assigns a UUID
 //!   v7); `trace_id` is 16 bytes or empty; `span_id` 8 bytes or empty. Any
@@ -110,7 +114,7 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     row.id = id;
     row.received_ns = context.received_ns;
     row.severity = severity;
-    row.message = event.message;
+    row.message = event.message.into();
     row.trace_id = trace_id;
     row.span_id = span_id;
     row.session_id = event.session_id;
@@ -120,29 +124,39 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     row.sdk_name = context.sdk_name.clone();
     row.sdk_version = context.sdk_version.clone();
     row.batch_id = context.batch_id;
-    row.timestamp_ns = normalise_timestamp(event.timestamp_unix_nano, context.received_ns, row);
-
-    reserve_attributes(row, &event.attributes);
+    let (timestamp_ns, original) =
+        normalise_timestamp(event.timestamp_unix_nano, context.received_ns);
+    row.timestamp_ns = timestamp_ns;
+    let (mut strings, mut ints, mut floats, mut bools) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if let Some(original) = original {
+        ints.push((ORIGINAL_TIMESTAMP_KEY.into(), original));
+    }
     for attribute in event.attributes {
         if attribute.key.is_empty() {
             return Err("an attribute has an empty key".into());
         }
         use proto::attribute::Value;
+        let key: Arc<str> = attribute.key.as_str().into();
         match attribute.value {
-            Some(Value::StringValue(v)) => row.attributes_string.push((attribute.key, v)),
-            Some(Value::IntValue(v)) => row.attributes_int.push((attribute.key, v)),
+            Some(Value::StringValue(v)) => strings.push((key, v.into())),
+            Some(Value::IntValue(v)) => ints.push((key, v)),
             Some(Value::UintValue(v)) => match i64::try_from(v) {
-                Ok(v) => row.attributes_int.push((attribute.key, v)),
-                Err(_) => row.attributes_string.push((attribute.key, v.to_string())),
+                Ok(v) => ints.push((key, v)),
+                Err(_) => strings.push((key, v.to_string().into())),
             },
-            Some(Value::DoubleValue(v)) => row.attributes_float.push((attribute.key, v)),
-            Some(Value::BoolValue(v)) => row.attributes_bool.push((attribute.key, v)),
+            Some(Value::DoubleValue(v)) => floats.push((key, v)),
+            Some(Value::BoolValue(v)) => bools.push((key, v)),
             None => return Err(format!("attribute {:?} has no value", attribute.key)),
         }
     }
+    row.attributes_string = strings.into();
+    row.attributes_int = ints.into();
+    row.attributes_float = floats.into();
+    row.attributes_bool = bools.into();
     if let Some(http) = event.http {
-        row.http_method = http.method;
-        row.http_route = http.route;
+        row.http_method = http.method.into();
+        row.http_route = http.route.into();
         row.http_path = http.path;
         row.http_status = u16::try_from(http.status_code)
             .map_err(|_| format!("http status {} is not a status code", http.status_code))?;
@@ -151,8 +165,8 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.http_client_ip = http.client_ip;
         row.http_request_bytes = http.request_bytes;
         row.http_response_bytes = http.response_bytes;
-        row.http_host = http.host;
-        row.http_scheme = http.scheme;
+        row.http_host = http.host.into();
+        row.http_scheme = http.scheme.into();
     }
     if let Some(error) = event.error {
         row.error_type = error.r#type;
@@ -161,50 +175,30 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.error_backtrace = error.backtrace;
     }
     if let Some(site) = event.call_site {
-        row.file = site.file;
+        row.file = site.file.into();
         row.line = site.line;
-        row.module = site.module;
-        row.function = site.function;
+        row.module = site.module.into();
+        row.function = site.function.into();
     }
     Ok(())
 }
 
-/// Sizes the typed attribute lists once, instead of growing each from
-/// empty.
-fn reserve_attributes(row: &mut Row, attributes: &[proto::Attribute]) {
-    use proto::attribute::Value;
-    let (mut strings, mut ints, mut floats, mut bools) = (0, 0, 0, 0);
-    for attribute in attributes {
-        match attribute.value {
-            Some(Value::StringValue(_)) => strings += 1,
-            Some(Value::IntValue(_)) | Some(Value::UintValue(_)) => ints += 1,
-            Some(Value::DoubleValue(_)) => floats += 1,
-            Some(Value::BoolValue(_)) => bools += 1,
-            None => {}
-        }
-    }
-    row.attributes_string.reserve_exact(strings);
-    row.attributes_int.reserve_exact(ints);
-    row.attributes_float.reserve_exact(floats);
-    row.attributes_bool.reserve_exact(bools);
-}
-
-fn normalise_timestamp(timestamp: u64, received_ns: i64, row: &mut Row) -> i64 {
+/// The timestamp to store for `timestamp` received at `received_ns`, and
+/// the original when it was out of range.
+pub(crate) fn normalise_timestamp(timestamp: u64, received_ns: i64) -> (i64, Option<i64>) {
     if timestamp == 0 {
-        return received_ns;
+        return (received_ns, None);
     }
     match i64::try_from(timestamp) {
         Ok(ts)
             if ts >= MIN_TIMESTAMP_NS && ts <= received_ns.saturating_add(MAX_FUTURE_SKEW_NS) =>
         {
-            ts
+            (ts, None)
         }
-        _ => {
-            let original = i64::try_from(timestamp).unwrap_or(i64::MAX);
-            row.attributes_int
-                .push((ORIGINAL_TIMESTAMP_KEY.into(), original));
-            received_ns
-        }
+        _ => (
+            received_ns,
+            Some(i64::try_from(timestamp).unwrap_or(i64::MAX)),
+        ),
     }
 }
 
@@ -217,7 +211,7 @@ fn own_or(own: String, batch: &Arc<str>) -> Arc<str> {
     }
 }
 
-fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String> {
+pub(crate) fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String> {
     match bytes.len() {
         0 => Ok(String::new()),
         n if n == expected => Ok(hex(bytes)),
@@ -225,7 +219,7 @@ fn check_len(bytes: &[u8], expected: usize, name: &str) -> Result<String, String
     }
 }
 
-fn severity_name(severity: i32) -> Result<&'static str, String> {
+pub(crate) fn severity_name(severity: i32) -> Result<&'static str, String> {
     Ok(match proto::Severity::try_from(severity) {
         Ok(proto::Severity::Trace) => "trace",
         Ok(proto::Severity::Debug) => "debug",
@@ -251,7 +245,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A UUID v7 for events that came without an id (random bits from the
 /// standard library's hasher keys, which are seeded from the OS).
-fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
+pub(crate) fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
     use std::hash::{BuildHasher, Hasher};
     let random = |salt: u64| {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -362,25 +356,18 @@ mod tests {
             row.attributes_string,
             vec![
                 ("s".into(), "x".into()),
-                ("big".into(), u64::MAX.to_string())
+                ("big".into(), u64::MAX.to_string().into())
             ]
         );
         assert_eq!(row.attributes_int, vec![("i".into(), -1), ("u".into(), 5)]);
         assert_eq!(row.attributes_float, vec![("f".into(), 0.5)]);
         assert_eq!(row.attributes_bool, vec![("b".into(), true)]);
         assert_eq!(
-            (
-                row.http_method.as_str(),
-                row.http_status,
-                row.http_duration_ns
-            ),
+            (&*row.http_method, row.http_status, row.http_duration_ns),
             ("GET", 404, 9)
         );
         assert_eq!((row.error_type.as_str(), row.error_chain.len()), ("E", 1));
-        assert_eq!(
-            (row.file.as_str(), row.line, row.function.as_str()),
-            ("f.rs", 3, "fun")
-        );
+        assert_eq!((&*row.file, row.line, &*row.function), ("f.rs", 3, "fun"));
     }
 
     #[test]

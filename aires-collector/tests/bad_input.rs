@@ -96,6 +96,95 @@ async fn malformed_protobuf_is_invalid_argument() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_events_are_invalid_argument_and_store_nothing() {
+    use prost::Message;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    // The top level is well formed; the second event's message is not UTF-8.
+    let mut bad = batch(3);
+    bad.events[1].message = "MARK".into();
+    let mut encoded = bad.encode_to_vec();
+    let at = encoded.windows(4).position(|w| w == b"MARK").unwrap();
+    encoded[at] = 0xff;
+    let status = raw_ingest(&collector, encoded.into()).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("malformed protobuf")
+            && status.message().contains("Event.message"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(sink.row_count(), 0);
+    // A retry of a refused batch is decoded afresh, not answered from memory.
+    let status = raw_ingest(&collector, bad.encode_to_vec().into()).await;
+    assert_eq!(status.unwrap().accepted, 3);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_answers_a_batch_with_malformed_events_with_an_error_ack_and_goes_on() {
+    use prost::Message;
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |_| {}).await;
+    let (first, second) = (batch(2), batch(2));
+    let mut bad = batch(3);
+    bad.events[2].message = "MARK".into();
+    let mut bad_encoded = bad.encode_to_vec();
+    let at = bad_encoded.windows(4).position(|w| w == b"MARK").unwrap();
+    bad_encoded[at] = 0xff;
+    let bodies: Vec<Bytes> = vec![
+        first.encode_to_vec().into(),
+        bad_encoded.into(),
+        second.encode_to_vec().into(),
+    ];
+    let channel = tonic::transport::Channel::from_shared(endpoint(&collector))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut acks = grpc
+        .streaming(
+            tonic::Request::new(tokio_stream::iter(bodies)),
+            http::uri::PathAndQuery::from_static("/aires.v1.Collector/IngestStream"),
+            RawCodec::<proto::IngestAck>::default(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let mut answers = Vec::new();
+    while let Some(ack) = acks.message().await.unwrap() {
+        answers.push(ack);
+    }
+    answers.sort_by_key(|ack| ack.batch_id.clone());
+    let mut expected = [first.batch_id, bad.batch_id.clone(), second.batch_id];
+    expected.sort();
+    assert_eq!(
+        answers
+            .iter()
+            .map(|a| a.batch_id.clone())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    for ack in &answers {
+        if ack.batch_id == bad.batch_id {
+            let error = ack.error.as_ref().expect("the malformed batch fails");
+            assert_eq!(error.code, Code::InvalidArgument as i32);
+            assert!(
+                error.message.contains("malformed protobuf"),
+                "{}",
+                error.message
+            );
+        } else {
+            assert_eq!((ack.accepted, ack.error.is_none()), (2, true));
+        }
+    }
+    assert_eq!(sink.row_count(), 4);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_unary_message_is_resource_exhausted_naming_the_limit() {
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |c| c.max_message_bytes = 4096).await;
@@ -167,7 +256,7 @@ async fn invalid_events_are_rejected_with_reasons_and_the_rest_kept() {
             (3, "unknown severity 42".to_string())
         ]
     );
-    let mut stored: Vec<String> = sink.rows().iter().map(|r| r.message.clone()).collect();
+    let mut stored: Vec<String> = sink.rows().iter().map(|r| r.message.to_string()).collect();
     stored.sort();
     assert_eq!(stored, ["event 0", "event 2", "event 4"]);
     collector.shutdown().await.unwrap();

@@ -61,6 +61,15 @@ impl Ack {
         Self::answer_if_done(&mut state);
     }
 
+    /// The request is refused whole before any of its rows was made (its
+    /// events do not decode).
+    pub fn refused(&self, code: tonic::Code, message: String) {
+        let mut state = self.state.lock();
+        state.failure = Some((code, message));
+        state.remaining = Some(0);
+        Self::answer_if_done(&mut state);
+    }
+
     /// `rows` of this request's rows are stored.
     pub fn stored(&self, rows: usize) {
         let mut state = self.state.lock();
@@ -154,6 +163,20 @@ mod tests {
             rx.try_recv().unwrap(),
             AckOutcome::Stored { accepted: 0, .. }
         ));
+    }
+
+    #[test]
+    fn a_refused_request_is_answered_at_once_with_its_status() {
+        let (ack, mut rx, capacity) = ack();
+        ack.refused(tonic::Code::InvalidArgument, "malformed".into());
+        match rx.try_recv().unwrap() {
+            AckOutcome::Failed { code, message } => {
+                assert_eq!(code, tonic::Code::InvalidArgument);
+                assert_eq!(message, "malformed");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(capacity.available_permits(), 10);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The pipeline: a bounded queue of requests -> N processors (transform)
-//! -> a batcher (1000 rows or 500 ms) -> one sink writer.
+//! The pipeline: a bounded queue of requests -> N processors (decode into
+//! rows) -> a batcher (1000 rows or 500 ms) -> one sink writer.
 //!
 //! **Backpressure.** Capacity is counted in events: a request takes one
 //! permit per event before it enters the queue and gives them back when it
@@ -24,7 +24,6 @@ pub mod recent_batches;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aires_proto::v1 as proto;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -32,9 +31,9 @@ pub use ack::{Ack, AckOutcome};
 use batcher::{Batcher, Chunk};
 use recent_batches::{Admission, RecentBatches};
 
+use crate::decode::EncodedBatch;
 use crate::sink::Sink;
 use crate::telemetry::Metrics;
-use crate::transform::transform_batch;
 
 /// Pipeline options.
 #[derive(Clone, Debug)]
@@ -43,7 +42,7 @@ pub struct PipelineConfig {
     pub batch_size: usize,
     /// A partial batch is written this long after its first row.
     pub batch_timeout: Duration,
-    /// Transform tasks.
+    /// Threads decoding requests into rows.
     pub processors: usize,
     /// Events accepted and not yet answered, at most.
     pub queue_capacity: usize,
@@ -67,9 +66,9 @@ impl Default for PipelineConfig {
     }
 }
 
-/// Work for a processor: one decoded request.
+/// Work for a processor: one request, still encoded.
 struct Work {
-    batch: proto::EventBatch,
+    batch: EncodedBatch,
     received_ns: i64,
     ack: Arc<Ack>,
 }
@@ -101,8 +100,8 @@ pub enum SubmitError {
 }
 
 impl Pipeline {
-    /// Starts the processors (threads of their own: the transform is CPU
-    /// work that would stall the async runtime's I/O) and the batcher (a
+    /// Starts the processors (threads of their own: decoding is CPU work
+    /// that would stall the async runtime's I/O) and the batcher (a
     /// task on the current runtime).
     pub fn start(
         config: PipelineConfig,
@@ -148,7 +147,7 @@ impl Pipeline {
     /// with the first attempt's outcome instead (see [`recent_batches`]).
     pub async fn submit(
         &self,
-        batch: proto::EventBatch,
+        batch: EncodedBatch,
         received_ns: i64,
     ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
         let Ok(id) = <[u8; 16]>::try_from(batch.batch_id.as_ref()) else {
@@ -180,19 +179,17 @@ impl Pipeline {
 
     async fn enqueue(
         &self,
-        batch: proto::EventBatch,
+        batch: EncodedBatch,
         received_ns: i64,
     ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
-        let events = batch.events.len().clamp(1, self.queue_capacity) as u32;
+        let events = batch.events.clamp(1, self.queue_capacity) as u32;
         let permit = self
             .capacity
             .clone()
             .acquire_many_owned(events)
             .await
             .map_err(|_| SubmitError::Closed)?;
-        self.metrics
-            .events_received
-            .inc_by(batch.events.len() as u64);
+        self.metrics.events_received.inc_by(batch.events as u64);
         let (reply, answer) = oneshot::channel();
         let ack = Arc::new(Ack::new(reply, permit));
         self.inbox
@@ -215,7 +212,7 @@ impl Pipeline {
 }
 
 impl PipelineTasks {
-    /// Waits until every queued request is transformed and every row is
+    /// Waits until every queued request is decoded and every row is
     /// written. Call after dropping every [`Pipeline`] clone.
     pub async fn drain(self) {
         let processors = self.processors;
@@ -229,14 +226,26 @@ impl PipelineTasks {
     }
 }
 
-/// A processor thread: transforms requests until the inbox closes.
+/// A processor thread: decodes requests into rows until the inbox closes.
+/// A request whose events do not decode is refused whole, as one whose
+/// top level does not decode is refused by the server.
 fn process(
     queue: &crossbeam_channel::Receiver<Work>,
     chunks: &mpsc::Sender<Chunk>,
     metrics: &Metrics,
 ) {
     while let Ok(work) = queue.recv() {
-        let out = transform_batch(work.batch, work.received_ns);
+        let out = match work.batch.decode(work.received_ns) {
+            Ok(out) => out,
+            Err(e) => {
+                metrics.requests_rejected.inc();
+                work.ack.refused(
+                    tonic::Code::InvalidArgument,
+                    format!("malformed protobuf message: {e}"),
+                );
+                continue;
+            }
+        };
         metrics.events_rejected.inc_by(out.rejections.len() as u64);
         work.ack.transformed(out.rows.len(), out.rejections);
         if out.rows.is_empty() {

@@ -2,14 +2,19 @@
 //! IngestStream), API-key authentication, and the message size limit.
 
 mod auth;
+pub mod codec;
 mod refusals;
+
+// The generated server of `aires.v1.Collector` (module `collector_server`),
+// taking batches still encoded (see `build.rs`).
+include!(concat!(env!("OUT_DIR"), "/aires.v1.Collector.rs"));
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aires_proto::v1 as proto;
-use aires_proto::v1::collector_server::Collector;
+use collector_server::Collector;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,6 +24,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 pub use auth::ApiKeys;
 pub use refusals::RefusalLayer;
 
+use crate::decode::EncodedBatch;
 use crate::pipeline::{AckOutcome, Pipeline};
 use crate::telemetry::Metrics;
 
@@ -51,7 +57,7 @@ impl CollectorService {
 
     /// A batch must name itself with a 16-byte id: acks and deduplication
     /// refer to it.
-    fn check_batch_id(&self, batch: &proto::EventBatch) -> Result<(), Status> {
+    fn check_batch_id(&self, batch: &EncodedBatch) -> Result<(), Status> {
         if batch.batch_id.len() == 16 {
             return Ok(());
         }
@@ -63,10 +69,7 @@ impl CollectorService {
     }
 
     /// Submits a batch and waits until it is stored.
-    async fn store(
-        &self,
-        batch: proto::EventBatch,
-    ) -> Result<(u32, Vec<proto::Rejection>), Status> {
+    async fn store(&self, batch: EncodedBatch) -> Result<(u32, Vec<proto::Rejection>), Status> {
         self.check_batch_id(&batch)?;
         if *self.stopping.borrow() {
             self.metrics.requests_rejected.inc();
@@ -103,7 +106,7 @@ type AckStream = Pin<Box<dyn Stream<Item = Result<proto::IngestAck, Status>> + S
 impl Collector for CollectorService {
     async fn ingest(
         &self,
-        request: Request<proto::EventBatch>,
+        request: Request<EncodedBatch>,
     ) -> Result<Response<proto::IngestResponse>, Status> {
         let (accepted, rejections) = self.store(request.into_inner()).await?;
         Ok(Response::new(proto::IngestResponse {
@@ -117,7 +120,7 @@ impl Collector for CollectorService {
 
     async fn ingest_stream(
         &self,
-        request: Request<Streaming<proto::EventBatch>>,
+        request: Request<Streaming<EncodedBatch>>,
     ) -> Result<Response<AckStream>, Status> {
         let mut inbound = request.into_inner();
         let (acks, outbound) = mpsc::channel(64);

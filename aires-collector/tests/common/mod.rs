@@ -126,7 +126,7 @@ pub fn indexes(rows: &[Row]) -> Vec<i64> {
         .filter_map(|r| {
             r.attributes_int
                 .iter()
-                .find(|(k, _)| k == "i")
+                .find(|(k, _)| &**k == "i")
                 .map(|(_, v)| *v)
         })
         .collect();

@@ -1,0 +1,41 @@
+//! Generates the server side of `aires.v1.Collector` with the collector's
+//! own request type: a batch arrives still encoded (`decode::EncodedBatch`)
+//! and the pipeline's processors decode it straight into rows.
+
+use tonic_build::manual::{Builder, Method, Service};
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let method = |name: &str, route: &str, output: &str| {
+        Method::builder()
+            .name(name)
+            .route_name(route)
+            .input_type("crate::decode::EncodedBatch")
+            .output_type(output)
+            .codec_path("crate::server::codec::BatchCodec")
+    };
+    let service = Service::builder()
+        .name("Collector")
+        .package("aires.v1")
+        .method(
+            method("ingest", "Ingest", "aires_proto::v1::IngestResponse")
+                .comment("Stores one batch. Answered once its accepted events are stored.")
+                .build(),
+        )
+        .method(
+            method(
+                "ingest_stream",
+                "IngestStream",
+                "aires_proto::v1::IngestAck",
+            )
+            .comment("Stores a stream of batches, one ack per batch once it is stored.")
+            .client_streaming()
+            .server_streaming()
+            .build(),
+        )
+        .build();
+    Builder::new()
+        .build_client(false)
+        .build_server(true)
+        .compile(&[service]);
+}
