@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use arcstr::ArcStr;
+
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
@@ -11,7 +13,10 @@ use uuid::Uuid;
 /// flattened into columns; attributes are split into one map per type.
 /// Text that rows of a batch share (its service, SDK, attribute keys, call
 /// sites, and repeated messages and values) is reference-counted, not
-/// copied; `Arc<str>` serializes as a plain string.
+/// copied; `ArcStr` serializes as a plain string. `ArcStr` rather than
+/// `Arc<str>`: its empty default is a static with no reference count, while
+/// `Arc<str>::default()` shares one process-wide counter that every
+/// processor thread would update for each empty column of each row.
 ///
 /// Field names are the columns of `sql/migrations/0001_events.sql`; the
 /// ClickHouse sink writes this type as `RowBinaryWithNamesAndTypes`, and the
@@ -29,23 +34,23 @@ pub struct Row {
     #[serde(with = "clickhouse::serde::uuid")]
     pub id: Uuid,
     /// Shared by the rows of one batch unless an event names its own.
-    pub service: Arc<str>,
-    pub environment: Arc<str>,
+    pub service: ArcStr,
+    pub environment: ArcStr,
     /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
     pub severity: &'static str,
-    pub message: Arc<str>,
+    pub message: ArcStr,
     /// Lower-case hex, or empty.
     pub trace_id: String,
     /// Lower-case hex, or empty.
     pub span_id: String,
     pub session_id: String,
-    pub attributes_string: Attributes<Arc<str>>,
+    pub attributes_string: Attributes<ArcStr>,
     pub attributes_int: Attributes<i64>,
     pub attributes_float: Attributes<f64>,
     pub attributes_bool: Attributes<bool>,
     pub tags: Vec<String>,
-    pub http_method: Arc<str>,
-    pub http_route: Arc<str>,
+    pub http_method: ArcStr,
+    pub http_route: ArcStr,
     pub http_path: String,
     pub http_status: u16,
     pub http_duration_ns: u64,
@@ -53,25 +58,25 @@ pub struct Row {
     pub http_client_ip: String,
     pub http_request_bytes: u64,
     pub http_response_bytes: u64,
-    pub http_host: Arc<str>,
-    pub http_scheme: Arc<str>,
+    pub http_host: ArcStr,
+    pub http_scheme: ArcStr,
     pub error_type: String,
     pub error_message: String,
     pub error_chain: Vec<String>,
     pub error_backtrace: String,
-    pub file: Arc<str>,
+    pub file: ArcStr,
     pub line: u32,
-    pub module: Arc<str>,
-    pub function: Arc<str>,
-    pub sdk_name: Arc<str>,
-    pub sdk_version: Arc<str>,
+    pub module: ArcStr,
+    pub function: ArcStr,
+    pub sdk_name: ArcStr,
+    pub sdk_version: ArcStr,
     /// The batch's UUID.
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
 }
 
 /// Key-value pairs of one attribute type.
-pub type AttributeList<T> = Vec<(Arc<str>, T)>;
+pub type AttributeList<T> = Vec<(ArcStr, T)>;
 
 /// One row's attributes of one type, in order: a part of a list that the
 /// rows of a batch share (one allocation per batch and type instead of one
@@ -122,7 +127,7 @@ impl<T> From<AttributeList<T>> for Attributes<T> {
 }
 
 impl<T> Deref for Attributes<T> {
-    type Target = [(Arc<str>, T)];
+    type Target = [(ArcStr, T)];
 
     fn deref(&self) -> &Self::Target {
         match &self.list {

@@ -25,7 +25,7 @@
 //!   rejects the event.
 //! - Nested HTTP, error and call-site messages become columns.
 
-use std::sync::Arc;
+use arcstr::ArcStr;
 
 use aires_proto::v1 as proto;
 use uuid::Uuid;
@@ -92,10 +92,10 @@ pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transforme
 
 struct BatchContext {
     batch_id: Uuid,
-    sdk_name: Arc<str>,
-    sdk_version: Arc<str>,
-    service: Arc<str>,
-    environment: Arc<str>,
+    sdk_name: ArcStr,
+    sdk_version: ArcStr,
+    service: ArcStr,
+    environment: ArcStr,
     received_ns: i64,
 }
 
@@ -137,7 +137,7 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
             return Err("an attribute has an empty key".into());
         }
         use proto::attribute::Value;
-        let key: Arc<str> = attribute.key.as_str().into();
+        let key: ArcStr = attribute.key.as_str().into();
         match attribute.value {
             Some(Value::StringValue(v)) => strings.push((key, v.into())),
             Some(Value::IntValue(v)) => ints.push((key, v)),
@@ -203,7 +203,7 @@ pub(crate) fn normalise_timestamp(timestamp: u64, received_ns: i64) -> (i64, Opt
 }
 
 /// The event's own value, else the batch's (shared, not copied).
-fn own_or(own: String, batch: &Arc<str>) -> Arc<str> {
+fn own_or(own: String, batch: &ArcStr) -> ArcStr {
     if own.is_empty() {
         batch.clone()
     } else {

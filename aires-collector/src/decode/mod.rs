@@ -21,6 +21,8 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use arcstr::ArcStr;
+
 use aires_proto::v1 as proto;
 use bytes::Bytes;
 use uuid::Uuid;
@@ -245,10 +247,10 @@ struct EventFields<'a> {
 /// Decodes the events of one batch.
 struct Decoder<'a> {
     batch_id: Uuid,
-    sdk_name: Arc<str>,
-    sdk_version: Arc<str>,
-    service: Arc<str>,
-    environment: Arc<str>,
+    sdk_name: ArcStr,
+    sdk_version: ArcStr,
+    service: ArcStr,
+    environment: ArcStr,
     received_ns: i64,
     text: Interner<'a>,
     attributes: Lists,
@@ -257,10 +259,10 @@ struct Decoder<'a> {
 /// The attributes of a batch's events, by type, in order: each row takes
 /// its part of each list once the batch is decoded.
 struct Lists {
-    strings: Vec<(Arc<str>, Arc<str>)>,
-    ints: Vec<(Arc<str>, i64)>,
-    floats: Vec<(Arc<str>, f64)>,
-    bools: Vec<(Arc<str>, bool)>,
+    strings: Vec<(ArcStr, ArcStr)>,
+    ints: Vec<(ArcStr, i64)>,
+    floats: Vec<(ArcStr, f64)>,
+    bools: Vec<(ArcStr, bool)>,
 }
 
 /// Where one event's attributes start in each of the [`Lists`].
@@ -397,13 +399,13 @@ impl<'a> Decoder<'a> {
     ) -> Result<(), DecodeError> {
         enum Value {
             None,
-            String(Arc<str>),
+            String(ArcStr),
             Int(i64),
             Uint(u64),
             Double(f64),
             Bool(bool),
         }
-        let mut name: Option<Arc<str>> = None;
+        let mut name: Option<ArcStr> = None;
         let mut value = Value::None;
         const NAMES: [&str; 7] = [
             "",
@@ -523,7 +525,7 @@ impl<'a> Decoder<'a> {
 
     /// A string field as shared text.
     #[inline(always)]
-    fn text_field(&mut self, wire: u8, buf: &mut &'a [u8]) -> Result<Arc<str>, DecodeError> {
+    fn text_field(&mut self, wire: u8, buf: &mut &'a [u8]) -> Result<ArcStr, DecodeError> {
         bytes_field(wire, buf).and_then(|v| self.text.bytes(v))
     }
 
@@ -573,7 +575,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// The event's own service or environment, else the batch's.
-    fn own_or(&mut self, own: &'a str, which: Which) -> Arc<str> {
+    fn own_or(&mut self, own: &'a str, which: Which) -> ArcStr {
         match (own.is_empty(), which) {
             (false, _) => self.text.str(own),
             (true, Which::Service) => self.service.clone(),
@@ -617,14 +619,14 @@ fn error(mut buf: &[u8], row: &mut Row) -> Result<(), DecodeError> {
 /// map look-up.
 struct Interner<'a> {
     cache: Box<[CacheSlot<'a>; Interner::CACHE_SLOTS]>,
-    known: HashMap<&'a [u8], Arc<str>>,
+    known: HashMap<&'a [u8], ArcStr>,
     /// For text that may or may not repeat (messages, attribute values):
     /// the cache alone, so that unique text costs no map entry.
     values: Box<[CacheSlot<'a>; Interner::CACHE_SLOTS]>,
 }
 
 /// Text and its shared copy.
-type CacheSlot<'a> = Option<(&'a [u8], Arc<str>)>;
+type CacheSlot<'a> = Option<(&'a [u8], ArcStr)>;
 
 impl Default for Interner<'_> {
     fn default() -> Self {
@@ -644,7 +646,7 @@ impl<'a> Interner<'a> {
 
     /// The shared text for `bytes`, which must be UTF-8.
     #[inline(always)]
-    fn bytes(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
+    fn bytes(&mut self, bytes: &'a [u8]) -> Result<ArcStr, DecodeError> {
         let slot = cache_slot(bytes, Self::CACHE_BITS);
         if let Some((cached, text)) = &self.cache[slot] {
             if same_text(cached, bytes) {
@@ -656,11 +658,11 @@ impl<'a> Interner<'a> {
 
     /// [`Interner::bytes`] for text not in its cache slot.
     #[inline(never)]
-    fn bytes_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<Arc<str>, DecodeError> {
+    fn bytes_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<ArcStr, DecodeError> {
         let text = match self.known.get(bytes) {
             Some(text) => text.clone(),
             None => {
-                let text: Arc<str> = utf8(bytes)?.into();
+                let text: ArcStr = utf8(bytes)?.into();
                 if self.known.len() < Self::MAX_ENTRIES {
                     self.known.insert(bytes, text.clone());
                 }
@@ -674,7 +676,7 @@ impl<'a> Interner<'a> {
     /// The text of `bytes` (which must be UTF-8), shared with the last text
     /// equal to it that took the same cache slot.
     #[inline(always)]
-    fn value(&mut self, bytes: &'a [u8]) -> Result<Arc<str>, DecodeError> {
+    fn value(&mut self, bytes: &'a [u8]) -> Result<ArcStr, DecodeError> {
         let slot = cache_slot(bytes, Self::CACHE_BITS);
         if let Some((cached, text)) = &self.values[slot] {
             if same_text(cached, bytes) {
@@ -686,14 +688,14 @@ impl<'a> Interner<'a> {
 
     /// [`Interner::value`] for text not in its cache slot.
     #[inline(never)]
-    fn value_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<Arc<str>, DecodeError> {
-        let text: Arc<str> = utf8(bytes)?.into();
+    fn value_missed(&mut self, bytes: &'a [u8], slot: usize) -> Result<ArcStr, DecodeError> {
+        let text: ArcStr = utf8(bytes)?.into();
         self.values[slot] = Some((bytes, text.clone()));
         Ok(text)
     }
 
     /// The shared text for `text`.
-    fn str(&mut self, text: &'a str) -> Arc<str> {
+    fn str(&mut self, text: &'a str) -> ArcStr {
         self.bytes(text.as_bytes()).expect("a str is UTF-8")
     }
 }

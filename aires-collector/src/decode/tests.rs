@@ -496,12 +496,12 @@ fn interned_text_is_shared_between_rows() {
     a.id = vec![8; 16].into();
     let out = decode_batch(&batch(vec![a, b]).encode_to_vec(), NOW).unwrap();
     let (first, second) = (&out.rows[0], &out.rows[1]);
-    assert!(Arc::ptr_eq(&first.file, &second.file));
-    assert!(Arc::ptr_eq(
+    assert!(ArcStr::ptr_eq(&first.file, &second.file));
+    assert!(ArcStr::ptr_eq(
         &first.attributes_int[0].0,
         &second.attributes_int[0].0
     ));
-    assert!(Arc::ptr_eq(&first.service, &second.service));
+    assert!(ArcStr::ptr_eq(&first.service, &second.service));
 }
 
 #[test]
