@@ -265,6 +265,13 @@ impl EventBuilder {
     // compiler manages to elide the moves, so the macros (and loops in
     // bindings) build in place with these.
 
+    /// Replaces the fields, in place: for bindings that decode a whole
+    /// list before the event starts (one move instead of a push per field).
+    #[inline]
+    pub fn set_attributes(&mut self, attributes: Attributes) {
+        self.event.attributes = attributes;
+    }
+
     /// Adds a typed field in place.
     #[inline(always)]
     pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
+use aires_core::{Attribute, Attributes, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::keys::Interner;
@@ -33,7 +33,8 @@ mod flat;
 pub(crate) const MARKER: &str = "\u{0}\u{1}aires:";
 
 /// The attributes of one event while they are decoded.
-pub(crate) type Fields = Vec<Attribute>;
+/// The event's own list type, so that it moves into the event whole.
+pub(crate) type Fields = Attributes;
 
 /// An event column filled from a reserved key.
 #[derive(Debug)]
@@ -58,9 +59,7 @@ pub(crate) struct Decoded {
 impl Decoded {
     /// Moves everything decoded into `builder`, leaving `self` empty.
     pub(crate) fn apply(&mut self, builder: &mut EventBuilder) {
-        for attribute in self.attributes.drain(..) {
-            builder.push_attr(attribute.key, attribute.value);
-        }
+        builder.set_attributes(std::mem::take(&mut self.attributes));
         for column in self.columns.drain(..) {
             match column {
                 Column::TraceId(id) => builder.set_trace_id(id),
