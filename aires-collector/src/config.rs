@@ -96,7 +96,7 @@ pub struct CollectorConfig {
     )]
     pub max_batch_rows: usize,
 
-    /// Transform tasks (default: the number of CPUs).
+    /// Threads decoding batches into rows (default: the number of CPUs).
     #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
     pub processors: Option<usize>,
 

@@ -2,8 +2,8 @@
 //! event into a row, and stores the rows through a backpressured pipeline.
 //!
 //! ```text
-//! gRPC (Ingest, IngestStream, health)      server/
-//!   -> bounded queue -> N processors       pipeline/, decode.rs
+//! gRPC (Ingest, IngestStream, health)      server/ (framing checked)
+//!   -> bounded queue -> N processors       pipeline/, decode/ (into rows)
 //!   -> batcher (1000 rows / 500 ms)        pipeline/batcher.rs
 //!   -> Sink (stdout, null, ...)            sink/
 //! ```
