@@ -25,6 +25,12 @@ export interface CallSiteInput {
 /** The least severe level recorded now, 1 (trace) to 7 (off). */
 export declare function currentLevel(): number
 
+/**
+ * The id of a field key in encoded fields, for the calling thread; -1 when
+ * the key must go as JSON instead (reserved, or too many keys).
+ */
+export declare function defineFieldKey(key: string): number
+
 /** [`emit`] with an error and/or a call site. */
 export declare function emitWith(level: number, message: string, fieldsJson?: string | undefined | null, error?: ErrorInput | undefined | null, callSite?: CallSiteInput | undefined | null): void
 

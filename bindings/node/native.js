@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports._emitFlat = nativeBinding._emitFlat
 module.exports._emitObject = nativeBinding._emitObject
 module.exports.currentLevel = nativeBinding.currentLevel
+module.exports.defineFieldKey = nativeBinding.defineFieldKey
 module.exports.emitWith = nativeBinding.emitWith
 module.exports.flush = nativeBinding.flush
 module.exports.flushSync = nativeBinding.flushSync

@@ -209,6 +209,80 @@ test('repeated messages and changing key orders keep every value with its key', 
   });
 });
 
+test('flat fields sent as bytes arrive exactly as the JSON way sends them', async () => {
+  const fields = {
+    ascii: 'EUR',
+    accents: 'zürich, ÅÆØ',
+    emoji: '🚀 done',
+    lone: 'x\uD800y',
+    control: 'tab\tnul\u0000',
+    empty: '',
+    negZero: -0,
+    int: 42,
+    safe: Number.MAX_SAFE_INTEGER,
+    two63: 2 ** 63,
+    big: 1e20,
+    huge: 1e21,
+    float: 1.5,
+    tiny: 5e-324,
+    yes: true,
+    no: false,
+    skippedNull: null,
+    skippedUndefined: undefined,
+  };
+  aires.info('bytes', fields);
+  // A context makes the same call go the JSON way.
+  aires.withContext({ via: 'json' }, () => aires.info('json', fields));
+  aires.child({ bound: 'b', int: 1 }).info('bytes, bound', fields);
+  const [bytes, json, bound] = await drain();
+  // 2 ** 63 is exact as bytes; its JSON text is V8's shortest decimal form
+  // of the same double, 9223372036854776000.
+  const { via, two63: jsonTwo63, ...jsonAttrs } = attrs(json);
+  const { two63, ...bytesAttrs } = attrs(bytes);
+  assert.deepEqual(via, { type: 'string', value: 'json' });
+  assert.deepEqual(bytesAttrs, jsonAttrs);
+  assert.deepEqual(two63, { type: 'uint', value: '9223372036854775808' });
+  assert.deepEqual(jsonTwo63, { type: 'uint', value: '9223372036854776000' });
+  assert.deepEqual(bytesAttrs.lone, { type: 'string', value: 'x\uFFFDy' });
+  assert.deepEqual(bytesAttrs.big, { type: 'float', value: 1e20 });
+  assert.deepEqual(attrs(bound), { ...attrs(bytes), bound: { type: 'string', value: 'b' } }, 'call fields win over bindings');
+});
+
+test('the bytes way falls back to JSON for what it cannot carry', async () => {
+  // A getter that logs while the fields are written: its event goes the
+  // JSON way and the outer one keeps its own fields.
+  const outer = {
+    before: 1,
+    get nested() {
+      aires.info('from a getter', { inner: true });
+      return 'n';
+    },
+    after: 2,
+  };
+  aires.info('outer', outer);
+  const [fromGetter, outerEvent] = await drain();
+  assert.equal(fromGetter.message, 'from a getter');
+  assert.deepEqual(attrs(fromGetter), { inner: { type: 'bool', value: true } });
+  assert.deepEqual(attrs(outerEvent), {
+    before: { type: 'int', value: '1' },
+    nested: { type: 'string', value: 'n' },
+    after: { type: 'int', value: '2' },
+  });
+  // A string too long for the buffer (the core then cuts it at its value
+  // limit, as on the JSON way); more distinct keys than a thread gets ids for.
+  const long = 'é'.repeat(40_000);
+  aires.info('long', { long });
+  aires.withContext({ via: 'json' }, () => aires.info('long', { long }));
+  for (let i = 0; i < 4200; i++) aires.info('key', { [`key${i}`]: i });
+  const events = await drain();
+  assert.equal(events.length, 2 + 4200);
+  assert.ok(attrs(events[0]).long.value.startsWith('éééé'));
+  assert.deepEqual(attrs(events[0]).long, attrs(events[1]).long);
+  for (let i = 0; i < 4200; i++) {
+    assert.deepEqual(attrs(events[2 + i]), { [`key${i}`]: { type: 'int', value: String(i) } }, `key${i}`);
+  }
+});
+
 test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => aires.init('x'), { name: 'TypeError', message: /options must be an object/ });
   assert.throws(() => aires.init({ batchSize: -1 }), { name: 'TypeError', message: /batchSize must be an integer/ });
@@ -220,7 +294,10 @@ test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => native.emit(3, 'x', '{"a":1,}'), { name: 'TypeError', message: /fields are not a JSON object/ });
   assert.throws(() => native.emit('info', 'x'), { name: 'TypeError', message: /level must be a number/ });
   assert.throws(() => native.emit(3, 42), { name: 'TypeError', message: /expected a string/ });
-  assert.throws(() => native.emit(3, 'x', { a: 1 }), { name: 'TypeError', message: /expected a string/ });
+  assert.throws(() => native.emit(3, 'x', { a: 1 }), { name: 'TypeError', message: /JSON text or an ArrayBuffer/ });
+  assert.throws(() => native.emit(3, 'x', new ArrayBuffer(4), 8), { name: 'TypeError', message: /past the buffer/ });
+  assert.throws(() => native.emit(3, 'x', new Uint8Array([9, 0, 0]).buffer, 3), { name: 'TypeError', message: /encoded fields are malformed at byte 0/ });
+  assert.throws(() => native.emit(3, 'x', new ArrayBuffer(4), 'four'), { name: 'TypeError', message: /length must be a number/ });
   assert.throws(() => native.emit(), { name: 'TypeError' });
   assert.equal((await drain()).length, 0, 'a refused call enqueues nothing');
   assert.throws(() => aires.withContext(null, () => {}), TypeError);

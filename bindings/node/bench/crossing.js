@@ -1,15 +1,20 @@
 // How to pass the fields of one event from JavaScript into Rust: the ways
-// measured before the JSON string was chosen. Each variant builds the same
-// event in the core and enqueues it (null transport).
+// measured before the bytes (flat fields) and the JSON string (the rest)
+// were chosen. Each variant builds the same event in the core and enqueues
+// it (null transport).
 //
 //   node bench/crossing.js     (after `npm run build`, a release build)
 'use strict';
 const native = require('../native.js');
+const { encodeCall, encodedBuffer } = require('../dist/encode.js');
 const { MESSAGE, fields } = require('./event.js');
+
+const NONE = new Uint8Array(0);
 
 const KEYS = ['orderId', 'amount', 'currency', 'customer', 'paid'];
 const variants = {
   'JSON string (JSON.stringify, one string)': (i) => native.emit(3, MESSAGE, JSON.stringify(fields(i))),
+  'bytes in a reused buffer (src/encode.ts)': (i) => native.emit(3, MESSAGE, encodedBuffer, encodeCall(NONE, fields(i))),
   'object, property by property': (i) => native._emitObject(3, MESSAGE, fields(i)),
   'flat arrays (keys, values)': (i) => {
     const f = fields(i);

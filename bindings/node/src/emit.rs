@@ -8,6 +8,7 @@ use napi::bindgen_prelude::Object;
 use napi::{sys, Env, Error, JsError, JsTypeError, JsValue, Result, Status};
 use napi_derive::napi;
 
+use crate::encoded::{self, FieldKeys};
 use crate::fields::{self, Decoded};
 use crate::keys::Interner;
 use crate::text::JsText;
@@ -31,6 +32,8 @@ struct Scratch {
     fields: Decoded,
     keys: Interner,
     messages: Interner,
+    /// The ids of field keys in encoded fields (see [`crate::encoded`]).
+    field_keys: FieldKeys,
 }
 
 thread_local! {
@@ -39,16 +42,26 @@ thread_local! {
         fields: Decoded::default(),
         keys: Interner::keys(),
         messages: Interner::messages(),
+        field_keys: FieldKeys::default(),
     });
 }
 
+/// The fields argument of a call.
+enum FieldsArg<'a> {
+    None,
+    /// JSON text (see [`crate::fields`]).
+    Json(JsText),
+    /// Bytes the TypeScript layer encoded (see [`crate::encoded`]).
+    Encoded(&'a [u8]),
+}
+
 /// Decodes the arguments, then builds the event in the core's queue with
-/// `finish` adding what else the call has. A malformed fields text is an
-/// error before any event is started.
+/// `finish` adding what else the call has. Malformed fields are an error
+/// before any event is started.
 fn emit_event(
     level_number: u32,
     message: JsText,
-    fields_json: Option<JsText>,
+    fields_arg: FieldsArg<'_>,
     finish: impl FnOnce(&mut EventBuilder),
 ) -> Result<()> {
     let level = level(level_number)?;
@@ -58,14 +71,26 @@ fn emit_event(
             fields,
             keys,
             messages,
+            field_keys,
         } = &mut *scratch.borrow_mut();
-        if let Some(json) = fields_json {
-            fields::decode(json.read(text)?, fields, keys).map_err(|e| {
-                Error::new(
-                    Status::InvalidArg,
-                    format!("fields are not a JSON object: {e}"),
-                )
-            })?;
+        match fields_arg {
+            FieldsArg::None => {}
+            FieldsArg::Json(json) => {
+                fields::decode(json.read(text)?, fields, keys).map_err(|e| {
+                    Error::new(
+                        Status::InvalidArg,
+                        format!("fields are not a JSON object: {e}"),
+                    )
+                })?
+            }
+            FieldsArg::Encoded(bytes) => encoded::decode(bytes, field_keys, fields).map_err(
+                |encoded::Malformed(why, at)| {
+                    Error::new(
+                        Status::InvalidArg,
+                        format!("encoded fields are malformed at byte {at}: {why}"),
+                    )
+                },
+            )?,
         }
         let message = messages.at(0, message.read(text)?);
         aires_core::dispatch_with(level, message, |builder| {
@@ -76,9 +101,23 @@ fn emit_event(
     })
 }
 
-/// Emits one event: `level` 1 (trace) to 6 (fatal), the message, and the
-/// fields as JSON text (see the `fields` module for the encoding). The
-/// level check has already been done by the caller.
+/// The id of a field key in encoded fields, for the calling thread; -1 when
+/// the key must go as JSON instead (reserved, or too many keys).
+#[napi]
+pub fn define_field_key(key: String) -> i32 {
+    SCRATCH.with(|scratch| {
+        let Scratch {
+            keys, field_keys, ..
+        } = &mut *scratch.borrow_mut();
+        field_keys.define(&key, keys).map_or(-1, i32::from)
+    })
+}
+
+/// Emits one event: `emit(level, message, fields?, length?)`, `level` 1
+/// (trace) to 6 (fatal); the fields either as JSON text (see
+/// [`crate::fields`]) or as an ArrayBuffer whose first `length` bytes hold
+/// them encoded (see [`crate::encoded`]). The level check has already been
+/// done by the caller.
 ///
 /// Registered by hand ([`register`]) rather than through `#[napi]`: the
 /// generated wrapper sets up napi-rs' borrow-tracking scope on every call
@@ -93,8 +132,8 @@ unsafe extern "C" fn emit_callback(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let mut argc = 3;
-    let mut argv = [ptr::null_mut(); 3];
+    let mut argc = 4;
+    let mut argv = [ptr::null_mut(); 4];
     // SAFETY: argv has room for argc values.
     let status = unsafe {
         sys::napi_get_cb_info(
@@ -132,19 +171,62 @@ unsafe extern "C" fn emit_callback(
 
 fn emit_args(
     env: sys::napi_env,
-    [level, message, fields_json]: [sys::napi_value; 3],
+    [level, message, fields, length]: [sys::napi_value; 4],
 ) -> Result<()> {
+    let level = number(env, level, "level")?;
+    let message = JsText::new(env, message);
+    match value_type(env, fields)? {
+        sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
+            emit_event(level, message, FieldsArg::None, |_| {})
+        }
+        sys::ValueType::napi_object => {
+            let mut data = ptr::null_mut();
+            let mut size = 0;
+            // SAFETY: env and value come from the current call.
+            let status =
+                unsafe { sys::napi_get_arraybuffer_info(env, fields, &mut data, &mut size) };
+            if status != sys::Status::napi_ok {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "fields must be JSON text or an ArrayBuffer",
+                ));
+            }
+            let length = number(env, length, "length")? as usize;
+            if length > size {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("length {length} is past the buffer's {size} bytes"),
+                ));
+            }
+            let bytes = if length == 0 {
+                &[][..]
+            } else {
+                // SAFETY: V8 keeps the buffer's `size` bytes at `data` for
+                // the whole call (nothing here runs JavaScript that could
+                // detach it), and `length <= size`.
+                unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
+            };
+            emit_event(level, message, FieldsArg::Encoded(bytes), |_| {})
+        }
+        _ => emit_event(
+            level,
+            message,
+            FieldsArg::Json(JsText::new(env, fields)),
+            |_| {},
+        ),
+    }
+}
+
+fn number(env: sys::napi_env, value: sys::napi_value, what: &str) -> Result<u32> {
     let mut number = 0;
     // SAFETY: env and value come from the current call.
-    if unsafe { sys::napi_get_value_uint32(env, level, &mut number) } != sys::Status::napi_ok {
-        return Err(Error::new(Status::InvalidArg, "level must be a number"));
+    match unsafe { sys::napi_get_value_uint32(env, value, &mut number) } {
+        sys::Status::napi_ok => Ok(number),
+        _ => Err(Error::new(
+            Status::InvalidArg,
+            format!("{what} must be a number"),
+        )),
     }
-    let message = JsText::new(env, message);
-    let fields_json = match value_type(env, fields_json)? {
-        sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
-        _ => Some(JsText::new(env, fields_json)),
-    };
-    emit_event(number, message, fields_json, |_| {})
 }
 
 fn value_type(env: sys::napi_env, value: sys::napi_value) -> Result<sys::napi_valuetype> {
@@ -219,7 +301,8 @@ pub fn emit_with(
     error: Option<ErrorInput>,
     call_site: Option<CallSiteInput>,
 ) -> Result<()> {
-    emit_event(level, message, fields_json, |builder| {
+    let fields = fields_json.map_or(FieldsArg::None, FieldsArg::Json);
+    emit_event(level, message, fields, |builder| {
         if let Some(error) = error {
             let mut info = ErrorInfo::new(error.name, error.message);
             info.chain = error.causes;

@@ -71,7 +71,7 @@ impl Decoded {
         }
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.attributes.clear();
         self.columns.clear();
     }
@@ -88,13 +88,67 @@ pub(crate) fn decode(
         return Ok(());
     }
     out.clear();
+    match full(json, out, keys) {
+        Err(e) if e.is_syntax() => match lone_surrogates_replaced(json) {
+            // JSON.stringify escapes a lone surrogate (`"\ud800"`), which
+            // serde_json refuses; it becomes U+FFFD, as V8 writes it in UTF-8.
+            Some(repaired) => {
+                out.clear();
+                full(&repaired, out, keys)
+            }
+            None => Err(e),
+        },
+        result => result,
+    }
+}
+
+fn full(json: &str, out: &mut Decoded, keys: &mut Interner) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
     de.deserialize_map(Top { out, keys })?;
     de.end()
 }
 
+/// `json` with every `\u` escape of a lone surrogate replaced by `\ufffd`;
+/// `None` when there is none.
+fn lone_surrogates_replaced(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let surrogate = |at: usize| -> Option<u16> {
+        let hex = json.get(at + 2..at + 6)?;
+        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u'))
+            .then(|| u16::from_str_radix(hex, 16).ok())
+            .flatten()
+            .filter(|u| (0xd800..0xe000).contains(u))
+    };
+    let mut out = String::new();
+    let (mut copied, mut at, mut changed) = (0, 0, false);
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match surrogate(at) {
+            Some(0xd800..=0xdbff) if surrogate(at + 6).is_some_and(|low| low >= 0xdc00) => {
+                at += 12;
+            }
+            Some(_) => {
+                out.push_str(&json[copied..at]);
+                out.push_str("\\ufffd");
+                at += 6;
+                copied = at;
+                changed = true;
+            }
+            // Any other escape: skip the backslash and what it escapes.
+            None => at += 2,
+        }
+    }
+    changed.then(|| {
+        out.push_str(&json[copied..]);
+        out
+    })
+}
+
 /// Adds a field; a key seen before keeps the newer value.
-fn put(fields: &mut Fields, key: Str, value: Value) {
+pub(crate) fn put(fields: &mut Fields, key: Str, value: Value) {
     match fields.iter_mut().find(|a| same_key(&a.key, &key)) {
         Some(existing) => existing.value = value,
         None => fields.push(Attribute { key, value }),
@@ -437,6 +491,20 @@ mod tests {
         let http = event.http().unwrap();
         assert_eq!((&*http.method, http.status), ("GET", 200));
         assert_eq!(http.duration, Duration::from_micros(1500));
+    }
+
+    #[test]
+    fn lone_surrogates_become_the_replacement_character() {
+        let (_, fields) =
+            decoded(r#"{"a":"x\ud800y","b":"\ud83d\ude80","c":"\\ud800","d":"\udc00"}"#);
+        assert_eq!(value(&fields, "a"), &Value::Str("x\u{fffd}y".into()));
+        assert_eq!(value(&fields, "b"), &Value::Str("🚀".into()));
+        assert_eq!(
+            value(&fields, "c"),
+            &Value::Str("\\ud800".into()),
+            "an escaped backslash"
+        );
+        assert_eq!(value(&fields, "d"), &Value::Str("\u{fffd}".into()));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 // Turning a fields object into the JSON text the addon decodes (see
-// src/fields.rs for the other side).
+// src/fields.rs for the other side): the way for everything the bytes
+// of src/encode.ts cannot carry (nested values, bigint, NaN, reserved keys)
+// and for events with a context, an error or a call site.
 //
-// Fast path: when every top-level value is a string, a finite number, a
-// boolean, null or undefined, the text is V8's own JSON.stringify of the
-// object: one native call, measured as the cheapest way across (see
-// BENCHMARKS.md). Anything else goes through `normalise` first.
+// When every top-level value is a string, a finite number, a boolean,
+// null or undefined, the text is V8's own JSON.stringify of the object.
+// Anything else goes through `normalise` first.
 
 /** Values a field may hold. Anything else is recorded as documented in the README. */
 export type FieldValue = string | number | bigint | boolean | null | undefined | Date | Error | object;

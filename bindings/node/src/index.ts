@@ -15,6 +15,7 @@ import * as native from '../native';
 import { callSite } from './callsite';
 import { ambient, getContext, useOpenTelemetry, withContext } from './context';
 import { errorInput } from './errors';
+import { encodeCall, encodedBuffer, encodedCopy } from './encode';
 import { Fields, FieldValue, isFlat, inner, normalise } from './fields';
 
 export type { Fields, FieldValue };
@@ -24,7 +25,9 @@ export type { Fields, FieldValue };
  * napi-rs' per-call wrapper, see there), so the generated native.d.ts does
  * not list it.
  */
-const emitEvent = (native as unknown as { emit(level: number, message: string, fieldsJson?: string): void }).emit;
+const emitEvent = (
+  native as unknown as { emit(level: number, message: string, fields?: string | ArrayBuffer, length?: number): void }
+).emit;
 export { withContext, getContext };
 
 /** The six levels, least severe first. */
@@ -93,7 +96,15 @@ let exitTimeoutMs = 2000;
 let dirty = false;
 let exitHooked = false;
 
-function emit(level: number, bound: string, message: string | Error, fields: Fields | undefined): void {
+/** A logger's bound fields: as JSON text without braces, and encoded (null when they cannot be). */
+interface Bound {
+  json: string;
+  bytes: Uint8Array | null;
+}
+
+const UNBOUND: Bound = { json: '', bytes: new Uint8Array(0) };
+
+function emit(level: number, bound: Bound, message: string | Error, fields: Fields | undefined): void {
   let error: Error | undefined;
   let text: string;
   if (typeof message === 'string') {
@@ -103,6 +114,16 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
     text = message.message;
   } else {
     text = String(message);
+  }
+  const context = ambient();
+  dirty = true;
+  // The fast way: flat fields (and bindings), no context, no error, no call site.
+  if (error === undefined && !captureSites && context === '' && bound.bytes !== null) {
+    const at = encodeCall(bound.bytes, fields);
+    if (at >= 0) {
+      emitEvent(level, text, encodedBuffer, at);
+      return;
+    }
   }
   let json: string | undefined;
   if (fields !== undefined && fields !== null) {
@@ -121,14 +142,12 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
       json = JSON.stringify({ 'aires.fields_error': e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
-  const context = ambient();
-  if (context !== '' || bound !== '') {
+  if (context !== '' || bound.json !== '') {
     let parts = context;
-    if (bound !== '') parts = parts === '' ? bound : `${parts},${bound}`;
+    if (bound.json !== '') parts = parts === '' ? bound.json : `${parts},${bound.json}`;
     if (json !== undefined && json.length > 2) parts = `${parts},${json.slice(1, -1)}`;
     json = `{${parts}}`;
   }
-  dirty = true;
   if (error === undefined && !captureSites) {
     emitEvent(level, text, json);
   } else {
@@ -139,13 +158,13 @@ function emit(level: number, bound: string, message: string | Error, fields: Fie
 /** A logging function: a message (or an Error) and optional fields. */
 export type LogFn = (message: string | Error, fields?: Fields) => void;
 
-function levelFn(level: number, bound: string): LogFn {
+function levelFn(level: number, bound: Bound): LogFn {
   return (message, fields) => {
     if (level >= minLevel) emit(level, bound, message, fields);
   };
 }
 
-function makeLogger(bound: string): Logger {
+function makeLogger(bound: Bound): Logger {
   return {
     trace: levelFn(1, bound),
     debug: levelFn(2, bound),
@@ -158,7 +177,13 @@ function makeLogger(bound: string): Logger {
         throw new TypeError('child(bindings): bindings must be an object');
       }
       const more = inner(bindings);
-      return makeLogger(bound === '' ? more : more === '' ? bound : `${bound},${more}`);
+      const json = bound.json === '' ? more : more === '' ? bound.json : `${bound.json},${more}`;
+      let bytes: Uint8Array | null = null;
+      if (bound.bytes !== null) {
+        const end = encodeCall(bound.bytes, bindings);
+        bytes = end >= 0 ? encodedCopy(end) : null;
+      }
+      return makeLogger({ json, bytes });
     },
     isLevelEnabled(level) {
       return LEVELS[level] >= minLevel;
@@ -167,7 +192,7 @@ function makeLogger(bound: string): Logger {
 }
 
 /** The root logger; the top-level functions log through it. */
-export const logger: Logger = makeLogger('');
+export const logger: Logger = makeLogger(UNBOUND);
 
 /** Records an event at trace level. */
 export const trace: LogFn = logger.trace;

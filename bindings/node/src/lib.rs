@@ -7,13 +7,15 @@
 //! and call-site capture, exit flush) is the TypeScript layer in `src/*.ts`;
 //! the level check happens there, before anything crosses into Rust.
 //!
-//! The fields of an event cross the boundary as one JSON string (see
-//! [`fields`]): measured against passing the object property by property
-//! and against flat key/value arrays, that is the cheapest way across
-//! (figures in BENCHMARKS.md).
+//! The fields of an event cross the boundary as bytes the TypeScript layer
+//! writes into a reused buffer when they are flat ([`encoded`]), and as one
+//! JSON string otherwise ([`fields`]): measured against passing the object
+//! property by property and against flat key/value arrays, these are the
+//! cheapest ways across (figures in BENCHMARKS.md).
 
 mod crossing;
 mod emit;
+mod encoded;
 mod fields;
 mod keys;
 mod lifecycle;
