@@ -27,7 +27,8 @@ export declare function currentLevel(): number
 
 /**
  * The id of a field key in encoded fields, for the calling thread; -1 when
- * the key must go as JSON instead (reserved, or too many keys).
+ * the key must go as JSON instead (reserved, longer than 64 bytes, or the
+ * thread's 4096 ids are given out).
  */
 export declare function defineFieldKey(key: string): number
 

@@ -283,6 +283,50 @@ test('the bytes way falls back to JSON for what it cannot carry', async () => {
   }
 });
 
+test('a dropped or refused event leaves nothing for the next one', async () => {
+  // Fields of a call refused half decoded (a malformed text from a direct
+  // call) must not reach the next event without fields.
+  assert.throws(() => native.emit(3, 'refused', '{"card":"4242","sessionId":"victim",'), TypeError);
+  aires.error(new Error('unrelated'));
+  aires.info('plain');
+  const events = await drain();
+  assert.deepEqual(events.map((e) => [e.message, attrs(e), e.sessionId]), [
+    ['unrelated', {}, ''],
+    ['plain', {}, ''],
+  ]);
+});
+
+test('fields that are not a plain object are recorded as JSON.stringify sees them', async () => {
+  class Card {
+    constructor() {
+      this.number = '4242 4242 4242 4242';
+      this.last4 = '4242';
+    }
+    toJSON() {
+      return { last4: this.last4 };
+    }
+  }
+  const inherited = Object.create({ inherited: 1 });
+  inherited.own = 2;
+  const bare = Object.assign(Object.create(null), { a: 1 });
+  aires.info('toJSON', new Card());
+  aires.info('inherited', inherited);
+  aires.info('array', ['a', 'b']);
+  aires.info('date', new Date(0));
+  aires.info('bare', bare);
+  aires.child({ requestId: 'r-1' }).info('array, bound', ['a']);
+  const byMessage = Object.fromEntries((await drain()).map((e) => [e.message, attrs(e)]));
+  assert.deepEqual(byMessage.toJSON, { last4: { type: 'string', value: '4242' } }, 'toJSON redaction holds');
+  assert.deepEqual(byMessage.inherited, { own: { type: 'int', value: '2' } });
+  assert.deepEqual(byMessage.array, { value: { type: 'string', value: '["a","b"]' } });
+  assert.deepEqual(byMessage.date, { value: { type: 'string', value: '1970-01-01T00:00:00.000Z' } });
+  assert.deepEqual(byMessage.bare, { a: { type: 'int', value: '1' } });
+  assert.deepEqual(byMessage['array, bound'], {
+    requestId: { type: 'string', value: 'r-1' },
+    value: { type: 'string', value: '["a"]' },
+  });
+});
+
 test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => aires.init('x'), { name: 'TypeError', message: /options must be an object/ });
   assert.throws(() => aires.init({ batchSize: -1 }), { name: 'TypeError', message: /batchSize must be an integer/ });
@@ -292,14 +336,22 @@ test('bad input throws a clear error, never aborts', async () => {
   assert.throws(() => native.emit(9, 'x'), /level must be 1..=6/);
   assert.throws(() => native.emit(3, 'x', 'not json'), { name: 'TypeError', message: /fields are not a JSON object/ });
   assert.throws(() => native.emit(3, 'x', '{"a":1,}'), { name: 'TypeError', message: /fields are not a JSON object/ });
-  assert.throws(() => native.emit('info', 'x'), { name: 'TypeError', message: /level must be a number/ });
+  assert.throws(() => native.emit('info', 'x'), { name: 'TypeError', message: /level must be an integer/ });
+  assert.throws(() => native.emit(2 ** 32 + 3, 'x'), { name: 'TypeError', message: /level must be an integer/ });
+  assert.throws(() => native.emit(3.5, 'x'), { name: 'TypeError', message: /level must be an integer/ });
   assert.throws(() => native.emit(3, 42), { name: 'TypeError', message: /expected a string/ });
   assert.throws(() => native.emit(3, 'x', { a: 1 }), { name: 'TypeError', message: /JSON text or an ArrayBuffer/ });
   assert.throws(() => native.emit(3, 'x', new ArrayBuffer(4), 8), { name: 'TypeError', message: /past the buffer/ });
   assert.throws(() => native.emit(3, 'x', new Uint8Array([9, 0, 0]).buffer, 3), { name: 'TypeError', message: /encoded fields are malformed at byte 0/ });
-  assert.throws(() => native.emit(3, 'x', new ArrayBuffer(4), 'four'), { name: 'TypeError', message: /length must be a number/ });
+  assert.throws(() => native.emit(3, 'x', new ArrayBuffer(4), 'four'), { name: 'TypeError', message: /length must be an integer/ });
+  assert.throws(() => native.emit(3, 'x', new SharedArrayBuffer(4), 0), { name: 'TypeError', message: /JSON text or an ArrayBuffer/ });
+
   assert.throws(() => native.emit(), { name: 'TypeError' });
   assert.equal((await drain()).length, 0, 'a refused call enqueues nothing');
+  // An HTTP duration past what the core's duration holds is unknown, not a throw.
+  aires.info('slow', { http: { method: 'GET', route: '/', durationMs: 1e23 } });
+  const [slow] = await drain();
+  assert.deepEqual([slow.message, slow.http.method, slow.http.durationNanos], ['slow', 'GET', '0']);
   assert.throws(() => aires.withContext(null, () => {}), TypeError);
   // A getter that throws does not make logging throw.
   aires.info('hostile', { get boom() { throw new RangeError('no'); } });

@@ -73,37 +73,46 @@ fn emit_event(
             messages,
             field_keys,
         } = &mut *scratch.borrow_mut();
-        match fields_arg {
-            FieldsArg::None => {}
-            FieldsArg::Json(json) => {
-                fields::decode(json.read(text)?, fields, keys).map_err(|e| {
-                    Error::new(
-                        Status::InvalidArg,
-                        format!("fields are not a JSON object: {e}"),
-                    )
-                })?
-            }
-            FieldsArg::Encoded(bytes) => encoded::decode(bytes, field_keys, fields).map_err(
-                |encoded::Malformed(why, at)| {
-                    Error::new(
-                        Status::InvalidArg,
-                        format!("encoded fields are malformed at byte {at}: {why}"),
-                    )
-                },
-            )?,
-        }
-        let message = messages.at(0, message.read(text)?);
-        aires_core::dispatch_with(level, message, |builder| {
-            fields.apply(builder);
-            finish(builder);
-        });
-        Ok(())
+        // Empty unless a panic cut the previous call short.
+        fields.clear();
+        let result =
+            (|| {
+                match fields_arg {
+                    FieldsArg::None => {}
+                    FieldsArg::Json(json) => fields::decode(json.read(text)?, fields, keys)
+                        .map_err(|e| {
+                            Error::new(
+                                Status::InvalidArg,
+                                format!("fields are not a JSON object: {e}"),
+                            )
+                        })?,
+                    FieldsArg::Encoded(bytes) => encoded::decode(bytes, field_keys, fields)
+                        .map_err(|encoded::Malformed(why, at)| {
+                            Error::new(
+                                Status::InvalidArg,
+                                format!("encoded fields are malformed at byte {at}: {why}"),
+                            )
+                        })?,
+                }
+                let message = messages.at(0, message.read(text)?);
+                aires_core::dispatch_with(level, message, |builder| {
+                    fields.apply(builder);
+                    finish(builder);
+                });
+                Ok(())
+            })();
+        // The event may have been dropped without `apply` running (no
+        // pipeline, a full queue), or refused half decoded: what is left
+        // belongs to no later event.
+        fields.clear();
+        result
     })
 }
 
 /// The id of a field key in encoded fields, for the calling thread; -1 when
-/// the key must go as JSON instead (reserved, or too many keys).
-#[napi]
+/// the key must go as JSON instead (reserved, longer than 64 bytes, or the
+/// thread's 4096 ids are given out).
+#[napi(catch_unwind)]
 pub fn define_field_key(key: String) -> i32 {
     SCRATCH.with(|scratch| {
         let Scratch {
@@ -116,8 +125,8 @@ pub fn define_field_key(key: String) -> i32 {
 /// Emits one event: `emit(level, message, fields?, length?)`, `level` 1
 /// (trace) to 6 (fatal); the fields either as JSON text (see
 /// [`crate::fields`]) or as an ArrayBuffer whose first `length` bytes hold
-/// them encoded (see [`crate::encoded`]). The level check has already been
-/// done by the caller.
+/// them encoded (see [`crate::encoded`]). The caller has already checked
+/// the level against the threshold; this checks its range.
 ///
 /// Registered by hand ([`register`]) rather than through `#[napi]`: the
 /// generated wrapper sets up napi-rs' borrow-tracking scope on every call
@@ -173,25 +182,35 @@ fn emit_args(
     env: sys::napi_env,
     [level, message, fields, length]: [sys::napi_value; 4],
 ) -> Result<()> {
-    let level = number(env, level, "level")?;
+    let level = integer(env, level, "level")?;
     let message = JsText::new(env, message);
     match value_type(env, fields)? {
         sys::ValueType::napi_undefined | sys::ValueType::napi_null => {
             emit_event(level, message, FieldsArg::None, |_| {})
         }
         sys::ValueType::napi_object => {
+            let mut is_buffer = false;
             let mut data = ptr::null_mut();
             let mut size = 0;
+            // A plain ArrayBuffer only: newer Node versions also answer
+            // `napi_get_arraybuffer_info` for a SharedArrayBuffer, which
+            // another thread could write while it is read here.
             // SAFETY: env and value come from the current call.
-            let status =
-                unsafe { sys::napi_get_arraybuffer_info(env, fields, &mut data, &mut size) };
+            let status = unsafe {
+                match sys::napi_is_arraybuffer(env, fields, &mut is_buffer) {
+                    sys::Status::napi_ok if is_buffer => {
+                        sys::napi_get_arraybuffer_info(env, fields, &mut data, &mut size)
+                    }
+                    _ => sys::Status::napi_invalid_arg,
+                }
+            };
             if status != sys::Status::napi_ok {
                 return Err(Error::new(
                     Status::InvalidArg,
                     "fields must be JSON text or an ArrayBuffer",
                 ));
             }
-            let length = number(env, length, "length")? as usize;
+            let length = integer(env, length, "length")? as usize;
             if length > size {
                 return Err(Error::new(
                     Status::InvalidArg,
@@ -202,8 +221,9 @@ fn emit_args(
                 &[][..]
             } else {
                 // SAFETY: V8 keeps the buffer's `size` bytes at `data` for
-                // the whole call (nothing here runs JavaScript that could
-                // detach it), and `length <= size`.
+                // the whole call: nothing here runs JavaScript that could
+                // detach or resize it, no other thread can write a
+                // (non-shared) ArrayBuffer, and `length <= size`.
                 unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) }
             };
             emit_event(level, message, FieldsArg::Encoded(bytes), |_| {})
@@ -217,15 +237,22 @@ fn emit_args(
     }
 }
 
-fn number(env: sys::napi_env, value: sys::napi_value, what: &str) -> Result<u32> {
-    let mut number = 0;
+/// An integer argument from 0 to `u32::MAX`, taken as it is (Node-API's
+/// own `uint32` conversion would wrap `2 ** 32 + 3` to 3 and cut 3.9 to 3).
+fn integer(env: sys::napi_env, value: sys::napi_value, what: &str) -> Result<u32> {
+    let mut number = 0.0;
     // SAFETY: env and value come from the current call.
-    match unsafe { sys::napi_get_value_uint32(env, value, &mut number) } {
-        sys::Status::napi_ok => Ok(number),
-        _ => Err(Error::new(
+    let status = unsafe { sys::napi_get_value_double(env, value, &mut number) };
+    if status == sys::Status::napi_ok
+        && number.fract() == 0.0
+        && (0.0..=f64::from(u32::MAX)).contains(&number)
+    {
+        Ok(number as u32)
+    } else {
+        Err(Error::new(
             Status::InvalidArg,
-            format!("{what} must be a number"),
-        )),
+            format!("{what} must be an integer from 0 to 4294967295"),
+        ))
     }
 }
 
@@ -247,7 +274,8 @@ pub fn register(exports: Object, env: Env) -> Result<()> {
         sys::napi_create_function(
             env.raw(),
             c"emit".as_ptr(),
-            4,
+            // NAPI_AUTO_LENGTH: the name is NUL-terminated.
+            -1,
             Some(emit_callback),
             ptr::null_mut(),
             &mut function,

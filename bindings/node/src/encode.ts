@@ -21,30 +21,34 @@ const STRING = 4;
 
 /** Key ids given by the addon for this thread; -1: send as JSON. */
 const keyIds = new Map<string, number>();
+/** Answers kept at most (keys chosen by a client, such as headers, are unbounded). */
+const MAX_REMEMBERED = 8192;
 
 function keyId(key: string): number {
   let id = keyIds.get(key);
   if (id === undefined) {
     id = native.defineFieldKey(key);
-    keyIds.set(key, id);
+    if (keyIds.size < MAX_REMEMBERED) keyIds.set(key, id);
   }
   return id;
 }
 
 /**
  * Writes the flat `fields` into the buffer from byte `at`; returns the end,
- * or -1 when they must go as JSON.
+ * or -1 when they must go as JSON. Only plain objects (whose own enumerable
+ * properties are what JSON.stringify writes, with no `toJSON`) are written.
  */
 function encodeFields(fields: Fields, at: number): number {
+  const proto = Object.getPrototypeOf(fields);
+  if (proto !== Object.prototype && proto !== null) return -1;
   for (const key in fields) {
-    // The id first: a key that must go as JSON costs no read of its value
-    // (a getter runs once more on the JSON way).
-    const id = keyId(key);
-    if (id < 0) return -1;
+    if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
     const v = fields[key];
     let tag: number;
     switch (typeof v) {
       case 'string':
+        // A leading NUL may be the JSON way's marker (bigint, NaN): let it decide.
+        if (v.charCodeAt(0) === 0) return -1;
         tag = STRING;
         break;
       case 'number':
@@ -61,7 +65,8 @@ function encodeFields(fields: Fields, at: number): number {
         if (v === null) continue;
         return -1;
     }
-    if (at + 11 > CAPACITY) return -1;
+    const id = keyId(key);
+    if (id < 0 || at + 11 > CAPACITY) return -1;
     bytes[at] = tag;
     view.setUint16(at + 1, id, true);
     at += 3;

@@ -7,7 +7,7 @@
 //!
 //! | byte | then | value |
 //! |---|---|---|
-//! | 1 | key id (u16), f64 | a number: an integer below 1e21 in magnitude as `I64` (or `U64`), otherwise `F64`, as its JSON text would decode |
+//! | 1 | key id (u16), f64 | a number: an integer below 2^63 in magnitude as `I64`, from 2^63 to 2^64 as `U64`, otherwise `F64` (as its JSON text decodes, except that integers beyond 2^53 keep their exact value, where JSON writes V8's shortest decimal) |
 //! | 2 | key id (u16) | `true` |
 //! | 3 | key id (u16) | `false` |
 //! | 4 | key id (u16), length (u32), UTF-8 bytes | a string |
@@ -25,8 +25,11 @@ use aires_core::{Str, Value};
 use crate::fields::{put, Decoded};
 use crate::keys::Interner;
 
-/// Ids handed out per thread at most; later keys go the JSON way.
+/// Ids handed out per thread at most; later keys go the JSON way. Every
+/// copy of the layer loaded on the thread shares them.
 const MAX_KEYS: usize = 4096;
+/// Longer keys go the JSON way (each id keeps its key twice per thread).
+const MAX_KEY_LEN: usize = 64;
 
 /// The field keys of one thread, by id.
 #[derive(Debug, Default)]
@@ -38,7 +41,9 @@ pub(crate) struct FieldKeys {
 impl FieldKeys {
     /// The id of `key`, or `None` when it is reserved or the table is full.
     pub(crate) fn define(&mut self, key: &str, interner: &mut Interner) -> Option<u16> {
-        if matches!(key, "traceId" | "spanId" | "sessionId" | "tags" | "http") {
+        if key.len() > MAX_KEY_LEN
+            || matches!(key, "traceId" | "spanId" | "sessionId" | "tags" | "http")
+        {
             return None;
         }
         if let Some(&id) = self.ids.get(key) {
@@ -101,9 +106,10 @@ fn read<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     bytes.get(at..at + N)?.try_into().ok()
 }
 
-/// A JavaScript number as the JSON decoder would type its text: JSON
+/// A JavaScript number typed as the JSON decoder types its text: JSON
 /// writes integers below 1e21 in full, which decode as integers when they
-/// fit 64 bits.
+/// fit 64 bits. (Beyond 2^53 the JSON text is V8's shortest decimal, which
+/// can land the other side of a bound: `-(2 ** 63)` is an `F64` there.)
 fn number(v: f64) -> Value {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     const TWO_64: f64 = 18_446_744_073_709_551_616.0;

@@ -57,7 +57,9 @@ pub(crate) struct Decoded {
 }
 
 impl Decoded {
-    /// Moves everything decoded into `builder`, leaving `self` empty.
+    /// Moves everything decoded into `builder`, leaving `self` empty. (An
+    /// event dropped before it is built never calls this: the caller
+    /// clears what is left.)
     pub(crate) fn apply(&mut self, builder: &mut EventBuilder) {
         builder.set_attributes(std::mem::take(&mut self.attributes));
         for column in self.columns.drain(..) {
@@ -160,6 +162,12 @@ pub(crate) fn put(fields: &mut Fields, key: Str, value: Value) {
 /// pointer; only an owned key (too long to intern, or flattened) needs
 /// its bytes compared.
 fn same_key(a: &Str, b: &Str) -> bool {
+    debug_assert!(
+        [a, b]
+            .iter()
+            .all(|k| !matches!(k, Cow::Borrowed(_)) || crate::keys::is_interned(k)),
+        "a borrowed key that is not interned"
+    );
     match (a, b) {
         (Cow::Borrowed(a), Cow::Borrowed(b)) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
         _ => a == b,
@@ -274,8 +282,9 @@ fn http_info(o: &serde_json::Map<String, serde_json::Value>) -> HttpInfo {
         } else {
             0
         })
-        .duration(if duration_ms.is_finite() && duration_ms > 0.0 {
-            Duration::from_secs_f64(duration_ms / 1000.0)
+        .duration(if duration_ms > 0.0 {
+            // NaN, infinities and durations past `Duration::MAX` are unknown.
+            Duration::try_from_secs_f64(duration_ms / 1000.0).unwrap_or(Duration::ZERO)
         } else {
             Duration::ZERO
         })
@@ -505,6 +514,12 @@ mod tests {
             "an escaped backslash"
         );
         assert_eq!(value(&fields, "d"), &Value::Str("\u{fffd}".into()));
+    }
+
+    #[test]
+    fn an_http_duration_past_what_a_duration_holds_is_unknown() {
+        let (event, _) = decoded(r#"{"http":{"method":"GET","durationMs":1e23}}"#);
+        assert_eq!(event.http().unwrap().duration, Duration::ZERO);
     }
 
     #[test]

@@ -20,6 +20,7 @@ const MAX_DEPTH = 8;
 /** Whether `JSON.stringify(fields)` keeps every value exactly. */
 export function isFlat(fields: Fields): boolean {
   for (const key in fields) {
+    if (!hasOwn(fields, key)) continue;
     const v = fields[key];
     switch (typeof v) {
       case 'string':
@@ -35,6 +36,11 @@ export function isFlat(fields: Fields): boolean {
     }
   }
   return true;
+}
+
+/** Own properties only, as JSON.stringify reads them. */
+function hasOwn(o: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key);
 }
 
 function isError(v: unknown): v is Error {
@@ -96,6 +102,7 @@ function put(out: Record<string, unknown>, key: string, v: unknown, depth: numbe
   } else {
     seen.add(obj);
     for (const k in obj) {
+      if (!hasOwn(obj, k)) continue;
       put(out, `${key}.${k}`, (obj as Record<string, unknown>)[k], depth + 1, seen);
     }
     seen.delete(obj);
@@ -119,6 +126,7 @@ export function normalise(fields: Fields): Normalised {
   let error: Error | undefined;
   const seen = new Set<object>();
   for (const key in fields) {
+    if (!hasOwn(fields, key)) continue;
     const v = fields[key];
     if ((key === 'err' || key === 'error') && isError(v) && error === undefined) {
       error = v;
@@ -133,9 +141,21 @@ export function normalise(fields: Fields): Normalised {
   return { fields: out, error };
 }
 
-/** `JSON.stringify` of fields known to be flat, without its braces. */
+/**
+ * JSON text of an object of fields. An array is one field, `value`, holding
+ * its JSON text; an object whose `toJSON` gives something else than an
+ * object (a Date, a URL) is one field, `value`, holding that.
+ */
+export function objectJson(fields: Fields, flat: boolean): { json: string | undefined; error: Error | undefined } {
+  if (Array.isArray(fields)) return { json: JSON.stringify({ value: safeJson(fields) }), error: undefined };
+  const n = flat ? { fields, error: undefined } : normalise(fields);
+  const json = JSON.stringify(n.fields);
+  if (json === undefined || json[0] === '{') return { json, error: n.error };
+  return { json: `{"value":${json}}`, error: n.error };
+}
+
+/** The fields' JSON text without its braces (bindings to merge). */
 export function inner(fields: Fields): string {
-  const { fields: flat } = isFlat(fields) ? { fields } : normalise(fields);
-  const json = JSON.stringify(flat);
-  return json.length > 2 ? json.slice(1, -1) : '';
+  const { json } = objectJson(fields, isFlat(fields));
+  return json !== undefined && json.length > 2 ? json.slice(1, -1) : '';
 }

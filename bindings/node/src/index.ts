@@ -16,7 +16,7 @@ import { callSite } from './callsite';
 import { ambient, getContext, useOpenTelemetry, withContext } from './context';
 import { errorInput } from './errors';
 import { encodeCall, encodedBuffer, encodedCopy } from './encode';
-import { Fields, FieldValue, isFlat, inner, normalise } from './fields';
+import { Fields, FieldValue, isFlat, inner, objectJson } from './fields';
 
 export type { Fields, FieldValue };
 
@@ -130,12 +130,10 @@ function emit(level: number, bound: Bound, message: string | Error, fields: Fiel
     try {
       if (typeof fields !== 'object') {
         json = JSON.stringify({ value: String(fields) });
-      } else if (isFlat(fields)) {
-        json = JSON.stringify(fields);
       } else {
-        const n = normalise(fields);
-        error ??= n.error;
-        json = JSON.stringify(n.fields);
+        const o = objectJson(fields, isFlat(fields));
+        error ??= o.error;
+        json = o.json;
       }
     } catch (e) {
       // A getter or toString that throws: the event is still recorded, and says why its fields are missing.

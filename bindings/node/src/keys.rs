@@ -7,11 +7,13 @@
 //! Memory stays bounded: only text up to a length is interned, and only
 //! up to a number of distinct entries per kind; later text is allocated
 //! per event as before. Applications that put ids in messages or keys
-//! fill the table once and then pay the old cost, nothing more.
+//! fill the table once and then pay the old cost (an allocation), without
+//! the table's lock.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use aires_core::Str;
@@ -46,6 +48,8 @@ type TextSet = HashSet<&'static str, BuildHasherDefault<Fnv>>;
 #[derive(Debug)]
 struct Table {
     set: Mutex<Option<TextSet>>,
+    /// Set once `max_entries` are interned: later misses skip the lock.
+    full: AtomicBool,
     max_len: usize,
     max_entries: usize,
 }
@@ -53,6 +57,7 @@ struct Table {
 /// Field keys.
 static KEYS: Table = Table {
     set: Mutex::new(None),
+    full: AtomicBool::new(false),
     max_len: 64,
     max_entries: 4096,
 };
@@ -60,6 +65,7 @@ static KEYS: Table = Table {
 /// Messages.
 static MESSAGES: Table = Table {
     set: Mutex::new(None),
+    full: AtomicBool::new(false),
     max_len: 128,
     max_entries: 4096,
 };
@@ -107,6 +113,11 @@ impl Interner {
         if let Some(interned) = self.local.get(text) {
             return Cow::Borrowed(interned);
         }
+        if self.local.len() >= self.table.max_entries || self.table.full.load(Ordering::Relaxed) {
+            // The table is full; text interned by other threads since this
+            // one last looked is not worth the lock.
+            return Cow::Owned(text.to_owned());
+        }
         let mut global = self.table.set.lock().unwrap_or_else(|p| p.into_inner());
         let set = global.get_or_insert_with(TextSet::default);
         let interned = match set.get(text) {
@@ -116,7 +127,10 @@ impl Interner {
                 set.insert(leaked);
                 leaked
             }
-            None => return Cow::Owned(text.to_owned()),
+            None => {
+                self.table.full.store(true, Ordering::Relaxed);
+                return Cow::Owned(text.to_owned());
+            }
         };
         drop(global);
         self.local.insert(interned);
@@ -140,6 +154,15 @@ impl Interner {
         }
         value
     }
+}
+
+/// Whether `key` is the interned copy of its text (for debug checks).
+pub(crate) fn is_interned(key: &str) -> bool {
+    let global = KEYS.set.lock().unwrap_or_else(|p| p.into_inner());
+    global
+        .as_ref()
+        .and_then(|set| set.get(key))
+        .is_some_and(|interned| interned.as_ptr() == key.as_ptr())
 }
 
 #[cfg(test)]
