@@ -3,11 +3,11 @@
 //!
 //! | metric | what |
 //! |---|---|
-//! | `aires_collector_events_received_total` | events in decoded requests |
+//! | `aires_collector_events_received_total` | events in requests taken into the pipeline |
 //! | `aires_collector_events_inserted_total` | events the sink stored |
-//! | `aires_collector_events_rejected_total` | events refused by the transform |
+//! | `aires_collector_events_rejected_total` | events refused (one by one, or with their whole request when its events do not decode) |
 //! | `aires_collector_events_failed_total` | events the sink refused for good |
-//! | `aires_collector_requests_rejected_total` | requests refused whole (auth, size, malformed, shutting down) |
+//! | `aires_collector_requests_rejected_total` | requests, and batches of a stream, refused whole (auth, size, malformed, shutting down, store failed) |
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
 //! | `aires_collector_batches_deduplicated_total` | retried batches answered from memory instead of stored again |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |

@@ -118,6 +118,16 @@ async fn malformed_events_are_invalid_argument_and_store_nothing() {
     // A retry of a refused batch is decoded afresh, not answered from memory.
     let status = raw_ingest(&collector, bad.encode_to_vec().into()).await;
     assert_eq!(status.unwrap().accepted, 3);
+    // The refused request is counted once; its events as received and rejected.
+    let text = http_get(collector.metrics_addr(), "/metrics").await;
+    for line in [
+        "aires_collector_requests_rejected_total 1",
+        "aires_collector_events_received_total 6",
+        "aires_collector_events_rejected_total 3",
+        "aires_collector_events_inserted_total 3",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
     collector.shutdown().await.unwrap();
 }
 

@@ -104,7 +104,7 @@ fn decode_events(
     layout: &Layout,
     received_ns: i64,
 ) -> Result<Transformed, DecodeError> {
-    // Checked by `Layout::read`; checked again (a few bytes per batch)
+    // Checked by `Layout::read`; checked again (the batch-level text only)
     // rather than trusted.
     let text = |range: &Range<usize>| utf8(&encoded[range.clone()]);
     let service = text(&layout.service)?;
@@ -120,12 +120,12 @@ fn decode_events(
         environment: text(&layout.environment)?.into(),
         received_ns,
         text: Interner::default(),
-        attributes: Lists::with_capacity(layout.events.len()),
+        attributes: Lists::with_capacity(reserved(layout.events.len())),
     };
     // Where each kept row's attributes are in the batch's lists.
-    let mut parts = Vec::with_capacity(layout.events.len());
+    let mut parts = Vec::with_capacity(reserved(layout.events.len()));
     let mut out = Transformed {
-        rows: Vec::with_capacity(layout.events.len()),
+        rows: Vec::with_capacity(reserved(layout.events.len())),
         rejections: Vec::new(),
     };
     for (index, body) in layout.events.iter().enumerate() {
@@ -158,6 +158,16 @@ fn decode_events(
     }
     Ok(out)
 }
+
+/// Room reserved up front for a batch of `events` (SDK batches are a few
+/// hundred events): a request of millions of two-byte events is sized as
+/// it is decoded and refused, not at the count it claims.
+fn reserved(events: usize) -> usize {
+    events.min(MAX_RESERVED_EVENTS)
+}
+
+/// Events a batch's containers are sized for at most before decoding.
+const MAX_RESERVED_EVENTS: usize = 4096;
 
 /// prost's limit on nested messages (and groups), kept so that both accept
 /// the same input.

@@ -5,12 +5,19 @@ use aires_proto::v1 as proto;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
+/// Rejections named in an answer at most; `rejected` counts them all. A
+/// request of millions of invalid events would otherwise get an answer of
+/// tens of megabytes, and the memory of recent batches would keep it.
+pub const MAX_NAMED_REJECTIONS: usize = 1000;
+
 /// What the pipeline did with a request's events.
 #[derive(Clone, Debug)]
 pub enum AckOutcome {
-    /// Every accepted event is stored; the rejected ones are named.
+    /// Every accepted event is stored; `rejected` were refused, the first
+    /// [`MAX_NAMED_REJECTIONS`] of them named with their reasons.
     Stored {
         accepted: u32,
+        rejected: u32,
         rejections: Vec<proto::Rejection>,
     },
     /// The store refused the batch (or the pipeline shut down without
@@ -29,6 +36,7 @@ struct State {
     /// Rows not yet stored or failed; `None` until transformed.
     remaining: Option<usize>,
     accepted: u32,
+    rejected: u32,
     rejections: Vec<proto::Rejection>,
     failure: Option<(tonic::Code, String)>,
     reply: Option<oneshot::Sender<AckOutcome>>,
@@ -44,6 +52,7 @@ impl Ack {
             state: Mutex::new(State {
                 remaining: None,
                 accepted: 0,
+                rejected: 0,
                 rejections: Vec::new(),
                 failure: None,
                 reply: Some(reply),
@@ -54,9 +63,11 @@ impl Ack {
 
     /// Records the transform's outcome: `rows` rows are on their way to the
     /// sink, `rejections` were refused.
-    pub fn transformed(&self, rows: usize, rejections: Vec<proto::Rejection>) {
+    pub fn transformed(&self, rows: usize, mut rejections: Vec<proto::Rejection>) {
         let mut state = self.state.lock();
         state.remaining = Some(rows);
+        state.rejected = rejections.len() as u32;
+        rejections.truncate(MAX_NAMED_REJECTIONS);
         state.rejections = rejections;
         Self::answer_if_done(&mut state);
     }
@@ -104,6 +115,7 @@ impl Ack {
             Some((code, message)) => AckOutcome::Failed { code, message },
             None => AckOutcome::Stored {
                 accepted: state.accepted,
+                rejected: state.rejected,
                 rejections: std::mem::take(&mut state.rejections),
             },
         };
@@ -145,14 +157,42 @@ mod tests {
         match rx.try_recv().unwrap() {
             AckOutcome::Stored {
                 accepted,
+                rejected,
                 rejections,
             } => {
-                assert_eq!(accepted, 3);
+                assert_eq!((accepted, rejected), (3, 1));
                 assert_eq!(rejections.len(), 1);
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(capacity.available_permits(), 10);
+    }
+
+    #[test]
+    fn an_answer_names_the_first_rejections_and_counts_them_all() {
+        let (ack, mut rx, _capacity) = ack();
+        let rejections = (0..MAX_NAMED_REJECTIONS as u32 + 500)
+            .map(|index| proto::Rejection {
+                index,
+                ..Default::default()
+            })
+            .collect();
+        ack.transformed(0, rejections);
+        match rx.try_recv().unwrap() {
+            AckOutcome::Stored {
+                rejected,
+                rejections,
+                ..
+            } => {
+                assert_eq!(rejected as usize, MAX_NAMED_REJECTIONS + 500);
+                assert_eq!(rejections.len(), MAX_NAMED_REJECTIONS);
+                assert_eq!(
+                    rejections.last().unwrap().index as usize,
+                    MAX_NAMED_REJECTIONS - 1
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -238,7 +238,9 @@ fn process(
         let out = match work.batch.decode(work.received_ns) {
             Ok(out) => out,
             Err(e) => {
-                metrics.requests_rejected.inc();
+                // Counted as received when queued; the server counts the
+                // refused request (see `server`).
+                metrics.events_rejected.inc_by(work.batch.events as u64);
                 work.ack.refused(
                     tonic::Code::InvalidArgument,
                     format!("malformed protobuf message: {e}"),

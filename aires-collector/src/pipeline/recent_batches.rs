@@ -18,6 +18,9 @@ use tokio::sync::oneshot;
 
 use super::AckOutcome;
 
+/// Rejections remembered per stored batch, for the answer to a retry.
+const REMEMBERED_REJECTIONS: usize = 8;
+
 /// Stored batch ids remembered.
 pub const REMEMBERED: usize = 65_536;
 
@@ -83,7 +86,20 @@ impl RecentBatches {
         for tx in waiting {
             let _ = tx.send(outcome.clone());
         }
-        if matches!(outcome, AckOutcome::Stored { .. }) {
+        if let AckOutcome::Stored {
+            accepted,
+            rejected,
+            mut rejections,
+        } = outcome
+        {
+            // A retry's answer names the first few rejections (and counts
+            // them all): 65536 remembered batches stay a few megabytes.
+            rejections.truncate(REMEMBERED_REJECTIONS);
+            let outcome = AckOutcome::Stored {
+                accepted,
+                rejected,
+                rejections,
+            };
             state.entries.insert(id, Entry::Stored(outcome));
             state.stored_order.push_back(id);
             while state.stored_order.len() > REMEMBERED {
@@ -102,6 +118,7 @@ mod tests {
     fn stored(accepted: u32) -> AckOutcome {
         AckOutcome::Stored {
             accepted,
+            rejected: 0,
             rejections: Vec::new(),
         }
     }
@@ -133,6 +150,37 @@ mod tests {
             late.try_recv().unwrap(),
             AckOutcome::Stored { accepted: 5, .. }
         ));
+    }
+
+    #[test]
+    fn a_remembered_answer_keeps_its_count_and_a_few_reasons() {
+        let recent = RecentBatches::default();
+        let Admission::New(_) = recent.admit([3; 16]) else {
+            panic!("new")
+        };
+        let rejections = vec![aires_proto::v1::Rejection::default(); 100];
+        recent.finish(
+            [3; 16],
+            AckOutcome::Stored {
+                accepted: 1,
+                rejected: 100,
+                rejections,
+            },
+        );
+        let Admission::Known(mut late) = recent.admit([3; 16]) else {
+            panic!("known")
+        };
+        match late.try_recv().unwrap() {
+            AckOutcome::Stored {
+                accepted,
+                rejected,
+                rejections,
+            } => {
+                assert_eq!((accepted, rejected), (1, 100));
+                assert_eq!(rejections.len(), REMEMBERED_REJECTIONS);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

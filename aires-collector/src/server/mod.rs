@@ -61,7 +61,6 @@ impl CollectorService {
         if batch.batch_id.len() == 16 {
             return Ok(());
         }
-        self.metrics.requests_rejected.inc();
         Err(Status::invalid_argument(format!(
             "batch_id must be 16 bytes (a UUID), got {}",
             batch.batch_id.len()
@@ -69,23 +68,27 @@ impl CollectorService {
     }
 
     /// Submits a batch and waits until it is stored.
-    async fn store(&self, batch: EncodedBatch) -> Result<(u32, Vec<proto::Rejection>), Status> {
+    async fn store(
+        &self,
+        batch: EncodedBatch,
+    ) -> Result<(u32, u32, Vec<proto::Rejection>), Status> {
         self.check_batch_id(&batch)?;
         if *self.stopping.borrow() {
-            self.metrics.requests_rejected.inc();
             return Err(Status::unavailable(
                 "the collector is shutting down; retry on another instance",
             ));
         }
-        let answer = self.pipeline.submit(batch, now_ns()).await.map_err(|e| {
-            self.metrics.requests_rejected.inc();
-            Status::unavailable(e.to_string())
-        })?;
+        let answer = self
+            .pipeline
+            .submit(batch, now_ns())
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
         match answer.await {
             Ok(AckOutcome::Stored {
                 accepted,
+                rejected,
                 rejections,
-            }) => Ok((accepted, rejections)),
+            }) => Ok((accepted, rejected, rejections)),
             Ok(AckOutcome::Failed { code, message }) => Err(Status::new(code, message)),
             Err(_) => Err(Status::unavailable(
                 "the collector stopped before storing the batch",
@@ -108,10 +111,10 @@ impl Collector for CollectorService {
         &self,
         request: Request<EncodedBatch>,
     ) -> Result<Response<proto::IngestResponse>, Status> {
-        let (accepted, rejections) = self.store(request.into_inner()).await?;
+        let (accepted, rejected, rejections) = self.store(request.into_inner()).await?;
         Ok(Response::new(proto::IngestResponse {
             accepted,
-            rejected: rejections.len() as u32,
+            rejected,
             rejections,
         }))
     }
@@ -137,8 +140,14 @@ impl Collector for CollectorService {
                 };
                 match next {
                     Ok(Some(batch)) => {
-                        let batch_id = batch.batch_id.clone();
+                        // Answered tasks are reaped as the stream goes, not
+                        // only when it ends.
+                        while waiting.try_join_next().is_some() {}
+                        // A copy: a slice would keep the whole request
+                        // buffer alive until the batch is answered.
+                        let batch_id = bytes::Bytes::copy_from_slice(&batch.batch_id);
                         if let Err(status) = service.check_batch_id(&batch) {
+                            service.metrics.requests_rejected.inc();
                             break Some(status);
                         }
                         let service = service.clone();
@@ -147,11 +156,15 @@ impl Collector for CollectorService {
                         // this stream stops reading: HTTP/2 flow control
                         // then slows the client down.
                         let answer = service.pipeline.submit(batch, now_ns()).await;
+                        let metrics = service.metrics.clone();
                         waiting.spawn(async move {
                             let ack = match answer {
                                 Ok(answer) => ack_for(batch_id, answer.await.ok()),
                                 Err(e) => failed_ack(batch_id, Code::Unavailable, e.to_string()),
                             };
+                            if ack.error.is_some() {
+                                metrics.requests_rejected.inc();
+                            }
                             let _ = acks.send(Ok(ack)).await;
                         });
                     }
@@ -176,11 +189,12 @@ fn ack_for(batch_id: bytes::Bytes, outcome: Option<AckOutcome>) -> proto::Ingest
     match outcome {
         Some(AckOutcome::Stored {
             accepted,
+            rejected,
             rejections,
         }) => proto::IngestAck {
             batch_id,
             accepted,
-            rejected: rejections.len() as u32,
+            rejected,
             rejections,
             error: None,
         },
