@@ -100,9 +100,10 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
     pub processors: Option<usize>,
 
-    /// Calls (unary requests or open streams) handled at once across all
-    /// connections; more wait. With --max-message-bytes this bounds the
-    /// memory held by requests not yet in the pipeline.
+    /// Unary calls handled at once across all connections; more wait. With
+    /// --max-message-bytes this bounds the memory held by unary requests
+    /// not yet in the pipeline. Open streams are not counted here (each
+    /// reads one message at a time; their number is not limited yet).
     #[arg(
         long,
         env = "AIRES_COLLECTOR_MAX_CONCURRENT_REQUESTS",

@@ -5,8 +5,8 @@
 //! permit per event before it enters the queue and gives them back when it
 //! is answered. When the sink is slow, permits run out, `submit` waits, the
 //! gRPC handlers stop reading, and HTTP/2 flow control slows the clients.
-//! Memory is bounded by `queue_capacity` events plus one request per
-//! concurrent stream.
+//! Memory is bounded by `queue_capacity` events (counted as events, not
+//! bytes) plus one request per call or open stream being read.
 //!
 //! **Acknowledgement.** `submit` returns a receiver that is answered only
 //! once every row of the request is stored (or has failed for good), so an
