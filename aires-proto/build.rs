@@ -1,6 +1,7 @@
 //! Compiles `proto/aires/v1/*.proto` with protox (pure Rust), so building
-//! needs no system `protoc`. With the `grpc` feature the tonic client and
-//! server of the Collector service are generated too.
+//! needs no system `protoc`. With the `grpc` feature the tonic client of
+//! the Collector service is generated too (the collector generates its own
+//! server, which takes requests still encoded).
 
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("CARGO_FEATURE_GRPC").is_some() {
         tonic_prost_build::configure()
             .build_client(true)
-            .build_server(true)
+            .build_server(false)
             .codec_path("crate::codec::ProstCodec")
             .compile_fds_with_config(descriptors, config)?;
     } else {

@@ -23,7 +23,6 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use aires::{Config, LevelFilter, NullTransport};
 use aires_benches::peers;
 use aires_benches::{timed_in_chunks, timed_in_chunks_with};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
@@ -80,13 +79,7 @@ fn log_env_logger(group: &mut Group<'_>) {
 }
 
 fn emit_vs_peers(c: &mut Criterion) {
-    let guard = aires::init(
-        Config::new("bench")
-            .env_overrides(false)
-            .level(LevelFilter::INFO)
-            .transport(NullTransport::new()),
-    )
-    .expect("init");
+    let guard = peers::init_aires();
 
     let mut group = c.benchmark_group("emit_vs_peers");
     group.throughput(Throughput::Elements(1));
@@ -107,13 +100,7 @@ fn emit_vs_peers(c: &mut Criterion) {
 /// Where Aires' own cost goes: a formatted message, and the event built but
 /// not enqueued (clock, id and builder without the hand-off).
 fn emit_breakdown(c: &mut Criterion) {
-    let guard = aires::init(
-        Config::new("bench")
-            .env_overrides(false)
-            .level(LevelFilter::INFO)
-            .transport(NullTransport::new()),
-    )
-    .expect("init");
+    let guard = peers::init_aires();
     let mut group = c.benchmark_group("emit");
     group.throughput(Throughput::Elements(1));
     group.bench_function("formatted_message_3_fields", |b| {

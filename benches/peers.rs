@@ -18,6 +18,18 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 
+/// Aires as the emit benches run it: the global pipeline at INFO into a
+/// null transport.
+pub fn init_aires() -> aires::Guard {
+    aires::init(
+        aires::Config::new("bench")
+            .env_overrides(false)
+            .level(aires::LevelFilter::INFO)
+            .transport(aires::NullTransport::new()),
+    )
+    .expect("init")
+}
+
 /// The event through Aires.
 #[inline(always)]
 pub fn aires_info(i: u64) {

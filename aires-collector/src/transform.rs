@@ -50,19 +50,14 @@ pub struct Transformed {
 
 /// Transforms every event of `batch`, received at `received_ns`.
 pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transformed {
-    let context = BatchContext {
-        // The server checks the length; a nil id stands in otherwise.
-        batch_id: Uuid::from_slice(&batch.batch_id).unwrap_or_default(),
-        sdk_name: batch.sdk_name.into(),
-        sdk_version: batch.sdk_version.into(),
-        service: if batch.service.is_empty() {
-            UNKNOWN_SERVICE.into()
-        } else {
-            batch.service.into()
-        },
-        environment: batch.environment.into(),
+    let context = BatchContext::new(
+        &batch.batch_id,
+        batch.sdk_name.into(),
+        batch.sdk_version.into(),
+        &batch.service,
+        batch.environment.into(),
         received_ns,
-    };
+    );
     let mut out = Transformed {
         rows: Vec::with_capacity(batch.events.len()),
         rejections: Vec::new(),
@@ -90,29 +85,74 @@ pub fn transform_batch(batch: proto::EventBatch, received_ns: i64) -> Transforme
     out
 }
 
-struct BatchContext {
-    batch_id: Uuid,
-    sdk_name: ArcStr,
-    sdk_version: ArcStr,
-    service: ArcStr,
-    environment: ArcStr,
-    received_ns: i64,
+/// What every row of a batch shares. The decoder into rows uses it too.
+pub(crate) struct BatchContext {
+    pub(crate) batch_id: Uuid,
+    pub(crate) sdk_name: ArcStr,
+    pub(crate) sdk_version: ArcStr,
+    /// The batch's service, or [`UNKNOWN_SERVICE`].
+    pub(crate) service: ArcStr,
+    pub(crate) environment: ArcStr,
+    pub(crate) received_ns: i64,
+}
+
+impl BatchContext {
+    pub(crate) fn new(
+        batch_id: &[u8],
+        sdk_name: ArcStr,
+        sdk_version: ArcStr,
+        service: &str,
+        environment: ArcStr,
+        received_ns: i64,
+    ) -> Self {
+        BatchContext {
+            // The server checks the length; a nil id stands in otherwise.
+            batch_id: Uuid::from_slice(batch_id).unwrap_or_default(),
+            sdk_name,
+            sdk_version,
+            service: if service.is_empty() {
+                UNKNOWN_SERVICE.into()
+            } else {
+                service.into()
+            },
+            environment,
+            received_ns,
+        }
+    }
+
+    /// The event's id: its own (16 bytes), or a new one when it has none.
+    pub(crate) fn event_id(&self, id: &[u8]) -> Result<Uuid, String> {
+        match id.len() {
+            16 => Ok(Uuid::from_slice(id).expect("length checked")),
+            0 => Ok(Uuid::from_bytes(new_uuid_v7(self.received_ns))),
+            n => Err(format!("id must be 16 bytes (a UUID), got {n}")),
+        }
+    }
+
+    /// Fills the columns every row of the batch has alike.
+    pub(crate) fn fill_batch_columns(&self, row: &mut Row) {
+        row.received_ns = self.received_ns;
+        row.sdk_name = self.sdk_name.clone();
+        row.sdk_version = self.sdk_version.clone();
+        row.batch_id = self.batch_id;
+    }
+}
+
+/// An HTTP status code from the wire's `u32`.
+pub(crate) fn http_status(status: u32) -> Result<u16, String> {
+    u16::try_from(status).map_err(|_| format!("http status {status} is not a status code"))
 }
 
 /// Fills `row` (a default row) from `event`, or says why the event is
 /// refused.
 fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Result<(), String> {
-    let id = match event.id.len() {
-        16 => Uuid::from_slice(&event.id).expect("length checked"),
-        0 => Uuid::from_bytes(new_uuid_v7(context.received_ns)),
-        n => return Err(format!("id must be 16 bytes (a UUID), got {n}")),
-    };
+    let id = context.event_id(&event.id)?;
     let trace_id = check_len(&event.trace_id, 16, "trace_id")?;
     let span_id = check_len(&event.span_id, 8, "span_id")?;
     let severity = severity_name(event.severity)?;
 
     row.id = id;
-    row.received_ns = context.received_ns;
+    context.fill_batch_columns(row);
     row.severity = severity;
     row.message = event.message.into();
     row.trace_id = trace_id;
@@ -121,9 +161,6 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
     row.tags = event.tags;
     row.service = own_or(event.service, &context.service);
     row.environment = own_or(event.environment, &context.environment);
-    row.sdk_name = context.sdk_name.clone();
-    row.sdk_version = context.sdk_version.clone();
-    row.batch_id = context.batch_id;
     let (timestamp_ns, original) =
         normalise_timestamp(event.timestamp_unix_nano, context.received_ns);
     row.timestamp_ns = timestamp_ns;
@@ -158,8 +195,7 @@ fn fill_row(row: &mut Row, event: proto::Event, context: &BatchContext) -> Resul
         row.http_method = http.method.into();
         row.http_route = http.route.into();
         row.http_path = http.path;
-        row.http_status = u16::try_from(http.status_code)
-            .map_err(|_| format!("http status {} is not a status code", http.status_code))?;
+        row.http_status = http_status(http.status_code)?;
         row.http_duration_ns = http.duration_nanos;
         row.http_user_agent = http.user_agent;
         row.http_client_ip = http.client_ip;
@@ -262,7 +298,7 @@ pub(crate) fn new_uuid_v7(unix_nanos: i64) -> [u8; 16] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proto::attribute::Value as V;
 
@@ -278,7 +314,9 @@ mod tests {
         }
     }
 
-    fn batch(events: Vec<proto::Event>) -> proto::EventBatch {
+    /// A batch of `events` with every batch-level field set (the decoder's
+    /// tests use it too).
+    pub(crate) fn batch(events: Vec<proto::Event>) -> proto::EventBatch {
         proto::EventBatch {
             batch_id: vec![1; 16].into(),
             sdk_name: "aires-rust".into(),

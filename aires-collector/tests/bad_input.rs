@@ -51,10 +51,10 @@ impl<R: prost::Message + Default> Decoder for ProstDecoder<R> {
     }
 }
 
-async fn raw_ingest(
+/// A gRPC client of `collector` that sends bodies as they are.
+async fn raw_client(
     collector: &aires_collector::RunningCollector,
-    body: Bytes,
-) -> Result<proto::IngestResponse, Status> {
+) -> tonic::client::Grpc<tonic::transport::Channel> {
     let channel = tonic::transport::Channel::from_shared(endpoint(collector))
         .unwrap()
         .connect()
@@ -62,13 +62,32 @@ async fn raw_ingest(
         .unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
-    grpc.unary(
-        tonic::Request::new(body),
-        http::uri::PathAndQuery::from_static("/aires.v1.Collector/Ingest"),
-        RawCodec::<proto::IngestResponse>::default(),
-    )
-    .await
-    .map(|r| r.into_inner())
+    grpc
+}
+
+/// `batch` encoded with its event `index`'s message made invalid UTF-8.
+fn with_malformed_message(mut batch: proto::EventBatch, index: usize) -> Vec<u8> {
+    use prost::Message;
+    batch.events[index].message = "MARK".into();
+    let mut encoded = batch.encode_to_vec();
+    let at = encoded.windows(4).position(|w| w == b"MARK").unwrap();
+    encoded[at] = 0xff;
+    encoded
+}
+
+async fn raw_ingest(
+    collector: &aires_collector::RunningCollector,
+    body: Bytes,
+) -> Result<proto::IngestResponse, Status> {
+    raw_client(collector)
+        .await
+        .unary(
+            tonic::Request::new(body),
+            http::uri::PathAndQuery::from_static("/aires.v1.Collector/Ingest"),
+            RawCodec::<proto::IngestResponse>::default(),
+        )
+        .await
+        .map(|r| r.into_inner())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,11 +120,8 @@ async fn malformed_events_are_invalid_argument_and_store_nothing() {
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
     // The top level is well formed; the second event's message is not UTF-8.
-    let mut bad = batch(3);
-    bad.events[1].message = "MARK".into();
-    let mut encoded = bad.encode_to_vec();
-    let at = encoded.windows(4).position(|w| w == b"MARK").unwrap();
-    encoded[at] = 0xff;
+    let bad = batch(3);
+    let encoded = with_malformed_message(bad.clone(), 1);
     let status = raw_ingest(&collector, encoded.into()).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert!(
@@ -137,24 +153,15 @@ async fn a_stream_answers_a_batch_with_malformed_events_with_an_error_ack_and_go
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
     let (first, second) = (batch(2), batch(2));
-    let mut bad = batch(3);
-    bad.events[2].message = "MARK".into();
-    let mut bad_encoded = bad.encode_to_vec();
-    let at = bad_encoded.windows(4).position(|w| w == b"MARK").unwrap();
-    bad_encoded[at] = 0xff;
+    let bad = batch(3);
+    let bad_encoded = with_malformed_message(bad.clone(), 2);
     let bodies: Vec<Bytes> = vec![
         first.encode_to_vec().into(),
         bad_encoded.into(),
         second.encode_to_vec().into(),
     ];
-    let channel = tonic::transport::Channel::from_shared(endpoint(&collector))
-        .unwrap()
-        .connect()
+    let mut acks = raw_client(&collector)
         .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let mut acks = grpc
         .streaming(
             tonic::Request::new(tokio_stream::iter(bodies)),
             http::uri::PathAndQuery::from_static("/aires.v1.Collector/IngestStream"),

@@ -256,7 +256,7 @@ impl EventBuilder {
 
     /// Attaches a call site built at run time (bindings).
     pub fn call_site_owned(mut self, call_site: CallSite) -> Self {
-        self.event.call_site = Some(CallSiteRef::Owned(Box::new(call_site)));
+        self.set_call_site_owned(call_site);
         self
     }
 

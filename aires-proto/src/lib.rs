@@ -2,10 +2,10 @@
 //!
 //! The `.proto` files under `proto/` are the source of truth; this crate only
 //! compiles them. SDK internals encode batches without these types (see
-//! `aires_core::encode`); they are used where a batch is decoded: the
-//! collector, the development transports, and tests. With the `grpc`
-//! feature the crate also holds the tonic client and server of
-//! `aires.v1.Collector`.
+//! `aires_core::encode`), nor does the collector decode them with these
+//! types (see `aires_collector::decode`); they are used by the development
+//! transports, the collector's answers, and tests. With the `grpc` feature
+//! the crate also holds the tonic client of `aires.v1.Collector`.
 
 #![allow(missing_docs, missing_debug_implementations)]
 

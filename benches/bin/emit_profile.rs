@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use aires::{Config, LevelFilter, NullTransport};
 use aires_benches::peers;
 
 /// Events between flushes, as in the criterion benches.
@@ -52,13 +51,7 @@ fn main() {
     let events: u64 = events.parse().expect("events: a number");
     match setup.as_str() {
         "aires" => {
-            let guard = aires::init(
-                Config::new("bench")
-                    .env_overrides(false)
-                    .level(LevelFilter::INFO)
-                    .transport(NullTransport::new()),
-            )
-            .expect("init");
+            let guard = peers::init_aires();
             run(events, peers::aires_info, || {
                 aires::flush(Duration::from_secs(60)).expect("flush")
             });

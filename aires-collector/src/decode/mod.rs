@@ -25,12 +25,11 @@ use arcstr::ArcStr;
 
 use aires_proto::v1 as proto;
 use bytes::Bytes;
-use uuid::Uuid;
 
 use crate::row::{Attributes, Row};
 use crate::transform::{
-    check_len, new_uuid_v7, normalise_timestamp, severity_name, Transformed,
-    ORIGINAL_TIMESTAMP_KEY, UNKNOWN_SERVICE,
+    check_len, http_status, normalise_timestamp, severity_name, BatchContext, Transformed,
+    ORIGINAL_TIMESTAMP_KEY,
 };
 
 /// A request as the server takes it: the encoded batch, with its top level
@@ -107,18 +106,15 @@ fn decode_events(
     // Checked by `Layout::read`; checked again (the batch-level text only)
     // rather than trusted.
     let text = |range: &Range<usize>| utf8(&encoded[range.clone()]);
-    let service = text(&layout.service)?;
     let mut decoder = Decoder {
-        batch_id: Uuid::from_slice(&encoded[layout.batch_id.clone()]).unwrap_or_default(),
-        sdk_name: text(&layout.sdk_name)?.into(),
-        sdk_version: text(&layout.sdk_version)?.into(),
-        service: if service.is_empty() {
-            UNKNOWN_SERVICE.into()
-        } else {
-            service.into()
-        },
-        environment: text(&layout.environment)?.into(),
-        received_ns,
+        batch: BatchContext::new(
+            &encoded[layout.batch_id.clone()],
+            text(&layout.sdk_name)?.into(),
+            text(&layout.sdk_version)?.into(),
+            text(&layout.service)?,
+            text(&layout.environment)?.into(),
+            received_ns,
+        ),
         text: Interner::default(),
         attributes: Lists::with_capacity(reserved(layout.events.len())),
     };
@@ -256,12 +252,7 @@ struct EventFields<'a> {
 
 /// Decodes the events of one batch.
 struct Decoder<'a> {
-    batch_id: Uuid,
-    sdk_name: ArcStr,
-    sdk_version: ArcStr,
-    service: ArcStr,
-    environment: ArcStr,
-    received_ns: i64,
+    batch: BatchContext,
     text: Interner<'a>,
     attributes: Lists,
 }
@@ -549,11 +540,7 @@ impl<'a> Decoder<'a> {
         event: &EventFields<'a>,
         marks: Marks,
     ) -> Result<(), String> {
-        let id = match event.id.len() {
-            16 => Uuid::from_slice(event.id).expect("length checked"),
-            0 => Uuid::from_bytes(new_uuid_v7(self.received_ns)),
-            n => return Err(format!("id must be 16 bytes (a UUID), got {n}")),
-        };
+        let id = self.batch.event_id(event.id)?;
         let trace_id = check_len(event.trace_id, 16, "trace_id")?;
         let span_id = check_len(event.span_id, 8, "span_id")?;
         let severity = severity_name(event.severity)?;
@@ -561,20 +548,16 @@ impl<'a> Decoder<'a> {
             return Err(reason.clone());
         }
         if let Some(status) = event.http_status {
-            row.http_status = u16::try_from(status)
-                .map_err(|_| format!("http status {status} is not a status code"))?;
+            row.http_status = http_status(status)?;
         }
         row.id = id;
-        row.received_ns = self.received_ns;
+        self.batch.fill_batch_columns(row);
         row.severity = severity;
         row.trace_id = trace_id;
         row.span_id = span_id;
         row.service = self.own_or(event.service, Which::Service);
         row.environment = self.own_or(event.environment, Which::Environment);
-        row.sdk_name = self.sdk_name.clone();
-        row.sdk_version = self.sdk_version.clone();
-        row.batch_id = self.batch_id;
-        let (timestamp_ns, original) = normalise_timestamp(event.timestamp, self.received_ns);
+        let (timestamp_ns, original) = normalise_timestamp(event.timestamp, self.batch.received_ns);
         row.timestamp_ns = timestamp_ns;
         if let Some(original) = original {
             // First, as the transform has it.
@@ -588,8 +571,8 @@ impl<'a> Decoder<'a> {
     fn own_or(&mut self, own: &'a str, which: Which) -> ArcStr {
         match (own.is_empty(), which) {
             (false, _) => self.text.str(own),
-            (true, Which::Service) => self.service.clone(),
-            (true, Which::Environment) => self.environment.clone(),
+            (true, Which::Service) => self.batch.service.clone(),
+            (true, Which::Environment) => self.batch.environment.clone(),
         }
     }
 }
@@ -654,16 +637,20 @@ impl<'a> Interner<'a> {
     /// Bounds the map whatever a batch holds; text past it is not shared.
     const MAX_ENTRIES: usize = 4096;
 
+    /// The text in `cache` equal to `bytes`, or the slot it belongs in.
+    #[inline(always)]
+    fn cached(cache: &[CacheSlot<'a>], bytes: &[u8]) -> Result<ArcStr, usize> {
+        let slot = cache_slot(bytes, Self::CACHE_BITS);
+        match &cache[slot] {
+            Some((cached, text)) if same_text(cached, bytes) => Ok(text.clone()),
+            _ => Err(slot),
+        }
+    }
+
     /// The shared text for `bytes`, which must be UTF-8.
     #[inline(always)]
     fn bytes(&mut self, bytes: &'a [u8]) -> Result<ArcStr, DecodeError> {
-        let slot = cache_slot(bytes, Self::CACHE_BITS);
-        if let Some((cached, text)) = &self.cache[slot] {
-            if same_text(cached, bytes) {
-                return Ok(text.clone());
-            }
-        }
-        self.bytes_missed(bytes, slot)
+        Self::cached(&self.cache[..], bytes).or_else(|slot| self.bytes_missed(bytes, slot))
     }
 
     /// [`Interner::bytes`] for text not in its cache slot.
@@ -687,13 +674,7 @@ impl<'a> Interner<'a> {
     /// equal to it that took the same cache slot.
     #[inline(always)]
     fn value(&mut self, bytes: &'a [u8]) -> Result<ArcStr, DecodeError> {
-        let slot = cache_slot(bytes, Self::CACHE_BITS);
-        if let Some((cached, text)) = &self.values[slot] {
-            if same_text(cached, bytes) {
-                return Ok(text.clone());
-            }
-        }
-        self.value_missed(bytes, slot)
+        Self::cached(&self.values[..], bytes).or_else(|slot| self.value_missed(bytes, slot))
     }
 
     /// [`Interner::value`] for text not in its cache slot.

@@ -3,10 +3,12 @@
 //! refused.
 
 use super::*;
-use crate::transform::{transform_batch, MAX_FUTURE_SKEW_NS};
+use crate::transform::tests::batch;
+use crate::transform::{transform_batch, MAX_FUTURE_SKEW_NS, UNKNOWN_SERVICE};
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
 use proto::attribute::Value as V;
+use uuid::Uuid;
 
 const NOW: i64 = 1_780_000_000_000_000_000;
 
@@ -121,17 +123,6 @@ fn full_event() -> proto::Event {
             module: "shop::pay".into(),
             function: "charge".into(),
         }),
-    }
-}
-
-fn batch(events: Vec<proto::Event>) -> proto::EventBatch {
-    proto::EventBatch {
-        batch_id: vec![1; 16].into(),
-        sdk_name: "aires-rust".into(),
-        sdk_version: "0.1.0".into(),
-        service: "checkout".into(),
-        environment: "prod".into(),
-        events,
     }
 }
 

@@ -4,8 +4,9 @@
 
 use std::marker::PhantomData;
 
+use aires_proto::codec::ProstEncoder;
 use prost::bytes::Buf;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic::Status;
 
 use crate::decode::EncodedBatch;
@@ -23,29 +24,15 @@ impl<E> Default for BatchCodec<E> {
 impl<E: prost::Message + Send + 'static> Codec for BatchCodec<E> {
     type Encode = E;
     type Decode = EncodedBatch;
-    type Encoder = AnswerEncoder<E>;
+    type Encoder = ProstEncoder<E>;
     type Decoder = BatchDecoder;
 
     fn encoder(&mut self) -> Self::Encoder {
-        AnswerEncoder(PhantomData)
+        ProstEncoder::default()
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         BatchDecoder
-    }
-}
-
-/// Encodes an answer with prost.
-#[derive(Debug)]
-pub struct AnswerEncoder<E>(PhantomData<fn(E)>);
-
-impl<E: prost::Message> Encoder for AnswerEncoder<E> {
-    type Item = E;
-    type Error = Status;
-
-    fn encode(&mut self, item: E, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("cannot encode message: {e}")))
     }
 }
 
