@@ -6,27 +6,33 @@ use tonic_build::manual::{Builder, Method, Service};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let method = |name: &str, route: &str, output: &str| {
+    let method = |name: &str, route: &str, output: &str, codec: &str| {
         Method::builder()
             .name(name)
             .route_name(route)
             .input_type("crate::decode::EncodedBatch")
             .output_type(output)
-            .codec_path("crate::server::codec::BatchCodec")
+            .codec_path(codec)
     };
     let service = Service::builder()
         .name("Collector")
         .package("aires.v1")
         .method(
-            method("ingest", "Ingest", "aires_proto::v1::IngestResponse")
-                .comment("Stores one batch. Answered once its accepted events are stored.")
-                .build(),
+            method(
+                "ingest",
+                "Ingest",
+                "aires_proto::v1::IngestResponse",
+                "crate::server::codec::UnaryBatchCodec",
+            )
+            .comment("Stores one batch. Answered once its accepted events are stored.")
+            .build(),
         )
         .method(
             method(
                 "ingest_stream",
                 "IngestStream",
                 "aires_proto::v1::IngestAck",
+                "crate::server::codec::BatchCodec",
             )
             .comment("Stores a stream of batches, one ack per batch once it is stored.")
             .client_streaming()

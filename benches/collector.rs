@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use aires_collector::{CollectorConfig, NullSink, SinkKind};
 use aires_core::encode::BatchEncoder;
 use aires_core::{EncodedBatch, Limits, Transport, Uuid7};
-use aires_proto::v1 as proto;
 use aires_transport_grpc::{GrpcConfig, GrpcTransport};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use prost::Message;
 
 const BATCH: usize = 256;
 
@@ -44,18 +42,23 @@ fn decode_transform(c: &mut Criterion) {
     group.bench_function("batch_256", |b| {
         b.iter(|| {
             black_box(
-                aires_collector::decode::decode_batch(&batch.payload, 1_780_000_000_000_000_000)
-                    .expect("valid"),
+                aires_collector::decode::decode_batch(
+                    &batch.payload,
+                    1_780_000_000_000_000_000,
+                    Default::default(),
+                )
+                .expect("valid"),
             )
         })
     });
-    // The reference path it replaced: prost's structs, then the transform.
+    // The reference path it is compared with: prost's structs, then the
+    // same rules.
     group.bench_function("batch_256_prost_then_transform", |b| {
         b.iter(|| {
-            let decoded = proto::EventBatch::decode(batch.payload.clone()).expect("valid");
-            black_box(aires_collector::transform::transform_batch(
-                decoded,
+            black_box(aires_collector::reference::transform_batch(
+                &batch.payload,
                 1_780_000_000_000_000_000,
+                Default::default(),
             ))
         })
     });

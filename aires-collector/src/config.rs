@@ -100,16 +100,37 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
     pub processors: Option<usize>,
 
-    /// Unary calls handled at once across all connections; more wait. With
-    /// --max-message-bytes this bounds the memory held by unary requests
-    /// not yet in the pipeline. Open streams are not counted here (each
-    /// reads one message at a time; their number is not limited yet).
+    /// Calls in progress at once across all connections: unary calls until
+    /// answered, and open streams. More wait, unread. With
+    /// --max-message-bytes this bounds the memory of requests being read
+    /// and not yet in the pipeline. Health checks are not counted.
     #[arg(
         long,
         env = "AIRES_COLLECTOR_MAX_CONCURRENT_REQUESTS",
-        default_value_t = 512
+        default_value_t = 128
     )]
     pub max_concurrent_requests: usize,
+
+    /// Memory held by batches accepted and not yet answered, at most, in
+    /// bytes: each is charged an upper bound of what it holds when taken,
+    /// then what its rows hold once decoded, until its answer is handed to
+    /// the connection. Beyond it, clients wait (backpressure); a single
+    /// batch that could never fit is refused.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_MAX_PENDING_BYTES",
+        default_value_t = 256 << 20
+    )]
+    pub max_pending_bytes: usize,
+
+    /// Batches one stream may have read and not yet had answered; past it
+    /// the stream is not read until acks are taken (HTTP/2 flow control).
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_MAX_STREAM_PENDING_BATCHES",
+        default_value_t = 64
+    )]
+    pub max_stream_pending_batches: usize,
 
     /// Events accepted and not yet stored, at most; beyond it, clients wait
     /// (backpressure).
@@ -192,6 +213,8 @@ struct FileConfig {
     api_keys: Option<Vec<String>>,
     max_message_bytes: Option<usize>,
     max_concurrent_requests: Option<usize>,
+    max_pending_bytes: Option<usize>,
+    max_stream_pending_batches: Option<usize>,
     batch_size: Option<usize>,
     batch_timeout_ms: Option<u64>,
     max_batch_rows: Option<usize>,
@@ -293,6 +316,8 @@ impl CollectorConfig {
             api_keys,
             max_message_bytes,
             max_concurrent_requests,
+            max_pending_bytes,
+            max_stream_pending_batches,
             batch_size,
             batch_timeout_ms,
             max_batch_rows,
@@ -327,6 +352,11 @@ impl CollectorConfig {
         positive(
             "max_concurrent_requests",
             self.max_concurrent_requests as u64,
+        )?;
+        positive("max_pending_bytes", self.max_pending_bytes as u64)?;
+        positive(
+            "max_stream_pending_batches",
+            self.max_stream_pending_batches as u64,
         )?;
         positive("batch_size", self.batch_size as u64)?;
         positive("batch_timeout_ms", self.batch_timeout_ms)?;
@@ -396,6 +426,7 @@ impl CollectorConfig {
                 .processors
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
             queue_capacity: self.queue_capacity,
+            max_pending_bytes: self.max_pending_bytes,
             max_batch_rows: self.max_batch_rows,
             ..PipelineConfig::default()
         }

@@ -18,12 +18,15 @@
 
 pub mod config;
 pub mod decode;
+pub mod identity;
 pub mod pipeline;
+#[cfg(any(test, feature = "reference"))]
+pub mod reference;
 pub mod row;
+pub mod rules;
 pub mod server;
 pub mod sink;
 pub mod telemetry;
-pub mod transform;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +45,7 @@ pub use sink::{NullSink, RowBatch, Sink, SinkError, SinkErrorKind, SinkFuture, S
 
 use pipeline::Pipeline;
 use server::collector_server::CollectorServer;
-use server::{ApiKeys, CollectorService, RefusalLayer};
+use server::{ApiKeys, CallLimitLayer, CollectorService, RefusalLayer};
 use telemetry::Metrics;
 
 /// Why the collector could not start.
@@ -143,6 +146,7 @@ pub async fn start(
         metrics.clone(),
         stopping.clone(),
         config.max_message_bytes,
+        config.max_stream_pending_batches,
     );
     let collector = CollectorServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
@@ -152,6 +156,12 @@ pub async fn start(
         .send_compressed(CompressionEncoding::Zstd);
     let keys = ApiKeys::new(config.api_keys.clone());
     let collector = InterceptedService::new(collector, move |request| keys.check(request));
+    // The call limit wraps this service alone: health checks are never held
+    // behind it.
+    let collector = tower::Layer::layer(
+        &CallLimitLayer::new(config.max_concurrent_requests),
+        collector,
+    );
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<CollectorServer<CollectorService>>()
@@ -172,9 +182,6 @@ pub async fn start(
             .map_err(|e| StartError::Tls(e.to_string()))?;
     }
     let router = builder
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            config.max_concurrent_requests,
-        ))
         .layer(RefusalLayer::new(config.max_message_bytes, metrics.clone()))
         .add_service(health_service)
         .add_service(collector);
@@ -184,8 +191,10 @@ pub async fn start(
     };
     let depth_metrics = metrics.clone();
     let depth = pipeline.depth_probe();
+    let pending_bytes = pipeline.bytes_probe();
     let render_metrics = Arc::new(move || {
         depth_metrics.queue_depth.set(depth() as i64);
+        depth_metrics.pending_bytes.set(pending_bytes() as i64);
         depth_metrics.render()
     });
     let grpc = router.serve_with_incoming_shutdown(

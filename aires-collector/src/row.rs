@@ -75,6 +75,28 @@ pub struct Row {
     pub batch_id: Uuid,
 }
 
+impl Row {
+    /// Bytes this row owns on the heap (text it shares with other rows is
+    /// counted once per batch by the decoder instead).
+    pub fn heap_bytes(&self) -> usize {
+        let strings = |list: &Vec<String>| {
+            list.capacity() * std::mem::size_of::<String>()
+                + list.iter().map(String::capacity).sum::<usize>()
+        };
+        self.trace_id.capacity()
+            + self.span_id.capacity()
+            + self.session_id.capacity()
+            + strings(&self.tags)
+            + self.http_path.capacity()
+            + self.http_user_agent.capacity()
+            + self.http_client_ip.capacity()
+            + self.error_type.capacity()
+            + self.error_message.capacity()
+            + strings(&self.error_chain)
+            + self.error_backtrace.capacity()
+    }
+}
+
 /// Key-value pairs of one attribute type.
 pub type AttributeList<T> = Vec<(ArcStr, T)>;
 

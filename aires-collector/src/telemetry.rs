@@ -7,10 +7,12 @@
 //! | `aires_collector_events_inserted_total` | events the sink stored |
 //! | `aires_collector_events_rejected_total` | events refused (one by one, or with their whole request when its events do not decode) |
 //! | `aires_collector_events_failed_total` | events the sink refused for good |
-//! | `aires_collector_requests_rejected_total` | requests, and batches of a stream, refused whole (auth, size, malformed, shutting down, store failed) |
+//! | `aires_collector_requests_rejected_total` | requests, and batches of a stream, refused whole (auth, size, malformed, id reused, shutting down, store failed) |
+//! | `aires_collector_requests_cancelled_total` | calls and streams the client ended or gave up on before their answer |
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
 //! | `aires_collector_batches_deduplicated_total` | retried batches answered from memory instead of stored again |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
+//! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
 //! | `aires_collector_batch_rows` | rows per sink write (histogram) |
 //! | `aires_collector_sink_latency_seconds` | duration of successful sink writes (histogram) |
 
@@ -32,9 +34,11 @@ pub struct Metrics {
     pub events_rejected: Counter,
     pub events_failed: Counter,
     pub requests_rejected: Counter,
+    pub requests_cancelled: Counter,
     pub sink_retries: Counter,
     pub batches_deduplicated: Counter,
     pub queue_depth: Gauge,
+    pub pending_bytes: Gauge,
     pub batch_rows: Histogram,
     pub sink_latency: Histogram,
 }
@@ -48,9 +52,11 @@ impl Default for Metrics {
             events_rejected: Counter::default(),
             events_failed: Counter::default(),
             requests_rejected: Counter::default(),
+            requests_cancelled: Counter::default(),
             sink_retries: Counter::default(),
             batches_deduplicated: Counter::default(),
             queue_depth: Gauge::default(),
+            pending_bytes: Gauge::default(),
             batch_rows: Histogram::new(exponential_buckets(10.0, 2.0, 15)),
             sink_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
             registry: Registry::default(),
@@ -77,8 +83,13 @@ impl Default for Metrics {
         );
         registry.register(
             "requests_rejected",
-            "Requests refused whole: auth, size, malformed, shutting down",
+            "Requests refused whole: auth, size, malformed, id reused, shutting down, store failed",
             metrics.requests_rejected.clone(),
+        );
+        registry.register(
+            "requests_cancelled",
+            "Calls and streams the client ended or gave up on before their answer",
+            metrics.requests_cancelled.clone(),
         );
         registry.register(
             "sink_retries",
@@ -94,6 +105,11 @@ impl Default for Metrics {
             "queue_depth",
             "Events accepted and not yet answered",
             metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "pending_bytes",
+            "Bytes of the memory budget held by requests accepted and not yet answered",
+            metrics.pending_bytes.clone(),
         );
         registry.register(
             "batch_rows",

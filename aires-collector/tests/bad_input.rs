@@ -115,32 +115,48 @@ async fn malformed_protobuf_is_invalid_argument() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_events_are_invalid_argument_and_store_nothing() {
+async fn an_event_that_does_not_decode_is_refused_alone_and_its_neighbours_stored() {
     use prost::Message;
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
     // The top level is well formed; the second event's message is not UTF-8.
     let bad = batch(3);
     let encoded = with_malformed_message(bad.clone(), 1);
-    let status = raw_ingest(&collector, encoded.into()).await.unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let response = raw_ingest(&collector, encoded.clone().into())
+        .await
+        .unwrap();
+    assert_eq!((response.accepted, response.rejected), (2, 1));
+    assert_eq!(response.rejections[0].index, 1);
     assert!(
-        status.message().contains("malformed protobuf")
-            && status.message().contains("Event.message"),
+        response.rejections[0]
+            .reason
+            .starts_with("malformed event: Event.message: invalid string value"),
+        "{}",
+        response.rejections[0].reason
+    );
+    assert_eq!(indexes(&sink.rows()), [0, 2]);
+    // A retry of the same bytes is answered from memory, not stored again.
+    let retry = raw_ingest(&collector, encoded.into()).await.unwrap();
+    assert_eq!((retry.accepted, retry.rejected), (2, 1));
+    // The same batch id with other content is refused, not taken as stored.
+    let status = raw_ingest(&collector, bad.encode_to_vec().into())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert!(
+        status.message().contains("other content"),
         "{}",
         status.message()
     );
-    assert_eq!(sink.row_count(), 0);
-    // A retry of a refused batch is decoded afresh, not answered from memory.
-    let status = raw_ingest(&collector, bad.encode_to_vec().into()).await;
-    assert_eq!(status.unwrap().accepted, 3);
-    // The refused request is counted once; its events as received and rejected.
+    assert_eq!(indexes(&sink.rows()), [0, 2]);
     let text = http_get(collector.metrics_addr(), "/metrics").await;
     for line in [
         "aires_collector_requests_rejected_total 1",
-        "aires_collector_events_received_total 6",
-        "aires_collector_events_rejected_total 3",
-        "aires_collector_events_inserted_total 3",
+        "aires_collector_requests_cancelled_total 0",
+        "aires_collector_batches_deduplicated_total 1",
+        "aires_collector_events_received_total 3",
+        "aires_collector_events_rejected_total 1",
+        "aires_collector_events_inserted_total 2",
     ] {
         assert!(text.contains(line), "{line} in {text}");
     }
@@ -148,7 +164,7 @@ async fn malformed_events_are_invalid_argument_and_store_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_answers_a_batch_with_malformed_events_with_an_error_ack_and_goes_on() {
+async fn a_stream_refuses_an_event_that_does_not_decode_and_stores_its_neighbours() {
     use prost::Message;
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
@@ -185,19 +201,15 @@ async fn a_stream_answers_a_batch_with_malformed_events_with_an_error_ack_and_go
         expected
     );
     for ack in &answers {
+        assert!(ack.error.is_none(), "{ack:?}");
         if ack.batch_id == bad.batch_id {
-            let error = ack.error.as_ref().expect("the malformed batch fails");
-            assert_eq!(error.code, Code::InvalidArgument as i32);
-            assert!(
-                error.message.contains("malformed protobuf"),
-                "{}",
-                error.message
-            );
+            assert_eq!((ack.accepted, ack.rejected), (2, 1));
+            assert_eq!(ack.rejections[0].index, 2);
         } else {
-            assert_eq!((ack.accepted, ack.error.is_none()), (2, true));
+            assert_eq!((ack.accepted, ack.rejected), (2, 0));
         }
     }
-    assert_eq!(sink.row_count(), 4);
+    assert_eq!(sink.row_count(), 6);
     collector.shutdown().await.unwrap();
 }
 
@@ -344,7 +356,10 @@ async fn random_and_mutated_input_never_breaks_the_collector() {
             Err(status) => assert!(
                 matches!(
                     status.code(),
-                    Code::InvalidArgument | Code::ResourceExhausted | Code::FailedPrecondition
+                    Code::InvalidArgument
+                        | Code::ResourceExhausted
+                        | Code::FailedPrecondition
+                        | Code::AlreadyExists
                 ),
                 "round {round}: unexpected {status:?}"
             ),

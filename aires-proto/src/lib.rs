@@ -15,4 +15,13 @@ pub mod codec;
 /// Version 1 of the wire format.
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/aires.v1.rs"));
+
+    /// The event messages of `aires.v1` with every `uint32` and enum field
+    /// as a `uint64`, and a batch's events left encoded: what a reference
+    /// decoder needs to see a value that does not fit its field, and to
+    /// refuse one event alone (feature `wide`; tests only).
+    #[cfg(feature = "wide")]
+    pub mod wide {
+        include!(concat!(env!("OUT_DIR"), "/aires.v1.wide.rs"));
+    }
 }

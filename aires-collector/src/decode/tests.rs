@@ -1,43 +1,57 @@
-//! The decoder against the reference path (prost's decode, then
-//! `transform_batch`): the same rows, the same rejections, the same inputs
-//! refused.
+//! The decoder against the reference path (prost's decode, then the same
+//! rules): the same rows, the same rejections, the same inputs refused.
 
+use super::interner::cache_slot;
 use super::*;
-use crate::transform::tests::batch;
-use crate::transform::{transform_batch, MAX_FUTURE_SKEW_NS, UNKNOWN_SERVICE};
+use crate::pipeline::budget;
+use crate::reference::tests::batch;
+use crate::reference::transform_batch;
+use crate::rules::{MAX_FUTURE_SKEW_NS, ORIGINAL_TIMESTAMP_KEY, UNKNOWN_SERVICE};
+use aires_proto::v1 as proto;
+use arcstr::ArcStr;
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
 use proto::attribute::Value as V;
 use uuid::Uuid;
 
 const NOW: i64 = 1_780_000_000_000_000_000;
+const DIGEST: Digest = Digest([0x5a; 16]);
+
+fn decode(encoded: &[u8]) -> Result<Transformed, DecodeError> {
+    decode_batch(encoded, NOW, DIGEST)
+}
 
 /// What the reference path makes of `encoded`: rows and rejections, or
 /// that it does not decode.
 fn reference(encoded: &[u8]) -> Option<Transformed> {
-    let batch = proto::EventBatch::decode(encoded).ok()?;
-    Some(transform_batch(batch, NOW))
+    transform_batch(encoded, NOW, DIGEST)
 }
 
-/// Asserts that the decoder and the reference path agree on `encoded`.
-/// Ids the collector made up (for events without one) are random: they
-/// only have to be UUID v7 values on both sides.
+/// The rejections, with the wording of decoding errors left out (prost
+/// names nested fields in another order): only that they are malformed.
+fn reasons(out: &Transformed) -> Vec<proto::Rejection> {
+    let mut rejections = out.rejections.clone();
+    for r in &mut rejections {
+        if r.reason.starts_with("malformed event: ") {
+            r.reason = "malformed event".into();
+        }
+    }
+    rejections
+}
+
+/// Asserts that the decoder and the reference path agree on `encoded`,
+/// and that the decoded rows hold no more memory than their admission
+/// charge.
 fn assert_same(encoded: &[u8]) {
     let expected = reference(encoded);
-    let actual = decode_batch(encoded, NOW);
+    let actual = decode(encoded);
     match (expected, actual) {
         (None, Err(_)) => {}
-        (Some(expected), Ok(mut actual)) => {
+        (Some(expected), Ok(actual)) => {
             assert_eq!(actual.rows.len(), expected.rows.len(), "row count");
-            for (row, reference) in actual.rows.iter_mut().zip(&expected.rows) {
-                if row.id != reference.id {
-                    assert_eq!(row.id.get_version_num(), 7);
-                    assert_eq!(reference.id.get_version_num(), 7);
-                    row.id = reference.id;
-                }
-            }
             assert_eq!(actual.rows, expected.rows);
-            assert_eq!(actual.rejections, expected.rejections);
+            assert_eq!(reasons(&actual), reasons(&expected));
+            assert_within_charge(encoded, &actual);
         }
         (expected, actual) => panic!(
             "prost {} but the decoder {} ({encoded:02x?})",
@@ -45,7 +59,7 @@ fn assert_same(encoded: &[u8]) {
                 Some(_) => "decodes".to_string(),
                 None => format!(
                     "refuses: {}",
-                    proto::EventBatch::decode(encoded).unwrap_err()
+                    proto::wide::EventBatch::decode(encoded).unwrap_err()
                 ),
             },
             match actual {
@@ -54,6 +68,18 @@ fn assert_same(encoded: &[u8]) {
             }
         ),
     }
+}
+
+/// The memory a decoded batch holds is within what admitting it charged.
+fn assert_within_charge(encoded: &[u8], out: &Transformed) {
+    let events = Layout::read(encoded).map_or(0, |layout| layout.events.len());
+    let charged = budget::admission_bytes(encoded.len(), events);
+    let held = budget::decoded_bytes(out);
+    assert!(
+        held <= charged,
+        "{held} bytes decoded from {} bytes and {events} events, charged {charged}",
+        encoded.len()
+    );
 }
 
 fn attribute(key: &str, value: V) -> proto::Attribute {
@@ -189,10 +215,10 @@ fn edge_events() -> Vec<proto::Event> {
 }
 
 #[test]
-fn every_part_decodes_as_the_transform_has_it() {
+fn every_part_decodes_as_the_reference_has_it() {
     let encoded = batch(vec![full_event()]).encode_to_vec();
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
     let row = &out.rows[0];
     assert_eq!(&*row.service, "billing");
     assert_eq!(&*row.file, "src/pay.rs");
@@ -204,10 +230,10 @@ fn every_part_decodes_as_the_transform_has_it() {
 }
 
 #[test]
-fn refusals_and_edge_cases_match_the_transform() {
+fn refusals_and_edge_cases_match_the_reference() {
     let encoded = batch(edge_events()).encode_to_vec();
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
     let reasons: Vec<(u32, &str)> = out
         .rejections
         .iter()
@@ -235,14 +261,14 @@ fn refusals_and_edge_cases_match_the_transform() {
 }
 
 #[test]
-fn batch_level_defaults_and_fallbacks_match_the_transform() {
+fn batch_level_defaults_and_fallbacks_match_the_reference() {
     let mut anonymous = batch(vec![event(1), full_event()]);
     anonymous.service.clear();
     anonymous.environment.clear();
     anonymous.sdk_name.clear();
     anonymous.batch_id = vec![1; 3].into();
     assert_same(&anonymous.encode_to_vec());
-    let out = decode_batch(&anonymous.encode_to_vec(), NOW).unwrap();
+    let out = decode(&anonymous.encode_to_vec()).unwrap();
     assert_eq!(&*out.rows[0].service, UNKNOWN_SERVICE);
     assert_eq!(out.rows[0].batch_id, Uuid::nil());
     assert_same(&proto::EventBatch::default().encode_to_vec());
@@ -264,7 +290,7 @@ fn batch_level_fields_after_the_events_apply_to_them() {
     let mut encoded = only_events.encode_to_vec();
     encoded.extend(only_header.encode_to_vec());
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
     assert_eq!(out.rows.len(), 2);
     assert!(out
         .rows
@@ -296,7 +322,7 @@ fn repeated_fields_keep_the_last_value_and_nested_messages_merge() {
     encode_varint(merged.len() as u64, &mut encoded);
     encoded.extend(&merged);
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
     let row = &out.rows[0];
     assert_eq!(&*row.message, "event 3");
     assert_eq!((&*row.http_method, &*row.http_route), ("POST", "/second"));
@@ -321,7 +347,7 @@ fn repeated_fields_keep_the_last_value_and_nested_messages_merge() {
     encode_varint(event_bytes.len() as u64, &mut encoded);
     encoded.extend(&event_bytes);
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
     assert_eq!(out.rows[0].attributes_int[1], ("k".into(), 5));
     assert!(out.rows[0].attributes_string.is_empty());
 }
@@ -387,8 +413,8 @@ fn unknown_fields_are_skipped_at_every_level() {
     let mut encoded = with_unknown_fields(&header);
     encoded.extend(&events);
     assert_same(&encoded);
-    let out = decode_batch(&encoded, NOW).unwrap();
-    let mut expected = decode_batch(&plain, NOW).unwrap();
+    let out = decode(&encoded).unwrap();
+    let mut expected = decode(&plain).unwrap();
     assert_eq!(out.rows, std::mem::take(&mut expected.rows));
 }
 
@@ -399,7 +425,7 @@ fn malformed_input_is_an_error_not_a_panic() {
     for end in 0..encoded.len() {
         assert_same(&encoded[..end]);
     }
-    let refused = |bytes: &[u8]| decode_batch(bytes, NOW).unwrap_err().to_string();
+    let refused = |bytes: &[u8]| decode(bytes).unwrap_err().to_string();
     // A length past the end.
     assert!(refused(&[0x22, 0xc8, 0x01, 1, 2, 3]).contains("buffer underflow"));
     // A known field with another wire type.
@@ -416,9 +442,12 @@ fn malformed_input_is_an_error_not_a_panic() {
     let mut encoded = batch(vec![bad_text]).encode_to_vec();
     let at = encoded.windows(4).position(|w| w == b"FILE").unwrap();
     encoded[at] = 0xff;
+    // Inside an event: that event alone is refused, naming the field.
+    let out = decode(&encoded).unwrap();
+    assert_eq!(out.rows.len(), 0);
     assert_eq!(
-        refused(&encoded),
-        "EventBatch.events: Event.call_site: CallSite.file: \
+        out.rejections[0].reason,
+        "malformed event: Event.call_site: CallSite.file: \
          invalid string value: data is not UTF-8 encoded"
     );
     assert_same(&encoded);
@@ -475,7 +504,7 @@ fn the_scan_reads_the_batch_id_and_counts_events() {
         (scanned.batch_id.as_ref(), scanned.events),
         (&[1u8; 16][..], 3)
     );
-    let out = scanned.decode(NOW).unwrap();
+    let out = scanned.decode(NOW, DIGEST);
     assert_eq!(out.rows.len(), 3);
     assert!(EncodedBatch::scan(Bytes::from_static(&[0x22, 0x7f, 0x01])).is_err());
 }
@@ -485,7 +514,7 @@ fn interned_text_is_shared_between_rows() {
     let mut a = full_event();
     let b = full_event();
     a.id = vec![8; 16].into();
-    let out = decode_batch(&batch(vec![a, b]).encode_to_vec(), NOW).unwrap();
+    let out = decode(&batch(vec![a, b]).encode_to_vec()).unwrap();
     let (first, second) = (&out.rows[0], &out.rows[1]);
     assert!(ArcStr::ptr_eq(&first.file, &second.file));
     assert!(ArcStr::ptr_eq(
@@ -500,5 +529,148 @@ fn the_cache_slot_of_any_text_is_in_range() {
     for len in 0..40 {
         let text = vec![0xa5u8; len];
         assert!(cache_slot(&text, 8) < 256);
+    }
+}
+
+/// `events`, encoded with the wide types (integers at full width), in a
+/// batch with every batch-level field set.
+fn wide_batch(events: Vec<proto::wide::Event>) -> Vec<u8> {
+    let header = batch(Vec::new());
+    proto::wide::EventBatch {
+        batch_id: header.batch_id,
+        sdk_name: header.sdk_name,
+        sdk_version: header.sdk_version,
+        service: header.service,
+        environment: header.environment,
+        events: events.iter().map(|e| e.encode_to_vec().into()).collect(),
+    }
+    .encode_to_vec()
+}
+
+fn wide_event(n: u8) -> proto::wide::Event {
+    proto::wide::Event::decode(event(n).encode_to_vec().as_slice()).unwrap()
+}
+
+#[test]
+fn one_event_with_text_that_is_not_utf8_is_refused_alone() {
+    let events: Vec<_> = (0..10).map(event).collect();
+    let mut encoded = batch(events).encode_to_vec();
+    let at = encoded.windows(7).position(|w| w == b"event 4").unwrap();
+    encoded[at] = 0xff;
+    let out = decode(&encoded).unwrap();
+    assert_eq!(out.rows.len(), 9);
+    assert_eq!(out.rejections.len(), 1);
+    assert_eq!(out.rejections[0].index, 4);
+    assert_eq!(
+        out.rejections[0].reason,
+        "malformed event: Event.message: invalid string value: data is not UTF-8 encoded"
+    );
+    assert!(out.rows.iter().all(|r| &*r.message != "event 4"));
+    assert_same(&encoded);
+}
+
+#[test]
+fn values_too_large_for_their_field_refuse_the_event_instead_of_being_cut() {
+    let mut long_line = wide_event(1);
+    long_line.call_site = Some(proto::wide::CallSite {
+        file: "f.rs".into(),
+        line: 1 << 40,
+        ..Default::default()
+    });
+    let mut long_status = wide_event(2);
+    long_status.http = Some(proto::wide::HttpInfo {
+        method: "GET".into(),
+        status_code: (1 << 32) + 200,
+        ..Default::default()
+    });
+    let mut long_severity = wide_event(3);
+    long_severity.severity = (1 << 32) + 3;
+    let encoded = wide_batch(vec![wide_event(0), long_line, long_status, long_severity]);
+    let out = decode(&encoded).unwrap();
+    assert_eq!(out.rows.len(), 1);
+    let reasons: Vec<(u32, &str)> = out
+        .rejections
+        .iter()
+        .map(|r| (r.index, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, "call_site.line 1099511627776 does not fit uint32"),
+            (2, "http status 4294967496 is not a status code"),
+            (3, "unknown severity 4294967299"),
+        ]
+    );
+    assert_same(&encoded);
+}
+
+#[test]
+fn a_timestamp_past_2262_keeps_the_value_sent() {
+    let mut far = event(1);
+    far.timestamp_unix_nano = u64::MAX - 7;
+    let encoded = batch(vec![far]).encode_to_vec();
+    let out = decode(&encoded).unwrap();
+    let row = &out.rows[0];
+    assert_eq!(row.timestamp_ns, NOW);
+    assert_eq!(
+        row.attributes_string[0],
+        (
+            ORIGINAL_TIMESTAMP_KEY.into(),
+            (u64::MAX - 7).to_string().into()
+        )
+    );
+    assert_same(&encoded);
+}
+
+#[test]
+fn ids_made_up_for_events_without_one_are_the_same_on_every_decode() {
+    let mut anonymous = event(1);
+    anonymous.id = Default::default();
+    let encoded = batch(vec![anonymous.clone(), anonymous]).encode_to_vec();
+    let first = decode(&encoded).unwrap();
+    let again = decode(&encoded).unwrap();
+    assert_eq!(first.rows[0].id, again.rows[0].id);
+    assert_ne!(first.rows[0].id, first.rows[1].id, "one per event");
+    let other = decode_batch(&encoded, NOW, Digest([1; 16])).unwrap();
+    assert_ne!(
+        first.rows[0].id, other.rows[0].id,
+        "another batch, other ids"
+    );
+}
+
+#[test]
+fn decoded_memory_stays_within_the_admission_charge_for_the_worst_shapes() {
+    // Text in the smallest pieces the wire allows: empty and one-byte
+    // tags and causes, one-byte keys, and many of them.
+    let mut tiny = event(1);
+    tiny.message = String::new();
+    tiny.tags = (0..2000)
+        .map(|n| {
+            if n % 2 == 0 {
+                String::new()
+            } else {
+                "t".into()
+            }
+        })
+        .collect();
+    tiny.error = Some(Box::new(proto::ErrorInfo {
+        chain: (0..2000).map(|_| "c".into()).collect(),
+        ..Default::default()
+    }));
+    tiny.attributes = (0..2000)
+        .map(|n| attribute(&format!("{}", n % 10), V::BoolValue(true)))
+        .collect();
+    // Many events of a few bytes each.
+    let small: Vec<_> = (0..3000)
+        .map(|_| proto::Event {
+            severity: 3,
+            ..Default::default()
+        })
+        .collect();
+    for events in [vec![tiny], small] {
+        let encoded = batch(events).encode_to_vec();
+        let out = decode(&encoded).unwrap();
+        assert!(!out.rows.is_empty());
+        assert_within_charge(&encoded, &out);
     }
 }

@@ -1,9 +1,15 @@
 //! Acknowledgement of one ingest request: answered once every row it
 //! produced is stored (or has failed), so an answer means "stored".
 
+use std::sync::Arc;
+
 use aires_proto::v1 as proto;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+use super::budget::BytesHeld;
+use super::recent_batches::RecentBatches;
+use crate::identity::BatchKey;
 
 /// Rejections named in an answer at most; `rejected` counts them all. A
 /// request of millions of invalid events would otherwise get an answer of
@@ -25,10 +31,26 @@ pub enum AckOutcome {
     Failed { code: tonic::Code, message: String },
 }
 
+/// The answer to a request: what happened to it, and its share of the
+/// memory budget, to give back once the answer is handed to the client's
+/// connection.
+#[derive(Debug)]
+pub struct Answer {
+    pub outcome: AckOutcome,
+    pub held: Option<BytesHeld>,
+}
+
 /// Tracks one request's rows through the pipeline.
 #[derive(Debug)]
 pub struct Ack {
     state: Mutex<State>,
+}
+
+/// Where a request's outcome is recorded for retries of its batch.
+#[derive(Debug)]
+pub struct Settlement {
+    pub recent: Arc<RecentBatches>,
+    pub key: BatchKey,
 }
 
 #[derive(Debug)]
@@ -39,15 +61,26 @@ struct State {
     rejected: u32,
     rejections: Vec<proto::Rejection>,
     failure: Option<(tonic::Code, String)>,
-    reply: Option<oneshot::Sender<AckOutcome>>,
-    /// The request's share of the pipeline's capacity, given back when the
-    /// request is answered.
+    reply: Option<oneshot::Sender<Answer>>,
+    /// The request's share of the pipeline's event capacity, given back
+    /// when the request is answered.
     permit: Option<OwnedSemaphorePermit>,
+    /// The request's share of the memory budget, handed over with the
+    /// answer.
+    held: Option<BytesHeld>,
+    settlement: Option<Settlement>,
 }
 
 impl Ack {
-    /// A tracker answering on `reply`, holding `permit` until then.
-    pub fn new(reply: oneshot::Sender<AckOutcome>, permit: OwnedSemaphorePermit) -> Self {
+    /// A tracker answering on `reply`, holding `permit` until then, and
+    /// `held` until the answer is handed on. `settlement` is told the
+    /// outcome before the reply is sent.
+    pub fn new(
+        reply: oneshot::Sender<Answer>,
+        permit: OwnedSemaphorePermit,
+        held: Option<BytesHeld>,
+        settlement: Option<Settlement>,
+    ) -> Self {
         Ack {
             state: Mutex::new(State {
                 remaining: None,
@@ -57,7 +90,17 @@ impl Ack {
                 failure: None,
                 reply: Some(reply),
                 permit: Some(permit),
+                held,
+                settlement,
             }),
+        }
+    }
+
+    /// The request, decoded, holds `bytes` of memory: its share of the
+    /// budget becomes that.
+    pub fn holds(&self, bytes: usize) {
+        if let Some(held) = self.state.lock().held.as_mut() {
+            held.resize(bytes);
         }
     }
 
@@ -120,24 +163,52 @@ impl Ack {
             },
         };
         state.permit = None;
-        let _ = reply.send(outcome);
+        if let Some(settlement) = state.settlement.take() {
+            settlement.recent.finish(settlement.key, &outcome);
+        }
+        let held = state.held.take();
+        let _ = reply.send(Answer { outcome, held });
+    }
+}
+
+impl Drop for Ack {
+    /// A request dropped unanswered (the pipeline stopped): its batch is
+    /// not stored, and retries waiting for it are told so.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if let Some(settlement) = state.settlement.take() {
+            settlement.recent.finish(settlement.key, &stopped());
+        }
+    }
+}
+
+/// The outcome for a batch the pipeline dropped without answering (it shut
+/// down).
+pub fn stopped() -> AckOutcome {
+    AckOutcome::Failed {
+        code: tonic::Code::Unavailable,
+        message: "the collector stopped before storing the batch".into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    fn ack() -> (
-        Ack,
-        oneshot::Receiver<AckOutcome>,
-        Arc<tokio::sync::Semaphore>,
-    ) {
+    /// Answers as the pipeline's outcomes, for the tests.
+    struct Outcomes(oneshot::Receiver<Answer>);
+
+    impl Outcomes {
+        fn try_recv(&mut self) -> Result<AckOutcome, oneshot::error::TryRecvError> {
+            self.0.try_recv().map(|answer| answer.outcome)
+        }
+    }
+
+    fn ack() -> (Ack, Outcomes, Arc<tokio::sync::Semaphore>) {
         let capacity = Arc::new(tokio::sync::Semaphore::new(10));
         let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
         let (tx, rx) = oneshot::channel();
-        (Ack::new(tx, permit), rx, capacity)
+        (Ack::new(tx, permit, None, None), Outcomes(rx), capacity)
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::ack::Ack;
 use super::PipelineConfig;
+use crate::identity::Part;
 use crate::row::Row;
 use crate::sink::{RowBatch, Sink, SinkErrorKind};
 use crate::telemetry::Metrics;
@@ -17,13 +18,16 @@ use crate::telemetry::Metrics;
 pub(super) struct Chunk {
     pub(super) rows: Vec<Row>,
     pub(super) ack: Arc<Ack>,
+    /// Which batch the rows are, for the write's deduplication token.
+    pub(super) part: Part,
 }
 
 /// Rows gathered for the next write, and whose they are.
 #[derive(Default)]
 struct Gathering {
-    /// The rows of each request taken, as they came.
+    /// The rows of each request taken, as they came, and whose they are.
     chunks: Vec<Vec<Row>>,
+    parts: Vec<Part>,
     rows: usize,
     owners: Vec<(Arc<Ack>, usize)>,
     /// When the first row arrived.
@@ -81,6 +85,7 @@ impl Batcher {
                         next.owners.push((chunk.ack, chunk.rows.len()));
                         next.rows += chunk.rows.len();
                         next.chunks.push(chunk.rows);
+                        next.parts.push(chunk.part);
                     }
                     None => open = false,
                 },
@@ -96,8 +101,13 @@ impl Batcher {
         let metrics = self.metrics.clone();
         let initial_backoff = self.config.retry_backoff;
         tokio::spawn(async move {
-            let Gathering { chunks, owners, .. } = batch;
-            let batch = RowBatch::from_chunks(chunks);
+            let Gathering {
+                chunks,
+                parts,
+                owners,
+                ..
+            } = batch;
+            let batch = RowBatch::new(chunks, parts);
             let count = batch.len();
             metrics.batch_rows.observe(count as f64);
             let mut backoff = initial_backoff;

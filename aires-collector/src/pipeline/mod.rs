@@ -1,16 +1,18 @@
 //! The pipeline: a bounded queue of requests -> N processors (decode into
 //! rows) -> a batcher (1000 rows or 500 ms) -> one sink writer.
 //!
-//! **Backpressure.** Capacity is counted in events: a request takes one
-//! permit per event before it enters the queue and gives them back when it
-//! is answered. When the sink is slow, permits run out, `submit` waits, the
-//! gRPC handlers stop reading, and HTTP/2 flow control slows the clients.
-//! Memory is bounded by `queue_capacity` events (counted as events, not
-//! bytes) plus one request per call or open stream being read.
+//! **Backpressure.** A request takes one permit per event (up to
+//! `queue_capacity`) and its share of the memory budget
+//! (`max_pending_bytes`, see [`budget`]) before it enters the queue, and
+//! gives them back when it is answered. When the sink is slow, capacity
+//! runs out, `submit` waits, the gRPC handlers stop reading, and HTTP/2
+//! flow control slows the clients. A request too large for the whole
+//! budget is refused.
 //!
 //! **Acknowledgement.** `submit` returns a receiver that is answered only
 //! once every row of the request is stored (or has failed for good), so an
-//! ingest answer means "stored" (at-least-once).
+//! ingest answer means "stored" (at-least-once). Retries of a batch this
+//! collector has are answered from [`recent_batches`].
 //!
 //! **Batching under load.** While a write is in flight the next batch keeps
 //! growing until it holds `max_batch_rows` (plus at most one request's
@@ -19,19 +21,23 @@
 
 mod ack;
 mod batcher;
+pub mod budget;
 pub mod recent_batches;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
-pub use ack::{Ack, AckOutcome};
+use ack::{stopped, Settlement};
+pub use ack::{Ack, AckOutcome, Answer};
 use batcher::{Batcher, Chunk};
+use budget::ByteBudget;
 use recent_batches::{Admission, RecentBatches};
 
 use crate::decode::EncodedBatch;
+use crate::identity::{BatchKey, Digest, Part, Scope};
 use crate::sink::Sink;
 use crate::telemetry::Metrics;
 
@@ -46,6 +52,9 @@ pub struct PipelineConfig {
     pub processors: usize,
     /// Events accepted and not yet answered, at most.
     pub queue_capacity: usize,
+    /// Bytes held by requests accepted and not yet answered, at most (see
+    /// [`budget`]).
+    pub max_pending_bytes: usize,
     /// The growing batch stops taking rows at this size (it may exceed it by
     /// the rows of one request).
     pub max_batch_rows: usize,
@@ -60,6 +69,7 @@ impl Default for PipelineConfig {
             batch_timeout: Duration::from_millis(500),
             processors: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue_capacity: 100_000,
+            max_pending_bytes: 256 << 20,
             max_batch_rows: 100_000,
             retry_backoff: Duration::from_millis(100),
         }
@@ -70,17 +80,19 @@ impl Default for PipelineConfig {
 struct Work {
     batch: EncodedBatch,
     received_ns: i64,
+    digest: Digest,
     ack: Arc<Ack>,
 }
 
 /// The running pipeline. Clones share it; it stops once every clone is
-/// dropped and the queue is drained (see [`Pipeline::drain`]).
+/// dropped and the queue is drained (see [`PipelineTasks::drain`]).
 #[derive(Clone, Debug)]
 pub struct Pipeline {
     inbox: crossbeam_channel::Sender<Work>,
     recent: Arc<RecentBatches>,
     capacity: Arc<Semaphore>,
     queue_capacity: usize,
+    bytes: ByteBudget,
     metrics: Arc<Metrics>,
 }
 
@@ -97,6 +109,48 @@ pub enum SubmitError {
     /// The pipeline is shutting down.
     #[error("the collector is shutting down")]
     Closed,
+    /// The request would hold more memory than the whole budget.
+    #[error(
+        "batch too large: {events} events in {bytes} bytes may need {needed} bytes of the \
+         collector's memory, more than its --max-pending-bytes ({limit}); send smaller batches"
+    )]
+    TooLarge {
+        events: usize,
+        bytes: usize,
+        needed: usize,
+        limit: usize,
+    },
+    /// The client already used this batch id for other content.
+    #[error(
+        "batch_id {0} was already used for a batch with other content; a retry must resend the \
+         same bytes, and a new batch needs a new id"
+    )]
+    Conflict(uuid::Uuid),
+}
+
+/// A request taken: its answer, once it has one.
+#[derive(Debug)]
+pub enum Pending {
+    /// Processed by this request.
+    Processing(oneshot::Receiver<Answer>),
+    /// A retry of a batch processed or stored before.
+    Retry(oneshot::Receiver<AckOutcome>),
+}
+
+impl Pending {
+    /// Waits for the answer.
+    pub async fn answer(self) -> Answer {
+        match self {
+            Pending::Processing(answer) => answer.await.unwrap_or(Answer {
+                outcome: stopped(),
+                held: None,
+            }),
+            Pending::Retry(outcome) => Answer {
+                outcome: outcome.await.unwrap_or_else(|_| stopped()),
+                held: None,
+            },
+        }
+    }
 }
 
 impl Pipeline {
@@ -110,7 +164,8 @@ impl Pipeline {
     ) -> (Pipeline, PipelineTasks) {
         // Unbounded: the permits taken in `submit` are what bound it.
         let (inbox, queue) = crossbeam_channel::unbounded::<Work>();
-        let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(config.processors.max(1) * 4);
+        let (chunks_tx, chunks_rx) =
+            tokio::sync::mpsc::channel::<Chunk>(config.processors.max(1) * 4);
         let processors = (0..config.processors.max(1))
             .map(|n| {
                 let queue = queue.clone();
@@ -132,6 +187,7 @@ impl Pipeline {
                 recent: Arc::default(),
                 capacity,
                 queue_capacity: config.queue_capacity,
+                bytes: ByteBudget::new(config.max_pending_bytes),
                 metrics,
             },
             PipelineTasks {
@@ -141,47 +197,46 @@ impl Pipeline {
         )
     }
 
-    /// Takes a request into the pipeline, waiting while it is full. The
-    /// receiver is answered once the request's rows are stored. A retry of
-    /// a batch this collector is processing or recently stored is answered
-    /// with the first attempt's outcome instead (see [`recent_batches`]).
+    /// Takes a request from a client of `scope` into the pipeline, waiting
+    /// while it is full. The answer comes once the request's rows are
+    /// stored. A retry of a batch this collector is processing or recently
+    /// stored gets the first attempt's outcome instead (see
+    /// [`recent_batches`]). The server has checked that the batch id is 16
+    /// bytes.
     pub async fn submit(
         &self,
         batch: EncodedBatch,
+        scope: Scope,
         received_ns: i64,
-    ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
-        let Ok(id) = <[u8; 16]>::try_from(batch.batch_id.as_ref()) else {
-            return self.enqueue(batch, received_ns).await;
-        };
-        let answer = match self.recent.admit(id) {
+    ) -> Result<Pending, SubmitError> {
+        let needed = budget::admission_bytes(batch.encoded.len(), batch.events);
+        if !self.bytes.fits(needed) {
+            return Err(SubmitError::TooLarge {
+                events: batch.events,
+                bytes: batch.encoded.len(),
+                needed,
+                limit: self.bytes.limit(),
+            });
+        }
+        let batch_id: [u8; 16] = batch.batch_id.as_ref().try_into().unwrap_or_default();
+        let key = BatchKey { scope, batch_id };
+        let digest = Digest::of(scope, &batch.encoded);
+        match self.recent.admit(key, digest) {
+            Admission::New => {}
             Admission::Known(answer) => {
                 self.metrics.batches_deduplicated.inc();
-                return Ok(answer);
+                return Ok(Pending::Retry(answer));
             }
-            Admission::New(answer) => answer,
-        };
+            Admission::Conflict => {
+                return Err(SubmitError::Conflict(uuid::Uuid::from_bytes(batch_id)));
+            }
+        }
         // Whatever happens to this call from here (even cancellation while
         // waiting for room), the batch's entry is settled.
-        let mut settle = Settle {
+        let mut settle = SettleOnDrop(Some(Settlement {
             recent: self.recent.clone(),
-            id,
-            armed: true,
-        };
-        let outcome = self.enqueue(batch, received_ns).await?;
-        settle.armed = false;
-        let recent = self.recent.clone();
-        tokio::spawn(async move {
-            let outcome = outcome.await.unwrap_or_else(|_| stopped());
-            recent.finish(id, outcome);
-        });
-        Ok(answer)
-    }
-
-    async fn enqueue(
-        &self,
-        batch: EncodedBatch,
-        received_ns: i64,
-    ) -> Result<oneshot::Receiver<AckOutcome>, SubmitError> {
+            key,
+        }));
         let events = batch.events.clamp(1, self.queue_capacity) as u32;
         let permit = self
             .capacity
@@ -189,17 +244,24 @@ impl Pipeline {
             .acquire_many_owned(events)
             .await
             .map_err(|_| SubmitError::Closed)?;
+        let held = self
+            .bytes
+            .acquire(needed)
+            .await
+            .ok_or(SubmitError::Closed)?;
         self.metrics.events_received.inc_by(batch.events as u64);
         let (reply, answer) = oneshot::channel();
-        let ack = Arc::new(Ack::new(reply, permit));
+        // From here the ack settles the entry, even if it is dropped.
+        let ack = Arc::new(Ack::new(reply, permit, Some(held), settle.0.take()));
         self.inbox
             .send(Work {
                 batch,
                 received_ns,
+                digest,
                 ack,
             })
             .map_err(|_| SubmitError::Closed)?;
-        Ok(answer)
+        Ok(Pending::Processing(answer))
     }
 
     /// A function reading how many events are accepted and not yet
@@ -208,6 +270,24 @@ impl Pipeline {
         let capacity = self.capacity.clone();
         let total = self.queue_capacity;
         move || total - capacity.available_permits()
+    }
+
+    /// A function reading how many bytes of the memory budget are held.
+    pub fn bytes_probe(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let bytes = self.bytes.clone();
+        move || bytes.in_use()
+    }
+}
+
+/// Settles a batch's entry in [`RecentBatches`] if its submission is
+/// abandoned before the batch is handed to an [`Ack`].
+struct SettleOnDrop(Option<Settlement>);
+
+impl Drop for SettleOnDrop {
+    fn drop(&mut self) {
+        if let Some(settlement) = self.0.take() {
+            settlement.recent.finish(settlement.key, &stopped());
+        }
     }
 }
 
@@ -227,63 +307,33 @@ impl PipelineTasks {
 }
 
 /// A processor thread: decodes requests into rows until the inbox closes.
-/// A request whose events do not decode is refused whole, as one whose
-/// top level does not decode is refused by the server.
 fn process(
     queue: &crossbeam_channel::Receiver<Work>,
-    chunks: &mpsc::Sender<Chunk>,
+    chunks: &tokio::sync::mpsc::Sender<Chunk>,
     metrics: &Metrics,
 ) {
     while let Ok(work) = queue.recv() {
-        let out = match work.batch.decode(work.received_ns) {
-            Ok(out) => out,
-            Err(e) => {
-                // Counted as received when queued; the server counts the
-                // refused request (see `server`).
-                metrics.events_rejected.inc_by(work.batch.events as u64);
-                work.ack.refused(
-                    tonic::Code::InvalidArgument,
-                    format!("malformed protobuf message: {e}"),
-                );
-                continue;
-            }
-        };
+        let out = work.batch.decode(work.received_ns, work.digest);
+        // The encoded request is dropped here; the rows stay.
+        work.ack.holds(budget::decoded_bytes(&out));
+        drop(work.batch);
         metrics.events_rejected.inc_by(out.rejections.len() as u64);
-        work.ack.transformed(out.rows.len(), out.rejections);
-        if out.rows.is_empty() {
+        let rows = out.rows.len();
+        work.ack.transformed(rows, out.rejections);
+        if rows == 0 {
             continue;
         }
         let chunk = Chunk {
             rows: out.rows,
             ack: work.ack,
+            part: Part {
+                digest: work.digest,
+                received_ns: work.received_ns,
+                rows,
+            },
         };
         if chunks.blocking_send(chunk).is_err() {
             break;
-        }
-    }
-}
-
-/// The outcome for a batch the pipeline dropped without answering (it shut
-/// down).
-fn stopped() -> AckOutcome {
-    AckOutcome::Failed {
-        code: tonic::Code::Unavailable,
-        message: "the collector stopped before storing the batch".into(),
-    }
-}
-
-/// Settles a batch's entry in [`RecentBatches`] if its submission is
-/// abandoned.
-struct Settle {
-    recent: Arc<RecentBatches>,
-    id: [u8; 16],
-    armed: bool,
-}
-
-impl Drop for Settle {
-    fn drop(&mut self) {
-        if self.armed {
-            self.recent.finish(self.id, stopped());
         }
     }
 }

@@ -1,10 +1,13 @@
 //! API-key authentication: when keys are configured, every call must carry
-//! one in `x-api-key` (or `authorization: Bearer <key>`).
+//! one in `x-api-key` (or `authorization: Bearer <key>`). The key a call
+//! presents is its client's [`Scope`]: retries are recognised per scope.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use tonic::{Request, Status};
+
+use crate::identity::Scope;
 
 /// The accepted API keys. Empty means authentication is off.
 #[derive(Clone, Debug, Default)]
@@ -23,31 +26,45 @@ impl ApiKeys {
         !self.0.is_empty()
     }
 
-    /// A tonic interceptor enforcing the keys.
-    pub fn check(&self, request: Request<()>) -> Result<Request<()>, Status> {
+    /// A tonic interceptor enforcing the keys; it gives an accepted call
+    /// the [`Scope`] of its key.
+    pub fn check(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if !self.enabled() {
             return Ok(request);
         }
         let metadata = request.metadata();
-        let presented = metadata
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| {
-                metadata
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::to_owned)
-            });
+        let presented = match metadata.get("x-api-key") {
+            Some(value) => Some(value.to_str().map_err(|_| invalid())?.to_owned()),
+            None => match metadata.get("authorization") {
+                Some(value) => {
+                    let value = value.to_str().map_err(|_| invalid())?;
+                    let (scheme, key) = value.split_once(' ').unwrap_or((value, ""));
+                    if !scheme.eq_ignore_ascii_case("bearer") {
+                        return Err(Status::unauthenticated(format!(
+                            "unsupported authorization scheme {scheme:?}: send the API key \
+                             as `authorization: Bearer <key>` or as `x-api-key` metadata"
+                        )));
+                    }
+                    Some(key.trim().to_owned())
+                }
+                None => None,
+            },
+        };
         match presented {
             None => Err(Status::unauthenticated(
-                "missing API key: send it as `x-api-key` metadata",
+                "missing API key: send it as `x-api-key` metadata (or `authorization: Bearer <key>`)",
             )),
-            Some(key) if self.0.contains(&key) => Ok(request),
-            Some(_) => Err(Status::unauthenticated("invalid API key")),
+            Some(key) if self.0.contains(&key) => {
+                request.extensions_mut().insert(Scope::of_api_key(&key));
+                Ok(request)
+            }
+            Some(_) => Err(invalid()),
         }
     }
+}
+
+fn invalid() -> Status {
+    Status::unauthenticated("invalid API key")
 }
 
 #[cfg(test)]
@@ -74,5 +91,32 @@ mod tests {
         assert!(missing.message().contains("missing"));
         let wrong = keys.check(with("x-api-key", "nope")).unwrap_err();
         assert_eq!(wrong.message(), "invalid API key");
+    }
+
+    #[test]
+    fn another_authorization_scheme_is_named_not_called_missing() {
+        let keys = ApiKeys::new(["k1".to_string()]);
+        let basic = keys.check(with("authorization", "Basic k1")).unwrap_err();
+        assert_eq!(basic.code(), tonic::Code::Unauthenticated);
+        assert!(basic
+            .message()
+            .contains("unsupported authorization scheme \"Basic\""));
+        assert!(keys.check(with("authorization", "bearer k1")).is_ok());
+    }
+
+    #[test]
+    fn an_accepted_call_carries_the_scope_of_its_key() {
+        let keys = ApiKeys::new(["k1".to_string(), "k2".to_string()]);
+        let scope = |key: &str| {
+            *keys
+                .check(with("x-api-key", key))
+                .unwrap()
+                .extensions()
+                .get::<Scope>()
+                .unwrap()
+        };
+        assert_eq!(scope("k1"), Scope::of_api_key("k1"));
+        assert_ne!(scope("k1"), scope("k2"));
+        assert_ne!(scope("k1"), Scope::ANONYMOUS);
     }
 }

@@ -1,6 +1,8 @@
-//! The gRPC codec of the Collector service: a request is taken as an
+//! The gRPC codecs of the Collector service: a request is taken as an
 //! [`EncodedBatch`] (its top level read, its events left for the pipeline's
 //! processors to decode into rows); answers are encoded by prost.
+//! [`UnaryBatchCodec`] is `Ingest`'s: a unary call carries exactly one
+//! batch, and a second message in it is refused rather than ignored.
 
 use std::marker::PhantomData;
 
@@ -32,20 +34,61 @@ impl<E: prost::Message + Send + 'static> Codec for BatchCodec<E> {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        BatchDecoder
+        BatchDecoder {
+            unary: false,
+            seen: false,
+        }
+    }
+}
+
+/// [`BatchCodec`] for a unary call: one message only.
+#[derive(Debug)]
+pub struct UnaryBatchCodec<E>(PhantomData<fn(E)>);
+
+impl<E> Default for UnaryBatchCodec<E> {
+    fn default() -> Self {
+        UnaryBatchCodec(PhantomData)
+    }
+}
+
+impl<E: prost::Message + Send + 'static> Codec for UnaryBatchCodec<E> {
+    type Encode = E;
+    type Decode = EncodedBatch;
+    type Encoder = ProstEncoder<E>;
+    type Decoder = BatchDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BatchDecoder {
+            unary: true,
+            seen: false,
+        }
     }
 }
 
 /// Splits a request off as one `Bytes` (no copy) and reads its top level;
-/// malformed input is `INVALID_ARGUMENT`.
+/// malformed input is `INVALID_ARGUMENT`, and so is a second message in a
+/// unary call.
 #[derive(Debug)]
-pub struct BatchDecoder;
+pub struct BatchDecoder {
+    unary: bool,
+    seen: bool,
+}
 
 impl Decoder for BatchDecoder {
     type Item = EncodedBatch;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<EncodedBatch>, Status> {
+        if self.unary && std::mem::replace(&mut self.seen, true) {
+            return Err(Status::invalid_argument(
+                "an Ingest call carries exactly one EventBatch, and this one has more; \
+                 send each batch in its own call, or use IngestStream",
+            ));
+        }
         let encoded = src.copy_to_bytes(src.remaining());
         EncodedBatch::scan(encoded)
             .map(Some)

@@ -1,9 +1,12 @@
 //! The gRPC front: the `aires.v1.Collector` service (Ingest and
-//! IngestStream), API-key authentication, and the message size limit.
+//! IngestStream), API-key authentication, the limit on calls in progress,
+//! and the message size limit.
 
 mod auth;
 pub mod codec;
+mod limit;
 mod refusals;
+mod stream;
 
 // The generated server of `aires.v1.Collector` (module `collector_server`),
 // taking batches still encoded (see `build.rs`).
@@ -15,17 +18,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aires_proto::v1 as proto;
 use collector_server::Collector;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::watch;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 pub use auth::ApiKeys;
+pub use limit::{CallLimit, CallLimitLayer};
 pub use refusals::RefusalLayer;
 
 use crate::decode::EncodedBatch;
-use crate::pipeline::{AckOutcome, Pipeline};
+use crate::identity::Scope;
+use crate::pipeline::{AckOutcome, Answer, Pending, Pipeline, SubmitError};
 use crate::telemetry::Metrics;
 
 /// The Collector service over a pipeline.
@@ -37,6 +40,8 @@ pub struct CollectorService {
     /// stop taking batches, answer what they took, and end.
     stopping: watch::Receiver<bool>,
     max_message_bytes: usize,
+    /// Batches of one stream read and not yet answered, at most.
+    max_stream_pending: usize,
 }
 
 impl CollectorService {
@@ -46,61 +51,69 @@ impl CollectorService {
         metrics: Arc<Metrics>,
         stopping: watch::Receiver<bool>,
         max_message_bytes: usize,
+        max_stream_pending: usize,
     ) -> Self {
         CollectorService {
             pipeline,
             metrics,
             stopping,
             max_message_bytes,
+            max_stream_pending: max_stream_pending.max(1),
         }
     }
 
-    /// A batch must name itself with a 16-byte id: acks and deduplication
-    /// refer to it.
-    fn check_batch_id(&self, batch: &EncodedBatch) -> Result<(), Status> {
-        if batch.batch_id.len() == 16 {
-            return Ok(());
+    /// A batch must name itself with a 16-byte id that is not nil: acks
+    /// and deduplication refer to it.
+    fn check_batch_id(batch: &EncodedBatch) -> Result<(), Status> {
+        match batch.batch_id.len() {
+            16 if batch.batch_id.iter().all(|&b| b == 0) => Err(Status::invalid_argument(
+                "batch_id is the nil UUID; give each batch its own id (a UUID v7)",
+            )),
+            16 => Ok(()),
+            n => Err(Status::invalid_argument(format!(
+                "batch_id must be 16 bytes (a UUID), got {n}"
+            ))),
         }
-        Err(Status::invalid_argument(format!(
-            "batch_id must be 16 bytes (a UUID), got {}",
-            batch.batch_id.len()
-        )))
     }
 
-    /// Submits a batch and waits until it is stored.
-    async fn store(
-        &self,
-        batch: EncodedBatch,
-    ) -> Result<(u32, u32, Vec<proto::Rejection>), Status> {
-        self.check_batch_id(&batch)?;
+    /// Checks a batch and takes it into the pipeline.
+    async fn submit(&self, batch: EncodedBatch, scope: Scope) -> Result<Pending, Status> {
+        Self::check_batch_id(&batch)?;
         if *self.stopping.borrow() {
             return Err(Status::unavailable(
                 "the collector is shutting down; retry on another instance",
             ));
         }
-        let answer = self
-            .pipeline
-            .submit(batch, now_ns())
+        self.pipeline
+            .submit(batch, scope, now_ns())
             .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        match answer.await {
-            Ok(AckOutcome::Stored {
-                accepted,
-                rejected,
-                rejections,
-            }) => Ok((accepted, rejected, rejections)),
-            Ok(AckOutcome::Failed { code, message }) => Err(Status::new(code, message)),
-            Err(_) => Err(Status::unavailable(
-                "the collector stopped before storing the batch",
-            )),
-        }
+            .map_err(submit_status)
     }
+}
+
+/// The status of a batch the pipeline did not take.
+fn submit_status(error: SubmitError) -> Status {
+    let code = match error {
+        SubmitError::Closed => Code::Unavailable,
+        SubmitError::TooLarge { .. } => Code::ResourceExhausted,
+        SubmitError::Conflict(_) => Code::AlreadyExists,
+    };
+    Status::new(code, error.to_string())
 }
 
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The scope the API-key check gave a request (anonymous without keys).
+fn scope_of<T>(request: &Request<T>) -> Scope {
+    request
+        .extensions()
+        .get::<Scope>()
+        .copied()
+        .unwrap_or(Scope::ANONYMOUS)
 }
 
 type AckStream = Pin<Box<dyn Stream<Item = Result<proto::IngestAck, Status>> + Send>>;
@@ -111,12 +124,32 @@ impl Collector for CollectorService {
         &self,
         request: Request<EncodedBatch>,
     ) -> Result<Response<proto::IngestResponse>, Status> {
-        let (accepted, rejected, rejections) = self.store(request.into_inner()).await?;
-        Ok(Response::new(proto::IngestResponse {
-            accepted,
-            rejected,
-            rejections,
-        }))
+        // A client that goes away before its answer is counted as such.
+        let mut cancelled = CountOnDrop(Some(self.metrics.clone()));
+        let scope = scope_of(&request);
+        let answer = self.submit(request.into_inner(), scope).await;
+        let answer = match answer {
+            Ok(pending) => pending.answer().await,
+            Err(status) => {
+                // Counted as refused by `RefusalLayer`, as every failed
+                // unary answer is.
+                cancelled.0 = None;
+                return Err(status);
+            }
+        };
+        cancelled.0 = None;
+        match answer.outcome {
+            AckOutcome::Stored {
+                accepted,
+                rejected,
+                rejections,
+            } => Ok(Response::new(proto::IngestResponse {
+                accepted,
+                rejected,
+                rejections,
+            })),
+            AckOutcome::Failed { code, message } => Err(Status::new(code, message)),
+        }
     }
 
     type IngestStreamStream = AckStream;
@@ -125,94 +158,51 @@ impl Collector for CollectorService {
         &self,
         request: Request<Streaming<EncodedBatch>>,
     ) -> Result<Response<AckStream>, Status> {
-        let mut inbound = request.into_inner();
-        let (acks, outbound) = mpsc::channel(64);
-        let service = self.clone();
-        let mut stopping = self.stopping.clone();
-        tokio::spawn(async move {
-            let mut waiting = JoinSet::new();
-            let end = loop {
-                let next = tokio::select! {
-                    next = inbound.message() => next,
-                    _ = stopping.wait_for(|stop| *stop) => {
-                        break Some(Status::unavailable("the collector is shutting down; reconnect"));
-                    }
-                };
-                match next {
-                    Ok(Some(batch)) => {
-                        // Answered tasks are reaped as the stream goes, not
-                        // only when it ends.
-                        while waiting.try_join_next().is_some() {}
-                        // A copy: a slice would keep the whole request
-                        // buffer alive until the batch is answered.
-                        let batch_id = bytes::Bytes::copy_from_slice(&batch.batch_id);
-                        if let Err(status) = service.check_batch_id(&batch) {
-                            service.metrics.requests_rejected.inc();
-                            break Some(status);
-                        }
-                        let service = service.clone();
-                        let acks = acks.clone();
-                        // Submitting waits while the pipeline is full, so
-                        // this stream stops reading: HTTP/2 flow control
-                        // then slows the client down.
-                        let answer = service.pipeline.submit(batch, now_ns()).await;
-                        let metrics = service.metrics.clone();
-                        waiting.spawn(async move {
-                            let ack = match answer {
-                                Ok(answer) => ack_for(batch_id, answer.await.ok()),
-                                Err(e) => failed_ack(batch_id, Code::Unavailable, e.to_string()),
-                            };
-                            if ack.error.is_some() {
-                                metrics.requests_rejected.inc();
-                            }
-                            let _ = acks.send(Ok(ack)).await;
-                        });
-                    }
-                    Ok(None) => break None,
-                    Err(status) => {
-                        service.metrics.requests_rejected.inc();
-                        break Some(refusals::explain(status, service.max_message_bytes));
-                    }
-                }
-            };
-            // Answer every batch taken before ending the stream.
-            while waiting.join_next().await.is_some() {}
-            if let Some(status) = end {
-                let _ = acks.send(Err(status)).await;
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
+        let scope = scope_of(&request);
+        Ok(Response::new(stream::serve(
+            self.clone(),
+            scope,
+            request.into_inner(),
+        )))
     }
 }
 
-fn ack_for(batch_id: bytes::Bytes, outcome: Option<AckOutcome>) -> proto::IngestAck {
-    match outcome {
-        Some(AckOutcome::Stored {
+/// Counts a cancelled call in `requests_cancelled_total` unless disarmed.
+struct CountOnDrop(Option<Arc<Metrics>>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        if let Some(metrics) = self.0.take() {
+            metrics.requests_cancelled.inc();
+        }
+    }
+}
+
+/// The ack of one stream batch.
+fn ack_for(batch_id: bytes::Bytes, answer: Answer) -> proto::IngestAck {
+    match answer.outcome {
+        AckOutcome::Stored {
             accepted,
             rejected,
             rejections,
-        }) => proto::IngestAck {
+        } => proto::IngestAck {
             batch_id,
             accepted,
             rejected,
             rejections,
             error: None,
         },
-        Some(AckOutcome::Failed { code, message }) => failed_ack(batch_id, code, message),
-        None => failed_ack(
-            batch_id,
-            Code::Unavailable,
-            "the collector stopped before storing the batch".into(),
-        ),
+        AckOutcome::Failed { code, message } => failed_ack(batch_id, &Status::new(code, message)),
     }
 }
 
-fn failed_ack(batch_id: bytes::Bytes, code: Code, message: String) -> proto::IngestAck {
+/// The ack of a stream batch that was not stored.
+fn failed_ack(batch_id: bytes::Bytes, status: &Status) -> proto::IngestAck {
     proto::IngestAck {
         batch_id,
         error: Some(proto::Status {
-            code: code as i32,
-            message,
+            code: status.code() as i32,
+            message: status.message().to_owned(),
         }),
         ..Default::default()
     }

@@ -1,7 +1,11 @@
-//! Requests refused before a handler runs: a missing or wrong API key, a
-//! malformed or oversized message. They are answered "trailers-only", with
-//! the status in the response headers; this layer counts them in
-//! `aires_collector_requests_rejected_total`.
+//! Unary answers that are a failure status: refusals before a handler runs
+//! (a missing or wrong API key, a malformed or oversized message) and a
+//! handler's error. They are answered "trailers-only", with the status in
+//! the response headers; this layer counts them in
+//! `aires_collector_requests_rejected_total`, except those that say the
+//! client went away or gave up (`CANCELLED`, `UNKNOWN` from a reset
+//! stream, `DEADLINE_EXCEEDED`), which count in
+//! `aires_collector_requests_cancelled_total`.
 //!
 //! It also restates tonic's size error: tonic enforces
 //! `max_decoding_message_size` but reports it as `OUT_OF_RANGE`; this layer
@@ -76,11 +80,14 @@ where
         Box::pin(async move {
             let mut response = response.await?;
             let headers = response.headers_mut();
-            if headers
-                .get("grpc-status")
-                .is_some_and(|status| status != "0")
-            {
-                metrics.requests_rejected.inc();
+            match headers.get("grpc-status").map(|v| v.as_bytes()) {
+                None | Some(b"0") => {}
+                Some(b"1" | b"2" | b"4") => {
+                    metrics.requests_cancelled.inc();
+                }
+                Some(_) => {
+                    metrics.requests_rejected.inc();
+                }
             }
             let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
                 && headers

@@ -10,6 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::identity::{insert_token, Part};
 use crate::row::Row;
 
 pub mod clickhouse;
@@ -21,42 +22,50 @@ pub use null::NullSink;
 pub use stdout::StdoutSink;
 
 /// Rows to store together, kept as the chunks they arrived in (one per
-/// request): gathering a batch moves chunk handles, not rows (a row is
-/// several hundred bytes).
+/// batch received): gathering a batch moves chunk handles, not rows (a row
+/// is several hundred bytes).
 #[derive(Clone, Debug, Default)]
 pub struct RowBatch {
     chunks: Vec<Vec<Row>>,
+    parts: Vec<Part>,
     len: usize,
-    /// Identifies this batch's content; the same on every retry of it.
-    /// Stores that deduplicate (ClickHouse's `insert_deduplication_token`)
-    /// use it so a retried write is stored once.
-    pub token: String,
+    token: String,
 }
 
 impl RowBatch {
-    /// A batch of one chunk of rows.
-    pub fn new(rows: Vec<Row>) -> Self {
-        Self::from_chunks(vec![rows])
-    }
-
-    /// A batch with its token derived from its rows: the ids of the first
-    /// and last row and the row count.
-    pub fn from_chunks(chunks: Vec<Vec<Row>>) -> Self {
+    /// A batch of `chunks` of rows, each the rows of the received batch
+    /// named by the same entry of `parts`.
+    ///
+    /// # Panics
+    /// If `chunks` and `parts` differ in length.
+    pub fn new(chunks: Vec<Vec<Row>>, parts: Vec<Part>) -> Self {
+        assert_eq!(chunks.len(), parts.len(), "one part per chunk");
         let len = chunks.iter().map(Vec::len).sum();
-        let first = chunks.iter().find_map(|chunk| chunk.first());
-        let last = chunks.iter().rev().find_map(|chunk| chunk.last());
-        let token = match (first, last) {
-            (Some(first), Some(last)) => {
-                format!("{}-{}-{}", first.id.simple(), last.id.simple(), len)
-            }
-            _ => String::new(),
-        };
-        RowBatch { chunks, len, token }
+        let token = insert_token(&parts);
+        RowBatch {
+            chunks,
+            parts,
+            len,
+            token,
+        }
     }
 
     /// The rows, in order.
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.chunks.iter().flatten()
+    }
+
+    /// The received batches the rows come from, in order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// Identifies exactly these rows (see [`insert_token`]); the same on
+    /// every retry of this batch. Stores that deduplicate (ClickHouse's
+    /// `insert_deduplication_token`) use it so a retried write is stored
+    /// once, and two different writes are never taken for one another.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// How many rows.

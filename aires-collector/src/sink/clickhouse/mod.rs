@@ -115,7 +115,7 @@ impl ClickHouseSink {
             // A server that hangs without refusing the connection must not
             // stall the pipeline: past this, the write fails as transient.
             .with_timeouts(Some(self.timeout), Some(self.timeout))
-            .with_setting("insert_deduplication_token", batch.token.clone())
+            .with_setting("insert_deduplication_token", batch.token())
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
             // Events may span many days (the transform accepts any time
             // since 2000); the default limit of 100 partitions per insert

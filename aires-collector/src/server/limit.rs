@@ -1,0 +1,120 @@
+//! The limit on calls in progress (`--max-concurrent-requests`): unary
+//! calls until their answer is sent, and open streams for as long as they
+//! are open. A call over the limit waits, unread, until one ends; HTTP/2
+//! flow control holds its client back meanwhile.
+//!
+//! The limit wraps the Collector service alone, inside the router, so the
+//! health service and calls on the same connection are never held behind
+//! it: a load balancer sees the collector alive, and answering, however
+//! busy it is.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::server::NamedService;
+use tower::{Layer, Service};
+
+/// Wraps a service in [`CallLimit`], sharing one limit.
+#[derive(Clone, Debug)]
+pub struct CallLimitLayer {
+    calls: Arc<Semaphore>,
+}
+
+impl CallLimitLayer {
+    /// At most `calls` calls in progress (at least one).
+    pub fn new(calls: usize) -> Self {
+        CallLimitLayer {
+            calls: Arc::new(Semaphore::new(calls.max(1))),
+        }
+    }
+}
+
+impl<S> Layer<S> for CallLimitLayer {
+    type Service = CallLimit<S>;
+
+    fn layer(&self, inner: S) -> CallLimit<S> {
+        CallLimit {
+            inner,
+            calls: self.calls.clone(),
+        }
+    }
+}
+
+/// See [`CallLimitLayer`].
+#[derive(Clone, Debug)]
+pub struct CallLimit<S> {
+    inner: S,
+    calls: Arc<Semaphore>,
+}
+
+impl<S: NamedService> NamedService for CallLimit<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for CallLimit<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        // The ready service goes to this call; a clone stays for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let calls = self.calls.clone();
+        Box::pin(async move {
+            let permit = calls
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let response = inner.call(request).await?;
+            Ok(response.map(|body| {
+                tonic::body::Body::new(Holding {
+                    body: Box::pin(body),
+                    _permit: permit,
+                })
+            }))
+        })
+    }
+}
+
+/// A response body that holds its call's permit until it is finished or
+/// dropped.
+struct Holding<B> {
+    body: Pin<Box<B>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<B: Body> Body for Holding<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.body.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
