@@ -400,6 +400,14 @@ impl CollectorConfig {
                 });
             }
         }
+        let largest = crate::pipeline::budget::admission_bytes(self.max_message_bytes, 0);
+        if self.max_pending_bytes < largest {
+            return Err(ConfigError::OutOfRange {
+                option: "max_pending_bytes",
+                requirement: "at least 32 x max_message_bytes (so that a largest message fits)",
+                value: self.max_pending_bytes.to_string(),
+            });
+        }
         if self.max_batch_rows < self.batch_size {
             return Err(ConfigError::OutOfRange {
                 option: "max_batch_rows",
@@ -465,6 +473,9 @@ mod tests {
         assert_eq!(config.batch_size, 1000);
         assert_eq!(config.batch_timeout_ms, 500);
         assert_eq!(config.sink, SinkKind::Stdout);
+        assert_eq!(config.max_concurrent_requests, 128);
+        assert_eq!(config.max_pending_bytes, 256 << 20);
+        assert_eq!(config.max_stream_pending_batches, 64);
     }
 
     #[test]
@@ -489,6 +500,19 @@ mod tests {
     fn bad_values_are_clear_errors() {
         let err = CollectorConfig::load_from(["aires-collector", "--batch-size", "0"]).unwrap_err();
         assert_eq!(err.to_string(), "batch_size must be greater than 0, got 0");
+        let err = CollectorConfig::load_from([
+            "aires-collector",
+            "--max-message-bytes",
+            "8388608",
+            "--max-pending-bytes",
+            "100000000",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max_pending_bytes must be at least 32 x max_message_bytes (so that a largest \
+             message fits), got 100000000"
+        );
         let err =
             CollectorConfig::load_from(["aires-collector", "--listen", "nowhere"]).unwrap_err();
         assert!(err.to_string().contains("nowhere"), "{err}");
@@ -511,6 +535,8 @@ mod tests {
             "--api-key",
             "--max-message-bytes",
             "--max-concurrent-requests",
+            "--max-pending-bytes",
+            "--max-stream-pending-batches",
             "--batch-size",
             "--batch-timeout-ms",
             "--processors",

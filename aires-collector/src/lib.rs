@@ -212,6 +212,10 @@ pub async fn start(
             stopping_health
                 .set_not_serving::<CollectorServer<CollectorService>>()
                 .await;
+            // The whole server too: checks that name no service ask for it.
+            stopping_health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
         }
     });
     let done = tokio::spawn(async move {

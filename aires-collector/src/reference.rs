@@ -12,8 +12,8 @@ use prost::Message;
 use crate::identity::Digest;
 use crate::row::Row;
 use crate::rules::{
-    check_len, http_status, malformed, normalise_timestamp, severity_name, uint32, BatchContext,
-    Transformed, ORIGINAL_TIMESTAMP_KEY,
+    check_len, http_status, malformed, no_value, normalise_timestamp, severity_name, uint32,
+    BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
 };
 
 /// Transforms every event of the encoded batch `encoded`, received at
@@ -97,7 +97,7 @@ fn fill_row(
             },
             Some(Value::DoubleValue(v)) => floats.push((key, v)),
             Some(Value::BoolValue(v)) => bools.push((key, v)),
-            None => return Err(format!("attribute {:?} has no value", attribute.key)),
+            None => return Err(no_value(&attribute.key)),
         }
     }
     if let Some(http) = event.http {

@@ -76,24 +76,36 @@ pub struct Row {
 }
 
 impl Row {
-    /// Bytes this row owns on the heap (text it shares with other rows is
-    /// counted once per batch by the decoder instead).
+    /// Bytes this row owns on the heap, with the allocator's overhead
+    /// (text it shares with other rows is counted once per batch by the
+    /// decoder instead).
     pub fn heap_bytes(&self) -> usize {
+        let text = |s: &String| allocation(s.capacity());
         let strings = |list: &Vec<String>| {
-            list.capacity() * std::mem::size_of::<String>()
-                + list.iter().map(String::capacity).sum::<usize>()
+            allocation(list.capacity() * std::mem::size_of::<String>())
+                + list.iter().map(text).sum::<usize>()
         };
-        self.trace_id.capacity()
-            + self.span_id.capacity()
-            + self.session_id.capacity()
+        text(&self.trace_id)
+            + text(&self.span_id)
+            + text(&self.session_id)
             + strings(&self.tags)
-            + self.http_path.capacity()
-            + self.http_user_agent.capacity()
-            + self.http_client_ip.capacity()
-            + self.error_type.capacity()
-            + self.error_message.capacity()
+            + text(&self.http_path)
+            + text(&self.http_user_agent)
+            + text(&self.http_client_ip)
+            + text(&self.error_type)
+            + text(&self.error_message)
             + strings(&self.error_chain)
-            + self.error_backtrace.capacity()
+            + text(&self.error_backtrace)
+    }
+}
+
+/// What an allocation of `bytes` costs: nothing when empty, else the bytes
+/// rounded up to 16 plus 16 of the allocator's own.
+pub fn allocation(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes.next_multiple_of(16) + 16
     }
 }
 

@@ -125,6 +125,21 @@ impl BatchContext {
     }
 }
 
+/// Why an attribute is refused for having no value. A reason names at most
+/// the first [`MAX_NAMED_KEY`] bytes of the key: answers and the memory of
+/// recent batches stay small whatever a client sends.
+pub(crate) fn no_value(key: &str) -> String {
+    let mut end = key.len().min(MAX_NAMED_KEY);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < key.len() { "…" } else { "" };
+    format!("attribute {:?}{more} has no value", &key[..end])
+}
+
+/// Bytes of a key that a reason names, at most.
+pub const MAX_NAMED_KEY: usize = 64;
+
 /// The reason given for an event that does not decode.
 pub(crate) fn malformed(error: &str) -> String {
     // prost's wording, as the reference path gets it.
@@ -252,6 +267,15 @@ mod tests {
             "unknown severity 4294967299"
         );
         assert_eq!(severity_name(u64::MAX).unwrap_err(), "unknown severity -1");
+    }
+
+    #[test]
+    fn a_reason_names_a_long_key_in_part() {
+        assert_eq!(no_value("k"), "attribute \"k\" has no value");
+        let long = "é".repeat(100);
+        let reason = no_value(&long);
+        assert!(reason.len() < MAX_NAMED_KEY + 40, "{reason}");
+        assert!(reason.ends_with("\"… has no value"), "{reason}");
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::wire::{
 use super::DecodeError;
 use crate::row::{Attributes, Row};
 use crate::rules::{
-    check_len, http_status, malformed, normalise_timestamp, severity_name, uint32, BatchContext,
-    Transformed, ORIGINAL_TIMESTAMP_KEY,
+    check_len, http_status, malformed, no_value, normalise_timestamp, severity_name, uint32,
+    BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
 };
 
 /// What an event says that decides whether it is kept, and where its row
@@ -302,7 +302,7 @@ impl<'a> Decoder<'a> {
             Value::Double(v) => lists.floats.push((name, v)),
             Value::Bool(v) => lists.bools.push((name, v)),
             Value::None => {
-                fields.attribute_error = Some(format!("attribute {:?} has no value", &*name));
+                fields.attribute_error = Some(no_value(&name));
             }
         }
         Ok(())

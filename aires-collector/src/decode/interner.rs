@@ -100,7 +100,7 @@ impl<'a> Interner<'a> {
 
     /// A new shared copy of `text`, counted in [`Interner::allocated`].
     pub(super) fn owned(&mut self, text: &str) -> ArcStr {
-        self.allocated += text.len() + ARCSTR_HEADER;
+        self.allocated += crate::row::allocation(text.len() + ARCSTR_HEADER);
         text.into()
     }
 

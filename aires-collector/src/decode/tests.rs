@@ -653,6 +653,13 @@ fn decoded_memory_stays_within_the_admission_charge_for_the_worst_shapes() {
             }
         })
         .collect();
+    let mut empty_tags = event(2);
+    empty_tags.tags = vec![String::new(); 4097];
+    let mut one_byte_causes = event(3);
+    one_byte_causes.error = Some(Box::new(proto::ErrorInfo {
+        chain: vec!["c".into(); 4097],
+        ..Default::default()
+    }));
     tiny.error = Some(Box::new(proto::ErrorInfo {
         chain: (0..2000).map(|_| "c".into()).collect(),
         ..Default::default()
@@ -667,7 +674,7 @@ fn decoded_memory_stays_within_the_admission_charge_for_the_worst_shapes() {
             ..Default::default()
         })
         .collect();
-    for events in [vec![tiny], small] {
+    for events in [vec![tiny], vec![empty_tags], vec![one_byte_causes], small] {
         let encoded = batch(events).encode_to_vec();
         let out = decode(&encoded).unwrap();
         assert!(!out.rows.is_empty());

@@ -25,8 +25,10 @@ use tokio::sync::oneshot;
 use super::AckOutcome;
 use crate::identity::{BatchKey, Digest};
 
-/// Rejections remembered per stored batch, for the answer to a retry.
-const REMEMBERED_REJECTIONS: usize = 8;
+/// Rejections remembered per stored batch, for the answer to a retry (which
+/// counts them all): the memory of recent batches stays about 30 MB at
+/// most, whatever the batches held.
+const REMEMBERED_REJECTIONS: usize = 1;
 
 /// Stored batch ids remembered.
 pub const REMEMBERED: usize = 65_536;
@@ -123,8 +125,8 @@ impl RecentBatches {
             rejections,
         } = outcome
         {
-            // A retry's answer names the first few rejections (and counts
-            // them all): 65536 remembered batches stay a few megabytes.
+            // A retry's answer names the first rejection (and counts them
+            // all).
             let outcome = AckOutcome::Stored {
                 accepted: *accepted,
                 rejected: *rejected,

@@ -69,11 +69,8 @@ async fn read(
                 service.metrics.requests_rejected.inc();
                 break Some(refusals::explain(status, service.max_message_bytes));
             }
-            Err(status) => {
-                // The client went away or reset the stream.
-                service.metrics.requests_cancelled.inc();
-                break Some(status);
-            }
+            // The client went away or reset the stream: counted below.
+            Err(status) => break Some(status),
         };
         // Answered tasks are reaped as the stream goes, not only when it
         // ends.
@@ -112,7 +109,13 @@ async fn read(
     };
     // Answer every batch taken before ending the stream.
     while waiting.join_next().await.is_some() {}
-    if let Some(status) = end {
+    // A stream whose client stopped listening before the end (it reset
+    // the stream, or went away with acks unread) was cancelled, whatever
+    // ended the reading.
+    let refused = end.as_ref().is_some_and(is_refusal);
+    if acks.is_closed() && !refused {
+        service.metrics.requests_cancelled.inc();
+    } else if let Some(status) = end {
         let _ = acks.send(Err(status)).await;
     }
 }
