@@ -55,7 +55,13 @@ impl<R: prost::Message + Default> Decoder for ProstDecoder<R> {
 pub async fn raw_client(
     collector: &aires_collector::RunningCollector,
 ) -> tonic::client::Grpc<tonic::transport::Channel> {
-    let channel = tonic::transport::Channel::from_shared(endpoint(collector))
+    raw_client_at(&endpoint(collector)).await
+}
+
+/// A gRPC client of the collector at `endpoint` that sends bodies as they
+/// are.
+pub async fn raw_client_at(endpoint: &str) -> tonic::client::Grpc<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(endpoint.to_owned())
         .unwrap()
         .connect()
         .await
