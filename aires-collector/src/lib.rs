@@ -16,6 +16,7 @@
 //! and the tests use it); [`RunningCollector::shutdown`] stops accepting,
 //! drains, and flushes.
 
+pub mod allocator;
 pub mod config;
 pub mod decode;
 pub mod identity;

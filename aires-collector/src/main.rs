@@ -14,8 +14,23 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // An idle runtime thread gives its freed memory back (see
+        // `aires_collector::allocator`).
+        .on_thread_park(aires_collector::allocator::release_idle_memory)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("aires-collector: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let config = match CollectorConfig::load_from(std::env::args_os()) {
         Ok(config) => config,
         Err(ConfigError::Cli(error)) => error.exit(),

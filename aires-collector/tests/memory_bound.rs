@@ -1,7 +1,7 @@
 //! The collector binary's resident memory stays within the bound the
 //! README states, `100 MiB + max_pending_bytes + max_concurrent_requests x
 //! 2 x max_message_bytes`, while hostile clients run against a store that
-//! hangs.
+//! hangs, and returns once they leave and the store answers again.
 
 mod common;
 
@@ -34,7 +34,8 @@ fn rss(pid: u32) -> usize {
 }
 
 /// A ClickHouse stand-in that hangs every connection until `answering`,
-/// then reads each request whole and answers 404.
+/// then reads each request whole and answers 404 (a permanent failure),
+/// so held batches are let go.
 async fn store(answering: Arc<AtomicBool>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -147,13 +148,20 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
     let collector = start_collector(store(answering.clone()).await);
     let pid = collector.child.id();
     let baseline = rss(pid);
-    let channel = || {
-        tonic::transport::Channel::from_shared(collector.grpc.clone())
+    // The hostile clients run on a runtime of their own: shutting it down
+    // closes their connections, as a client process that exits would.
+    let hostile = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = collector.grpc.clone();
+    // Called on the hostile runtime: the channel's tasks are spawned there.
+    let client = move || {
+        let channel = tonic::transport::Channel::from_shared(endpoint.clone())
             .unwrap()
-            .connect_lazy()
-    };
-    let client = || {
-        proto::collector_client::CollectorClient::new(channel()).max_decoding_message_size(64 * MIB)
+            .connect_lazy();
+        proto::collector_client::CollectorClient::new(channel).max_decoding_message_size(64 * MIB)
     };
     // One request of a million tiny events: refused, it could never fit.
     // (First: later, the hostile clients hold every call slot.)
@@ -181,12 +189,13 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
         status.message()
     );
 
-    let mut clients = tokio::task::JoinSet::new();
+    let clients = hostile.handle();
     // Streams that never read their acks, sending 10,000 batches of
     // refused events each.
     for _ in 0..2 {
-        let mut client = client();
+        let client = client.clone();
         clients.spawn(async move {
+            let mut client = client();
             let batches = tokio_stream::iter((0..10_000).map(|_| refused_batch(100)));
             let acks = client.ingest_stream(batches).await;
             // Never read; hold the stream open.
@@ -196,8 +205,9 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
     }
     // Streams pushing batches of almost 4 MiB while the store hangs.
     for _ in 0..4 {
-        let mut client = client();
+        let client = client.clone();
         clients.spawn(async move {
+            let mut client = client();
             let batches = tokio_stream::iter((0..400).map(|_| big_batch(MAX_MESSAGE - 4096)));
             let _ = client.ingest_stream(batches).await;
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -205,8 +215,9 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
     }
     // Unary calls of almost 4 MiB, more than the call limit.
     for _ in 0..2 * MAX_CALLS {
-        let mut client = client();
+        let client = client.clone();
         clients.spawn(async move {
+            let mut client = client();
             let _ = client.ingest(big_batch(MAX_MESSAGE - 4096)).await;
         });
     }
@@ -231,4 +242,26 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
     );
     assert!(pending <= MAX_PENDING, "{pending} bytes held");
     assert!(peak <= BOUND, "peak {peak} bytes over the bound {BOUND}");
+
+    // The clients leave and the store answers (with a permanent failure):
+    // every held batch is let go, and the memory returns.
+    hostile.shutdown_background();
+    answering.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending_bytes(collector.metrics).await > 0 {
+        assert!(Instant::now() < deadline, "held batches were never let go");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let returned = baseline + 64 * MIB;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rss(pid) > returned {
+        assert!(
+            Instant::now() < deadline,
+            "resident memory {} MiB did not return below {} MiB",
+            rss(pid) / MIB,
+            returned / MIB
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("after the clients left: {} MiB", rss(pid) / MIB);
 }

@@ -306,13 +306,25 @@ impl PipelineTasks {
     }
 }
 
+/// How long a processor waits for work before it counts as idle and gives
+/// its freed memory back (see [`crate::allocator`]).
+const IDLE: Duration = Duration::from_millis(500);
+
 /// A processor thread: decodes requests into rows until the inbox closes.
 fn process(
     queue: &crossbeam_channel::Receiver<Work>,
     chunks: &tokio::sync::mpsc::Sender<Chunk>,
     metrics: &Metrics,
 ) {
-    while let Ok(work) = queue.recv() {
+    loop {
+        let work = match queue.recv_timeout(IDLE) {
+            Ok(work) => work,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                crate::allocator::release_idle_memory();
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
         let out = work.batch.decode(work.received_ns, work.digest);
         // The encoded request is dropped here; the rows stay.
         work.ack.holds(budget::decoded_bytes(&out));

@@ -53,14 +53,19 @@ async fn read(
     let mut stopping = service.stopping.clone();
     let shutting_down = || Status::unavailable("the collector is shutting down; reconnect");
     let mut waiting = JoinSet::new();
+    // Every wait below also ends when the client stops listening (it reset
+    // the stream or went away): what it sent and was not yet read is
+    // dropped, not taken into the pipeline on a dead stream's behalf.
     let end = loop {
         let room = tokio::select! {
             room = room.clone().acquire_owned() => room.expect("the semaphore is never closed"),
             _ = stopping.wait_for(|stop| *stop) => break Some(shutting_down()),
+            _ = acks.closed() => break None,
         };
         let next = tokio::select! {
             next = inbound.message() => next,
             _ = stopping.wait_for(|stop| *stop) => break Some(shutting_down()),
+            _ = acks.closed() => break None,
         };
         let batch = match next {
             Ok(Some(batch)) => batch,
@@ -84,7 +89,10 @@ async fn read(
         }
         // Submitting waits while the pipeline is full, so this stream
         // stops reading: HTTP/2 flow control then slows the client down.
-        let pending = service.submit(batch, scope).await;
+        let pending = tokio::select! {
+            pending = service.submit(batch, scope) => pending,
+            _ = acks.closed() => break None,
+        };
         let acks = acks.clone();
         let metrics = service.metrics.clone();
         waiting.spawn(async move {
