@@ -393,3 +393,54 @@ async fn a_client_that_goes_away_is_counted_as_cancelled_not_refused() {
     assert_eq!(metrics.requests_rejected.get(), 0);
     collector.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_acks_are_never_read_stops_being_read() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |c| c.max_stream_pending_batches = 8).await;
+    // The client runs on a runtime of its own, shut down at the end as a
+    // client process that exits would be (a client that never reads holds
+    // a graceful shutdown until its timeout).
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = endpoint(&collector);
+    client_runtime.spawn(async move {
+        let mut client = proto::collector_client::CollectorClient::connect(endpoint)
+            .await
+            .unwrap();
+        // 10,000 batches of 100 refused events, acks never read.
+        let refused = |_| {
+            let mut batch = batch(100);
+            for event in &mut batch.events {
+                event.severity = 0;
+            }
+            batch
+        };
+        let batches = tokio_stream::iter((0..10_000).map(refused));
+        let _acks = client.ingest_stream(batches).await.unwrap();
+        std::future::pending::<()>().await;
+    });
+    let metrics = collector.metrics();
+    // The stream is read until its acks fill the connection's window and
+    // eight more wait; then it is not read any further.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut last = metrics.events_received.get();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = metrics.events_received.get();
+        if now == last && now > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still reading: {now}");
+        last = now;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let read = metrics.events_received.get();
+    assert_eq!(read, last, "no more is read while the acks wait");
+    assert!(read < 10_000 * 100 / 10, "{read} events read of 1,000,000");
+    client_runtime.shutdown_background();
+    collector.shutdown().await.unwrap();
+}
