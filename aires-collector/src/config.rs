@@ -100,10 +100,10 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_COLLECTOR_PROCESSORS")]
     pub processors: Option<usize>,
 
-    /// Calls in progress at once across all connections: unary calls until
-    /// answered, and open streams. More wait, unread. With
-    /// --max-message-bytes this bounds the memory of requests being read
-    /// and not yet in the pipeline. Health checks are not counted.
+    /// Unary calls in progress at once across all connections, until
+    /// answered; more wait, unread. With --max-message-bytes this bounds
+    /// the memory of requests being read and not yet in the pipeline.
+    /// Health checks are not counted.
     #[arg(
         long,
         env = "AIRES_COLLECTOR_MAX_CONCURRENT_REQUESTS",
@@ -122,6 +122,27 @@ pub struct CollectorConfig {
         default_value_t = 256 << 20
     )]
     pub max_pending_bytes: usize,
+
+    /// Streams open at once across all connections; a stream over the
+    /// limit is refused with UNAVAILABLE (clients retry).
+    #[arg(long, env = "AIRES_COLLECTOR_MAX_OPEN_STREAMS", default_value_t = 128)]
+    pub max_open_streams: usize,
+
+    /// Seconds a stream may go without sending a batch before the
+    /// collector ends it (UNAVAILABLE; the SDK reconnects when it has
+    /// batches again), so idle streams do not keep their slots.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_STREAM_IDLE_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    pub stream_idle_timeout_secs: u64,
+
+    /// TCP connections served at once; further connections wait in the
+    /// listen queue. Each connection may buffer up to 1 MiB of request
+    /// data (its HTTP/2 window).
+    #[arg(long, env = "AIRES_COLLECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
 
     /// Batches one stream may have read and not yet had answered; past it
     /// the stream is not read until acks are taken (HTTP/2 flow control).
@@ -215,6 +236,9 @@ struct FileConfig {
     max_concurrent_requests: Option<usize>,
     max_pending_bytes: Option<usize>,
     max_stream_pending_batches: Option<usize>,
+    max_open_streams: Option<usize>,
+    stream_idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     batch_size: Option<usize>,
     batch_timeout_ms: Option<u64>,
     max_batch_rows: Option<usize>,
@@ -318,6 +342,9 @@ impl CollectorConfig {
             max_concurrent_requests,
             max_pending_bytes,
             max_stream_pending_batches,
+            max_open_streams,
+            stream_idle_timeout_secs,
+            max_connections,
             batch_size,
             batch_timeout_ms,
             max_batch_rows,
@@ -358,6 +385,9 @@ impl CollectorConfig {
             "max_stream_pending_batches",
             self.max_stream_pending_batches as u64,
         )?;
+        positive("max_open_streams", self.max_open_streams as u64)?;
+        positive("stream_idle_timeout_secs", self.stream_idle_timeout_secs)?;
+        positive("max_connections", self.max_connections as u64)?;
         positive("batch_size", self.batch_size as u64)?;
         positive("batch_timeout_ms", self.batch_timeout_ms)?;
         positive("max_batch_rows", self.max_batch_rows as u64)?;
@@ -404,7 +434,8 @@ impl CollectorConfig {
         if self.max_pending_bytes < largest {
             return Err(ConfigError::OutOfRange {
                 option: "max_pending_bytes",
-                requirement: "at least 32 x max_message_bytes (so that a largest message fits)",
+                requirement: "at least 32 x max_message_bytes (the charge of a largest \
+                              message before it is decoded; its events add about 1 KiB each)",
                 value: self.max_pending_bytes.to_string(),
             });
         }
@@ -476,6 +507,9 @@ mod tests {
         assert_eq!(config.max_concurrent_requests, 128);
         assert_eq!(config.max_pending_bytes, 256 << 20);
         assert_eq!(config.max_stream_pending_batches, 64);
+        assert_eq!(config.max_open_streams, 128);
+        assert_eq!(config.stream_idle_timeout_secs, 60);
+        assert_eq!(config.max_connections, 1024);
     }
 
     #[test]
@@ -510,8 +544,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "max_pending_bytes must be at least 32 x max_message_bytes (so that a largest \
-             message fits), got 100000000"
+            "max_pending_bytes must be at least 32 x max_message_bytes (the charge of a \
+             largest message before it is decoded; its events add about 1 KiB each), got 100000000"
         );
         let err =
             CollectorConfig::load_from(["aires-collector", "--listen", "nowhere"]).unwrap_err();
@@ -537,6 +571,9 @@ mod tests {
             "--max-concurrent-requests",
             "--max-pending-bytes",
             "--max-stream-pending-batches",
+            "--max-open-streams",
+            "--stream-idle-timeout-secs",
+            "--max-connections",
             "--batch-size",
             "--batch-timeout-ms",
             "--processors",

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Delivery is at-least-once: a request is answered only after its rows
-//! are stored. The collector keeps no state between requests, so several
-//! instances behind an L4 balancer need no coordination.
+//! are stored. Between requests the collector keeps only the memory of
+//! recent batches, to answer retries (see [`pipeline::recent_batches`]);
+//! several instances behind an L4 balancer need no coordination.
 //!
 //! [`start`] runs a collector inside the current Tokio runtime (the binary
 //! and the tests use it); [`RunningCollector::shutdown`] stops accepting,
@@ -36,7 +37,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -148,6 +148,7 @@ pub async fn start(
         stopping.clone(),
         config.max_message_bytes,
         config.max_stream_pending_batches,
+        Duration::from_secs(config.stream_idle_timeout_secs),
     );
     let collector = CollectorServer::new(service)
         .max_decoding_message_size(config.max_message_bytes)
@@ -159,8 +160,11 @@ pub async fn start(
     let collector = InterceptedService::new(collector, move |request| keys.check(request));
     // The call limit wraps this service alone: health checks are never held
     // behind it.
+    let limits = CallLimitLayer::new(config.max_concurrent_requests, config.max_open_streams);
+    let collector = tower::Layer::layer(&limits, collector);
+    // Refusals are counted for this service alone (not health checks).
     let collector = tower::Layer::layer(
-        &CallLimitLayer::new(config.max_concurrent_requests),
+        &RefusalLayer::new(config.max_message_bytes, metrics.clone()),
         collector,
     );
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -182,10 +186,7 @@ pub async fn start(
             .tls_config(ServerTlsConfig::new().identity(identity))
             .map_err(|e| StartError::Tls(e.to_string()))?;
     }
-    let router = builder
-        .layer(RefusalLayer::new(config.max_message_bytes, metrics.clone()))
-        .add_service(health_service)
-        .add_service(collector);
+    let router = builder.add_service(health_service).add_service(collector);
 
     let stopped = |mut stopping: watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
@@ -199,7 +200,7 @@ pub async fn start(
         depth_metrics.render()
     });
     let grpc = router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(grpc_listener),
+        server::accept_limited(grpc_listener, config.max_connections),
         stopped(stopping.clone()),
     );
     let metrics_server =

@@ -12,8 +12,8 @@ use prost::Message;
 use crate::identity::Digest;
 use crate::row::Row;
 use crate::rules::{
-    check_len, http_status, malformed, no_value, normalise_timestamp, severity_name, uint32,
-    BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
+    check_len, http_status, malformed, no_value, normalise_timestamp, rejected_id, severity_name,
+    uint32, BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
 };
 
 /// Transforms every event of the encoded batch `encoded`, received at
@@ -39,7 +39,7 @@ pub fn transform_batch(encoded: &[u8], received_ns: i64, digest: Digest) -> Opti
             Ok(event) => {
                 let mut row = Row::default();
                 (
-                    event.id.clone(),
+                    rejected_id(&event.id),
                     fill_row(&mut row, event, &context, index).map(|()| row),
                 )
             }

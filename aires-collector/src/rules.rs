@@ -125,6 +125,17 @@ impl BatchContext {
     }
 }
 
+/// The id a rejection names: the event's own when it is a 16-byte id,
+/// else none (a rejection never carries more of the client's bytes than
+/// that).
+pub(crate) fn rejected_id(id: &[u8]) -> bytes::Bytes {
+    if id.len() == 16 {
+        bytes::Bytes::copy_from_slice(id)
+    } else {
+        bytes::Bytes::new()
+    }
+}
+
 /// Why an attribute is refused for having no value. A reason names at most
 /// the first [`MAX_NAMED_KEY`] bytes of the key: answers and the memory of
 /// recent batches stay small whatever a client sends.

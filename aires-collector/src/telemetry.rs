@@ -5,12 +5,12 @@
 //! |---|---|
 //! | `aires_collector_events_received_total` | events in requests taken into the pipeline |
 //! | `aires_collector_events_inserted_total` | events the sink stored |
-//! | `aires_collector_events_rejected_total` | events refused (one by one, or with their whole request when its events do not decode) |
+//! | `aires_collector_events_rejected_total` | events refused one by one (a request refused whole is counted in `requests_rejected_total`, its events nowhere) |
 //! | `aires_collector_events_failed_total` | events the sink refused for good |
 //! | `aires_collector_requests_rejected_total` | requests, and batches of a stream, refused whole (auth, size, malformed, id reused, shutting down, store failed) |
 //! | `aires_collector_requests_cancelled_total` | calls and streams the client ended or gave up on before their answer |
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
-//! | `aires_collector_batches_deduplicated_total` | retried batches answered from memory instead of stored again |
+//! | `aires_collector_batches_deduplicated_total` | retried batches answered as stored from the first attempt's outcome, not stored again |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
 //! | `aires_collector_batch_rows` | rows per sink write (histogram) |

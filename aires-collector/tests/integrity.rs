@@ -71,6 +71,14 @@ async fn batches_with_all_zero_event_ids_never_hide_another_clients_rows() {
     let (r1, rh, r2) = tokio::join!(c1.ingest(b1), ch.ingest(h), c2.ingest(b2));
     let accepted = [r1, rh, r2].map(|r| r.unwrap().into_inner().accepted);
     assert_eq!(accepted, [1, 10, 1]);
+    // The three went into one insert, where the old token saw two batches'
+    // worth of all-zero ids at both ends.
+    let metrics = collector.metrics().render();
+    assert!(
+        metrics.contains("aires_collector_batch_rows_count 1\n")
+            && metrics.contains("aires_collector_batch_rows_sum 12.0"),
+        "{metrics}"
+    );
     assert_eq!(
         count(&clickhouse, &format!("batch_id = '{h_id}'")).await,
         10
@@ -136,7 +144,7 @@ async fn a_reused_batch_id_is_refused_and_the_first_batch_stays_stored() {
     let status = client.ingest(second.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
     assert!(status.message().contains(&id), "{}", status.message());
-    // Before or after the first was stored, the answer is the same.
+    // Asked again, the answer is the same.
     let status = client.ingest(second).await.unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists);
     // A true retry (the same bytes) is answered as stored, and not stored again.
@@ -184,7 +192,7 @@ async fn clients_with_other_api_keys_cannot_touch_each_others_batches() {
         let answer = client.ingest(send(key, batch.clone())).await.unwrap();
         assert_eq!(answer.into_inner().accepted, expected, "{key} retry");
     }
-    // B cannot pass off other content under A's id and key-less.
+    // B cannot pass off other content under the id it used.
     let status = client
         .ingest(send("tenant-b", a.clone()))
         .await
@@ -442,5 +450,79 @@ async fn a_stream_whose_acks_are_never_read_stops_being_read() {
     assert_eq!(read, last, "no more is read while the acks wait");
     assert!(read < 10_000 * 100 / 10, "{read} events read of 1,000,000");
     client_runtime.shutdown_background();
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_batch_id_is_refused_while_the_first_is_still_being_stored() {
+    let sink = Arc::new(MemorySink::default());
+    *sink.delay.lock() = Duration::from_millis(500);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let first = batch(3);
+    let mut second = batch(4);
+    second.batch_id = first.batch_id.clone();
+    let mut client_a = client(&collector).await;
+    let storing = tokio::spawn(async move { client_a.ingest(first).await });
+    assert!(wait_until(DEADLINE, || *sink.attempts.lock() > 0).await);
+    let status = client(&collector).await.ingest(second).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    assert_eq!(storing.await.unwrap().unwrap().into_inner().accepted, 3);
+    assert_eq!(indexes(&sink.rows()), [0, 1, 2]);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_over_the_limit_are_refused_and_idle_streams_are_ended() {
+    let sink = Arc::new(MemorySink::default());
+    let collector = collector(sink.clone(), |c| {
+        c.max_open_streams = 1;
+        c.stream_idle_timeout_secs = 1;
+    })
+    .await;
+    let mut client = client(&collector).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(batch(2)).await.unwrap();
+    let mut acks = client
+        .ingest_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acks.message().await.unwrap().unwrap().accepted, 2);
+    // A second stream while the first is open: refused at once.
+    let refused = client
+        .ingest_stream(tokio_stream::iter(vec![batch(1)]))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(
+        refused.message().contains("too many open streams"),
+        "{}",
+        refused.message()
+    );
+    // Unary calls are not held behind the stream.
+    assert_eq!(
+        client.ingest(batch(1)).await.unwrap().into_inner().accepted,
+        1
+    );
+    // The first stream, idle, is ended; its slot is free again.
+    let ended = tokio::time::timeout(DEADLINE, acks.message())
+        .await
+        .expect("the idle stream ends")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unavailable);
+    assert!(
+        ended.message().contains("no batch for 1 s"),
+        "{}",
+        ended.message()
+    );
+    let mut again = client
+        .ingest_stream(tokio_stream::iter(vec![batch(3)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.message().await.unwrap().unwrap().accepted, 3);
+    drop(tx);
+    assert_eq!(sink.row_count(), 6);
     collector.shutdown().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! The collector binary's resident memory stays within the bound the
-//! README states, `100 MiB + max_pending_bytes + max_concurrent_requests x
-//! 2 x max_message_bytes`, while hostile clients run against a store that
-//! hangs, and returns once they leave and the store answers again.
+//! README states, `100 MiB + max_pending_bytes + (max_concurrent_requests +
+//! max_open_streams) x 2 x max_message_bytes + max_connections x 1 MiB`,
+//! while hostile clients run against a store that hangs, and returns once
+//! they leave and the store answers again.
 
 mod common;
 
@@ -22,8 +23,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const MIB: usize = 1 << 20;
 const MAX_PENDING: usize = 128 * MIB;
 const MAX_CALLS: usize = 16;
+const MAX_STREAMS: usize = 8;
+const MAX_CONNECTIONS: usize = 64;
 const MAX_MESSAGE: usize = 4 * MIB;
-const BOUND: usize = 100 * MIB + MAX_PENDING + MAX_CALLS * 2 * MAX_MESSAGE;
+const BOUND: usize =
+    100 * MIB + MAX_PENDING + (MAX_CALLS + MAX_STREAMS) * 2 * MAX_MESSAGE + MAX_CONNECTIONS * MIB;
 
 /// Resident memory of process `pid`, in bytes.
 fn rss(pid: u32) -> usize {
@@ -88,6 +92,8 @@ fn start_collector(store: SocketAddr) -> Collector {
         .args(["--max-pending-bytes", &MAX_PENDING.to_string()])
         .args(["--max-concurrent-requests", &MAX_CALLS.to_string()])
         .args(["--max-message-bytes", &MAX_MESSAGE.to_string()])
+        .args(["--max-open-streams", &MAX_STREAMS.to_string()])
+        .args(["--max-connections", &MAX_CONNECTIONS.to_string()])
         .args(["--log", "warn,aires_collector=info"])
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
@@ -203,8 +209,9 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
             drop(acks);
         });
     }
-    // Streams pushing batches of almost 4 MiB while the store hangs.
-    for _ in 0..4 {
+    // Streams pushing batches of almost 4 MiB while the store hangs; more
+    // than the stream limit, so some are refused.
+    for _ in 0..MAX_STREAMS {
         let client = client.clone();
         clients.spawn(async move {
             let mut client = client();
@@ -219,6 +226,19 @@ async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
         clients.spawn(async move {
             let mut client = client();
             let _ = client.ingest(big_batch(MAX_MESSAGE - 4096)).await;
+        });
+    }
+    // Batches whose one event has a 1 MiB id: refused, and never kept in an
+    // answer or in the memory of recent batches.
+    {
+        let client = client.clone();
+        clients.spawn(async move {
+            let mut client = client();
+            for _ in 0..200 {
+                let mut batch = common::batch(1);
+                batch.events[0].id = vec![7; MIB].into();
+                let _ = client.ingest(batch).await;
+            }
         });
     }
     // Sample while the hostile clients run against the hanging store.

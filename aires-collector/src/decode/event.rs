@@ -14,8 +14,8 @@ use super::wire::{
 use super::DecodeError;
 use crate::row::{Attributes, Row};
 use crate::rules::{
-    check_len, http_status, malformed, no_value, normalise_timestamp, severity_name, uint32,
-    BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
+    check_len, http_status, malformed, no_value, normalise_timestamp, rejected_id, severity_name,
+    uint32, BatchContext, Transformed, ORIGINAL_TIMESTAMP_KEY,
 };
 
 /// What an event says that decides whether it is kept, and where its row
@@ -147,7 +147,7 @@ impl<'a> Decoder<'a> {
                     self.parts.push((start, self.attributes.marks()));
                     return;
                 }
-                Err(reason) => (Bytes::copy_from_slice(event.id), reason),
+                Err(reason) => (rejected_id(event.id), reason),
             },
             Err(error) => (Bytes::new(), malformed(&error.to_string())),
         };

@@ -54,7 +54,7 @@ impl EncodedBatch {
         let layout = Layout::read(&encoded)?;
         Ok(EncodedBatch {
             batch_id: encoded.slice(layout.batch_id.clone()),
-            events: layout.events.len(),
+            events: layout.events,
             layout,
             encoded,
         })
@@ -125,13 +125,13 @@ fn decode_events(encoded: &[u8], layout: &Layout, received_ns: i64, digest: Dige
         received_ns,
         digest,
     );
-    let mut decoder = Decoder::new(batch, reserved(layout.events.len()));
+    let mut decoder = Decoder::new(batch, reserved(layout.events));
     let mut out = Transformed {
-        rows: Vec::with_capacity(reserved(layout.events.len())),
+        rows: Vec::with_capacity(reserved(layout.events)),
         ..Default::default()
     };
-    for (index, body) in layout.events.iter().enumerate() {
-        decoder.push(index, &encoded[body.clone()], &mut out);
+    for (index, body) in event_bodies(encoded).enumerate() {
+        decoder.push(index, body, &mut out);
     }
     out.shared_bytes = decoder.share_attributes(&mut out.rows);
     // Rows wait in the batcher until stored: do not keep room sized for
@@ -156,9 +156,11 @@ const MAX_RESERVED_EVENTS: usize = 4096;
 const BATCH_EVENTS: u32 = 4;
 
 /// Where the batch-level fields of an encoded `EventBatch` are (the last
-/// of each, as protobuf has it) and where each event is. Batch-level fields
-/// may come after the events, so they are all found before any event is
-/// decoded.
+/// of each, as protobuf has it), and how many events it holds. Batch-level
+/// fields may come after the events, so they are all found before any
+/// event is decoded. Where each event is is not kept: a request of a
+/// million two-byte events would hold an index larger than itself before
+/// it is admitted; [`event_bodies`] walks the top level again instead.
 #[derive(Clone, Debug, Default)]
 struct Layout {
     batch_id: Range<usize>,
@@ -166,7 +168,7 @@ struct Layout {
     sdk_version: Range<usize>,
     service: Range<usize>,
     environment: Range<usize>,
-    events: Vec<Range<usize>>,
+    events: usize,
 }
 
 impl Layout {
@@ -198,7 +200,7 @@ impl Layout {
                 1 => bytes_field(wire, b).map(|v| layout.batch_id = range(v)),
                 2 => string_field(wire, b).map(|v| layout.sdk_name = range(v.as_bytes())),
                 3 => string_field(wire, b).map(|v| layout.sdk_version = range(v.as_bytes())),
-                BATCH_EVENTS => bytes_field(wire, b).map(|v| layout.events.push(range(v))),
+                BATCH_EVENTS => bytes_field(wire, b).map(|_| layout.events += 1),
                 5 => string_field(wire, b).map(|v| layout.service = range(v.as_bytes())),
                 _ => string_field(wire, b).map(|v| layout.environment = range(v.as_bytes())),
             }
@@ -206,6 +208,24 @@ impl Layout {
         }
         Ok(layout)
     }
+}
+
+/// The encoded events of a batch whose top level `Layout::read` accepted,
+/// in order.
+fn event_bodies(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut buf = encoded;
+    std::iter::from_fn(move || {
+        while !buf.is_empty() {
+            // The framing was checked by the scan; a fault here (there is
+            // none) would end the walk, never panic.
+            let (tag, wire) = key(&mut buf).ok()?;
+            if tag == BATCH_EVENTS {
+                return bytes_field(wire, &mut buf).ok();
+            }
+            skip(wire, tag, &mut buf, RECURSION_LIMIT).ok()?;
+        }
+        None
+    })
 }
 
 #[cfg(test)]

@@ -115,15 +115,6 @@ impl Ack {
         Self::answer_if_done(&mut state);
     }
 
-    /// The request is refused whole before any of its rows was made (its
-    /// events do not decode).
-    pub fn refused(&self, code: tonic::Code, message: String) {
-        let mut state = self.state.lock();
-        state.failure = Some((code, message));
-        state.remaining = Some(0);
-        Self::answer_if_done(&mut state);
-    }
-
     /// `rows` of this request's rows are stored.
     pub fn stored(&self, rows: usize) {
         let mut state = self.state.lock();
@@ -166,7 +157,12 @@ impl Ack {
         if let Some(settlement) = state.settlement.take() {
             settlement.recent.finish(settlement.key, &outcome);
         }
-        let held = state.held.take();
+        // The rows are stored (or failed) and dropped: what the request
+        // still holds until its answer is handed on is the answer itself.
+        let mut held = state.held.take();
+        if let Some(held) = held.as_mut() {
+            held.resize(answer_bytes(&outcome));
+        }
         let _ = reply.send(Answer { outcome, held });
     }
 }
@@ -179,6 +175,33 @@ impl Drop for Ack {
         if let Some(settlement) = state.settlement.take() {
             settlement.recent.finish(settlement.key, &stopped());
         }
+    }
+}
+
+/// Bytes an answer holds: its named rejections and a little more.
+fn answer_bytes(outcome: &AckOutcome) -> usize {
+    match outcome {
+        AckOutcome::Stored { rejections, .. } => {
+            256 + rejections
+                .iter()
+                .map(|r| {
+                    std::mem::size_of::<proto::Rejection>() + r.reason.len() + r.event_id.len()
+                })
+                .sum::<usize>()
+        }
+        AckOutcome::Failed { message, .. } => 256 + message.len(),
+    }
+}
+
+/// The outcome for a batch whose first attempt was abandoned before it
+/// was taken in (its client went away): retries waiting for it must send
+/// it again.
+pub fn abandoned() -> AckOutcome {
+    AckOutcome::Failed {
+        code: tonic::Code::Unavailable,
+        message: "the first attempt of this batch was abandoned before it was stored; \
+                  send it again"
+            .into(),
     }
 }
 
@@ -277,17 +300,76 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_request_is_answered_at_once_with_its_status() {
-        let (ack, mut rx, capacity) = ack();
-        ack.refused(tonic::Code::InvalidArgument, "malformed".into());
-        match rx.try_recv().unwrap() {
-            AckOutcome::Failed { code, message } => {
-                assert_eq!(code, tonic::Code::InvalidArgument);
-                assert_eq!(message, "malformed");
+    fn the_answer_settles_retries_and_keeps_only_its_own_share_of_memory() {
+        let budget = crate::pipeline::budget::ByteBudget::new(1 << 20);
+        let held = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(budget.acquire(512 * 1024))
+            .unwrap();
+        let recent = Arc::new(RecentBatches::default());
+        let key = BatchKey {
+            scope: crate::identity::Scope::ANONYMOUS,
+            batch_id: [1; 16],
+        };
+        let digest = crate::identity::Digest([2; 16]);
+        recent.admit(key, digest);
+        let crate::pipeline::recent_batches::Admission::Known(mut retry) =
+            recent.admit(key, digest)
+        else {
+            panic!("a retry")
+        };
+        let capacity = Arc::new(tokio::sync::Semaphore::new(10));
+        let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
+        let (tx, mut rx) = oneshot::channel();
+        let settlement = Settlement {
+            recent: recent.clone(),
+            key,
+        };
+        let ack = Ack::new(tx, permit, Some(held), Some(settlement));
+        ack.transformed(2, Vec::new());
+        ack.stored(2);
+        let answer = rx.try_recv().unwrap();
+        assert!(matches!(
+            answer.outcome,
+            AckOutcome::Stored { accepted: 2, .. }
+        ));
+        assert!(matches!(
+            retry.try_recv().unwrap(),
+            AckOutcome::Stored { accepted: 2, .. }
+        ));
+        // The rows are gone: the answer holds a KiB, not the half MiB taken.
+        assert_eq!(answer.held.as_ref().unwrap().bytes(), 1024);
+        assert_eq!(budget.in_use(), 1024);
+        drop(answer);
+        assert_eq!(budget.in_use(), 0);
+    }
+
+    #[test]
+    fn an_ack_dropped_unanswered_tells_waiting_retries_it_stopped() {
+        let recent = Arc::new(RecentBatches::default());
+        let key = BatchKey {
+            scope: crate::identity::Scope::ANONYMOUS,
+            batch_id: [3; 16],
+        };
+        let digest = crate::identity::Digest([4; 16]);
+        recent.admit(key, digest);
+        let crate::pipeline::recent_batches::Admission::Known(mut retry) =
+            recent.admit(key, digest)
+        else {
+            panic!("a retry")
+        };
+        let capacity = Arc::new(tokio::sync::Semaphore::new(10));
+        let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
+        let (tx, _rx) = oneshot::channel();
+        drop(Ack::new(tx, permit, None, Some(Settlement { recent, key })));
+        assert!(matches!(
+            retry.try_recv().unwrap(),
+            AckOutcome::Failed {
+                code: tonic::Code::Unavailable,
+                ..
             }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(capacity.available_permits(), 10);
+        ));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //!
 //! **Backpressure.** A request takes one permit per event (up to
 //! `queue_capacity`) and its share of the memory budget
-//! (`max_pending_bytes`, see [`budget`]) before it enters the queue, and
-//! gives them back when it is answered. When the sink is slow, capacity
+//! (`max_pending_bytes`, see [`budget`]) before it enters the queue. It
+//! gives the events back when it is answered, and its share of the budget
+//! once its answer is handed to the client's connection (the answer keeps
+//! only its own size until then). When the sink is slow, capacity
 //! runs out, `submit` waits, the gRPC handlers stop reading, and HTTP/2
 //! flow control slows the clients. A request too large for the whole
 //! budget is refused.
@@ -30,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
-use ack::{stopped, Settlement};
+use ack::{abandoned, stopped, Settlement};
 pub use ack::{Ack, AckOutcome, Answer};
 use batcher::{Batcher, Chunk};
 use budget::ByteBudget;
@@ -133,8 +135,9 @@ pub enum SubmitError {
 pub enum Pending {
     /// Processed by this request.
     Processing(oneshot::Receiver<Answer>),
-    /// A retry of a batch processed or stored before.
-    Retry(oneshot::Receiver<AckOutcome>),
+    /// A retry of a batch processed or stored before; counted as
+    /// deduplicated once it is answered as stored.
+    Retry(oneshot::Receiver<AckOutcome>, Arc<Metrics>),
 }
 
 impl Pending {
@@ -145,10 +148,16 @@ impl Pending {
                 outcome: stopped(),
                 held: None,
             }),
-            Pending::Retry(outcome) => Answer {
-                outcome: outcome.await.unwrap_or_else(|_| stopped()),
-                held: None,
-            },
+            Pending::Retry(outcome, metrics) => {
+                let outcome = outcome.await.unwrap_or_else(|_| stopped());
+                if matches!(outcome, AckOutcome::Stored { .. }) {
+                    metrics.batches_deduplicated.inc();
+                }
+                Answer {
+                    outcome,
+                    held: None,
+                }
+            }
         }
     }
 }
@@ -224,8 +233,7 @@ impl Pipeline {
         match self.recent.admit(key, digest) {
             Admission::New => {}
             Admission::Known(answer) => {
-                self.metrics.batches_deduplicated.inc();
-                return Ok(Pending::Retry(answer));
+                return Ok(Pending::Retry(answer, self.metrics.clone()));
             }
             Admission::Conflict => {
                 return Err(SubmitError::Conflict(uuid::Uuid::from_bytes(batch_id)));
@@ -286,7 +294,7 @@ struct SettleOnDrop(Option<Settlement>);
 impl Drop for SettleOnDrop {
     fn drop(&mut self) {
         if let Some(settlement) = self.0.take() {
-            settlement.recent.finish(settlement.key, &stopped());
+            settlement.recent.finish(settlement.key, &abandoned());
         }
     }
 }

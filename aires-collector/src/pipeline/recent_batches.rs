@@ -4,15 +4,21 @@
 //! An SDK retries a batch (same `batch_id`, same bytes) when its call
 //! failed or timed out, which can happen while the first attempt is still
 //! in the pipeline, or after it was stored but the answer was lost. The
-//! collector remembers the batches it is processing and the last
-//! [`REMEMBERED`] it stored, each by its [`BatchKey`] (the client's scope
-//! and the batch id) with its [`Digest`]:
+//! collector remembers the batches it is processing and, per client scope,
+//! the last [`REMEMBERED`] that it stored rows of, each by its [`BatchKey`]
+//! (the client's scope and the batch id) with its [`Digest`]:
 //! - a retry with the same digest is answered with the first attempt's
 //!   outcome instead of being stored again;
 //! - the same id with another digest is a conflict: the client reused an
 //!   id, and its batch is refused (`ALREADY_EXISTS`), never answered as
 //!   stored;
-//! - keys are per scope, so one client's ids never touch another's.
+//! - keys are per scope, so one client's ids never touch another's, and
+//!   one scope's batches never push another's out of memory.
+//!
+//! A retry's answer counts the events accepted and refused; it names no
+//! reasons (the first attempt's answer did), so each remembered batch
+//! costs about a hundred bytes whatever it held. Batches that stored no
+//! rows are not remembered: processing one again stores nothing either.
 //!
 //! This covers retries that reach the same instance while it runs (one SDK
 //! keeps one HTTP/2 connection, so its retries do).
@@ -23,14 +29,9 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::AckOutcome;
-use crate::identity::{BatchKey, Digest};
+use crate::identity::{BatchKey, Digest, Scope};
 
-/// Rejections remembered per stored batch, for the answer to a retry (which
-/// counts them all): the memory of recent batches stays about 30 MB at
-/// most, whatever the batches held.
-const REMEMBERED_REJECTIONS: usize = 1;
-
-/// Stored batch ids remembered.
+/// Stored batch ids remembered per scope.
 pub const REMEMBERED: usize = 65_536;
 
 #[derive(Debug)]
@@ -61,7 +62,8 @@ pub struct RecentBatches {
 #[derive(Debug, Default)]
 struct State {
     entries: HashMap<BatchKey, Entry>,
-    stored_order: VecDeque<BatchKey>,
+    /// Per scope, the stored batches in the order they were stored.
+    stored_order: HashMap<Scope, VecDeque<[u8; 16]>>,
 }
 
 /// What to do with a batch.
@@ -103,9 +105,10 @@ impl RecentBatches {
     }
 
     /// Records the outcome of batch `key` and answers every retry waiting
-    /// for it. A stored batch is remembered; a failed one is forgotten, so
-    /// a retry is processed afresh.
+    /// for it. A batch that stored rows is remembered; a failed one is
+    /// forgotten, so a retry is processed afresh.
     pub fn finish(&self, key: BatchKey, outcome: &AckOutcome) {
+        let outcome = remembered(outcome);
         let mut state = self.state.lock();
         let (digest, waiting) = match state.entries.remove(&key) {
             Some(Entry::InFlight { digest, waiting }) => (digest, waiting),
@@ -119,31 +122,35 @@ impl RecentBatches {
         for tx in waiting {
             let _ = tx.send(outcome.clone());
         }
-        if let AckOutcome::Stored {
-            accepted,
-            rejected,
-            rejections,
-        } = outcome
-        {
-            // A retry's answer names the first rejection (and counts them
-            // all).
-            let outcome = AckOutcome::Stored {
-                accepted: *accepted,
-                rejected: *rejected,
-                rejections: rejections
-                    .iter()
-                    .take(REMEMBERED_REJECTIONS)
-                    .cloned()
-                    .collect(),
-            };
-            state.entries.insert(key, Entry::Stored { digest, outcome });
-            state.stored_order.push_back(key);
-            while state.stored_order.len() > REMEMBERED {
-                if let Some(old) = state.stored_order.pop_front() {
-                    state.entries.remove(&old);
-                }
-            }
+        if !matches!(outcome, AckOutcome::Stored { accepted, .. } if accepted > 0) {
+            return;
         }
+        state.entries.insert(key, Entry::Stored { digest, outcome });
+        let order = state.stored_order.entry(key.scope).or_default();
+        order.push_back(key.batch_id);
+        let oldest = (order.len() > REMEMBERED)
+            .then(|| order.pop_front())
+            .flatten();
+        if let Some(batch_id) = oldest {
+            state.entries.remove(&BatchKey {
+                scope: key.scope,
+                batch_id,
+            });
+        }
+    }
+}
+
+/// An outcome as retries are answered with it: the counts, no reasons.
+fn remembered(outcome: &AckOutcome) -> AckOutcome {
+    match outcome {
+        AckOutcome::Stored {
+            accepted, rejected, ..
+        } => AckOutcome::Stored {
+            accepted: *accepted,
+            rejected: *rejected,
+            rejections: Vec::new(),
+        },
+        failed => failed.clone(),
     }
 }
 
@@ -223,9 +230,12 @@ mod tests {
     }
 
     #[test]
-    fn a_remembered_answer_keeps_its_count_and_a_few_reasons() {
+    fn a_remembered_answer_keeps_its_counts_and_no_reasons() {
         let recent = RecentBatches::default();
         assert!(matches!(recent.admit(key(3), CONTENT), Admission::New));
+        let Admission::Known(mut waiting) = recent.admit(key(3), CONTENT) else {
+            panic!("known")
+        };
         let rejections = vec![aires_proto::v1::Rejection::default(); 100];
         recent.finish(
             key(3),
@@ -238,17 +248,47 @@ mod tests {
         let Admission::Known(mut late) = recent.admit(key(3), CONTENT) else {
             panic!("known")
         };
-        match late.try_recv().unwrap() {
-            AckOutcome::Stored {
-                accepted,
-                rejected,
-                rejections,
-            } => {
-                assert_eq!((accepted, rejected), (1, 100));
-                assert_eq!(rejections.len(), REMEMBERED_REJECTIONS);
+        for answer in [waiting.try_recv().unwrap(), late.try_recv().unwrap()] {
+            match answer {
+                AckOutcome::Stored {
+                    accepted,
+                    rejected,
+                    rejections,
+                } => {
+                    assert_eq!((accepted, rejected), (1, 100));
+                    assert!(rejections.is_empty());
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_batch_that_stored_nothing_is_not_remembered() {
+        let recent = RecentBatches::default();
+        assert!(matches!(recent.admit(key(4), CONTENT), Admission::New));
+        recent.finish(key(4), &stored(0));
+        assert!(recent.state.lock().entries.is_empty());
+        assert!(matches!(recent.admit(key(4), CONTENT), Admission::New));
+    }
+
+    #[test]
+    fn one_scope_cannot_push_another_out_of_memory() {
+        let recent = RecentBatches::default();
+        assert!(matches!(recent.admit(key(1), CONTENT), Admission::New));
+        recent.finish(key(1), &stored(1));
+        let flood = Scope::of_api_key("flood");
+        for n in 0..(REMEMBERED as u32 + 10) {
+            let mut batch_id = [0; 16];
+            batch_id[..4].copy_from_slice(&n.to_be_bytes());
+            let key = BatchKey {
+                scope: flood,
+                batch_id,
+            };
+            assert!(matches!(recent.admit(key, CONTENT), Admission::New));
+            recent.finish(key, &stored(1));
+        }
+        assert!(matches!(recent.admit(key(1), CONTENT), Admission::Known(_)));
     }
 
     #[test]
@@ -282,6 +322,10 @@ mod tests {
             recent.finish(key, &stored(1));
         }
         assert_eq!(recent.state.lock().entries.len(), REMEMBERED);
+        assert_eq!(
+            recent.state.lock().stored_order[&Scope::ANONYMOUS].len(),
+            REMEMBERED
+        );
         assert!(
             matches!(recent.admit(key(0), CONTENT), Admission::New),
             "the oldest was forgotten"

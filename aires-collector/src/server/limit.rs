@@ -1,11 +1,17 @@
-//! The limit on calls in progress (`--max-concurrent-requests`): unary
-//! calls until their answer is sent, and open streams for as long as they
-//! are open. A call over the limit waits, unread, until one ends; HTTP/2
-//! flow control holds its client back meanwhile.
+//! The limits on calls in progress, each of which may hold a message being
+//! read (up to `--max-message-bytes`) outside the pipeline's budget:
+//! - unary calls (`--max-concurrent-requests`) until their answer is sent;
+//!   a call over the limit waits, unread, until one ends, and HTTP/2 flow
+//!   control holds its client back meanwhile;
+//! - open streams (`--max-open-streams`) for as long as they are open; a
+//!   stream over the limit is refused at once with UNAVAILABLE, so that a
+//!   client retries (perhaps on another instance) rather than waiting on
+//!   streams that may stay open for hours. Idle streams are ended (see
+//!   `stream.rs`), so they do not keep their slots.
 //!
-//! The limit wraps the Collector service alone, inside the router, so the
+//! The limits wrap the Collector service alone, inside the router, so the
 //! health service and calls on the same connection are never held behind
-//! it: a load balancer sees the collector alive, and answering, however
+//! them: a load balancer sees the collector alive, and answering, however
 //! busy it is.
 
 use std::future::Future;
@@ -18,17 +24,20 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::server::NamedService;
 use tower::{Layer, Service};
 
-/// Wraps a service in [`CallLimit`], sharing one limit.
+/// Wraps a service in [`CallLimit`], sharing its limits.
 #[derive(Clone, Debug)]
 pub struct CallLimitLayer {
     calls: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
 }
 
 impl CallLimitLayer {
-    /// At most `calls` calls in progress (at least one).
-    pub fn new(calls: usize) -> Self {
+    /// At most `calls` unary calls and `streams` open streams (at least one
+    /// of each).
+    pub fn new(calls: usize, streams: usize) -> Self {
         CallLimitLayer {
             calls: Arc::new(Semaphore::new(calls.max(1))),
+            streams: Arc::new(Semaphore::new(streams.max(1))),
         }
     }
 }
@@ -40,6 +49,7 @@ impl<S> Layer<S> for CallLimitLayer {
         CallLimit {
             inner,
             calls: self.calls.clone(),
+            streams: self.streams.clone(),
         }
     }
 }
@@ -49,6 +59,7 @@ impl<S> Layer<S> for CallLimitLayer {
 pub struct CallLimit<S> {
     inner: S,
     calls: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
 }
 
 impl<S: NamedService> NamedService for CallLimit<S> {
@@ -75,12 +86,25 @@ where
         // The ready service goes to this call; a clone stays for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let calls = self.calls.clone();
+        let stream = request.uri().path().ends_with("/IngestStream");
+        let (calls, streams) = (self.calls.clone(), self.streams.clone());
         Box::pin(async move {
-            let permit = calls
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
+            let permit = if stream {
+                match streams.try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        let status = tonic::Status::unavailable(
+                            "too many open streams on this collector; retry later or elsewhere",
+                        );
+                        return Ok(status.into_http());
+                    }
+                }
+            } else {
+                calls
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed")
+            };
             let response = inner.call(request).await?;
             Ok(response.map(|body| {
                 tonic::body::Body::new(Holding {

@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod codec;
+mod connections;
 mod limit;
 mod refusals;
 mod stream;
@@ -23,6 +24,7 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 pub use auth::ApiKeys;
+pub use connections::{accept_limited, Limited};
 pub use limit::{CallLimit, CallLimitLayer};
 pub use refusals::RefusalLayer;
 
@@ -42,6 +44,8 @@ pub struct CollectorService {
     max_message_bytes: usize,
     /// Batches of one stream read and not yet answered, at most.
     max_stream_pending: usize,
+    /// A stream that sends nothing for this long is ended.
+    stream_idle: std::time::Duration,
 }
 
 impl CollectorService {
@@ -52,6 +56,7 @@ impl CollectorService {
         stopping: watch::Receiver<bool>,
         max_message_bytes: usize,
         max_stream_pending: usize,
+        stream_idle: std::time::Duration,
     ) -> Self {
         CollectorService {
             pipeline,
@@ -59,6 +64,7 @@ impl CollectorService {
             stopping,
             max_message_bytes,
             max_stream_pending: max_stream_pending.max(1),
+            stream_idle,
         }
     }
 

@@ -60,6 +60,10 @@ pub struct Refusals<S> {
     metrics: Arc<Metrics>,
 }
 
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Refusals<S> {
+    const NAME: &'static str = S::NAME;
+}
+
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Refusals<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,

@@ -7,6 +7,11 @@
 //! acks costs that many answers, not one per batch it manages to send. An
 //! ack keeps its batch's share of the memory budget until the connection
 //! takes it.
+//!
+//! A stream that sends no batch for the idle timeout while none of its
+//! batches is waiting for an answer is ended with UNAVAILABLE: it gives
+//! back its slot among `--max-open-streams`, and the SDK reconnects when it
+//! has batches again.
 
 use std::sync::Arc;
 
@@ -53,19 +58,33 @@ async fn read(
     let mut stopping = service.stopping.clone();
     let shutting_down = || Status::unavailable("the collector is shutting down; reconnect");
     let mut waiting = JoinSet::new();
+    let mut cancelled = false;
     // Every wait below also ends when the client stops listening (it reset
     // the stream or went away): what it sent and was not yet read is
     // dropped, not taken into the pipeline on a dead stream's behalf.
     let end = loop {
-        let room = tokio::select! {
-            room = room.clone().acquire_owned() => room.expect("the semaphore is never closed"),
+        let slot = tokio::select! {
+            slot = room.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             _ = stopping.wait_for(|stop| *stop) => break Some(shutting_down()),
             _ = acks.closed() => break None,
+        };
+        // Idle: nothing read for the timeout, and nothing waiting.
+        let idle = async {
+            loop {
+                tokio::time::sleep(service.stream_idle).await;
+                if room.available_permits() + 1 == service.max_stream_pending {
+                    return;
+                }
+            }
         };
         let next = tokio::select! {
             next = inbound.message() => next,
             _ = stopping.wait_for(|stop| *stop) => break Some(shutting_down()),
             _ = acks.closed() => break None,
+            () = idle => break Some(Status::unavailable(format!(
+                "the stream sent no batch for {} s and is closed; open a new one when you have batches",
+                service.stream_idle.as_secs()
+            ))),
         };
         let batch = match next {
             Ok(Some(batch)) => batch,
@@ -74,8 +93,11 @@ async fn read(
                 service.metrics.requests_rejected.inc();
                 break Some(refusals::explain(status, service.max_message_bytes));
             }
-            // The client went away or reset the stream: counted below.
-            Err(status) => break Some(status),
+            Err(status) => {
+                // The client went away or reset the stream.
+                cancelled = true;
+                break Some(status);
+            }
         };
         // Answered tasks are reaped as the stream goes, not only when it
         // ends.
@@ -109,7 +131,7 @@ async fn read(
             }
             let sent = Sent {
                 ack,
-                _room: room,
+                _room: slot,
                 _held: held,
             };
             let _ = acks.send(Ok(sent)).await;
@@ -118,10 +140,10 @@ async fn read(
     // Answer every batch taken before ending the stream.
     while waiting.join_next().await.is_some() {}
     // A stream whose client stopped listening before the end (it reset
-    // the stream, or went away with acks unread) was cancelled, whatever
-    // ended the reading.
+    // the stream, or went away with acks unread) was cancelled, unless the
+    // collector had refused it.
     let refused = end.as_ref().is_some_and(is_refusal);
-    if acks.is_closed() && !refused {
+    if cancelled || (acks.is_closed() && !refused) {
         service.metrics.requests_cancelled.inc();
     } else if let Some(status) = end {
         let _ = acks.send(Err(status)).await;
@@ -129,10 +151,15 @@ async fn read(
 }
 
 /// Whether a failed read is the collector refusing the message (malformed,
-/// too large) rather than the client going away.
+/// too large, a compression it cannot undo) rather than the client going
+/// away.
 fn is_refusal(status: &Status) -> bool {
     matches!(
         status.code(),
-        Code::InvalidArgument | Code::OutOfRange | Code::ResourceExhausted
+        Code::InvalidArgument
+            | Code::OutOfRange
+            | Code::ResourceExhausted
+            | Code::Internal
+            | Code::Unimplemented
     )
 }
