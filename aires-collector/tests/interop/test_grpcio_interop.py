@@ -157,3 +157,41 @@ def test_malformed_bytes_are_invalid_argument(stubs, collector):
             ingest(b"\x22\xc8\x01\x01\x02", timeout=DEADLINE_S)
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert collector.stop() == 0
+
+
+def test_a_reused_batch_id_is_already_exists_and_a_true_retry_is_not_stored_twice(stubs, collector):
+    event_pb2, collector_pb2, collector_pb2_grpc = stubs
+    first = make_batch(event_pb2, 5)
+    other = make_batch(event_pb2, 7, service="intruder")
+    other.batch_id = first.batch_id
+    with grpc.insecure_channel(collector.address) as channel:
+        client = collector_pb2_grpc.CollectorStub(channel)
+        assert client.Ingest(first, timeout=DEADLINE_S).accepted == 5
+        with pytest.raises(grpc.RpcError) as failure:
+            client.Ingest(other, timeout=DEADLINE_S)
+        assert failure.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        # A true retry: the same bytes, answered as stored, stored once.
+        assert client.Ingest(first, timeout=DEADLINE_S).accepted == 5
+    assert collector.stop() == 0
+    assert len(collector.rows) == 5
+    assert all(r["service"] == "interop" for r in collector.rows)
+
+
+def test_an_event_that_is_not_utf8_is_refused_alone(stubs, collector):
+    event_pb2, collector_pb2, collector_pb2_grpc = stubs
+    batch = make_batch(event_pb2, 10)
+    batch.events[4].message = "MARK"
+    encoded = bytearray(batch.SerializeToString())
+    encoded[encoded.index(b"MARK")] = 0xFF
+    with grpc.insecure_channel(collector.address) as channel:
+        ingest = channel.unary_unary(
+            "/aires.v1.Collector/Ingest",
+            request_serializer=lambda raw: raw,
+            response_deserializer=collector_pb2.IngestResponse.FromString,
+        )
+        response = ingest(bytes(encoded), timeout=DEADLINE_S)
+    assert (response.accepted, response.rejected) == (9, 1)
+    assert response.rejections[0].index == 4
+    assert response.rejections[0].reason.startswith("malformed event:")
+    assert collector.stop() == 0
+    assert len(collector.rows) == 9
