@@ -29,6 +29,7 @@ pub mod rules;
 pub mod server;
 pub mod sink;
 pub mod telemetry;
+pub mod wal;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

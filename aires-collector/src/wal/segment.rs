@@ -1,0 +1,194 @@
+//! One segment file of the log: writing records to it, and reading them
+//! back with their checks.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::Entry;
+
+/// The first bytes of every segment: the format and its version.
+const MAGIC: &[u8; 8] = b"AIRESWL1";
+
+/// Bytes of a record before its payload: length, checksum, LSN, kind.
+const HEADER: usize = 4 + 4 + 8 + 1;
+
+/// A record's payload is at most this long (a larger length is damage).
+const MAX_PAYLOAD: u32 = 64 << 20;
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(super) struct Segment {
+    path: PathBuf,
+    file: File,
+    first_lsn: u64,
+    bytes: u64,
+    records: u64,
+    buf: Vec<u8>,
+}
+
+impl Segment {
+    /// A new, empty segment whose first record will be `first_lsn` (an
+    /// existing file of that name, which can only hold no record, is
+    /// replaced).
+    pub(super) fn create(dir: &Path, first_lsn: u64) -> io::Result<Segment> {
+        let path = dir.join(format!("{first_lsn:020}.wal"));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        file.write_all(MAGIC)?;
+        // The directory entry of the new file must survive a crash too.
+        File::open(dir)?.sync_all()?;
+        Ok(Segment {
+            path,
+            file,
+            first_lsn,
+            bytes: MAGIC.len() as u64,
+            records: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    pub(super) fn append(&mut self, lsn: u64, kind: u8, payload: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|len| *len <= MAX_PAYLOAD)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a log record holds at most {MAX_PAYLOAD} bytes"),
+                )
+            })?;
+        self.buf.clear();
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf
+            .extend_from_slice(&checksum(lsn, kind, payload).to_le_bytes());
+        self.buf.extend_from_slice(&lsn.to_le_bytes());
+        self.buf.push(kind);
+        self.buf.extend_from_slice(payload);
+        self.file.write_all(&self.buf)?;
+        self.bytes += self.buf.len() as u64;
+        self.records += 1;
+        Ok(())
+    }
+
+    pub(super) fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn first_lsn(&self) -> u64 {
+        self.first_lsn
+    }
+
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub(super) fn records(&self) -> u64 {
+        self.records
+    }
+}
+
+/// The CRC-32 of a record's LSN, kind and payload.
+fn checksum(lsn: u64, kind: u8, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&lsn.to_le_bytes());
+    hasher.update(&[kind]);
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// Reads a segment's records in order.
+pub(super) struct SegmentReader {
+    path: PathBuf,
+    data: Vec<u8>,
+    /// Where the next record starts.
+    at: usize,
+}
+
+impl SegmentReader {
+    /// Reads the whole segment and checks its magic.
+    pub(super) fn open(path: &Path) -> io::Result<SegmentReader> {
+        let mut data = Vec::new();
+        File::open(path)?.read_to_end(&mut data)?;
+        if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not a log segment (bad magic)",
+            ));
+        }
+        Ok(SegmentReader {
+            path: path.to_owned(),
+            data,
+            at: MAGIC.len(),
+        })
+    }
+
+    /// The next record, `None` at the end, or what is wrong with the bytes
+    /// where the next record should be.
+    pub(super) fn next_record(&mut self) -> Result<Option<Entry>, String> {
+        let rest = &self.data[self.at..];
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        if rest.len() < HEADER {
+            return Err(format!("a record cut short at byte {}", self.at));
+        }
+        let word = |at: usize| u32::from_le_bytes(rest[at..at + 4].try_into().expect("4 bytes"));
+        let len = word(0);
+        let crc = word(4);
+        let lsn = u64::from_le_bytes(rest[8..16].try_into().expect("8 bytes"));
+        let kind = rest[16];
+        if len > MAX_PAYLOAD {
+            return Err(format!("a record length of {len} at byte {}", self.at));
+        }
+        let end = HEADER + len as usize;
+        if rest.len() < end {
+            return Err(format!("a record cut short at byte {}", self.at));
+        }
+        let payload = &rest[HEADER..end];
+        if checksum(lsn, kind, payload) != crc {
+            return Err(format!("a record failing its checksum at byte {}", self.at));
+        }
+        let entry = Entry {
+            lsn,
+            kind,
+            payload: Bytes::copy_from_slice(payload),
+        };
+        self.at += end;
+        Ok(Some(entry))
+    }
+
+    /// Cuts the file off where the next record should start; returns how
+    /// many bytes were cut.
+    pub(super) fn truncate_here(&self) -> io::Result<u64> {
+        let cut = (self.data.len() - self.at) as u64;
+        let mut file = OpenOptions::new().write(true).open(&self.path)?;
+        file.set_len(self.at as u64)?;
+        file.seek(SeekFrom::End(0))?;
+        file.sync_all()?;
+        Ok(cut)
+    }
+}
+
+/// Removes a segment file; one already gone is fine.
+pub(super) fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the file at `path` is shorter than a segment's magic: a segment
+/// whose creation was cut short.
+pub(super) fn is_torn_header(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.len() < MAGIC.len() as u64)
+}
