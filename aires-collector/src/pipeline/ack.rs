@@ -299,6 +299,23 @@ mod tests {
         ));
     }
 
+    /// A batch being processed, its settlement, and a retry of it waiting
+    /// for its outcome.
+    fn batch_with_a_waiting_retry(n: u8) -> (Settlement, oneshot::Receiver<AckOutcome>) {
+        let recent = Arc::new(RecentBatches::default());
+        let key = BatchKey {
+            scope: crate::identity::Scope::ANONYMOUS,
+            batch_id: [n; 16],
+        };
+        let digest = crate::identity::Digest([n; 16]);
+        recent.admit(key, digest);
+        let crate::pipeline::recent_batches::Admission::Known(retry) = recent.admit(key, digest)
+        else {
+            panic!("a retry")
+        };
+        (Settlement { recent, key }, retry)
+    }
+
     #[test]
     fn the_answer_settles_retries_and_keeps_only_its_own_share_of_memory() {
         let budget = crate::pipeline::budget::ByteBudget::new(1 << 20);
@@ -307,25 +324,10 @@ mod tests {
             .unwrap()
             .block_on(budget.acquire(512 * 1024))
             .unwrap();
-        let recent = Arc::new(RecentBatches::default());
-        let key = BatchKey {
-            scope: crate::identity::Scope::ANONYMOUS,
-            batch_id: [1; 16],
-        };
-        let digest = crate::identity::Digest([2; 16]);
-        recent.admit(key, digest);
-        let crate::pipeline::recent_batches::Admission::Known(mut retry) =
-            recent.admit(key, digest)
-        else {
-            panic!("a retry")
-        };
+        let (settlement, mut retry) = batch_with_a_waiting_retry(1);
         let capacity = Arc::new(tokio::sync::Semaphore::new(10));
         let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
         let (tx, mut rx) = oneshot::channel();
-        let settlement = Settlement {
-            recent: recent.clone(),
-            key,
-        };
         let ack = Ack::new(tx, permit, Some(held), Some(settlement));
         ack.transformed(2, Vec::new());
         ack.stored(2);
@@ -347,22 +349,11 @@ mod tests {
 
     #[test]
     fn an_ack_dropped_unanswered_tells_waiting_retries_it_stopped() {
-        let recent = Arc::new(RecentBatches::default());
-        let key = BatchKey {
-            scope: crate::identity::Scope::ANONYMOUS,
-            batch_id: [3; 16],
-        };
-        let digest = crate::identity::Digest([4; 16]);
-        recent.admit(key, digest);
-        let crate::pipeline::recent_batches::Admission::Known(mut retry) =
-            recent.admit(key, digest)
-        else {
-            panic!("a retry")
-        };
+        let (settlement, mut retry) = batch_with_a_waiting_retry(3);
         let capacity = Arc::new(tokio::sync::Semaphore::new(10));
         let permit = capacity.clone().try_acquire_many_owned(4).unwrap();
         let (tx, _rx) = oneshot::channel();
-        drop(Ack::new(tx, permit, None, Some(Settlement { recent, key })));
+        drop(Ack::new(tx, permit, None, Some(settlement)));
         assert!(matches!(
             retry.try_recv().unwrap(),
             AckOutcome::Failed {

@@ -13,17 +13,24 @@ use tonic::Status;
 
 use crate::decode::EncodedBatch;
 
-/// Takes requests as [`EncodedBatch`]es and encodes answers of type `E`.
+/// Takes requests as [`EncodedBatch`]es and encodes answers of type `E`;
+/// with `UNARY`, a call carries one message only.
 #[derive(Debug)]
-pub struct BatchCodec<E>(PhantomData<fn(E)>);
+pub struct MessageCodec<E, const UNARY: bool>(PhantomData<fn(E)>);
 
-impl<E> Default for BatchCodec<E> {
+/// `IngestStream`'s codec.
+pub type BatchCodec<E> = MessageCodec<E, false>;
+
+/// `Ingest`'s codec: a second message is refused.
+pub type UnaryBatchCodec<E> = MessageCodec<E, true>;
+
+impl<E, const UNARY: bool> Default for MessageCodec<E, UNARY> {
     fn default() -> Self {
-        BatchCodec(PhantomData)
+        MessageCodec(PhantomData)
     }
 }
 
-impl<E: prost::Message + Send + 'static> Codec for BatchCodec<E> {
+impl<E: prost::Message + Send + 'static, const UNARY: bool> Codec for MessageCodec<E, UNARY> {
     type Encode = E;
     type Decode = EncodedBatch;
     type Encoder = ProstEncoder<E>;
@@ -35,35 +42,7 @@ impl<E: prost::Message + Send + 'static> Codec for BatchCodec<E> {
 
     fn decoder(&mut self) -> Self::Decoder {
         BatchDecoder {
-            unary: false,
-            seen: false,
-        }
-    }
-}
-
-/// [`BatchCodec`] for a unary call: one message only.
-#[derive(Debug)]
-pub struct UnaryBatchCodec<E>(PhantomData<fn(E)>);
-
-impl<E> Default for UnaryBatchCodec<E> {
-    fn default() -> Self {
-        UnaryBatchCodec(PhantomData)
-    }
-}
-
-impl<E: prost::Message + Send + 'static> Codec for UnaryBatchCodec<E> {
-    type Encode = E;
-    type Decode = EncodedBatch;
-    type Encoder = ProstEncoder<E>;
-    type Decoder = BatchDecoder;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        BatchDecoder {
-            unary: true,
+            unary: UNARY,
             seen: false,
         }
     }
