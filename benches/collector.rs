@@ -28,6 +28,7 @@ fn encoded_batch() -> EncodedBatch {
     let id = Uuid7::now();
     encoder.encode(id, &events, &mut buf);
     EncodedBatch {
+        attempt: 1,
         id,
         event_count: BATCH,
         payload: buf.freeze(),

@@ -44,7 +44,7 @@ fn throughput(c: &mut Criterion) {
         let pipeline = Pipeline::start(
             Config::new("bench")
                 .env_overrides(false)
-                .overflow(OverflowPolicy::Block(Duration::from_secs(60)))
+                .overflow(OverflowPolicy::Block)
                 .transport(null.clone()),
         )
         .expect("start");

@@ -188,6 +188,12 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_CLICKHOUSE_TABLE", default_value = "events")]
     pub clickhouse_table: String,
 
+    /// The ledger of stored batches, where retries from before a restart or
+    /// from another collector are looked up: `batches`, or a Distributed
+    /// table in front of it (see sql/cluster/).
+    #[arg(long, env = "AIRES_CLICKHOUSE_LEDGER_TABLE", default_value = "batches")]
+    pub clickhouse_ledger_table: String,
+
     /// ClickHouse user.
     #[arg(long, env = "AIRES_CLICKHOUSE_USER", default_value = "default")]
     pub clickhouse_user: String,
@@ -248,6 +254,7 @@ struct FileConfig {
     clickhouse_url: Option<String>,
     clickhouse_database: Option<String>,
     clickhouse_table: Option<String>,
+    clickhouse_ledger_table: Option<String>,
     clickhouse_user: Option<String>,
     clickhouse_password: Option<String>,
     clickhouse_ttl_days: Option<u32>,
@@ -354,6 +361,7 @@ impl CollectorConfig {
             clickhouse_url,
             clickhouse_database,
             clickhouse_table,
+            clickhouse_ledger_table,
             clickhouse_user,
             clickhouse_password,
             clickhouse_ttl_days,
@@ -477,6 +485,7 @@ impl CollectorConfig {
             url: self.clickhouse_url.clone(),
             database: self.clickhouse_database.clone(),
             table: self.clickhouse_table.clone(),
+            ledger_table: self.clickhouse_ledger_table.clone(),
             user: self.clickhouse_user.clone(),
             password: self.clickhouse_password.clone(),
             ttl_days: self.clickhouse_ttl_days,

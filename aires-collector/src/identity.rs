@@ -56,6 +56,21 @@ impl Digest {
     pub fn of(scope: Scope, encoded: &[u8]) -> Digest {
         Digest(xxh3_128_with_seed(encoded, scope.0).to_le_bytes())
     }
+
+    /// The digest of the concatenation of `pieces`: the same as [`Digest::of`]
+    /// over the joined bytes.
+    pub fn of_parts<'a>(scope: Scope, pieces: impl IntoIterator<Item = &'a [u8]>) -> Digest {
+        let mut hasher = Xxh3::with_seed(scope.0);
+        for piece in pieces {
+            hasher.update(piece);
+        }
+        Digest(hasher.digest128().to_le_bytes())
+    }
+
+    /// As a ClickHouse `UInt128` (the `batch_digest` column).
+    pub fn as_u128(&self) -> u128 {
+        u128::from_le_bytes(self.0)
+    }
 }
 
 impl fmt::Debug for Digest {
@@ -102,6 +117,16 @@ mod tests {
             Digest::of(Scope::of_api_key("k1"), b"x"),
             Digest::of(Scope::of_api_key("k2"), b"x")
         );
+    }
+
+    #[test]
+    fn a_digest_of_pieces_is_the_digest_of_the_joined_bytes() {
+        let scope = Scope::of_api_key("k");
+        let bytes: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        for cut in [0, 1, 17, 240, 4999, 5000] {
+            let (a, b) = bytes.split_at(cut);
+            assert_eq!(Digest::of_parts(scope, [a, b]), Digest::of(scope, &bytes));
+        }
     }
 
     #[test]

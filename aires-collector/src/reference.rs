@@ -179,6 +179,7 @@ pub(crate) mod tests {
     /// tests use it too).
     pub(crate) fn batch(events: Vec<proto::Event>) -> proto::EventBatch {
         proto::EventBatch {
+            attempt: 0,
             batch_id: vec![1; 16].into(),
             sdk_name: "aires-rust".into(),
             sdk_version: "0.1.0".into(),

@@ -73,6 +73,9 @@ pub struct Row {
     /// The batch's UUID.
     #[serde(with = "clickhouse::serde::uuid")]
     pub batch_id: Uuid,
+    /// The received batch's digest (see [`crate::identity::Digest`]): what
+    /// the `batches` ledger is keyed by, so retries are recognised.
+    pub batch_digest: u128,
 }
 
 impl Row {

@@ -122,6 +122,7 @@ impl BatchContext {
         row.sdk_name = self.sdk_name.clone();
         row.sdk_version = self.sdk_version.clone();
         row.batch_id = self.batch_id;
+        row.batch_digest = self.digest.as_u128();
     }
 }
 

@@ -10,7 +10,8 @@
 //! | `aires_collector_requests_rejected_total` | requests, and batches of a stream, refused whole (auth, size, malformed, id reused, shutting down, store failed) |
 //! | `aires_collector_requests_cancelled_total` | calls and streams the client ended or gave up on before their answer |
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
-//! | `aires_collector_batches_deduplicated_total` | retried batches answered as stored from the first attempt's outcome, not stored again |
+//! | `aires_collector_batches_deduplicated_total` | retried batches answered as stored from the first attempt's outcome, or found in the sink's ledger, not stored again |
+//! | `aires_collector_ledger_lookups_total` | retried batches this collector did not know, looked up in the sink's ledger |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
 //! | `aires_collector_batch_rows` | rows per sink write (histogram) |
@@ -37,6 +38,7 @@ pub struct Metrics {
     pub requests_cancelled: Counter,
     pub sink_retries: Counter,
     pub batches_deduplicated: Counter,
+    pub ledger_lookups: Counter,
     pub queue_depth: Gauge,
     pub pending_bytes: Gauge,
     pub batch_rows: Histogram,
@@ -55,6 +57,7 @@ impl Default for Metrics {
             requests_cancelled: Counter::default(),
             sink_retries: Counter::default(),
             batches_deduplicated: Counter::default(),
+            ledger_lookups: Counter::default(),
             queue_depth: Gauge::default(),
             pending_bytes: Gauge::default(),
             batch_rows: Histogram::new(exponential_buckets(10.0, 2.0, 15)),
@@ -98,8 +101,13 @@ impl Default for Metrics {
         );
         registry.register(
             "batches_deduplicated",
-            "Retried batches answered from memory instead of stored again",
+            "Retried batches answered as stored (from memory or the sink's ledger) instead of stored again",
             metrics.batches_deduplicated.clone(),
+        );
+        registry.register(
+            "ledger_lookups",
+            "Retried batches this collector did not know, looked up in the sink's ledger",
+            metrics.ledger_lookups.clone(),
         );
         registry.register(
             "queue_depth",

@@ -87,6 +87,7 @@ async fn tls_with_a_custom_ca() {
 fn encoded(batch: aires_proto::v1::EventBatch) -> aires_core::EncodedBatch {
     use prost::Message;
     aires_core::EncodedBatch {
+        attempt: 1,
         id: aires_core::Uuid7::from_bytes(batch.batch_id.as_ref().try_into().unwrap()),
         event_count: batch.events.len(),
         payload: batch.encode_to_vec().into(),

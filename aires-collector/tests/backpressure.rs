@@ -30,7 +30,7 @@ async fn slow_sink_backpressures(mode: Mode) {
         c.batch_size(100)
             .max_in_flight(4)
             .queue_capacity(200)
-            .overflow(OverflowPolicy::Block(Duration::from_secs(60)))
+            .overflow(OverflowPolicy::Block)
     });
 
     const EVENTS: usize = 4_000;

@@ -233,6 +233,7 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
         mixed.events[2].span_id = vec![1].into();
         let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
         let encoded = aires_core::EncodedBatch {
+            attempt: 1,
             id,
             event_count: 3,
             payload: mixed.encode_to_vec().into(),

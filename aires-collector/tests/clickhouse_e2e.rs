@@ -232,7 +232,7 @@ async fn migrations_are_idempotent_and_recorded() {
         aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
             .await
             .unwrap();
-    assert_eq!(first, vec![1, 2, 3]);
+    assert_eq!(first, vec![1, 2, 3, 4]);
     let again =
         aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
             .await
@@ -241,7 +241,7 @@ async fn migrations_are_idempotent_and_recorded() {
     let recorded = clickhouse
         .rows("SELECT version FROM aires_migrations FINAL ORDER BY version")
         .await;
-    assert_eq!(recorded.len(), 3);
+    assert_eq!(recorded.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,7 +264,10 @@ async fn collectors_starting_together_migrate_safely() {
     let recorded = clickhouse
         .rows("SELECT version, count() AS n FROM aires_migrations FINAL GROUP BY version ORDER BY version")
         .await;
-    assert_eq!(recorded.len(), 3);
+    assert_eq!(
+        recorded.len(),
+        aires_collector::sink::clickhouse::migrations::MIGRATIONS.len()
+    );
     assert!(recorded.iter().all(|r| int(&r["n"]) == 1), "{recorded:?}");
     let tables = clickhouse
         .rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
@@ -276,6 +279,8 @@ async fn collectors_starting_together_migrate_safely() {
         "http_latency_per_minute",
         "mv_error_rate",
         "mv_http_latency",
+        "batches",
+        "mv_batches",
     ] {
         assert!(
             names.contains(&expected),

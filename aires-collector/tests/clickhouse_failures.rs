@@ -102,8 +102,7 @@ async fn a_clickhouse_outage_mid_run_loses_and_duplicates_nothing() {
     // The application prefers waiting to dropping while the outage lasts
     // longer than its buffers cover.
     let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
-        c.batch_size(50)
-            .overflow(aires_core::OverflowPolicy::Block(Duration::from_secs(60)))
+        c.batch_size(50).overflow(aires_core::OverflowPolicy::Block)
     });
     const EVENTS: usize = 6_000;
     let (producer, _) = produce(&sdk, EVENTS);
@@ -131,9 +130,9 @@ async fn a_graceful_collector_restart_mid_run_loses_nothing() {
     let address = first.grpc_addr();
     let sdk = sdk(GrpcConfig::new(endpoint(&first)), |c| {
         c.batch_size(50)
-            .overflow(aires_core::OverflowPolicy::Block(Duration::from_secs(60)))
+            .overflow(aires_core::OverflowPolicy::Block)
             .retry(RetryPolicy {
-                max_retries: 20,
+                max_elapsed: Duration::from_secs(60),
                 initial_backoff: Duration::from_millis(50),
                 max_backoff: Duration::from_millis(500),
             })

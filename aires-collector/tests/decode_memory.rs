@@ -98,6 +98,7 @@ fn realistic(n: usize) -> proto::Event {
 
 fn batch(events: Vec<proto::Event>) -> Vec<u8> {
     proto::EventBatch {
+        attempt: 0,
         batch_id: vec![1; 16].into(),
         sdk_name: "aires-rust".into(),
         sdk_version: "0.1.0".into(),

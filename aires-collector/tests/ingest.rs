@@ -194,6 +194,7 @@ async fn a_call_past_its_deadline_fails_as_retryable() {
     use prost::Message;
     let raw = batch(3);
     let encoded = aires_core::EncodedBatch {
+        attempt: 1,
         id: aires_core::Uuid7::from_bytes(raw.batch_id.as_ref().try_into().unwrap()),
         event_count: 3,
         payload: raw.encode_to_vec().into(),

@@ -289,6 +289,7 @@ impl BatchWorker {
         let encoded = EncodedBatch {
             id: state.batch_id,
             event_count: state.batch_len,
+            attempt: 1,
             payload: state.buf.split().freeze(),
         };
         state.batch_len = 0;

@@ -11,8 +11,8 @@
 //! | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
 //! | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
 //! | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
-//! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, or `block:<ms>`) |
-//! | `retry.max_retries` | 3 | `AIRES_MAX_RETRIES` |
+//! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, `block`, or `block:<ms>`) |
+//! | `retry.max_elapsed` | 120 s | `AIRES_RETRY_MAX_ELAPSED_MS` |
 //! | `max_in_flight` | 64 | `AIRES_MAX_IN_FLIGHT` |
 //! | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
 //!
@@ -32,12 +32,23 @@ use crate::transport::Transport;
 /// What the caller's thread does when the queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverflowPolicy {
-    /// Drop the new event and count it. Never blocks. The default.
+    /// Drop the new event and count it. Never blocks. The default: a
+    /// logging call never stalls the application, and what it loses is
+    /// counted in `events_dropped_queue_full`.
     DropNewest,
-    /// Wait up to the given time for room, then drop and count. The event
-    /// takes its timestamp and id when it gets its queue slot, so after a
-    /// wait they are the end of the wait's, which keeps ids in queue order.
-    Block(Duration),
+    /// Wait for room as long as it takes: nothing is dropped for a full
+    /// queue, and a slow or unreachable collector slows the application
+    /// down instead (until the retry budget settles the batches ahead).
+    /// Only a shutdown ends the wait (the event is counted as emitted after
+    /// shutdown), or a caller logging from inside one of its own event's
+    /// fields, which could otherwise wait for itself. The event takes its
+    /// timestamp and id when it gets its queue slot, so after a wait they
+    /// are the end of the wait's, which keeps ids in queue order.
+    Block,
+    /// Wait up to the given time for room, then drop and count in
+    /// `events_dropped_queue_full`. Bounds the stall, and so can lose
+    /// events: use `Block` where nothing may be lost.
+    BlockFor(Duration),
 }
 
 /// Size limits applied when a batch is encoded. A longer value is cut at a
@@ -309,8 +320,9 @@ impl Config {
         if let Some(v) = lookup("AIRES_OVERFLOW") {
             self.overflow = parse_overflow(&v)?;
         }
-        if let Some(v) = lookup("AIRES_MAX_RETRIES") {
-            self.retry.max_retries = parse_env("AIRES_MAX_RETRIES", &v)?;
+        if let Some(v) = lookup("AIRES_RETRY_MAX_ELAPSED_MS") {
+            self.retry.max_elapsed =
+                Duration::from_millis(parse_env("AIRES_RETRY_MAX_ELAPSED_MS", &v)?);
         }
         if let Some(v) = lookup("AIRES_MAX_IN_FLIGHT") {
             self.max_in_flight = parse_env("AIRES_MAX_IN_FLIGHT", &v)?;
@@ -351,7 +363,7 @@ impl Config {
             "drop_report_interval (ms)",
             self.drop_report_interval.as_millis(),
         )?;
-        if let OverflowPolicy::Block(timeout) = self.overflow {
+        if let OverflowPolicy::BlockFor(timeout) = self.overflow {
             positive("overflow block timeout (ms)", timeout.as_millis())?;
         }
         for (option, value, max, requirement) in [
@@ -454,14 +466,17 @@ fn parse_overflow(value: &str) -> Result<OverflowPolicy, ConfigError> {
     if trimmed.eq_ignore_ascii_case("drop") {
         return Ok(OverflowPolicy::DropNewest);
     }
+    if trimmed.eq_ignore_ascii_case("block") {
+        return Ok(OverflowPolicy::Block);
+    }
     if let Some(ms) = trimmed.strip_prefix("block:") {
         let ms: u64 = parse_env("AIRES_OVERFLOW", ms)?;
-        return Ok(OverflowPolicy::Block(Duration::from_millis(ms)));
+        return Ok(OverflowPolicy::BlockFor(Duration::from_millis(ms)));
     }
     Err(env_error(
         "AIRES_OVERFLOW",
         value,
-        "expected `drop` or `block:<milliseconds>`",
+        "expected `drop`, `block` or `block:<milliseconds>`",
     ))
 }
 
@@ -503,7 +518,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.batch_size, 256);
         assert_eq!(config.batch_timeout, Duration::from_millis(500));
-        assert_eq!(config.retry.max_retries, 3);
+        assert_eq!(config.retry.max_elapsed, Duration::from_secs(120));
     }
 
     #[test]
@@ -517,6 +532,7 @@ mod tests {
                 ("AIRES_BATCH_TIMEOUT_MS", "250"),
                 ("AIRES_OVERFLOW", "block:20"),
                 ("AIRES_ENDPOINT", "http://127.0.0.1:4317"),
+                ("AIRES_RETRY_MAX_ELAPSED_MS", "90000"),
             ]))
             .unwrap();
         assert_eq!(config.service, "from-env");
@@ -525,9 +541,14 @@ mod tests {
         assert_eq!(config.batch_timeout, Duration::from_millis(250));
         assert_eq!(
             config.overflow,
-            OverflowPolicy::Block(Duration::from_millis(20))
+            OverflowPolicy::BlockFor(Duration::from_millis(20))
         );
         assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+        assert_eq!(config.retry.max_elapsed, Duration::from_secs(90));
+        let blocking = Config::default()
+            .apply_env(env(&[("AIRES_OVERFLOW", "block")]))
+            .unwrap();
+        assert_eq!(blocking.overflow, OverflowPolicy::Block);
     }
 
     #[test]
@@ -579,7 +600,7 @@ mod tests {
             .validate()
             .is_err());
         assert!(Config::default()
-            .overflow(OverflowPolicy::Block(Duration::ZERO))
+            .overflow(OverflowPolicy::BlockFor(Duration::ZERO))
             .validate()
             .is_err());
     }

@@ -1,14 +1,24 @@
 //! Delivery: sends encoded batches through the transport, up to
-//! `max_in_flight` at once, retrying retryable failures with backoff, and
-//! counting every batch that is given up on.
+//! `max_in_flight` at once, retrying retryable failures with backoff for the
+//! retry policy's time budget, and settling every batch in exactly one
+//! counter: sent, failed (known not stored), or outcome unknown.
+//!
+//! An attempt that timed out or lost its connection after sending may have
+//! been stored. Such a batch is retried like any other (the collector
+//! recognises the retry by its batch id and bytes); if it is finally given
+//! up on, it is counted as `events_outcome_unknown`, never as dropped.
+//!
+//! At shutdown, retries stop at the shutdown's deadline (see
+//! [`GiveUp`]), so that a shutdown returns with every batch settled and
+//! counted instead of leaving retries running into the process's exit.
 //!
 //! Runs on its own thread with a current-thread Tokio runtime, so transports
 //! can be async without the application running Tokio.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::diagnostics::DropReporter;
 use crate::metrics::Counters;
@@ -25,6 +35,11 @@ pub(crate) enum Outgoing {
     Shutdown,
 }
 
+/// When retrying must stop, whatever the budget left: set by a shutdown to
+/// its deadline. Sends still running then are abandoned and counted as
+/// outcome unknown.
+pub(crate) type GiveUp = watch::Receiver<Option<Instant>>;
+
 pub(crate) struct Delivery {
     pub(crate) inbox: mpsc::Receiver<Outgoing>,
     pub(crate) transport: Arc<dyn Transport>,
@@ -33,6 +48,7 @@ pub(crate) struct Delivery {
     pub(crate) send_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
     pub(crate) reporter: DropReporter,
+    pub(crate) give_up: GiveUp,
 }
 
 impl Delivery {
@@ -50,22 +66,25 @@ impl Delivery {
                         .expect("the semaphore is never closed");
                     Counters::add(&self.counters.in_flight, 1);
                     let events = batch.event_count as u64;
-                    let task = tokio::spawn(deliver(
-                        batch,
-                        self.transport.clone(),
-                        self.retry,
-                        self.send_timeout,
-                        self.counters.clone(),
-                    ));
+                    let attempts = Attempts {
+                        transport: self.transport.clone(),
+                        retry: self.retry,
+                        send_timeout: self.send_timeout,
+                        give_up: self.give_up.clone(),
+                        counters: self.counters.clone(),
+                    };
+                    let task = tokio::spawn(async move { attempts.deliver(batch).await });
                     let counters = self.counters.clone();
                     tokio::spawn(async move {
-                        if task.await.is_err() {
-                            // The transport panicked: the batch is lost, and
-                            // counted as such.
-                            Counters::add(&counters.batches_failed, 1);
-                            Counters::add(&counters.events_failed, events);
-                            *counters.last_error.lock() = Some("transport panicked".into());
-                        }
+                        let settled = match task.await {
+                            Ok(settled) => settled,
+                            // The transport panicked during a send: whether
+                            // that send reached the receiver is unknown.
+                            Err(_) => Settled::Unknown {
+                                why: "the transport panicked".into(),
+                            },
+                        };
+                        settled.count(&counters, events);
                         counters
                             .in_flight
                             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -87,48 +106,147 @@ impl Delivery {
     }
 }
 
-/// Sends one batch, retrying while the error is retryable and retries remain.
-async fn deliver(
-    batch: EncodedBatch,
+/// How one batch ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Settled {
+    /// The receiver has it; it refused `rejected` of its events one by one.
+    Sent {
+        rejected: u64,
+        reason: Option<String>,
+    },
+    /// Known not stored: every attempt failed before the receiver could
+    /// store anything, or the receiver refused it.
+    Failed { why: String },
+    /// Given up on with at least one attempt whose outcome is unknown: it
+    /// may have been stored.
+    Unknown { why: String },
+}
+
+impl Settled {
+    fn count(self, counters: &Counters, events: u64) {
+        match self {
+            Settled::Sent { rejected, reason } => {
+                let rejected = rejected.min(events);
+                Counters::add(&counters.batches_sent, 1);
+                Counters::add(&counters.events_sent, events - rejected);
+                if rejected > 0 {
+                    Counters::add(&counters.events_rejected, rejected);
+                    *counters.last_rejection.lock() = reason;
+                }
+            }
+            Settled::Failed { why } => {
+                Counters::add(&counters.batches_failed, 1);
+                Counters::add(&counters.events_failed, events);
+                *counters.last_error.lock() = Some(why);
+            }
+            Settled::Unknown { why } => {
+                Counters::add(&counters.batches_outcome_unknown, 1);
+                Counters::add(&counters.events_outcome_unknown, events);
+                *counters.last_unknown.lock() = Some(why);
+            }
+        }
+    }
+}
+
+/// What sending one batch needs.
+struct Attempts {
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
     send_timeout: Duration,
+    give_up: GiveUp,
     counters: Arc<Counters>,
-) {
-    let mut retries = 0;
-    loop {
-        let result = match tokio::time::timeout(send_timeout, transport.send(batch.clone())).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::retryable(format!(
-                "send timed out after {send_timeout:?}"
-            ))),
-        };
-        match result {
-            Ok(receipt) => {
-                let rejected = receipt.rejected.min(batch.event_count as u64);
-                Counters::add(&counters.batches_sent, 1);
-                Counters::add(&counters.events_sent, batch.event_count as u64 - rejected);
-                if rejected > 0 {
-                    Counters::add(&counters.events_rejected, rejected);
-                    *counters.last_rejection.lock() = receipt.reason;
-                }
-                return;
-            }
-            Err(error) if error.is_retryable() && retries < retry.max_retries => {
-                retries += 1;
-                Counters::add(&counters.retries, 1);
-                tokio::time::sleep(retry.backoff(retries)).await;
-            }
-            Err(error) => {
-                Counters::add(&counters.batches_failed, 1);
-                Counters::add(&counters.events_failed, batch.event_count as u64);
-                let why = if error.is_retryable() {
-                    format!("{error} (gave up after {retries} retries)")
-                } else {
-                    error.to_string()
+}
+
+impl Attempts {
+    /// Sends `batch` until it is delivered, fails for good, or the retry
+    /// budget (or a shutdown) ends the retries. Each attempt carries its
+    /// number, so the receiver knows which sends are retries.
+    async fn deliver(mut self, mut batch: EncodedBatch) -> Settled {
+        let budget_ends = Instant::now() + self.retry.max_elapsed;
+        let mut retries = 0u32;
+        let mut unknown = false;
+        loop {
+            if retries == 0 && self.give_up.borrow().is_some_and(|at| Instant::now() >= at) {
+                return Settled::Failed {
+                    why: "the pipeline shut down before the batch could be sent".into(),
                 };
-                *counters.last_error.lock() = Some(why);
+            }
+            batch.attempt = retries + 1;
+            let error = match self.attempt(&batch).await {
+                Ok(receipt) => {
+                    return Settled::Sent {
+                        rejected: receipt.rejected,
+                        reason: receipt.reason,
+                    }
+                }
+                Err(error) => error,
+            };
+            unknown |= error.is_outcome_unknown();
+            if error.is_retryable() {
+                let delay = self.retry.backoff(retries + 1);
+                if self.wait_to_retry(delay, budget_ends).await {
+                    retries += 1;
+                    Counters::add(&self.counters.retries, 1);
+                    continue;
+                }
+            }
+            let why = if error.is_retryable() {
+                format!("{error} (gave up after {retries} retries)")
+            } else {
+                error.to_string()
+            };
+            return if unknown {
+                Settled::Unknown { why }
+            } else {
+                Settled::Failed { why }
+            };
+        }
+    }
+
+    /// One send, bounded by the send timeout and by a shutdown's deadline;
+    /// either ends it with its outcome unknown.
+    async fn attempt(&mut self, batch: &EncodedBatch) -> Result<crate::Receipt, TransportError> {
+        let send = tokio::time::timeout(self.send_timeout, self.transport.send(batch.clone()));
+        tokio::select! {
+            result = send => result.unwrap_or_else(|_| {
+                Err(TransportError::outcome_unknown(format!(
+                    "send timed out after {:?}",
+                    self.send_timeout
+                )))
+            }),
+            () = given_up(&mut self.give_up) => Err(TransportError::outcome_unknown(
+                "the pipeline shut down while the batch was being sent",
+            )),
+        }
+    }
+
+    /// Waits `delay` before a retry; false if the retry budget or a
+    /// shutdown ends first.
+    async fn wait_to_retry(&mut self, delay: Duration, budget_ends: Instant) -> bool {
+        if Instant::now() + delay > budget_ends {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => !self.give_up.borrow().is_some_and(|at| Instant::now() >= at),
+            () = given_up(&mut self.give_up) => false,
+        }
+    }
+}
+
+/// Resolves once the give-up instant is set and has passed.
+async fn given_up(give_up: &mut GiveUp) {
+    loop {
+        let at = *give_up.borrow_and_update();
+        match at {
+            Some(at) => {
+                tokio::time::sleep_until(at.into()).await;
                 return;
+            }
+            None => {
+                if give_up.changed().await.is_err() {
+                    // No shutdown will come: never resolves.
+                    std::future::pending::<()>().await;
+                }
             }
         }
     }

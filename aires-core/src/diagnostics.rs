@@ -24,6 +24,7 @@ struct Seen {
     after_shutdown: u64,
     transport: u64,
     rejected: u64,
+    unknown: u64,
 }
 
 #[derive(Clone)]
@@ -69,14 +70,28 @@ impl DropReporter {
             after_shutdown: self.counters.dropped_after_shutdown.get(),
             transport: Counters::get(&self.counters.events_failed),
             rejected: Counters::get(&self.counters.events_rejected),
+            unknown: Counters::get(&self.counters.events_outcome_unknown),
         };
         let mut seen = self.seen.lock();
         let queue_full = now.queue_full - seen.queue_full;
         let after_shutdown = now.after_shutdown - seen.after_shutdown;
         let transport = now.transport - seen.transport;
         let rejected = now.rejected - seen.rejected;
+        let unknown = now.unknown - seen.unknown;
         *seen = now;
         drop(seen);
+        if unknown > 0 {
+            let last = self
+                .counters
+                .last_unknown
+                .lock()
+                .clone()
+                .unwrap_or_default();
+            (self.sink)(&format!(
+                "gave up on {unknown} events whose delivery is unknown: they may have been \
+                 stored, and are not counted as dropped (last error: {last})"
+            ));
+        }
         let total = queue_full + after_shutdown + transport + rejected;
         if total == 0 {
             return;
@@ -116,10 +131,12 @@ impl DropReporter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reports_only_new_drops_once() {
+    type Lines = Arc<Mutex<Vec<String>>>;
+
+    /// A reporter over fresh counters (queue capacity 8) whose lines are kept.
+    fn capturing_reporter() -> (Arc<Counters>, DropReporter, Lines) {
         let counters = Arc::new(Counters::default());
-        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let lines = Lines::default();
         let captured = lines.clone();
         let reporter = DropReporter::new(
             counters.clone(),
@@ -127,6 +144,12 @@ mod tests {
             Duration::from_secs(10),
             Arc::new(move |line: &str| captured.lock().push(line.to_owned())),
         );
+        (counters, reporter, lines)
+    }
+
+    #[test]
+    fn reports_only_new_drops_once() {
+        let (counters, reporter, lines) = capturing_reporter();
         reporter.report();
         assert!(lines.lock().is_empty(), "nothing dropped, nothing said");
         counters.dropped_queue_full.add(5);
@@ -139,5 +162,18 @@ mod tests {
         assert!(lines[0].contains("dropped 8 events"), "{}", lines[0]);
         assert!(lines[0].contains("5 because the queue was full (capacity 8)"));
         assert!(lines[0].contains("last error: unavailable"));
+    }
+
+    #[test]
+    fn reports_unknown_outcomes_apart_from_drops() {
+        let (counters, reporter, lines) = capturing_reporter();
+        Counters::add(&counters.events_outcome_unknown, 7);
+        *counters.last_unknown.lock() = Some("send timed out".into());
+        reporter.report();
+        let lines = lines.lock();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("gave up on 7 events whose delivery is unknown"));
+        assert!(lines[0].contains("send timed out"));
+        assert!(!lines[0].starts_with("dropped"), "{}", lines[0]);
     }
 }

@@ -76,11 +76,15 @@ pub(crate) struct Counters {
     pub(crate) events_rejected: AtomicU64,
     pub(crate) batches_sent: AtomicU64,
     pub(crate) batches_failed: AtomicU64,
+    pub(crate) events_outcome_unknown: AtomicU64,
+    pub(crate) batches_outcome_unknown: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) values_truncated: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     /// The last delivery error, for the rate-limited drop report.
     pub(crate) last_error: Mutex<Option<String>>,
+    /// Why the last batch of unknown outcome was given up on.
+    pub(crate) last_unknown: Mutex<Option<String>>,
     /// The last reason the receiver gave for refusing an event.
     pub(crate) last_rejection: Mutex<Option<String>>,
 }
@@ -96,8 +100,8 @@ impl Counters {
 }
 
 /// A snapshot of a pipeline's self-metrics. Every event handed to Aires ends
-/// up in exactly one of: still queued or in flight, `events_sent`, or one of
-/// the `events_dropped_*` counters.
+/// up in exactly one of: still queued or in flight, `events_sent`,
+/// `events_outcome_unknown`, or one of the `events_dropped_*` counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -115,9 +119,17 @@ pub struct Metrics {
     pub events_dropped_before_init: u64,
     /// Events emitted after `shutdown`.
     pub events_dropped_after_shutdown: u64,
-    /// Events in batches that failed for good (permanent error, or retries
-    /// exhausted).
+    /// Events in batches known not to be stored: refused by the receiver,
+    /// or every attempt failed before it could be delivered, until the
+    /// retry budget ran out.
     pub events_dropped_transport: u64,
+    /// Events in batches given up on (retry budget spent, or shutdown)
+    /// after an attempt whose outcome is unknown: a send that timed out, or
+    /// a connection lost after sending. They may have been stored; they
+    /// are not counted as dropped. Re-sending them risks duplicates.
+    pub events_outcome_unknown: u64,
+    /// Batches given up on with their outcome unknown.
+    pub batches_outcome_unknown: u64,
     /// Events the receiver refused one by one (the rest of their batch was
     /// stored), for example for an id of the wrong length.
     pub events_dropped_rejected: u64,
@@ -126,7 +138,7 @@ pub struct Metrics {
     pub events_dropped_abandoned: u64,
     /// Batches the transport confirmed.
     pub batches_sent: u64,
-    /// Batches given up on.
+    /// Batches known not to be stored, given up on.
     pub batches_failed: u64,
     /// Send attempts that were retried.
     pub batch_retries: u64,

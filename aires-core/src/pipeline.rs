@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -81,6 +81,9 @@ struct Shared {
     finished: Receiver<()>,
     shutdown_lock: Mutex<()>,
     shutdown_timeout: Duration,
+    /// Tells delivery when a shutdown ends retries (see
+    /// [`crate::delivery::GiveUp`]).
+    give_up: tokio::sync::watch::Sender<Option<Instant>>,
 }
 
 impl Pipeline {
@@ -116,6 +119,7 @@ impl Pipeline {
             config.drop_report_interval,
             sink,
         );
+        let (give_up, give_up_receiver) = tokio::sync::watch::channel(None);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("aires-delivery")
@@ -128,6 +132,7 @@ impl Pipeline {
             send_timeout: config.send_timeout,
             counters: counters.clone(),
             reporter,
+            give_up: give_up_receiver,
         };
         thread::Builder::new()
             .name("aires-delivery".into())
@@ -165,6 +170,7 @@ impl Pipeline {
                 finished,
                 shutdown_lock: Mutex::new(()),
                 shutdown_timeout: config.shutdown_timeout,
+                give_up,
             }),
         })
     }
@@ -236,12 +242,17 @@ impl Pipeline {
         let shared = &*self.shared;
         let claim = match shared.overflow {
             OverflowPolicy::DropNewest => None,
-            OverflowPolicy::Block(timeout) => shared
+            OverflowPolicy::Block => shared.queue.claim_until(None, &shared.closed),
+            OverflowPolicy::BlockFor(timeout) => shared
                 .queue
-                .claim_until(std::time::Instant::now() + timeout),
+                .claim_until(Some(crate::clock::deadline_after(timeout)), &shared.closed),
         };
         if claim.is_none() {
-            shared.counters.dropped_queue_full.add(1);
+            if shared.closed.load(Ordering::Relaxed) {
+                shared.counters.dropped_after_shutdown.add(1);
+            } else {
+                shared.counters.dropped_queue_full.add(1);
+            }
         }
         claim
     }
@@ -278,6 +289,12 @@ impl Pipeline {
             return Ok(());
         }
         let deadline = crate::clock::deadline_after(timeout);
+        // Retries stop a little before the deadline, so every batch is
+        // settled and counted by the time this returns.
+        let margin = (timeout / 4).min(Duration::from_millis(500));
+        self.shared
+            .give_up
+            .send_replace(Some(deadline.checked_sub(margin).unwrap_or(deadline)));
         if self
             .shared
             .control
@@ -328,6 +345,8 @@ impl Pipeline {
             events_dropped_queue_full: c.dropped_queue_full.get(),
             events_dropped_after_shutdown: c.dropped_after_shutdown.get(),
             events_dropped_transport: Counters::get(&c.events_failed),
+            events_outcome_unknown: Counters::get(&c.events_outcome_unknown),
+            batches_outcome_unknown: Counters::get(&c.batches_outcome_unknown),
             events_dropped_rejected: Counters::get(&c.events_rejected),
             events_dropped_abandoned: c.dropped_abandoned.get(),
             batches_sent: Counters::get(&c.batches_sent),

@@ -33,6 +33,10 @@ use crate::event::{Event, EventBuilder};
 use crate::level::Level;
 use crate::value::Str;
 
+/// How long a blocked caller waits on a head slot that its caller never
+/// finishes writing before it gives up (see [`EventQueue::claim_until`]).
+const WRITER_STALL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One slot: its stamp says whose turn it is; its value is the event,
 /// unless `abandoned` says the caller's code panicked while building it.
 /// Aligned to cache lines, so a caller writing one slot and the worker
@@ -164,22 +168,58 @@ impl EventQueue {
         }
     }
 
-    /// Claims a slot, waiting for room until `deadline`. The queue is full
+    /// Claims a slot, waiting for room until `deadline` (or for as long as
+    /// it takes, with none) or until `closed` is set. The queue is full
     /// because the worker is busy (or held back by delivery), so this
     /// sleeps, in growing steps up to 1 ms, rather than spinning.
-    pub(crate) fn claim_until(&self, deadline: Instant) -> Option<Claim<'_>> {
+    ///
+    /// One wait would never end: the worker waits for the slot at the head,
+    /// and the caller writing that slot is this very thread, logging from
+    /// inside one of its event's fields. So a head slot that stays claimed
+    /// and unwritten for [`WRITER_STALL`] ends the wait (the event is
+    /// dropped and counted). Writing a slot takes microseconds.
+    pub(crate) fn claim_until(
+        &self,
+        deadline: Option<Instant>,
+        closed: &AtomicBool,
+    ) -> Option<Claim<'_>> {
         let mut pause = std::time::Duration::from_micros(10);
+        let mut stalled: Option<(usize, Instant)> = None;
         loop {
             if let Some(claim) = self.try_claim() {
                 return Some(claim);
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if closed.load(Ordering::Relaxed) {
                 return None;
             }
-            thread::sleep(pause.min(deadline - now));
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                return None;
+            }
+            match (self.head_being_written(), stalled) {
+                (Some(head), Some((stalled_at, since))) if head == stalled_at => {
+                    if now.duration_since(since) >= WRITER_STALL {
+                        return None;
+                    }
+                }
+                (Some(head), _) => stalled = Some((head, now)),
+                (None, _) => stalled = None,
+            }
+            let nap = deadline.map_or(pause, |deadline| pause.min(deadline - now));
+            thread::sleep(nap);
             pause = (pause * 2).min(std::time::Duration::from_millis(1));
         }
+    }
+
+    /// The head's position, if its slot is claimed by a caller and not yet
+    /// written.
+    fn head_being_written(&self) -> Option<usize> {
+        let head = self.head.load(Ordering::Acquire);
+        // SAFETY: `index < cap` by construction of the positions.
+        let slot = unsafe { self.buffer.get_unchecked(head & (self.one_lap - 1)) };
+        let claimed =
+            slot.stamp.load(Ordering::Acquire) == head && self.tail.load(Ordering::Acquire) != head;
+        claimed.then_some(head)
     }
 
     /// Hands the event at the head to `take` (in place: the consumer reads

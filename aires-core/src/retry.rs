@@ -1,7 +1,11 @@
-//! Retry policy: how often and how long to wait before a failed batch is
-//! sent again. Exponential backoff with "equal jitter": half of each delay is
-//! fixed, half random, so many SDKs that failed together do not retry in
-//! lockstep.
+//! Retry policy: how long a failed batch is retried, and how long to wait
+//! between attempts. Exponential backoff with "equal jitter": half of each
+//! delay is fixed, half random, so many SDKs that failed together do not
+//! retry in lockstep.
+//!
+//! Retries are bounded by time, not by count: what a retry has to outlast
+//! is a collector restart or a short outage, and those are measured in
+//! seconds, whatever the backoff.
 
 use std::time::Duration;
 
@@ -10,8 +14,13 @@ use crate::uuid7::random_u64;
 /// Retries of one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt; 0 disables retrying. Default 3.
-    pub max_retries: u32,
+    /// How long after its first attempt a batch may still be retried;
+    /// `Duration::ZERO` disables retrying. Default 120 s: longer than a
+    /// collector restart (1–2 s) or a rolling deploy of a few instances, and
+    /// than the ClickHouse outages a collector rides out holding its
+    /// clients' batches; short enough that an endpoint that is gone for
+    /// good shows up as counted drops within minutes.
+    pub max_elapsed: Duration,
     /// The delay before the first retry, before jitter. Default 100 ms.
     pub initial_backoff: Duration,
     /// The cap on any delay. Default 5 s.
@@ -21,7 +30,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: 3,
+            max_elapsed: Duration::from_secs(120),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
         }
@@ -54,7 +63,7 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
         let policy = RetryPolicy {
-            max_retries: 10,
+            max_elapsed: Duration::from_secs(60),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
         };
@@ -73,5 +82,10 @@ mod tests {
         let policy = RetryPolicy::default();
         let delays: std::collections::HashSet<_> = (0..20).map(|_| policy.backoff(2)).collect();
         assert!(delays.len() > 1);
+    }
+
+    #[test]
+    fn the_default_budget_outlasts_a_minute_long_outage() {
+        assert!(RetryPolicy::default().max_elapsed >= Duration::from_secs(60));
     }
 }

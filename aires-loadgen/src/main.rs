@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut config = Config::new(args.service.clone());
     if args.block {
-        config = config.overflow(OverflowPolicy::Block(Duration::from_secs(60)));
+        config = config.overflow(OverflowPolicy::Block);
     }
     let guard = aires::init(transport(config))?;
 

@@ -6,7 +6,11 @@
 //! - Optional TLS through rustls, with a custom CA; an API key in the
 //!   `x-api-key` metadata; gzip or zstd compression; a per-call deadline.
 //! - Status codes are mapped to retryable or permanent errors for the
-//!   pipeline's retry policy (see [`status_to_error`]).
+//!   pipeline's retry policy (see [`status_to_error`]), and a failure after
+//!   the batch went out (a lost connection, a deadline) to an unknown
+//!   outcome (see [`call_error`]).
+//! - A retry says so: its message carries `EventBatch.attempt`, so the
+//!   collector looks it up among the batches it already stored.
 //! - Events the collector refuses one by one come back in the `Receipt`
 //!   and are counted by the pipeline.
 //!
@@ -36,7 +40,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 pub use config::{Compression, GrpcConfig, GrpcConfigError, Mode};
-pub use status::{is_retryable, status_to_error};
+pub use status::{call_error, is_retryable, status_to_error};
 
 use codec::PreEncodedCodec;
 
@@ -136,12 +140,12 @@ impl GrpcTransport {
             .map_err(|e| TransportError::retryable("collector unreachable").with_source(e))?;
         let response = grpc
             .unary(
-                self.request(batch.payload),
+                self.request(with_attempt(&batch)),
                 PathAndQuery::from_static(INGEST_PATH),
                 PreEncodedCodec::<proto::IngestResponse>::default(),
             )
             .await
-            .map_err(|status| status_to_error(&status))?
+            .map_err(|status| call_error(&status))?
             .into_inner();
         Ok(receipt(response.rejected, &response.rejections))
     }
@@ -173,6 +177,28 @@ fn compression(compression: Compression) -> Option<CompressionEncoding> {
     }
 }
 
+/// Field 7 of `EventBatch` (`attempt`), varint: the key byte.
+const ATTEMPT_KEY: u8 = (7 << 3) as u8;
+
+/// The batch's bytes, with `attempt` appended for a retry (a protobuf
+/// message may repeat a field; the last value counts). A first attempt is
+/// sent as encoded.
+pub(crate) fn with_attempt(batch: &EncodedBatch) -> bytes::Bytes {
+    if batch.attempt <= 1 {
+        return batch.payload.clone();
+    }
+    let mut bytes = Vec::with_capacity(batch.payload.len() + 6);
+    bytes.extend_from_slice(&batch.payload);
+    bytes.push(ATTEMPT_KEY);
+    let mut value = batch.attempt;
+    while value >= 0x80 {
+        bytes.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+    bytes.into()
+}
+
 /// The receipt for a stored batch, naming one rejection reason.
 fn receipt(rejected: u32, rejections: &[proto::Rejection]) -> Receipt {
     Receipt {
@@ -180,5 +206,35 @@ fn receipt(rejected: u32, rejections: &[proto::Rejection]) -> Receipt {
         reason: rejections
             .first()
             .map(|r| format!("event {}: {}", r.index, r.reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn a_retry_carries_its_attempt_and_the_same_batch() {
+        let original = proto::EventBatch {
+            batch_id: vec![7; 16].into(),
+            service: "checkout".into(),
+            ..Default::default()
+        };
+        let mut batch = EncodedBatch {
+            id: aires_core::Uuid7::now(),
+            event_count: 0,
+            attempt: 1,
+            payload: original.encode_to_vec().into(),
+        };
+        assert_eq!(
+            with_attempt(&batch),
+            batch.payload,
+            "a first attempt is as encoded"
+        );
+        batch.attempt = 300;
+        let sent = proto::EventBatch::decode(with_attempt(&batch)).unwrap();
+        assert_eq!(sent.attempt, 300);
+        assert_eq!(proto::EventBatch { attempt: 0, ..sent }, original);
     }
 }

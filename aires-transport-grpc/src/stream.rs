@@ -1,9 +1,10 @@
 //! Streaming mode: one long-lived `IngestStream` call carries every batch;
 //! each send waits for the ack that names its batch id.
 //!
-//! If the stream breaks, every waiting send fails as retryable and the next
-//! send opens a new stream; the pipeline then retries the failed batches
-//! with the same ids, which the store deduplicates.
+//! If the stream breaks, every waiting send fails with its outcome unknown
+//! (the collector may have stored the batch before the stream broke) and
+//! the next send opens a new stream; the pipeline then retries the failed
+//! batches with the same ids and bytes, which the collector recognises.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::codec::PreEncodedCodec;
-use crate::status::status_to_error;
+use crate::status::{call_error, status_to_error};
 
 type AckResult = Result<proto::IngestAck, Status>;
 
@@ -102,18 +103,28 @@ impl AckStream {
             waiting: &open.waiting,
             id,
         };
-        if open.outbound.send(batch.payload).await.is_err() {
+        if open
+            .outbound
+            .send(crate::with_attempt(&batch))
+            .await
+            .is_err()
+        {
             open.waiting
                 .close(&Status::unavailable("the ingest stream closed"));
             return Err(closed());
         }
+        // From here the batch may have reached the collector.
+        let lost = |why: String| TransportError::outcome_unknown(why);
         match tokio::time::timeout(timeout, ack).await {
             Ok(Ok(Ok(ack))) => ack_result(ack),
-            Ok(Ok(Err(status))) => Err(status_to_error(&status)),
-            Ok(Err(_)) => Err(closed()),
-            Err(_) => Err(TransportError::retryable(format!(
-                "no ack for the batch within {timeout:?}"
+            Ok(Ok(Err(status))) => Err(lost(format!(
+                "the ingest stream ended before the batch's ack: {}",
+                call_error(&status)
             ))),
+            Ok(Err(_)) => Err(lost(
+                "the ingest stream closed before the batch's ack".into(),
+            )),
+            Err(_) => Err(lost(format!("no ack for the batch within {timeout:?}"))),
         }
     }
 
@@ -139,7 +150,15 @@ impl AckStream {
                 PreEncodedCodec::<proto::IngestAck>::default(),
             )
             .await
-            .map_err(|status| status_to_error(&status))?;
+            // No batch has been put on a stream that did not open.
+            .map_err(|status| {
+                let error = call_error(&status);
+                if error.is_retryable() {
+                    TransportError::retryable(format!("cannot open the ingest stream: {error}"))
+                } else {
+                    error
+                }
+            })?;
         let waiting = Arc::new(Waiting::default());
         let routes = waiting.clone();
         let mut inbound = response.into_inner();

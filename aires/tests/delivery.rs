@@ -127,35 +127,115 @@ fn a_full_queue_drops_and_counts_without_blocking() {
 }
 
 #[test]
-fn the_block_policy_waits_for_room_instead_of_dropping() {
+fn the_block_policy_waits_out_a_long_stall_and_loses_nothing() {
     let gated = GatedTransport::new();
     let pipeline = Pipeline::start(
         test_config(gated.clone())
             .queue_capacity(8)
             .batch_size(4)
             .max_in_flight(1)
-            .overflow(OverflowPolicy::Block(Duration::from_secs(30))),
+            .overflow(OverflowPolicy::Block),
     )
     .unwrap();
     let opener = {
         let gated = gated.clone();
         let pipeline = pipeline.clone();
         std::thread::spawn(move || {
-            // Open only once the producer is stuck on a full queue.
+            // Open only once the producers are stuck on a full queue, and
+            // keep them there longer than any bounded wait would last.
             assert!(common::wait_until(DEADLINE, || pipeline
                 .metrics()
                 .queue_depth
                 == 8));
+            std::thread::sleep(Duration::from_millis(500));
             gated.open();
         })
     };
-    for i in 0..200 {
-        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    let producers: Vec<_> = (0..4)
+        .map(|t| {
+            let pipeline = pipeline.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    pipeline.emit(
+                        Event::builder(Level::Info, "e")
+                            .attr("t", t)
+                            .attr("i", i)
+                            .build(),
+                    );
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.join().unwrap();
     }
     opener.join().unwrap();
     pipeline.shutdown(DEADLINE).unwrap();
-    assert_eq!(gated.memory.event_count(), 200);
-    assert_eq!(pipeline.metrics().events_dropped(), 0);
+    assert_eq!(gated.memory.event_count(), 2_000);
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_dropped(), 0);
+    assert_eq!(metrics.events_sent, 2_000);
+}
+
+#[test]
+fn a_caller_blocked_on_a_full_queue_is_released_by_shutdown_and_counted() {
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(4)
+            .batch_size(2)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::Block)
+            .diagnostics(|_| {}),
+    )
+    .unwrap();
+    let producer = {
+        let pipeline = pipeline.clone();
+        std::thread::spawn(move || {
+            for _ in 0..100 {
+                pipeline.emit(Event::builder(Level::Info, "e").build());
+            }
+        })
+    };
+    assert!(common::wait_until(DEADLINE, || pipeline
+        .metrics()
+        .queue_depth
+        == 4));
+    // The transport never answers: only the shutdown can end the wait.
+    let _ = pipeline.shutdown(Duration::from_millis(300));
+    producer.join().unwrap();
+    let metrics = pipeline.metrics();
+    assert!(metrics.events_dropped_after_shutdown > 0, "{metrics:?}");
+    assert_eq!(metrics.events_dropped_queue_full, 0);
+}
+
+#[test]
+fn the_block_policy_does_not_wait_for_itself_when_a_field_logs() {
+    // A field whose conversion logs through the same pipeline while the
+    // queue is full: the outer event's slot cannot be published until the
+    // inner call returns, so the inner call must not wait for room.
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(2)
+            .batch_size(8)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::Block),
+    )
+    .unwrap();
+    let inner = pipeline.clone();
+    pipeline.emit_with(Level::Info, "outer", |event| {
+        inner.emit(Event::builder(Level::Info, "first").build());
+        inner.emit(Event::builder(Level::Info, "second").build());
+        // The queue (2) holds the outer slot and "first": no room.
+        inner.emit(Event::builder(Level::Info, "third").build());
+        event.set_session_id("after the inner calls");
+    });
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_dropped_queue_full, 2, "{metrics:?}");
+    assert_eq!(gated.memory.event_count(), 2);
 }
 
 #[test]
@@ -166,7 +246,7 @@ fn the_block_policy_drops_and_counts_after_its_timeout() {
             .queue_capacity(4)
             .batch_size(2)
             .max_in_flight(1)
-            .overflow(OverflowPolicy::Block(Duration::from_millis(5))),
+            .overflow(OverflowPolicy::BlockFor(Duration::from_millis(5))),
     )
     .unwrap();
     for _ in 0..50 {

@@ -236,7 +236,7 @@ fn client(sdk: &str, endpoint: &str, producers: u32, seconds: f64) {
                 Config::new("bench")
                     .env_overrides(false)
                     .endpoint(endpoint)
-                    .overflow(OverflowPolicy::Block(Duration::from_secs(60))),
+                    .overflow(OverflowPolicy::Block),
             )
             .expect("init");
             produce(peers::aires_info);

@@ -91,13 +91,18 @@ export interface InitOptions {
   maxInFlight?: number
   /** A send taking longer fails and is retried, in ms. Default 10000. */
   sendTimeoutMs?: number
-  /** Retries of a failed batch. Default 3. */
-  maxRetries?: number
+  /** How long a failed batch is retried, in ms. Default 120000. */
+  retryMaxElapsedMs?: number
   /**
-   * When the queue is full: `0` drops the event (default, never blocks);
-   * more than 0 waits up to that many ms for room, then drops.
+   * When the queue is full: `drop` (default) drops the event and never
+   * blocks; `block` waits for room.
    */
-  blockOnFullMs?: number
+  overflow?: string
+  /**
+   * With `block`: the longest wait in ms, after which the event is
+   * dropped. Default none: wait as long as it takes.
+   */
+  blockTimeoutMs?: number
   /** Whether `AIRES_*` variables override these options. Default true. */
   envOverrides?: boolean
   /**
@@ -134,6 +139,8 @@ export interface Metrics {
   eventsDroppedTransport: number
   eventsDroppedRejected: number
   eventsDroppedAbandoned: number
+  eventsOutcomeUnknown: number
+  batchesOutcomeUnknown: number
   batchesSent: number
   batchesFailed: number
   batchRetries: number

@@ -1,9 +1,10 @@
--- Cluster variant of migrations/0001..0003 for users who outgrow one
+-- Cluster variant of migrations/0001..0004 for users who outgrow one
 -- ClickHouse node: each shard keeps its rows in ReplicatedMergeTree tables
 -- (replicated within the shard), and Distributed tables spread inserts and
 -- fan queries out. Apply by hand (or with your own tooling) after replacing
 -- {database}, {cluster} and {ttl_days}, then run the collector with
--- --no-migrate --clickhouse-table events_distributed.
+-- --no-migrate --clickhouse-table events_distributed
+-- --clickhouse-ledger-table batches_distributed.
 --
 -- Replicated tables deduplicate retried inserts by default, so the
 -- collector's insert_deduplication_token works as on one node. By default
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS {database}.events ON CLUSTER {cluster}
     sdk_name            LowCardinality(String),
     sdk_version         LowCardinality(String),
     batch_id            UUID,
+    batch_digest        UInt128 CODEC(ZSTD(1)),
     INDEX idx_trace_id   trace_id   TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_span_id    span_id    TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_session_id session_id TYPE bloom_filter(0.01) GRANULARITY 1,
@@ -117,3 +119,29 @@ GROUP BY service, route, minute;
 CREATE TABLE IF NOT EXISTS {database}.http_latency_per_minute_distributed ON CLUSTER {cluster}
 AS {database}.http_latency_per_minute
 ENGINE = Distributed({cluster}, {database}, http_latency_per_minute);
+
+-- The ledger of stored batches (migration 0004): one row per received
+-- batch, filled by the same insert as its rows. A batch's rows and its
+-- ledger row land on the same shard (the view runs where the rows are
+-- inserted); look-ups go through the Distributed table.
+CREATE TABLE IF NOT EXISTS {database}.batches ON CLUSTER {cluster}
+(
+    batch_digest UInt128,
+    batch_id     UUID,
+    rows         UInt64,
+    stored_at    DateTime64(9, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/batches', '{replica}')
+ORDER BY batch_digest
+TTL toDateTime(stored_at) + INTERVAL {ttl_days} DAY;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.mv_batches ON CLUSTER {cluster}
+TO {database}.batches
+AS SELECT batch_digest, any(batch_id) AS batch_id, count() AS rows,
+          max(received_at) AS stored_at
+FROM {database}.events
+GROUP BY batch_digest;
+
+CREATE TABLE IF NOT EXISTS {database}.batches_distributed ON CLUSTER {cluster}
+AS {database}.batches
+ENGINE = Distributed({cluster}, {database}, batches);

@@ -29,10 +29,10 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::identity::Digest;
+use crate::identity::{Digest, Scope};
 use crate::rules::{BatchContext, Transformed};
 use event::Decoder;
-use wire::{bytes_field, key, skip, string_field, utf8, RECURSION_LIMIT};
+use wire::{bytes_field, key, skip, string_field, utf8, varint_field, RECURSION_LIMIT};
 
 /// A request as the server takes it: the encoded batch, with its top level
 /// read. The events are decoded later, by a pipeline processor.
@@ -44,6 +44,8 @@ pub struct EncodedBatch {
     pub batch_id: Bytes,
     /// How many events it holds.
     pub events: usize,
+    /// Which delivery attempt the client says this is (0 or 1: the first).
+    pub attempt: u32,
     layout: Layout,
 }
 
@@ -55,9 +57,19 @@ impl EncodedBatch {
         Ok(EncodedBatch {
             batch_id: encoded.slice(layout.batch_id.clone()),
             events: layout.events,
+            attempt: layout.attempt,
             layout,
             encoded,
         })
+    }
+
+    /// The batch's [`Digest`] as sent by a client of `scope`: every byte
+    /// but the `attempt` field, which a retry changes.
+    pub fn digest(&self, scope: Scope) -> Digest {
+        if !self.layout.has_attempt {
+            return Digest::of(scope, &self.encoded);
+        }
+        Digest::of_parts(scope, without_attempt(&self.encoded))
     }
 
     /// Decodes every event into a row, or refuses it with a reason. The
@@ -155,6 +167,9 @@ const MAX_RESERVED_EVENTS: usize = 4096;
 /// Field number of `EventBatch.events`.
 const BATCH_EVENTS: u32 = 4;
 
+/// Field number of `EventBatch.attempt`.
+const BATCH_ATTEMPT: u32 = 7;
+
 /// Where the batch-level fields of an encoded `EventBatch` are (the last
 /// of each, as protobuf has it), and how many events it holds. Batch-level
 /// fields may come after the events, so they are all found before any
@@ -169,11 +184,14 @@ struct Layout {
     service: Range<usize>,
     environment: Range<usize>,
     events: usize,
+    attempt: u32,
+    /// Whether `attempt` appears at all (then the digest skips it).
+    has_attempt: bool,
 }
 
 impl Layout {
     fn read(encoded: &[u8]) -> Result<Self, DecodeError> {
-        const NAMES: [&str; 7] = [
+        const NAMES: [&str; 8] = [
             "",
             "batch_id",
             "sdk_name",
@@ -181,6 +199,7 @@ impl Layout {
             "events",
             "service",
             "environment",
+            "attempt",
         ];
         let mut layout = Layout::default();
         let mut buf = encoded;
@@ -202,12 +221,40 @@ impl Layout {
                 3 => string_field(wire, b).map(|v| layout.sdk_version = range(v.as_bytes())),
                 BATCH_EVENTS => bytes_field(wire, b).map(|_| layout.events += 1),
                 5 => string_field(wire, b).map(|v| layout.service = range(v.as_bytes())),
-                _ => string_field(wire, b).map(|v| layout.environment = range(v.as_bytes())),
+                6 => string_field(wire, b).map(|v| layout.environment = range(v.as_bytes())),
+                _ => varint_field(wire, b).map(|v| {
+                    // A uint32 past 2^32 is cut as protobuf does.
+                    layout.attempt = v as u32;
+                    layout.has_attempt = true;
+                }),
             }
             .map_err(|e| e.within("EventBatch", name))?;
         }
         Ok(layout)
     }
+}
+
+/// The encoded batch in pieces, leaving out every `attempt` field (key and
+/// value), for a batch whose top level `Layout::read` accepted.
+fn without_attempt(encoded: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut buf = encoded;
+    let mut run_start = 0;
+    let offset = move |rest: &[u8]| encoded.len() - rest.len();
+    std::iter::from_fn(move || {
+        while !buf.is_empty() {
+            let field_start = offset(buf);
+            let (tag, wire) = key(&mut buf).ok()?;
+            skip(wire, tag, &mut buf, RECURSION_LIMIT).ok()?;
+            if tag == BATCH_ATTEMPT {
+                let piece = &encoded[run_start..field_start];
+                run_start = offset(buf);
+                return Some(piece);
+            }
+        }
+        let rest = &encoded[run_start..];
+        run_start = encoded.len();
+        (!rest.is_empty()).then_some(rest)
+    })
 }
 
 /// The encoded events of a batch whose top level `Layout::read` accepted,

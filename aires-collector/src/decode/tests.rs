@@ -539,6 +539,7 @@ fn the_cache_slot_of_any_text_is_in_range() {
 fn wide_batch(events: Vec<proto::wide::Event>) -> Vec<u8> {
     let header = batch(Vec::new());
     proto::wide::EventBatch {
+        attempt: 0,
         batch_id: header.batch_id,
         sdk_name: header.sdk_name,
         sdk_version: header.sdk_version,

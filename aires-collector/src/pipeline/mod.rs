@@ -16,6 +16,14 @@
 //! ingest answer means "stored" (at-least-once). Retries of a batch this
 //! collector has are answered from [`recent_batches`].
 //!
+//! **Retries from before a restart, or sent to another instance.** A batch
+//! the client marks as a retry (`EventBatch.attempt` > 1) that this
+//! collector does not know is looked up in the sink's ledger of stored
+//! batches ([`Sink::stored_batches`]; in ClickHouse, the `batches` table a
+//! materialized view fills from the same insert as the rows). Found, it is
+//! decoded for its answer (the same accepted count and rejections as the
+//! first time) but not stored again. First attempts are never looked up.
+//!
 //! **Batching under load.** While a write is in flight the next batch keeps
 //! growing until it holds `max_batch_rows` (plus at most one request's
 //! rows): a slow store gets fewer, larger writes, which is what ClickHouse
@@ -84,6 +92,8 @@ struct Work {
     received_ns: i64,
     digest: Digest,
     ack: Arc<Ack>,
+    /// The sink's ledger has this batch: answer it, do not store it again.
+    stored_before: bool,
 }
 
 /// The running pipeline. Clones share it; it stops once every clone is
@@ -96,6 +106,18 @@ pub struct Pipeline {
     queue_capacity: usize,
     bytes: ByteBudget,
     metrics: Arc<Metrics>,
+    /// Where retries are looked up.
+    ledger: Ledger,
+}
+
+/// The sink, as the place retries are looked up in.
+#[derive(Clone)]
+struct Ledger(Arc<dyn Sink>);
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ledger({})", self.0.name())
+    }
 }
 
 /// The pipeline's tasks, to wait on at shutdown.
@@ -128,6 +150,10 @@ pub enum SubmitError {
          same bytes, and a new batch needs a new id"
     )]
     Conflict(uuid::Uuid),
+    /// A retry could not be looked up among the stored batches, so taking
+    /// it might store it twice.
+    #[error("cannot check whether this retried batch is already stored ({0}); retry later")]
+    CannotCheck(String),
 }
 
 /// A request taken: its answer, once it has one.
@@ -187,7 +213,7 @@ impl Pipeline {
             })
             .collect();
         drop(chunks_tx);
-        let batcher = Batcher::new(config.clone(), sink, metrics.clone(), chunks_rx);
+        let batcher = Batcher::new(config.clone(), sink.clone(), metrics.clone(), chunks_rx);
         let batcher = tokio::spawn(batcher.run());
         let capacity = Arc::new(Semaphore::new(config.queue_capacity));
         (
@@ -198,6 +224,7 @@ impl Pipeline {
                 queue_capacity: config.queue_capacity,
                 bytes: ByteBudget::new(config.max_pending_bytes),
                 metrics,
+                ledger: Ledger(sink),
             },
             PipelineTasks {
                 processors,
@@ -229,7 +256,7 @@ impl Pipeline {
         }
         let batch_id: [u8; 16] = batch.batch_id.as_ref().try_into().unwrap_or_default();
         let key = BatchKey { scope, batch_id };
-        let digest = Digest::of(scope, &batch.encoded);
+        let digest = batch.digest(scope);
         match self.recent.admit(key, digest) {
             Admission::New => {}
             Admission::Known(answer) => {
@@ -245,6 +272,7 @@ impl Pipeline {
             recent: self.recent.clone(),
             key,
         }));
+        let stored_before = batch.attempt > 1 && self.stored_before(digest).await?;
         let events = batch.events.clamp(1, self.queue_capacity) as u32;
         let permit = self
             .capacity
@@ -267,9 +295,25 @@ impl Pipeline {
                 received_ns,
                 digest,
                 ack,
+                stored_before,
             })
             .map_err(|_| SubmitError::Closed)?;
         Ok(Pending::Processing(answer))
+    }
+
+    /// Whether the sink's ledger holds the batch of `digest`.
+    async fn stored_before(&self, digest: Digest) -> Result<bool, SubmitError> {
+        self.metrics.ledger_lookups.inc();
+        match self.ledger.0.stored_batches(&[digest]).await {
+            Ok(found) => Ok(found.contains(&digest)),
+            Err(error) => {
+                tracing::warn!(
+                    sink = self.ledger.0.name(),
+                    "{error}; a retried batch is refused for now"
+                );
+                Err(SubmitError::CannotCheck(error.message))
+            }
+        }
     }
 
     /// A function reading how many events are accepted and not yet
@@ -341,6 +385,11 @@ fn process(
         let rows = out.rows.len();
         work.ack.transformed(rows, out.rejections);
         if rows == 0 {
+            continue;
+        }
+        if work.stored_before {
+            metrics.batches_deduplicated.inc();
+            work.ack.stored(rows);
             continue;
         }
         let chunk = Chunk {

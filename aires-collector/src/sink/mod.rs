@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::identity::{insert_token, Part};
+use crate::identity::{insert_token, Digest, Part};
 use crate::row::Row;
 
 pub mod clickhouse;
@@ -82,10 +82,24 @@ impl RowBatch {
 /// The future of one write.
 pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
 
+/// The future of a ledger look-up: the digests found.
+pub type LookupFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<Digest>, SinkError>> + Send + 'a>>;
+
 /// Stores row batches.
 pub trait Sink: Send + Sync + 'static {
     /// Stores `batch`. Resolve to `Ok` only once it is durably stored.
     fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a>;
+
+    /// Which of `digests` name received batches whose rows this sink has
+    /// stored, by any collector writing to it, at any time within its
+    /// memory (ClickHouse: the `batches` ledger and its TTL). The pipeline
+    /// asks only for retries it does not know itself. A sink that keeps no
+    /// ledger finds none, and a retry it cannot recognise is stored again.
+    fn stored_batches<'a>(&'a self, digests: &'a [Digest]) -> LookupFuture<'a> {
+        let _ = digests;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;

@@ -163,6 +163,7 @@ impl TestClickHouse {
             url: self.url.clone(),
             database: self.database.clone(),
             table: "events".into(),
+            ledger_table: "batches".into(),
             user: self.user.clone(),
             password: self.password.clone(),
             ttl_days: 30,

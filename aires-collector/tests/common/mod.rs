@@ -165,6 +165,7 @@ pub fn batch(count: usize) -> aires_proto::v1::EventBatch {
     use aires_proto::v1 as proto;
     let batch_id = aires_core::Uuid7::now().to_bytes().to_vec();
     proto::EventBatch {
+        attempt: 0,
         batch_id: batch_id.into(),
         sdk_name: "test".into(),
         sdk_version: "0".into(),
@@ -274,6 +275,61 @@ impl CuttableProxy {
     /// Makes it reachable again.
     pub fn restore(&self) {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A TCP proxy that can swallow answers: while swallowing, what the client
+/// sends still reaches the target, but nothing the target sends back
+/// reaches the client. An insert made through it is stored, and its writer
+/// never learns so: the moment a collector dies at its worst.
+pub struct AnswerSwallowingProxy {
+    pub addr: std::net::SocketAddr,
+    swallow: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AnswerSwallowingProxy {
+    pub async fn to(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let swallow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swallowing = swallow.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let swallowing = swallowing.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let upstream = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        match server_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) if swallowing.load(Ordering::SeqCst) => {}
+                            Ok(n) => {
+                                if client_write.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    upstream.abort();
+                });
+            }
+        });
+        AnswerSwallowingProxy { addr, swallow }
+    }
+
+    /// From now on, answers are swallowed.
+    pub fn swallow(&self) {
+        self.swallow
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

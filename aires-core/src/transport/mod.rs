@@ -35,6 +35,11 @@ pub struct EncodedBatch {
     pub id: Uuid7,
     /// How many events the batch holds.
     pub event_count: usize,
+    /// Which attempt at sending it this is: 1 for the first, 2 and up for
+    /// retries. A transport that can should tell the receiver (the gRPC
+    /// transport sets `EventBatch.attempt`), so it looks retries up among
+    /// the batches it already stored.
+    pub attempt: u32,
     /// The encoded `aires.v1.EventBatch`. Cheap to clone.
     pub payload: Bytes,
 }
@@ -79,6 +84,8 @@ pub enum ErrorKind {
 #[derive(Debug)]
 pub struct TransportError {
     kind: ErrorKind,
+    /// The send may have been delivered (see [`TransportError::outcome_unknown`]).
+    outcome_unknown: bool,
     message: String,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
@@ -88,8 +95,19 @@ impl TransportError {
     pub fn retryable(message: impl Into<String>) -> Self {
         TransportError {
             kind: ErrorKind::Retryable,
+            outcome_unknown: false,
             message: message.into(),
             source: None,
+        }
+    }
+
+    /// A failure after which the batch may or may not have been delivered:
+    /// the send timed out, or the connection was lost after the batch was
+    /// sent. Retryable: the receiver recognises a retry of a batch it has.
+    pub fn outcome_unknown(message: impl Into<String>) -> Self {
+        TransportError {
+            outcome_unknown: true,
+            ..TransportError::retryable(message)
         }
     }
 
@@ -97,6 +115,7 @@ impl TransportError {
     pub fn permanent(message: impl Into<String>) -> Self {
         TransportError {
             kind: ErrorKind::Permanent,
+            outcome_unknown: false,
             message: message.into(),
             source: None,
         }
@@ -118,6 +137,11 @@ impl TransportError {
         self.kind == ErrorKind::Retryable
     }
 
+    /// Whether the batch may have been delivered despite the error.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.outcome_unknown
+    }
+
     /// The message given at construction.
     pub fn message(&self) -> &str {
         &self.message
@@ -126,9 +150,10 @@ impl TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            ErrorKind::Retryable => "retryable",
-            ErrorKind::Permanent => "permanent",
+        let kind = match (self.kind, self.outcome_unknown) {
+            (_, true) => "outcome unknown",
+            (ErrorKind::Retryable, false) => "retryable",
+            (ErrorKind::Permanent, false) => "permanent",
         };
         write!(f, "{kind} transport error: {}", self.message)?;
         if let Some(source) = &self.source {
@@ -161,5 +186,12 @@ mod tests {
         );
         assert!(err.source().is_some());
         assert_eq!(TransportError::permanent("no").kind(), ErrorKind::Permanent);
+        let lost = TransportError::outcome_unknown("connection lost");
+        assert!(lost.is_retryable() && lost.is_outcome_unknown());
+        assert_eq!(
+            lost.to_string(),
+            "outcome unknown transport error: connection lost"
+        );
+        assert!(!err.is_outcome_unknown());
     }
 }

@@ -66,8 +66,11 @@ pub fn int_attr(event: &proto::Event, key: &str) -> i64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Deliver,
+    /// Not delivered, worth retrying.
     Retryable,
     Permanent,
+    /// Delivered, but the answer is lost: the sender cannot know.
+    DeliverAnswerLost,
 }
 
 /// Plays a script of outcomes, then `after` for every later send; delivered
@@ -78,6 +81,8 @@ pub struct ScriptedTransport {
     script: Arc<Mutex<VecDeque<Outcome>>>,
     after: Outcome,
     pub attempts: Arc<AtomicUsize>,
+    /// The attempt number of every send, in order.
+    pub attempt_numbers: Arc<Mutex<Vec<u32>>>,
 }
 
 impl ScriptedTransport {
@@ -87,6 +92,7 @@ impl ScriptedTransport {
             script: Arc::new(Mutex::new(script.into_iter().collect())),
             after,
             attempts: Arc::default(),
+            attempt_numbers: Arc::default(),
         }
     }
 
@@ -98,12 +104,19 @@ impl ScriptedTransport {
 impl Transport for ScriptedTransport {
     fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.attempt_numbers.lock().push(batch.attempt);
         let outcome = self.script.lock().pop_front().unwrap_or(self.after);
         Box::pin(async move {
             match outcome {
                 Outcome::Deliver => self.memory.send(batch).await,
                 Outcome::Retryable => Err(TransportError::retryable("collector unavailable")),
                 Outcome::Permanent => Err(TransportError::permanent("invalid argument")),
+                Outcome::DeliverAnswerLost => {
+                    self.memory.send(batch).await?;
+                    Err(TransportError::outcome_unknown(
+                        "connection lost after sending",
+                    ))
+                }
             }
         })
     }

@@ -32,7 +32,7 @@ test('the end of the program (beforeExit) delivers what was enqueued', async () 
 test('an unreachable collector does not hold process.exit() beyond its timeout', async () => {
   const script = `
     const aires = require('aires');
-    aires.init({ endpoint: 'http://127.0.0.1:9', exitTimeoutMs: 300, maxRetries: 0, envOverrides: false });
+    aires.init({ endpoint: 'http://127.0.0.1:9', exitTimeoutMs: 300, retryMaxElapsedMs: 0, envOverrides: false });
     aires.info('lost');
     process.exit(0);
   `;

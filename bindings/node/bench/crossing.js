@@ -25,7 +25,7 @@ const variants = {
 
 const N = 200_000;
 const RUNS = 7;
-native.init({ service: 'bench', transport: 'null', queueCapacity: 1 << 20, blockOnFullMs: 10_000, envOverrides: false });
+native.init({ service: 'bench', transport: 'null', queueCapacity: 1 << 20, overflow: 'block', envOverrides: false });
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,7 +9,7 @@ const native = require('../native.js');
 const { MESSAGE, fields } = require('./event.js');
 
 const calls = Number(process.argv[2] ?? 20000);
-native.init({ service: 'bench', transport: 'null', queueCapacity: 1 << 20, blockOnFullMs: 10_000, envOverrides: false });
+native.init({ service: 'bench', transport: 'null', queueCapacity: 1 << 20, overflow: 'block', envOverrides: false });
 const json = JSON.stringify(fields(1));
 for (let i = 0; i < calls; i++) native.emit(3, MESSAGE, json);
 native.shutdownSync(10_000);

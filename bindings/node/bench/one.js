@@ -39,7 +39,7 @@ const setups = {
     // Nothing dropped: a full queue makes the caller wait (backpressure)
     // instead of dropping, so the sustained figure is what the pipeline
     // really absorbs. Otherwise the defaults (a queue of 4096 events).
-    aires.init({ service: 'bench', transport: 'null', blockOnFullMs: 60_000, envOverrides: false });
+    aires.init({ service: 'bench', transport: 'null', overflow: 'block', envOverrides: false });
     return {
       log: (i) => aires.info(MESSAGE, fields(i)),
       settle: () => aires.flush(60_000),

@@ -25,7 +25,7 @@ async function main() {
   const results = {};
   for (let round = 0; round < 2; round++) {
     for (const [name, options] of Object.entries(variants)) {
-      aires.init({ service: 'bench', transport: 'null', blockOnFullMs: 60_000, envOverrides: false, ...options });
+      aires.init({ service: 'bench', transport: 'null', overflow: 'block', envOverrides: false, ...options });
       for (let i = 0; i < 20_000; i++) aires.info(MESSAGE, fields(i));
       await aires.flush(60_000);
       for (let r = 0; r < RUNS; r++) {

@@ -56,10 +56,12 @@ export interface Options {
   maxInFlight?: number;
   /** Per-send timeout, ms. Default 10000; `AIRES_SEND_TIMEOUT_MS`. */
   sendTimeoutMs?: number;
-  /** Retries of a failed batch. Default 3; `AIRES_MAX_RETRIES`. */
-  maxRetries?: number;
-  /** 0 (default): a full queue drops the event, never blocking. More: wait up to that many ms. `AIRES_OVERFLOW=block:<ms>`. */
-  blockOnFullMs?: number;
+  /** How long a failed batch is retried, ms. Default 120000; `AIRES_RETRY_MAX_ELAPSED_MS`. */
+  retryMaxElapsedMs?: number;
+  /** `drop` (default): a full queue drops the event (counted), never blocking. `block`: wait for room, losing nothing. `AIRES_OVERFLOW`. */
+  overflow?: 'drop' | 'block';
+  /** With `overflow: 'block'`: the longest wait, ms, then the event is dropped (counted). Default none: wait as long as it takes. */
+  blockTimeoutMs?: number;
   /** Whether `AIRES_*` variables override these options. Default true. */
   envOverrides?: boolean;
   /** `grpc` (with an endpoint), `stdout`, `null` (discard) or `memory` (tests). */
@@ -223,8 +225,8 @@ export function setLevel(level: Level | 'off'): void {
   minLevel = native.setLevel(level);
 }
 
-const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport'] as const;
-const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'maxRetries', 'blockOnFullMs', 'exitTimeoutMs'] as const;
+const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow'] as const;
+const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'exitTimeoutMs'] as const;
 const BOOLEAN_OPTIONS = ['envOverrides', 'captureCallSite', 'openTelemetry'] as const;
 
 function check(options: Options): void {
@@ -248,6 +250,9 @@ function check(options: Options): void {
     if (v !== undefined && typeof v !== 'boolean') {
       throw new TypeError(`aires.init: ${key} must be a boolean, got ${typeof v}`);
     }
+  }
+  if (options.overflow !== undefined && options.overflow !== 'drop' && options.overflow !== 'block') {
+    throw new TypeError(`aires.init: overflow must be 'drop' or 'block'; got ${options.overflow}`);
   }
   if (options.level !== undefined && !(options.level in LEVELS)) {
     throw new TypeError(`aires.init: level must be one of ${Object.keys(LEVELS).join(', ')}; got ${options.level}`);

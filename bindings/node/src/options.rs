@@ -32,11 +32,14 @@ pub struct InitOptions {
     pub max_in_flight: Option<u32>,
     /// A send taking longer fails and is retried, in ms. Default 10000.
     pub send_timeout_ms: Option<u32>,
-    /// Retries of a failed batch. Default 3.
-    pub max_retries: Option<u32>,
-    /// When the queue is full: `0` drops the event (default, never blocks);
-    /// more than 0 waits up to that many ms for room, then drops.
-    pub block_on_full_ms: Option<u32>,
+    /// How long a failed batch is retried, in ms. Default 120000.
+    pub retry_max_elapsed_ms: Option<u32>,
+    /// When the queue is full: `drop` (default) drops the event and never
+    /// blocks; `block` waits for room.
+    pub overflow: Option<String>,
+    /// With `block`: the longest wait in ms, after which the event is
+    /// dropped. Default none: wait as long as it takes.
+    pub block_timeout_ms: Option<u32>,
     /// Whether `AIRES_*` variables override these options. Default true.
     pub env_overrides: Option<bool>,
     /// `grpc` (default with an endpoint), `stdout` (default without one),
@@ -87,13 +90,22 @@ impl InitOptions {
         if let Some(ms) = self.send_timeout_ms {
             config = config.send_timeout(Duration::from_millis(ms.into()));
         }
-        if let Some(n) = self.max_retries {
-            config.retry.max_retries = n;
+        if let Some(ms) = self.retry_max_elapsed_ms {
+            config.retry.max_elapsed = Duration::from_millis(ms.into());
         }
-        match self.block_on_full_ms {
-            None | Some(0) => {}
-            Some(ms) => {
-                config = config.overflow(OverflowPolicy::Block(Duration::from_millis(ms.into())))
+        match (self.overflow.as_deref(), self.block_timeout_ms) {
+            (None | Some("drop"), None) => {}
+            (Some("block"), None) => config = config.overflow(OverflowPolicy::Block),
+            (Some("block"), Some(ms)) => {
+                config = config.overflow(OverflowPolicy::BlockFor(Duration::from_millis(ms.into())))
+            }
+            (None | Some("drop"), Some(_)) => {
+                return Err(invalid("blockTimeoutMs needs overflow: 'block'".into()))
+            }
+            (Some(other), _) => {
+                return Err(invalid(format!(
+                    "overflow must be 'drop' or 'block'; got {other:?}"
+                )))
             }
         }
         if let Some(on) = self.env_overrides {

@@ -47,7 +47,7 @@ const SDK_NAME: &str = "aires-python";
 #[pyo3(signature = (
     *, service=None, environment=None, endpoint=None, level=None, batch_size=None,
     batch_timeout=None, max_batch_bytes=None, queue_capacity=None, overflow=None,
-    block_timeout=None, max_retries=None, max_in_flight=None, send_timeout=None,
+    block_timeout=None, retry_max_elapsed=None, max_in_flight=None, send_timeout=None,
     shutdown_timeout=None, env_overrides=true, transport=None, opentelemetry=None,
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -62,7 +62,7 @@ pub fn init(
     queue_capacity: Option<usize>,
     overflow: Option<String>,
     block_timeout: Option<f64>,
-    max_retries: Option<u32>,
+    retry_max_elapsed: Option<f64>,
     max_in_flight: Option<usize>,
     send_timeout: Option<f64>,
     shutdown_timeout: Option<f64>,
@@ -99,17 +99,19 @@ pub fn init(
     }
     config.overflow = match overflow.as_deref() {
         None | Some("drop") => OverflowPolicy::DropNewest,
-        Some("block") => {
-            OverflowPolicy::Block(seconds("block_timeout", block_timeout.unwrap_or(0.1))?)
-        }
+        // No timeout unless one is asked for: `block` loses nothing.
+        Some("block") => match block_timeout {
+            None => OverflowPolicy::Block,
+            Some(timeout) => OverflowPolicy::BlockFor(seconds("block_timeout", timeout)?),
+        },
         Some(other) => {
             return Err(PyValueError::new_err(format!(
                 "overflow must be \"drop\" or \"block\", got {other:?}"
             )))
         }
     };
-    if let Some(v) = max_retries {
-        config.retry.max_retries = v;
+    if let Some(v) = retry_max_elapsed {
+        config.retry.max_elapsed = seconds("retry_max_elapsed", v)?;
     }
     if let Some(v) = max_in_flight {
         config.max_in_flight = v;
@@ -134,7 +136,10 @@ pub fn init(
     let mut running = RUNNING.lock();
     let resolved = start(config.clone(), sink)?;
     MAY_BLOCK.store(
-        matches!(resolved.overflow, OverflowPolicy::Block(_)),
+        matches!(
+            resolved.overflow,
+            OverflowPolicy::Block | OverflowPolicy::BlockFor(_)
+        ),
         Ordering::Relaxed,
     );
     set_opentelemetry(opentelemetry)?;
@@ -288,6 +293,8 @@ pub fn metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         ("events_dropped_transport", m.events_dropped_transport),
         ("events_dropped_rejected", m.events_dropped_rejected),
         ("events_dropped_abandoned", m.events_dropped_abandoned),
+        ("events_outcome_unknown", m.events_outcome_unknown),
+        ("batches_outcome_unknown", m.batches_outcome_unknown),
         ("batches_sent", m.batches_sent),
         ("batches_failed", m.batches_failed),
         ("batch_retries", m.batch_retries),

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
         "http_latency",
         include_str!("../../../../sql/migrations/0003_http_latency.sql"),
     ),
+    (
+        4,
+        "batches",
+        include_str!("../../../../sql/migrations/0004_batches.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded, returning the versions applied.
@@ -95,7 +100,7 @@ fn statements(sql: &str) -> Vec<String> {
 }
 
 /// Database names reach SQL text, so only plain identifiers are accepted.
-fn check_identifier(name: &str) -> Result<(), SinkError> {
+pub(crate) fn check_identifier(name: &str) -> Result<(), SinkError> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -104,7 +109,7 @@ fn check_identifier(name: &str) -> Result<(), SinkError> {
         Ok(())
     } else {
         Err(SinkError::permanent(format!(
-            "database name {name:?} must be letters, digits and underscores"
+            "name {name:?} must be letters, digits and underscores"
         )))
     }
 }
@@ -119,10 +124,12 @@ mod tests {
             .iter()
             .map(|(_, _, sql)| statements(sql).len())
             .collect();
-        assert_eq!(counts, vec![1, 2, 2]);
+        assert_eq!(counts, vec![1, 2, 2, 3]);
         for (_, _, sql) in MIGRATIONS {
             for statement in statements(sql) {
-                assert!(statement.starts_with("CREATE"), "{statement}");
+                // Every statement may run twice (collectors starting at once).
+                let idempotent = statement.contains("IF NOT EXISTS");
+                assert!(idempotent, "{statement}");
             }
         }
     }

@@ -14,6 +14,10 @@
 //!   unknown table are permanent.
 //! - No SQL is built from event data: rows travel as RowBinary, and only
 //!   the configured database, table and TTL reach SQL text.
+//! - Every insert also fills the `batches` ledger (a materialized view
+//!   over the same insert, so a batch's rows and its ledger entry are
+//!   stored and deduplicated together): one row per received batch, keyed
+//!   by its digest. [`Sink::stored_batches`] looks retries up there.
 //! - Migrations run at startup unless disabled (see [`migrations`]).
 
 mod errors;
@@ -23,7 +27,8 @@ use std::time::Duration;
 
 use clickhouse::Client;
 
-use super::{RowBatch, Sink, SinkError, SinkFuture};
+use super::{LookupFuture, RowBatch, Sink, SinkError, SinkFuture};
+use crate::identity::Digest;
 use crate::row::Row;
 
 pub use errors::classify;
@@ -37,6 +42,9 @@ pub struct ClickHouseConfig {
     /// The table inserts go to: `events`, or a Distributed table in front of
     /// it (see `sql/cluster/`).
     pub table: String,
+    /// The ledger of stored batches retries are looked up in: `batches`,
+    /// or a Distributed table in front of it.
+    pub ledger_table: String,
     pub user: String,
     pub password: String,
     /// Days events are kept (the tables' TTL, set by migrations).
@@ -52,6 +60,7 @@ pub struct ClickHouseConfig {
 pub struct ClickHouseSink {
     client: Client,
     table: String,
+    ledger_table: String,
     timeout: Duration,
 }
 
@@ -96,6 +105,8 @@ impl ClickHouseSink {
             .with_user(&config.user)
             .with_password(&config.password)
             .with_compression(clickhouse::Compression::Lz4);
+        // The ledger's name reaches SQL text.
+        migrations::check_identifier(&config.ledger_table)?;
         if config.migrate {
             // Without a default database: the first migration creates it.
             migrations::apply(&server, &config.database, config.ttl_days).await?;
@@ -103,6 +114,7 @@ impl ClickHouseSink {
         Ok(ClickHouseSink {
             client: server.with_database(&config.database),
             table: config.table.clone(),
+            ledger_table: config.ledger_table.clone(),
             timeout: config.timeout,
         })
     }
@@ -126,6 +138,36 @@ impl ClickHouseSink {
         }
         insert.end().await
     }
+
+    async fn lookup(&self, digests: &[Digest]) -> Result<Vec<Digest>, clickhouse::error::Error> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Digests are the collector's own numbers, never client text.
+        let list = digests
+            .iter()
+            .map(|d| format!("toUInt128('{}')", d.as_u128()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let found: Vec<String> = self
+            .client
+            .query(&format!(
+                "SELECT DISTINCT toString(batch_digest) FROM {} \
+                 WHERE batch_digest IN ({list})",
+                self.ledger_table
+            ))
+            .with_setting(
+                "max_execution_time",
+                self.timeout.as_secs().max(1).to_string(),
+            )
+            .fetch_all()
+            .await?;
+        Ok(found
+            .iter()
+            .filter_map(|text| text.parse::<u128>().ok())
+            .map(|n| Digest(n.to_le_bytes()))
+            .collect())
+    }
 }
 
 impl Sink for ClickHouseSink {
@@ -140,6 +182,19 @@ impl Sink for ClickHouseSink {
                     }
                     Err(classify(&error))
                 }
+            }
+        })
+    }
+
+    fn stored_batches<'a>(&'a self, digests: &'a [Digest]) -> LookupFuture<'a> {
+        Box::pin(async move {
+            let lookup = self.lookup(digests);
+            match tokio::time::timeout(self.timeout, lookup).await {
+                Ok(result) => result.map_err(|error| classify(&error)),
+                Err(_) => Err(SinkError::transient(format!(
+                    "the ledger look-up took longer than {:?}",
+                    self.timeout
+                ))),
             }
         })
     }

@@ -1,0 +1,104 @@
+"""Delivery through a collector that is away for a while: the blocking
+overflow policy loses nothing, retries outlast the outage, and the metrics
+say where every event went.
+
+Runs the real aires-collector binary (AIRES_COLLECTOR_BIN, else
+target/debug) with its null sink; skipped without it unless
+AIRES_REQUIRE_E2E=1.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import aires
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+DEADLINE_S = 60
+
+
+def _collector_bin() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("AIRES_COLLECTOR_BIN", ROOT / "target/debug/aires-collector"))
+    if not path.exists():
+        if os.environ.get("AIRES_REQUIRE_E2E") == "1":
+            pytest.fail(f"the aires-collector binary not found at {path}")
+        pytest.skip(f"the aires-collector binary not found at {path}")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(condition, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}: {aires.metrics()}")
+        time.sleep(0.02)
+
+
+def test_block_without_a_timeout_loses_nothing_while_the_collector_restarts(tmp_path):
+    collector_bin = _collector_bin()
+    port = _free_port()
+    aires.init(
+        service="py-delivery",
+        endpoint=f"http://127.0.0.1:{port}",
+        overflow="block",  # no block_timeout: wait as long as it takes
+        queue_capacity=64,
+        batch_size=16,
+        batch_timeout=0.02,
+        env_overrides=False,
+    )
+    collector = None
+    try:
+        total = 2_000
+        producer = threading.Thread(
+            target=lambda: [aires.info("tick", i=i) for i in range(total)]
+        )
+        producer.start()
+        # Nothing listens yet: sends fail and are retried, the queue fills,
+        # and the producer waits.
+        _wait(lambda: aires.metrics()["batch_retries"] > 0, "retries")
+        _wait(lambda: aires.metrics()["queue_depth"] == 64, "a full queue")
+        time.sleep(1.0)  # the outage: longer than any bounded wait would last
+        assert producer.is_alive(), "the producer should still be waiting"
+        log = (tmp_path / "collector.log").open("w")
+        collector = subprocess.Popen(
+            [str(collector_bin), "--sink", "null", "--listen", f"127.0.0.1:{port}",
+             "--metrics-listen", "127.0.0.1:0"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+        )
+        producer.join(DEADLINE_S)
+        assert not producer.is_alive()
+        assert aires.flush(DEADLINE_S)
+        metrics = aires.metrics()
+        assert metrics["events_sent"] == total, metrics
+        assert metrics["events_dropped"] == 0, metrics
+        assert metrics["events_outcome_unknown"] == 0, metrics
+    finally:
+        aires.shutdown(5.0)
+        if collector is not None:
+            collector.terminate()
+            collector.wait(30)
+
+
+def test_metrics_name_events_of_unknown_outcome(start):
+    start()
+    metrics = aires.metrics()
+    assert metrics["events_outcome_unknown"] == 0
+    assert metrics["batches_outcome_unknown"] == 0
+
+
+def test_a_block_timeout_is_opt_in_and_validated():
+    with pytest.raises(ValueError, match="block_timeout"):
+        aires.init(transport="memory", overflow="block", block_timeout=-1.0, env_overrides=False)
