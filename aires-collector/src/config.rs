@@ -11,7 +11,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Deserialize;
 
-use crate::pipeline::PipelineConfig;
+use crate::pipeline::journal::{FsyncPolicy, JournalConfig};
+use crate::pipeline::{AckMode, PipelineConfig};
 
 /// Which sink stores the rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -215,6 +216,51 @@ pub struct CollectorConfig {
     #[arg(long, env = "AIRES_CLICKHOUSE_NO_MIGRATE")]
     pub no_migrate: bool,
 
+    /// A directory for the write-ahead log. With it, every batch taken is
+    /// logged before it is processed, and a collector killed at any moment
+    /// stores it exactly once after its restart. Without it, a collector
+    /// killed before storing a batch relies on its client's retry.
+    #[arg(long, env = "AIRES_COLLECTOR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// What an answer to a batch means: `stored` (in ClickHouse) or
+    /// `persisted` (in the write-ahead log; needs --data-dir).
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_ACK",
+        value_enum,
+        default_value = "stored"
+    )]
+    pub ack: AckMode,
+
+    /// When the write-ahead log is synced to disk: `always` (before each
+    /// batch is processed), `interval` (every --wal-fsync-interval-ms) or
+    /// `off` (left to the kernel).
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_WAL_FSYNC",
+        value_enum,
+        default_value = "interval"
+    )]
+    pub wal_fsync: FsyncPolicy,
+
+    /// Milliseconds between syncs with `--wal-fsync interval`.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_WAL_FSYNC_INTERVAL_MS",
+        default_value_t = 100
+    )]
+    pub wal_fsync_interval_ms: u64,
+
+    /// Bytes the write-ahead log may hold on disk; when full, new batches
+    /// wait (backpressure), nothing is dropped.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_WAL_MAX_BYTES",
+        default_value_t = 1 << 30
+    )]
+    pub wal_max_bytes: u64,
+
     /// Seconds to drain and flush at shutdown before giving up.
     #[arg(
         long,
@@ -259,6 +305,11 @@ struct FileConfig {
     clickhouse_password: Option<String>,
     clickhouse_ttl_days: Option<u32>,
     no_migrate: Option<bool>,
+    data_dir: Option<PathBuf>,
+    ack: Option<AckMode>,
+    wal_fsync: Option<FsyncPolicy>,
+    wal_fsync_interval_ms: Option<u64>,
+    wal_max_bytes: Option<u64>,
     shutdown_timeout_secs: Option<u64>,
     log: Option<String>,
 }
@@ -366,6 +417,11 @@ impl CollectorConfig {
             clickhouse_password,
             clickhouse_ttl_days,
             no_migrate,
+            data_dir,
+            ack,
+            wal_fsync,
+            wal_fsync_interval_ms,
+            wal_max_bytes,
             shutdown_timeout_secs,
             log
         );
@@ -454,6 +510,16 @@ impl CollectorConfig {
                 value: self.max_batch_rows.to_string(),
             });
         }
+        if self.ack == AckMode::Persisted && self.data_dir.is_none() {
+            return Err(ConfigError::OutOfRange {
+                option: "ack",
+                requirement: "`stored` unless --data-dir is given (`persisted` means in the \
+                              write-ahead log)",
+                value: "persisted".into(),
+            });
+        }
+        positive("wal_fsync_interval_ms", self.wal_fsync_interval_ms)?;
+        positive("wal_max_bytes", self.wal_max_bytes)?;
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::OutOfRange {
                 option: "tls_cert / tls_key",
@@ -462,6 +528,16 @@ impl CollectorConfig {
             });
         }
         Ok(())
+    }
+
+    /// The write-ahead log's options (used with `data_dir`).
+    pub fn journal(&self) -> JournalConfig {
+        JournalConfig {
+            fsync: self.wal_fsync,
+            fsync_interval: Duration::from_millis(self.wal_fsync_interval_ms),
+            max_bytes: self.wal_max_bytes,
+            segment_bytes: 16 << 20,
+        }
     }
 
     /// The pipeline part of the options.
@@ -475,6 +551,7 @@ impl CollectorConfig {
             queue_capacity: self.queue_capacity,
             max_pending_bytes: self.max_pending_bytes,
             max_batch_rows: self.max_batch_rows,
+            ack: self.ack,
             ..PipelineConfig::default()
         }
     }

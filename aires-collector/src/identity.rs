@@ -32,6 +32,16 @@ impl Scope {
     /// Clients of a collector without API keys.
     pub const ANONYMOUS: Scope = Scope(0);
 
+    /// The scope as a number (for the write-ahead log).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// The scope written as [`Scope::as_u64`].
+    pub fn from_u64(scope: u64) -> Scope {
+        Scope(scope)
+    }
+
     /// The scope of clients presenting `api_key`.
     pub fn of_api_key(api_key: &str) -> Scope {
         let hash = xxh3_128_with_seed(api_key.as_bytes(), 0x5c09e) as u64;

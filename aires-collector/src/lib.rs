@@ -62,6 +62,12 @@ pub enum StartError {
     /// The TLS certificate or key cannot be read or used.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The write-ahead log cannot be opened.
+    #[error("cannot open the write-ahead log in {dir}: {source}")]
+    Log {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Why a shutdown did not finish cleanly.
@@ -121,7 +127,19 @@ pub async fn start(
     sink: Arc<dyn Sink>,
 ) -> Result<RunningCollector, StartError> {
     let metrics = Arc::new(Metrics::default());
-    let (pipeline, tasks) = Pipeline::start(config.pipeline(), sink, metrics.clone());
+    let journal = match &config.data_dir {
+        Some(dir) => Some(
+            pipeline::journal::Journal::open(dir, config.journal()).map_err(|source| {
+                StartError::Log {
+                    dir: dir.clone(),
+                    source,
+                }
+            })?,
+        ),
+        None => None,
+    };
+    let (pipeline, tasks) =
+        Pipeline::start_with_journal(config.pipeline(), sink, metrics.clone(), journal);
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
             .await
@@ -195,9 +213,11 @@ pub async fn start(
     let depth_metrics = metrics.clone();
     let depth = pipeline.depth_probe();
     let pending_bytes = pipeline.bytes_probe();
+    let log_bytes = pipeline.log_bytes_probe();
     let render_metrics = Arc::new(move || {
         depth_metrics.queue_depth.set(depth() as i64);
         depth_metrics.pending_bytes.set(pending_bytes() as i64);
+        depth_metrics.wal_bytes.set(log_bytes() as i64);
         depth_metrics.render()
     });
     let grpc = router.serve_with_incoming_shutdown(

@@ -14,6 +14,7 @@
 //! | `aires_collector_ledger_lookups_total` | retried batches this collector did not know, looked up in the sink's ledger |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
+//! | `aires_collector_wal_bytes` | bytes the write-ahead log holds on disk (`--data-dir`) |
 //! | `aires_collector_batch_rows` | rows per sink write (histogram) |
 //! | `aires_collector_sink_latency_seconds` | duration of successful sink writes (histogram) |
 
@@ -41,6 +42,7 @@ pub struct Metrics {
     pub ledger_lookups: Counter,
     pub queue_depth: Gauge,
     pub pending_bytes: Gauge,
+    pub wal_bytes: Gauge,
     pub batch_rows: Histogram,
     pub sink_latency: Histogram,
 }
@@ -60,6 +62,7 @@ impl Default for Metrics {
             ledger_lookups: Counter::default(),
             queue_depth: Gauge::default(),
             pending_bytes: Gauge::default(),
+            wal_bytes: Gauge::default(),
             batch_rows: Histogram::new(exponential_buckets(10.0, 2.0, 15)),
             sink_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 16)),
             registry: Registry::default(),
@@ -118,6 +121,11 @@ impl Default for Metrics {
             "pending_bytes",
             "Bytes of the memory budget held by requests accepted and not yet answered",
             metrics.pending_bytes.clone(),
+        );
+        registry.register(
+            "wal_bytes",
+            "Bytes the write-ahead log holds on disk",
+            metrics.wal_bytes.clone(),
         );
         registry.register(
             "batch_rows",

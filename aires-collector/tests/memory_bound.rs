@@ -6,17 +6,18 @@
 
 mod common;
 
+#[path = "common/process.rs"]
+mod process;
 #[path = "common/raw.rs"]
 mod raw;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aires_proto::v1 as proto;
+use process::CollectorProcess;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -71,57 +72,26 @@ async fn store(answering: Arc<AtomicBool>) -> SocketAddr {
     addr
 }
 
-struct Collector {
-    child: Child,
-    grpc: String,
-    metrics: SocketAddr,
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_collector(store: SocketAddr) -> Collector {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aires-collector"))
-        .args(["--sink", "clickhouse", "--no-migrate"])
-        .args(["--clickhouse-url", &format!("http://{store}")])
-        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-        .args(["--max-pending-bytes", &MAX_PENDING.to_string()])
-        .args(["--max-concurrent-requests", &MAX_CALLS.to_string()])
-        .args(["--max-message-bytes", &MAX_MESSAGE.to_string()])
-        .args(["--max-open-streams", &MAX_STREAMS.to_string()])
-        .args(["--max-connections", &MAX_CONNECTIONS.to_string()])
-        .args(["--log", "warn,aires_collector=info"])
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the collector binary starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut grpc, mut metrics) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        for word in line.split_whitespace() {
-            if let Some(addr) = word.strip_prefix("grpc=") {
-                grpc = Some(format!("http://{addr}"));
-            }
-            if let Some(addr) = word.strip_prefix("metrics=") {
-                metrics = Some(addr.parse().unwrap());
-            }
-        }
-        if grpc.is_some() && metrics.is_some() {
-            break;
-        }
-    }
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Collector {
-        child,
-        grpc: grpc.expect("the collector prints its address"),
-        metrics: metrics.expect("the collector prints its metrics address"),
-    }
+fn start_collector(store: SocketAddr) -> CollectorProcess {
+    CollectorProcess::start(&[
+        "--sink",
+        "clickhouse",
+        "--no-migrate",
+        "--clickhouse-url",
+        &format!("http://{store}"),
+        "--max-pending-bytes",
+        &MAX_PENDING.to_string(),
+        "--max-concurrent-requests",
+        &MAX_CALLS.to_string(),
+        "--max-message-bytes",
+        &MAX_MESSAGE.to_string(),
+        "--max-open-streams",
+        &MAX_STREAMS.to_string(),
+        "--max-connections",
+        &MAX_CONNECTIONS.to_string(),
+        "--log",
+        "warn,aires_collector=info",
+    ])
 }
 
 /// A batch of one event whose message is `bytes` long.
@@ -152,7 +122,7 @@ async fn pending_bytes(metrics: SocketAddr) -> usize {
 async fn resident_memory_stays_within_the_stated_bound_under_hostile_clients() {
     let answering = Arc::new(AtomicBool::new(false));
     let collector = start_collector(store(answering.clone()).await);
-    let pid = collector.child.id();
+    let pid = collector.pid();
     let baseline = rss(pid);
     // The hostile clients run on a runtime of their own: shutting it down
     // closes their connections, as a client process that exits would.

@@ -69,6 +69,9 @@ struct State {
     /// answer.
     held: Option<BytesHeld>,
     settlement: Option<Settlement>,
+    /// Answer once transformed (the batch is in the write-ahead log), not
+    /// once stored; the permit and the memory are still held until then.
+    answer_when_logged: bool,
 }
 
 impl Ack {
@@ -92,8 +95,16 @@ impl Ack {
                 permit: Some(permit),
                 held,
                 settlement,
+                answer_when_logged: false,
             }),
         }
+    }
+
+    /// Answers as soon as the request is transformed: its batch is in the
+    /// write-ahead log (`--ack persisted`).
+    pub fn answer_when_logged(self) -> Self {
+        self.state.lock().answer_when_logged = true;
+        self
     }
 
     /// The request, decoded, holds `bytes` of memory: its share of the
@@ -112,13 +123,19 @@ impl Ack {
         state.rejected = rejections.len() as u32;
         rejections.truncate(MAX_NAMED_REJECTIONS);
         state.rejections = rejections;
+        if state.answer_when_logged {
+            state.accepted = rows as u32;
+            Self::answer(&mut state, None);
+        }
         Self::answer_if_done(&mut state);
     }
 
     /// `rows` of this request's rows are stored.
     pub fn stored(&self, rows: usize) {
         let mut state = self.state.lock();
-        state.accepted += rows as u32;
+        if !state.answer_when_logged {
+            state.accepted += rows as u32;
+        }
         Self::settle(&mut state, rows);
     }
 
@@ -142,6 +159,18 @@ impl Ack {
         if state.remaining != Some(0) {
             return;
         }
+        state.permit = None;
+        let held = state.held.take();
+        if state.reply.is_some() {
+            Self::answer(state, held);
+        }
+        // Answered before (once logged): the rows are settled, and what
+        // the request held is given back here.
+    }
+
+    /// Sends the answer, handing on `held` (resized to the answer's own
+    /// size: the rows are no longer held by it).
+    fn answer(state: &mut State, mut held: Option<BytesHeld>) {
         let Some(reply) = state.reply.take() else {
             return;
         };
@@ -153,13 +182,9 @@ impl Ack {
                 rejections: std::mem::take(&mut state.rejections),
             },
         };
-        state.permit = None;
         if let Some(settlement) = state.settlement.take() {
             settlement.recent.finish(settlement.key, &outcome);
         }
-        // The rows are stored (or failed) and dropped: what the request
-        // still holds until its answer is handed on is the answer itself.
-        let mut held = state.held.take();
         if let Some(held) = held.as_mut() {
             held.resize(answer_bytes(&outcome));
         }
@@ -259,6 +284,26 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(capacity.available_permits(), 10);
+    }
+
+    #[test]
+    fn a_persisted_ack_answers_once_logged_and_holds_capacity_until_stored() {
+        let (ack, mut rx, capacity) = ack();
+        let ack = ack.answer_when_logged();
+        ack.transformed(3, vec![proto::Rejection::default()]);
+        match rx.try_recv().unwrap() {
+            AckOutcome::Stored {
+                accepted, rejected, ..
+            } => assert_eq!((accepted, rejected), (3, 1)),
+            other => panic!("{other:?}"),
+        }
+        // Answered, but its rows are not stored yet: the pipeline's
+        // capacity stays taken.
+        assert_eq!(capacity.available_permits(), 6);
+        ack.stored(2);
+        assert_eq!(capacity.available_permits(), 6);
+        ack.stored(1);
         assert_eq!(capacity.available_permits(), 10);
     }
 

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::ack::Ack;
+use super::journal::Journal;
 use super::PipelineConfig;
 use crate::identity::Part;
 use crate::row::Row;
@@ -20,6 +21,8 @@ pub(super) struct Chunk {
     pub(super) ack: Arc<Ack>,
     /// Which batch the rows are, for the write's deduplication token.
     pub(super) part: Part,
+    /// Where the batch is in the write-ahead log, if there is one.
+    pub(super) lsn: Option<u64>,
 }
 
 /// Rows gathered for the next write, and whose they are.
@@ -28,6 +31,8 @@ struct Gathering {
     /// The rows of each request taken, as they came, and whose they are.
     chunks: Vec<Vec<Row>>,
     parts: Vec<Part>,
+    /// The batches' places in the write-ahead log.
+    lsns: Vec<u64>,
     rows: usize,
     owners: Vec<(Arc<Ack>, usize)>,
     /// When the first row arrived.
@@ -39,6 +44,7 @@ pub(super) struct Batcher {
     sink: Arc<dyn Sink>,
     metrics: Arc<Metrics>,
     chunks: mpsc::Receiver<Chunk>,
+    journal: Option<Arc<Journal>>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -49,12 +55,14 @@ impl Batcher {
         sink: Arc<dyn Sink>,
         metrics: Arc<Metrics>,
         chunks: mpsc::Receiver<Chunk>,
+        journal: Option<Arc<Journal>>,
     ) -> Self {
         Batcher {
             config,
             sink,
             metrics,
             chunks,
+            journal,
         }
     }
 
@@ -86,6 +94,7 @@ impl Batcher {
                         next.rows += chunk.rows.len();
                         next.chunks.push(chunk.rows);
                         next.parts.push(chunk.part);
+                        next.lsns.extend(chunk.lsn);
                     }
                     None => open = false,
                 },
@@ -100,14 +109,29 @@ impl Batcher {
         let sink = self.sink.clone();
         let metrics = self.metrics.clone();
         let initial_backoff = self.config.retry_backoff;
+        let journal = self.journal.clone();
         tokio::spawn(async move {
             let Gathering {
                 chunks,
                 parts,
+                lsns,
                 owners,
                 ..
             } = batch;
             let batch = RowBatch::new(chunks, parts);
+            // The insert is named in the log before it is sent, so a replay
+            // sends the same one.
+            let cut = match &journal {
+                Some(journal) => Some(log_cut(journal, &lsns, initial_backoff).await),
+                None => None,
+            };
+            let settle = || {
+                if let (Some(journal), Some(cut)) = (&journal, cut) {
+                    if let Err(error) = journal.settle(cut, &lsns) {
+                        tracing::error!("updating the write-ahead log failed: {error}");
+                    }
+                }
+            };
             let count = batch.len();
             metrics.batch_rows.observe(count as f64);
             let mut backoff = initial_backoff;
@@ -119,6 +143,7 @@ impl Batcher {
                             .sink_latency
                             .observe(started.elapsed().as_secs_f64());
                         metrics.events_inserted.inc_by(count as u64);
+                        settle();
                         for (ack, rows) in owners {
                             ack.stored(rows);
                         }
@@ -142,6 +167,7 @@ impl Batcher {
                             rows = count,
                             "{error}; the batch is refused and its clients are told"
                         );
+                        settle();
                         for (ack, rows) in owners {
                             ack.failed(rows, tonic::Code::FailedPrecondition, &error.message);
                         }
@@ -150,6 +176,25 @@ impl Batcher {
                 }
             }
         })
+    }
+}
+
+/// Logs the cut of `lsns`, retrying (the clients wait) until the log
+/// takes it.
+async fn log_cut(journal: &Arc<Journal>, lsns: &[u64], initial_backoff: Duration) -> u64 {
+    let mut backoff = initial_backoff;
+    loop {
+        match journal.log_cut(lsns).await {
+            Ok(cut) => return cut,
+            Err(error) => {
+                tracing::error!(
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "cannot write an insert's cut to the write-ahead log: {error}"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
     }
 }
 

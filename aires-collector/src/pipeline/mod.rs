@@ -32,7 +32,9 @@
 mod ack;
 mod batcher;
 pub mod budget;
+pub mod journal;
 pub mod recent_batches;
+mod replay;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,7 @@ use ack::{abandoned, stopped, Settlement};
 pub use ack::{Ack, AckOutcome, Answer};
 use batcher::{Batcher, Chunk};
 use budget::ByteBudget;
+use journal::{Journal, LoggedBatch, Unsettled};
 use recent_batches::{Admission, RecentBatches};
 
 use crate::decode::EncodedBatch;
@@ -70,6 +73,23 @@ pub struct PipelineConfig {
     pub max_batch_rows: usize,
     /// First delay before retrying a transient sink failure (doubles to 5 s).
     pub retry_backoff: Duration,
+    /// What an answer to a client means.
+    pub ack: AckMode,
+}
+
+/// What the collector's answer to a batch means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckMode {
+    /// Every accepted event is stored in the sink (ClickHouse). The default:
+    /// the answer is the end-to-end guarantee.
+    #[default]
+    Stored,
+    /// Every accepted event is in the write-ahead log (`--data-dir`), to be
+    /// stored even if the collector is killed first: lower latency, and a
+    /// store outage holds the collector's memory and disk, not its
+    /// clients.
+    Persisted,
 }
 
 impl Default for PipelineConfig {
@@ -82,6 +102,7 @@ impl Default for PipelineConfig {
             max_pending_bytes: 256 << 20,
             max_batch_rows: 100_000,
             retry_backoff: Duration::from_millis(100),
+            ack: AckMode::Stored,
         }
     }
 }
@@ -94,6 +115,8 @@ struct Work {
     ack: Arc<Ack>,
     /// The sink's ledger has this batch: answer it, do not store it again.
     stored_before: bool,
+    /// Where the batch is in the write-ahead log, if there is one.
+    lsn: Option<u64>,
 }
 
 /// The running pipeline. Clones share it; it stops once every clone is
@@ -108,6 +131,9 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     /// Where retries are looked up.
     ledger: Ledger,
+    /// The write-ahead log, with `--data-dir`.
+    journal: Option<Arc<Journal>>,
+    ack: AckMode,
 }
 
 /// The sink, as the place retries are looked up in.
@@ -154,6 +180,9 @@ pub enum SubmitError {
     /// it might store it twice.
     #[error("cannot check whether this retried batch is already stored ({0}); retry later")]
     CannotCheck(String),
+    /// The batch could not be written to the write-ahead log.
+    #[error("cannot write the batch to the collector's write-ahead log: {0}; retry later")]
+    Log(std::io::Error),
 }
 
 /// A request taken: its answer, once it has one.
@@ -197,6 +226,22 @@ impl Pipeline {
         sink: Arc<dyn Sink>,
         metrics: Arc<Metrics>,
     ) -> (Pipeline, PipelineTasks) {
+        Self::start_with_journal(config, sink, metrics, None)
+    }
+
+    /// Like [`Pipeline::start`], with a write-ahead log: what it held and
+    /// had not settled is stored first (in the background, while new
+    /// batches are taken), and every batch taken is logged.
+    pub fn start_with_journal(
+        config: PipelineConfig,
+        sink: Arc<dyn Sink>,
+        metrics: Arc<Metrics>,
+        journal: Option<(Arc<Journal>, Unsettled)>,
+    ) -> (Pipeline, PipelineTasks) {
+        let (journal, unsettled) = match journal {
+            Some((journal, unsettled)) => (Some(journal), Some(unsettled)),
+            None => (None, None),
+        };
         // Unbounded: the permits taken in `submit` are what bound it.
         let (inbox, queue) = crossbeam_channel::unbounded::<Work>();
         let (chunks_tx, chunks_rx) =
@@ -206,26 +251,39 @@ impl Pipeline {
                 let queue = queue.clone();
                 let chunks = chunks_tx.clone();
                 let metrics = metrics.clone();
+                let journal = journal.clone();
                 std::thread::Builder::new()
                     .name(format!("aires-processor-{n}"))
-                    .spawn(move || process(&queue, &chunks, &metrics))
+                    .spawn(move || process(&queue, &chunks, &metrics, journal.as_deref()))
                     .expect("spawning a processor thread")
             })
             .collect();
         drop(chunks_tx);
-        let batcher = Batcher::new(config.clone(), sink.clone(), metrics.clone(), chunks_rx);
+        let batcher = Batcher::new(
+            config.clone(),
+            sink.clone(),
+            metrics.clone(),
+            chunks_rx,
+            journal.clone(),
+        );
         let batcher = tokio::spawn(batcher.run());
         let capacity = Arc::new(Semaphore::new(config.queue_capacity));
+        let pipeline = Pipeline {
+            inbox,
+            recent: Arc::default(),
+            capacity,
+            queue_capacity: config.queue_capacity,
+            bytes: ByteBudget::new(config.max_pending_bytes),
+            metrics,
+            ledger: Ledger(sink),
+            journal,
+            ack: config.ack,
+        };
+        if let Some(unsettled) = unsettled {
+            replay::start(pipeline.clone(), unsettled, config.retry_backoff);
+        }
         (
-            Pipeline {
-                inbox,
-                recent: Arc::default(),
-                capacity,
-                queue_capacity: config.queue_capacity,
-                bytes: ByteBudget::new(config.max_pending_bytes),
-                metrics,
-                ledger: Ledger(sink),
-            },
+            pipeline,
             PipelineTasks {
                 processors,
                 batcher,
@@ -273,6 +331,44 @@ impl Pipeline {
             key,
         }));
         let stored_before = batch.attempt > 1 && self.stored_before(digest).await?;
+        let (permit, held) = self.room_for(&batch).await?;
+        // In the log before anything else happens to it: from here, a
+        // crash does not lose it.
+        let lsn = match &self.journal {
+            Some(journal) if !stored_before => Some(
+                journal
+                    .log_batch(scope, digest, received_ns, &batch.encoded)
+                    .await
+                    .map_err(SubmitError::Log)?,
+            ),
+            _ => None,
+        };
+        self.metrics.events_received.inc_by(batch.events as u64);
+        let (reply, answer) = oneshot::channel();
+        // From here the ack settles the entry, even if it is dropped.
+        let mut ack = Ack::new(reply, permit, Some(held), settle.0.take());
+        if lsn.is_some() && self.ack == AckMode::Persisted {
+            ack = ack.answer_when_logged();
+        }
+        self.inbox
+            .send(Work {
+                batch,
+                received_ns,
+                digest,
+                ack: Arc::new(ack),
+                stored_before,
+                lsn,
+            })
+            .map_err(|_| SubmitError::Closed)?;
+        Ok(Pending::Processing(answer))
+    }
+
+    /// Waits for `batch`'s share of the pipeline: one permit per event and
+    /// its admission charge of the memory budget.
+    async fn room_for(
+        &self,
+        batch: &EncodedBatch,
+    ) -> Result<(tokio::sync::OwnedSemaphorePermit, budget::BytesHeld), SubmitError> {
         let events = batch.events.clamp(1, self.queue_capacity) as u32;
         let permit = self
             .capacity
@@ -280,25 +376,36 @@ impl Pipeline {
             .acquire_many_owned(events)
             .await
             .map_err(|_| SubmitError::Closed)?;
+        let needed = budget::admission_bytes(batch.encoded.len(), batch.events);
         let held = self
             .bytes
             .acquire(needed)
             .await
             .ok_or(SubmitError::Closed)?;
-        self.metrics.events_received.inc_by(batch.events as u64);
-        let (reply, answer) = oneshot::channel();
-        // From here the ack settles the entry, even if it is dropped.
-        let ack = Arc::new(Ack::new(reply, permit, Some(held), settle.0.take()));
+        Ok((permit, held))
+    }
+
+    /// Takes a batch read back from the write-ahead log, in no insert yet,
+    /// into the pipeline as if its client had sent it again (its retries
+    /// wait on `settlement`), waiting while the pipeline is full.
+    async fn resubmit(
+        &self,
+        logged: LoggedBatch,
+        batch: EncodedBatch,
+        settlement: Option<Settlement>,
+    ) -> Result<(), SubmitError> {
+        let (permit, held) = self.room_for(&batch).await?;
+        let (reply, _nobody_waits) = oneshot::channel();
         self.inbox
             .send(Work {
                 batch,
-                received_ns,
-                digest,
-                ack,
-                stored_before,
+                received_ns: logged.received_ns,
+                digest: logged.digest,
+                ack: Arc::new(Ack::new(reply, permit, Some(held), settlement)),
+                stored_before: false,
+                lsn: Some(logged.lsn),
             })
-            .map_err(|_| SubmitError::Closed)?;
-        Ok(Pending::Processing(answer))
+            .map_err(|_| SubmitError::Closed)
     }
 
     /// Whether the sink's ledger holds the batch of `digest`.
@@ -322,6 +429,13 @@ impl Pipeline {
         let capacity = self.capacity.clone();
         let total = self.queue_capacity;
         move || total - capacity.available_permits()
+    }
+
+    /// A function reading how many bytes the write-ahead log holds on disk
+    /// (0 without one).
+    pub fn log_bytes_probe(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let journal = self.journal.clone();
+        move || journal.as_ref().map_or(0, |journal| journal.bytes())
     }
 
     /// A function reading how many bytes of the memory budget are held.
@@ -358,6 +472,14 @@ impl PipelineTasks {
     }
 }
 
+/// Logs a failure to update the write-ahead log: the batches stay in it
+/// (and are stored again, deduplicated, after a restart).
+fn log_error(result: std::io::Result<()>) {
+    if let Err(error) = result {
+        tracing::error!("updating the write-ahead log failed: {error}");
+    }
+}
+
 /// How long a processor waits for work before it counts as idle and gives
 /// its freed memory back (see [`crate::allocator`]).
 const IDLE: Duration = Duration::from_millis(500);
@@ -367,6 +489,7 @@ fn process(
     queue: &crossbeam_channel::Receiver<Work>,
     chunks: &tokio::sync::mpsc::Sender<Chunk>,
     metrics: &Metrics,
+    journal: Option<&Journal>,
 ) {
     loop {
         let work = match queue.recv_timeout(IDLE) {
@@ -385,6 +508,11 @@ fn process(
         let rows = out.rows.len();
         work.ack.transformed(rows, out.rejections);
         if rows == 0 {
+            // Nothing to store: the log need not keep it (were it replayed,
+            // it would give no rows again).
+            if let (Some(journal), Some(lsn)) = (journal, work.lsn) {
+                log_error(journal.forget(&[lsn]));
+            }
             continue;
         }
         if work.stored_before {
@@ -400,6 +528,7 @@ fn process(
                 received_ns: work.received_ns,
                 rows,
             },
+            lsn: work.lsn,
         };
         if chunks.blocking_send(chunk).is_err() {
             break;

@@ -103,7 +103,7 @@ fn submit_status(error: SubmitError) -> Status {
         SubmitError::Closed => Code::Unavailable,
         SubmitError::TooLarge { .. } => Code::ResourceExhausted,
         SubmitError::Conflict(_) => Code::AlreadyExists,
-        SubmitError::CannotCheck(_) => Code::Unavailable,
+        SubmitError::CannotCheck(_) | SubmitError::Log(_) => Code::Unavailable,
     };
     Status::new(code, error.to_string())
 }

@@ -168,6 +168,14 @@ impl Wal {
         self.active.sync()
     }
 
+    /// A handle on the segment being appended to: syncing it (outside any
+    /// lock on the log) makes every record appended before the call
+    /// durable, as [`Wal::sync`] does (closed segments were synced when
+    /// they were closed).
+    pub fn sync_handle(&self) -> io::Result<fs::File> {
+        self.active.handle()
+    }
+
     /// Deletes the closed segments whose records are all below `lsn`.
     pub fn release(&mut self, lsn: u64) -> io::Result<()> {
         // A closed segment ends where the next one (or the active one)

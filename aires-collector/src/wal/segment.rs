@@ -70,7 +70,13 @@ impl Segment {
         self.buf.extend_from_slice(&lsn.to_le_bytes());
         self.buf.push(kind);
         self.buf.extend_from_slice(payload);
-        self.file.write_all(&self.buf)?;
+        if let Err(error) = self.file.write_all(&self.buf) {
+            // A record written in part (a full disk) would read as damage
+            // in the middle of the log once more records follow it.
+            let _ = self.file.set_len(self.bytes);
+            let _ = self.file.seek(SeekFrom::Start(self.bytes));
+            return Err(error);
+        }
         self.bytes += self.buf.len() as u64;
         self.records += 1;
         Ok(())
@@ -78,6 +84,12 @@ impl Segment {
 
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    /// Another handle on the file, to make it durable without holding the
+    /// segment.
+    pub(super) fn handle(&self) -> io::Result<File> {
+        self.file.try_clone()
     }
 
     pub(super) fn path(&self) -> &Path {

@@ -1,0 +1,413 @@
+//! The pipeline's journal: what it writes to the write-ahead log
+//! ([`crate::wal`]) under `--data-dir`, so that a collector killed at any
+//! moment stores every batch it took exactly once when it starts again.
+//!
+//! Three records, in LSN order:
+//! - **batch**: a batch taken from a client, before it is processed: its
+//!   scope, digest, receive time and every byte. Rows are a function of
+//!   these (see [`crate::identity`]), so decoding it again gives the same
+//!   rows.
+//! - **cut**: an insert about to be written: the LSNs of its batches, in
+//!   order. Its token is a function of these, so an insert written again
+//!   from its cut has the same token, and ClickHouse drops the repeat (in
+//!   the base table and, with the views' deduplication window, in every
+//!   view).
+//! - **settled**: a cut's insert was stored (or refused for good); its
+//!   batches are done, and the log's segments below the oldest batch not
+//!   done are deleted.
+//!
+//! Durability ([`FsyncPolicy`]): a batch record is written to the file
+//! before the batch is processed, and synced per the policy; a cut record
+//! is synced before its insert is sent (unless the policy is `off`), so a
+//! cut that reached ClickHouse is never forgotten, even by a machine crash.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::identity::{Digest, Scope};
+use crate::wal::{Entry, Recovery, Wal};
+
+/// Record kinds.
+const BATCH: u8 = 1;
+const CUT: u8 = 2;
+const SETTLED: u8 = 3;
+
+/// When the log is made durable (`fdatasync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// Before every batch is processed (and answered): nothing taken is
+    /// lost even to a power cut, at the cost of a disk flush per request.
+    Always,
+    /// Every `--wal-fsync-interval-ms`: a process crash loses nothing (the
+    /// kernel has every record), a machine crash at most the last interval.
+    Interval,
+    /// Never explicitly: the kernel writes when it likes. A process crash
+    /// loses nothing; a machine crash may lose anything not yet written.
+    Off,
+}
+
+/// The journal's options.
+#[derive(Clone, Debug)]
+pub struct JournalConfig {
+    pub fsync: FsyncPolicy,
+    pub fsync_interval: Duration,
+    /// The log's size on disk at most; a full log makes new batches wait.
+    pub max_bytes: u64,
+    /// Segments are closed (and can be deleted once settled) at this size.
+    pub segment_bytes: u64,
+}
+
+/// A batch read back from the log.
+#[derive(Clone, Debug)]
+pub struct LoggedBatch {
+    pub lsn: u64,
+    pub scope: Scope,
+    pub digest: Digest,
+    pub received_ns: i64,
+    pub encoded: Bytes,
+}
+
+/// What the log held that is not settled: inserts cut and maybe written,
+/// and batches taken and not yet in any insert.
+#[derive(Debug, Default)]
+pub struct Unsettled {
+    /// Each cut's LSN and batches, oldest first.
+    pub cuts: Vec<(u64, Vec<LoggedBatch>)>,
+    /// Batches in no cut, oldest first.
+    pub batches: Vec<LoggedBatch>,
+    /// Bytes cut off a torn tail.
+    pub truncated_bytes: u64,
+    /// Damaged segments, and why.
+    pub corrupt: Vec<(std::path::PathBuf, String)>,
+}
+
+/// The open journal, shared by the pipeline's parts.
+#[derive(Debug)]
+pub struct Journal {
+    wal: Mutex<Wal>,
+    config: JournalConfig,
+    /// Every record below this LSN is durable.
+    synced_below: AtomicU64,
+    sync_lock: Mutex<()>,
+    /// Batches logged and not settled: the log keeps everything from the
+    /// oldest of them.
+    live: Mutex<BTreeSet<u64>>,
+    /// Signalled when segments are deleted (the log has room again).
+    room: Notify,
+}
+
+impl Journal {
+    /// Opens the log in `dir` and reads back what is not settled.
+    pub fn open(dir: &Path, config: JournalConfig) -> io::Result<(Arc<Journal>, Unsettled)> {
+        let (wal, recovery) = Wal::open(dir, config.segment_bytes)?;
+        let unsettled = unsettled(recovery);
+        let live = unsettled
+            .cuts
+            .iter()
+            .flat_map(|(_, batches)| batches)
+            .chain(&unsettled.batches)
+            .map(|batch| batch.lsn)
+            .collect();
+        let next = wal.next_lsn();
+        let journal = Arc::new(Journal {
+            wal: Mutex::new(wal),
+            config,
+            synced_below: AtomicU64::new(next),
+            sync_lock: Mutex::new(()),
+            live: Mutex::new(live),
+            room: Notify::new(),
+        });
+        if journal.config.fsync == FsyncPolicy::Interval {
+            let weak = Arc::downgrade(&journal);
+            let interval = journal.config.fsync_interval;
+            std::thread::Builder::new()
+                .name("aires-wal-sync".into())
+                .spawn(move || {
+                    while let Some(journal) = weak.upgrade() {
+                        drop(journal);
+                        std::thread::sleep(interval);
+                        let Some(journal) = weak.upgrade() else { break };
+                        if let Err(error) = journal.make_durable() {
+                            tracing::error!("syncing the write-ahead log failed: {error}");
+                        }
+                    }
+                })?;
+        }
+        Ok((journal, unsettled))
+    }
+
+    /// Logs a batch taken from a client of `scope`, waiting while the log
+    /// is full, and makes it durable if the policy says every batch.
+    /// Returns its LSN.
+    pub async fn log_batch(
+        self: &Arc<Self>,
+        scope: Scope,
+        digest: Digest,
+        received_ns: i64,
+        encoded: &[u8],
+    ) -> io::Result<u64> {
+        loop {
+            let room = self.room.notified();
+            if self.wal.lock().bytes() < self.config.max_bytes {
+                break;
+            }
+            room.await;
+        }
+        let mut payload = BytesMut::with_capacity(32 + encoded.len());
+        payload.put_u64_le(scope.as_u64());
+        payload.put_slice(&digest.0);
+        payload.put_i64_le(received_ns);
+        payload.put_slice(encoded);
+        let lsn = {
+            let mut wal = self.wal.lock();
+            let lsn = wal.append(BATCH, &payload)?;
+            self.live.lock().insert(lsn);
+            lsn
+        };
+        if self.config.fsync == FsyncPolicy::Always {
+            self.durable(lsn).await?;
+        }
+        Ok(lsn)
+    }
+
+    /// Logs an insert of the batches `lsns` (in order), durable before it
+    /// is sent. Returns the cut's LSN.
+    pub async fn log_cut(self: &Arc<Self>, lsns: &[u64]) -> io::Result<u64> {
+        let mut payload = BytesMut::with_capacity(4 + 8 * lsns.len());
+        payload.put_u32_le(lsns.len() as u32);
+        for lsn in lsns {
+            payload.put_u64_le(*lsn);
+        }
+        let cut = self.wal.lock().append(CUT, &payload)?;
+        if self.config.fsync != FsyncPolicy::Off {
+            self.durable(cut).await?;
+        }
+        Ok(cut)
+    }
+
+    /// The insert of `cut` (the batches `lsns`) is stored or refused for
+    /// good: its batches are done, and segments no longer needed go.
+    pub fn settle(&self, cut: u64, lsns: &[u64]) -> io::Result<()> {
+        let mut wal = self.wal.lock();
+        wal.append(SETTLED, &cut.to_le_bytes())?;
+        drop(wal);
+        self.forget(lsns)
+    }
+
+    /// The batches `lsns` gave no rows: done without an insert.
+    pub fn forget(&self, lsns: &[u64]) -> io::Result<()> {
+        let mut wal = self.wal.lock();
+        let oldest_live = {
+            let mut live = self.live.lock();
+            for lsn in lsns {
+                live.remove(lsn);
+            }
+            live.first().copied().unwrap_or(u64::MAX)
+        };
+        let next = wal.next_lsn();
+        wal.release(oldest_live.min(next))?;
+        drop(wal);
+        self.room.notify_waiters();
+        Ok(())
+    }
+
+    /// Bytes the log holds on disk.
+    pub fn bytes(&self) -> u64 {
+        self.wal.lock().bytes()
+    }
+
+    /// Makes the record `lsn` (and all before it) durable, sharing one
+    /// sync with every caller waiting at the same time.
+    async fn durable(self: &Arc<Self>, lsn: u64) -> io::Result<()> {
+        if self.synced_below.load(Ordering::Acquire) > lsn {
+            return Ok(());
+        }
+        // The sync blocks: not on the async runtime's threads.
+        let journal = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if journal.synced_below.load(Ordering::Acquire) > lsn {
+                return Ok(());
+            }
+            journal.make_durable()
+        })
+        .await
+        .unwrap_or_else(|_| Err(io::Error::other("syncing the log panicked")))
+    }
+
+    /// Syncs everything appended so far.
+    fn make_durable(&self) -> io::Result<()> {
+        let _one_at_a_time = self.sync_lock.lock();
+        let (file, below) = {
+            let wal = self.wal.lock();
+            (wal.sync_handle()?, wal.next_lsn())
+        };
+        if self.synced_below.load(Ordering::Acquire) >= below {
+            return Ok(());
+        }
+        file.sync_data()?;
+        self.synced_below.fetch_max(below, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// Sorts what recovery read into cuts not settled and batches in no cut.
+fn unsettled(recovery: Recovery) -> Unsettled {
+    let mut batches = std::collections::BTreeMap::new();
+    let mut cuts: Vec<(u64, Vec<u64>)> = Vec::new();
+    let mut settled = std::collections::HashSet::new();
+    for Entry { lsn, kind, payload } in recovery.entries {
+        match kind {
+            BATCH => {
+                if let Some(batch) = read_batch(lsn, payload) {
+                    batches.insert(lsn, batch);
+                }
+            }
+            CUT => cuts.push((lsn, read_lsns(&payload))),
+            SETTLED => {
+                if let Ok(bytes) = <[u8; 8]>::try_from(payload.as_ref()) {
+                    settled.insert(u64::from_le_bytes(bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Unsettled {
+        truncated_bytes: recovery.truncated_bytes,
+        corrupt: recovery.corrupt,
+        ..Unsettled::default()
+    };
+    for (cut, lsns) in cuts {
+        // Every batch of a cut leaves the pool of uncut batches, settled or
+        // not; a batch lost to damage is missing from its cut's replay.
+        let members: Vec<LoggedBatch> = lsns.iter().filter_map(|l| batches.remove(l)).collect();
+        if !settled.contains(&cut) && !members.is_empty() {
+            out.cuts.push((cut, members));
+        }
+    }
+    out.batches = batches.into_values().collect();
+    out
+}
+
+fn read_batch(lsn: u64, payload: Bytes) -> Option<LoggedBatch> {
+    if payload.len() < 32 {
+        return None;
+    }
+    let scope = Scope::from_u64(u64::from_le_bytes(payload[..8].try_into().ok()?));
+    let digest = Digest(payload[8..24].try_into().ok()?);
+    let received_ns = i64::from_le_bytes(payload[24..32].try_into().ok()?);
+    Some(LoggedBatch {
+        lsn,
+        scope,
+        digest,
+        received_ns,
+        encoded: payload.slice(32..),
+    })
+}
+
+fn read_lsns(payload: &[u8]) -> Vec<u64> {
+    let Some(count) = payload.get(..4) else {
+        return Vec::new();
+    };
+    let count = u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize;
+    payload[4..]
+        .chunks_exact(8)
+        .take(count)
+        .map(|lsn| u64::from_le_bytes(lsn.try_into().expect("8 bytes")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JournalConfig {
+        JournalConfig {
+            fsync: FsyncPolicy::Always,
+            fsync_interval: Duration::from_millis(100),
+            max_bytes: 1 << 30,
+            segment_bytes: 16 << 20,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_was_cut_and_not_settled_comes_back_as_cut_and_the_rest_as_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let scope = Scope::of_api_key("k");
+        {
+            let (journal, unsettled) = Journal::open(dir.path(), config()).unwrap();
+            assert!(unsettled.cuts.is_empty() && unsettled.batches.is_empty());
+            let mut lsns = Vec::new();
+            for n in 0..5u8 {
+                let digest = Digest([n; 16]);
+                lsns.push(
+                    journal
+                        .log_batch(scope, digest, n as i64, &[n; 10])
+                        .await
+                        .unwrap(),
+                );
+            }
+            let stored = journal.log_cut(&lsns[..2]).await.unwrap();
+            journal.settle(stored, &lsns[..2]).unwrap();
+            // Cut, sent maybe, and the process dies before it is settled.
+            journal.log_cut(&[lsns[3], lsns[2]]).await.unwrap();
+        }
+        let (_journal, unsettled) = Journal::open(dir.path(), config()).unwrap();
+        assert_eq!(unsettled.cuts.len(), 1);
+        let cut: Vec<_> = unsettled.cuts[0].1.iter().map(|b| b.digest).collect();
+        assert_eq!(
+            cut,
+            [Digest([3; 16]), Digest([2; 16])],
+            "the same batches, in order"
+        );
+        let batch = &unsettled.cuts[0].1[0];
+        assert_eq!((batch.scope, batch.received_ns), (scope, 3));
+        assert_eq!(batch.encoded.as_ref(), &[3u8; 10]);
+        let left: Vec<_> = unsettled.batches.iter().map(|b| b.digest).collect();
+        assert_eq!(left, [Digest([4; 16])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_log_makes_new_batches_wait_until_settling_frees_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = JournalConfig {
+            max_bytes: 100,
+            segment_bytes: 64,
+            ..config()
+        };
+        let (journal, _) = Journal::open(dir.path(), small).unwrap();
+        // The first record fits (the log holds only its header)...
+        let first = journal
+            .log_batch(Scope::ANONYMOUS, Digest([1; 16]), 0, &[0; 200])
+            .await
+            .unwrap();
+        // ...the next waits.
+        let waiting = {
+            let journal = journal.clone();
+            tokio::spawn(async move {
+                journal
+                    .log_batch(Scope::ANONYMOUS, Digest([2; 16]), 0, &[0; 10])
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "a full log takes nothing more");
+        // The first batch is stored: its segment goes, and the wait ends.
+        let cut = journal.log_cut(&[first]).await.unwrap();
+        journal.settle(cut, &[first]).unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("room again")
+            .unwrap()
+            .unwrap();
+        assert!(second > cut);
+    }
+}
