@@ -13,6 +13,14 @@
 //!   the digest too), so two inserts share a token only if they hold the
 //!   same rows.
 //!
+//! - A batch inserted alone ([`alone_token`]): a batch that may already
+//!   have been stored by another collector (a retry this collector does
+//!   not know, or a batch replayed from the write-ahead log after a
+//!   restart) is inserted on its own, with a token naming only its digest.
+//!   Whichever collectors insert it, and in whatever order, ClickHouse
+//!   stores it once: the token is the same, though the receive times (and
+//!   ids made up from them) differ.
+//!
 //! XXH3 is not a cryptographic hash: a client could make two of its own
 //! batches collide, which harms only that client's retries. It cannot aim
 //! at another client's batch without knowing its exact bytes and receive
@@ -111,6 +119,12 @@ pub fn insert_token<'a>(parts: impl IntoIterator<Item = &'a Part>) -> String {
     }
     hasher.update(&count.to_le_bytes());
     format!("{:032x}", hasher.digest128())
+}
+
+/// The deduplication token of an insert of the one batch `digest`, by any
+/// collector: 33 characters, never equal to an [`insert_token`].
+pub fn alone_token(digest: &Digest) -> String {
+    format!("b{:032x}", digest.as_u128())
 }
 
 #[cfg(test)]

@@ -147,6 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "events_per_s_delivered": metrics.events_sent as f64 / delivered,
         "events_sent": metrics.events_sent,
         "dropped": metrics.events_dropped(),
+        "outcome_unknown": metrics.events_outcome_unknown,
         "dropped_queue_full": metrics.events_dropped_queue_full,
         "retries": metrics.batch_retries,
         "batches": metrics.batches_sent,

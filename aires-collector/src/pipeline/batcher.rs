@@ -23,6 +23,10 @@ pub(super) struct Chunk {
     pub(super) part: Part,
     /// Where the batch is in the write-ahead log, if there is one.
     pub(super) lsn: Option<u64>,
+    /// The batch may already be stored by another collector: it is
+    /// inserted on its own, with a token naming only it (see
+    /// [`crate::identity::alone_token`]).
+    pub(super) alone: bool,
 }
 
 /// Rows gathered for the next write, and whose they are.
@@ -37,6 +41,17 @@ struct Gathering {
     owners: Vec<(Arc<Ack>, usize)>,
     /// When the first row arrived.
     since: Option<Instant>,
+}
+
+impl Gathering {
+    fn add(&mut self, chunk: Chunk) {
+        self.since.get_or_insert_with(Instant::now);
+        self.owners.push((chunk.ack, chunk.rows.len()));
+        self.rows += chunk.rows.len();
+        self.chunks.push(chunk.rows);
+        self.parts.push(chunk.part);
+        self.lsns.extend(chunk.lsn);
+    }
 }
 
 pub(super) struct Batcher {
@@ -69,6 +84,8 @@ impl Batcher {
     pub(super) async fn run(mut self) {
         let mut next = Gathering::default();
         let mut writing: Option<JoinHandle<()>> = None;
+        // Batches inserted on their own, beside the gathered writes.
+        let mut alone = tokio::task::JoinSet::new();
         let mut open = true;
         loop {
             let due = next.since.map(|since| since + self.config.batch_timeout);
@@ -84,20 +101,20 @@ impl Batcher {
                 if let Some(write) = writing.take() {
                     let _ = write.await;
                 }
+                while alone.join_next().await.is_some() {}
                 return;
             }
             tokio::select! {
                 chunk = self.chunks.recv(), if open && !overfull => match chunk {
-                    Some(chunk) => {
-                        next.since.get_or_insert_with(Instant::now);
-                        next.owners.push((chunk.ack, chunk.rows.len()));
-                        next.rows += chunk.rows.len();
-                        next.chunks.push(chunk.rows);
-                        next.parts.push(chunk.part);
-                        next.lsns.extend(chunk.lsn);
+                    Some(chunk) if chunk.alone => {
+                        let mut single = Gathering::default();
+                        single.add(chunk);
+                        alone.spawn(self.write_rows(single, true));
                     }
+                    Some(chunk) => next.add(chunk),
                     None => open = false,
                 },
+                Some(_) = alone.join_next(), if !alone.is_empty() => {}
                 _ = wait(writing.as_mut()), if writing.is_some() => writing = None,
                 _ = tokio::time::sleep_until(due.unwrap_or_else(far_future).into()), if due.is_some() && writing.is_none() => {}
             }
@@ -106,21 +123,33 @@ impl Batcher {
 
     /// Starts writing `batch` with retries; settles its owners' acks.
     fn write(&self, batch: Gathering) -> JoinHandle<()> {
+        tokio::spawn(self.write_rows(batch, false))
+    }
+
+    /// Writes `batch` (one batch on its own if `alone`) with retries, and
+    /// settles its owners' acks.
+    fn write_rows(&self, batch: Gathering, alone: bool) -> impl std::future::Future<Output = ()> {
         let sink = self.sink.clone();
         let metrics = self.metrics.clone();
         let initial_backoff = self.config.retry_backoff;
         let journal = self.journal.clone();
-        tokio::spawn(async move {
+        async move {
             let Gathering {
-                chunks,
-                parts,
+                mut chunks,
+                mut parts,
                 lsns,
                 owners,
                 ..
             } = batch;
-            let batch = RowBatch::new(chunks, parts);
-            // The insert is named in the log before it is sent, so a replay
-            // sends the same one.
+            let batch = match (alone, chunks.pop(), parts.pop()) {
+                (true, Some(rows), Some(part)) => RowBatch::alone(rows, part),
+                (_, rows, part) => {
+                    chunks.extend(rows);
+                    parts.extend(part);
+                    RowBatch::new(chunks, parts)
+                }
+            };
+            // The insert is named in the log, to be settled once stored.
             let cut = match &journal {
                 Some(journal) => Some(log_cut(journal, &lsns, initial_backoff).await),
                 None => None,
@@ -175,16 +204,16 @@ impl Batcher {
                     }
                 }
             }
-        })
+        }
     }
 }
 
 /// Logs the cut of `lsns`, retrying (the clients wait) until the log
 /// takes it.
-async fn log_cut(journal: &Arc<Journal>, lsns: &[u64], initial_backoff: Duration) -> u64 {
+async fn log_cut(journal: &Journal, lsns: &[u64], initial_backoff: Duration) -> u64 {
     let mut backoff = initial_backoff;
     loop {
-        match journal.log_cut(lsns).await {
+        match journal.log_cut(lsns) {
             Ok(cut) => return cut,
             Err(error) => {
                 tracing::error!(

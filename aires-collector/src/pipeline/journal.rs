@@ -7,19 +7,21 @@
 //!   scope, digest, receive time and every byte. Rows are a function of
 //!   these (see [`crate::identity`]), so decoding it again gives the same
 //!   rows.
-//! - **cut**: an insert about to be written: the LSNs of its batches, in
-//!   order. Its token is a function of these, so an insert written again
-//!   from its cut has the same token, and ClickHouse drops the repeat (in
-//!   the base table and, with the views' deduplication window, in every
-//!   view).
+//! - **cut**: an insert about to be written: the LSNs of its batches.
 //! - **settled**: a cut's insert was stored (or refused for good); its
 //!   batches are done, and the log's segments below the oldest batch not
 //!   done are deleted.
 //!
+//! What is not settled when the log is opened again is replayed batch by
+//! batch (see [`super::replay`]): a batch may have been stored by its cut's
+//! insert before the crash, or by another collector its client retried
+//! through meanwhile, so each is looked up first and, if absent, inserted
+//! on its own, under a token that names only the batch.
+//!
 //! Durability ([`FsyncPolicy`]): a batch record is written to the file
-//! before the batch is processed, and synced per the policy; a cut record
-//! is synced before its insert is sent (unless the policy is `off`), so a
-//! cut that reached ClickHouse is never forgotten, even by a machine crash.
+//! before the batch is processed, and synced per the policy. Cut and
+//! settled records are not synced: lost, they leave batches to be looked up
+//! again, never stored twice.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -76,14 +78,13 @@ pub struct LoggedBatch {
     pub encoded: Bytes,
 }
 
-/// What the log held that is not settled: inserts cut and maybe written,
-/// and batches taken and not yet in any insert.
+/// What the log held that is not settled.
 #[derive(Debug, Default)]
 pub struct Unsettled {
-    /// Each cut's LSN and batches, oldest first.
-    pub cuts: Vec<(u64, Vec<LoggedBatch>)>,
-    /// Batches in no cut, oldest first.
+    /// Batches taken and not settled, oldest first.
     pub batches: Vec<LoggedBatch>,
+    /// How many of them were in an insert that may have been sent.
+    pub in_inserts: usize,
     /// Bytes cut off a torn tail.
     pub truncated_bytes: u64,
     /// Damaged segments, and why.
@@ -110,13 +111,7 @@ impl Journal {
     pub fn open(dir: &Path, config: JournalConfig) -> io::Result<(Arc<Journal>, Unsettled)> {
         let (wal, recovery) = Wal::open(dir, config.segment_bytes)?;
         let unsettled = unsettled(recovery);
-        let live = unsettled
-            .cuts
-            .iter()
-            .flat_map(|(_, batches)| batches)
-            .chain(&unsettled.batches)
-            .map(|batch| batch.lsn)
-            .collect();
+        let live = unsettled.batches.iter().map(|batch| batch.lsn).collect();
         let next = wal.next_lsn();
         let journal = Arc::new(Journal {
             wal: Mutex::new(wal),
@@ -179,19 +174,14 @@ impl Journal {
         Ok(lsn)
     }
 
-    /// Logs an insert of the batches `lsns` (in order), durable before it
-    /// is sent. Returns the cut's LSN.
-    pub async fn log_cut(self: &Arc<Self>, lsns: &[u64]) -> io::Result<u64> {
+    /// Logs an insert of the batches `lsns`. Returns the cut's LSN.
+    pub fn log_cut(&self, lsns: &[u64]) -> io::Result<u64> {
         let mut payload = BytesMut::with_capacity(4 + 8 * lsns.len());
         payload.put_u32_le(lsns.len() as u32);
         for lsn in lsns {
             payload.put_u64_le(*lsn);
         }
-        let cut = self.wal.lock().append(CUT, &payload)?;
-        if self.config.fsync != FsyncPolicy::Off {
-            self.durable(cut).await?;
-        }
-        Ok(cut)
+        self.wal.lock().append(CUT, &payload)
     }
 
     /// The insert of `cut` (the batches `lsns`) is stored or refused for
@@ -259,7 +249,7 @@ impl Journal {
     }
 }
 
-/// Sorts what recovery read into cuts not settled and batches in no cut.
+/// The batches recovery read that no settled cut covers.
 fn unsettled(recovery: Recovery) -> Unsettled {
     let mut batches = std::collections::BTreeMap::new();
     let mut cuts: Vec<(u64, Vec<u64>)> = Vec::new();
@@ -280,21 +270,22 @@ fn unsettled(recovery: Recovery) -> Unsettled {
             _ => {}
         }
     }
-    let mut out = Unsettled {
-        truncated_bytes: recovery.truncated_bytes,
-        corrupt: recovery.corrupt,
-        ..Unsettled::default()
-    };
+    let mut in_inserts = 0;
     for (cut, lsns) in cuts {
-        // Every batch of a cut leaves the pool of uncut batches, settled or
-        // not; a batch lost to damage is missing from its cut's replay.
-        let members: Vec<LoggedBatch> = lsns.iter().filter_map(|l| batches.remove(l)).collect();
-        if !settled.contains(&cut) && !members.is_empty() {
-            out.cuts.push((cut, members));
+        for lsn in lsns {
+            if settled.contains(&cut) {
+                batches.remove(&lsn);
+            } else if batches.contains_key(&lsn) {
+                in_inserts += 1;
+            }
         }
     }
-    out.batches = batches.into_values().collect();
-    out
+    Unsettled {
+        batches: batches.into_values().collect(),
+        in_inserts,
+        truncated_bytes: recovery.truncated_bytes,
+        corrupt: recovery.corrupt,
+    }
 }
 
 fn read_batch(lsn: u64, payload: Bytes) -> Option<LoggedBatch> {
@@ -339,12 +330,12 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn what_was_cut_and_not_settled_comes_back_as_cut_and_the_rest_as_batches() {
+    async fn every_batch_not_settled_comes_back_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let scope = Scope::of_api_key("k");
         {
             let (journal, unsettled) = Journal::open(dir.path(), config()).unwrap();
-            assert!(unsettled.cuts.is_empty() && unsettled.batches.is_empty());
+            assert!(unsettled.batches.is_empty());
             let mut lsns = Vec::new();
             for n in 0..5u8 {
                 let digest = Digest([n; 16]);
@@ -355,24 +346,18 @@ mod tests {
                         .unwrap(),
                 );
             }
-            let stored = journal.log_cut(&lsns[..2]).await.unwrap();
+            let stored = journal.log_cut(&lsns[..2]).unwrap();
             journal.settle(stored, &lsns[..2]).unwrap();
             // Cut, sent maybe, and the process dies before it is settled.
-            journal.log_cut(&[lsns[3], lsns[2]]).await.unwrap();
+            journal.log_cut(&[lsns[3], lsns[2]]).unwrap();
         }
         let (_journal, unsettled) = Journal::open(dir.path(), config()).unwrap();
-        assert_eq!(unsettled.cuts.len(), 1);
-        let cut: Vec<_> = unsettled.cuts[0].1.iter().map(|b| b.digest).collect();
-        assert_eq!(
-            cut,
-            [Digest([3; 16]), Digest([2; 16])],
-            "the same batches, in order"
-        );
-        let batch = &unsettled.cuts[0].1[0];
+        let left: Vec<_> = unsettled.batches.iter().map(|b| b.digest).collect();
+        assert_eq!(left, [Digest([2; 16]), Digest([3; 16]), Digest([4; 16])]);
+        assert_eq!(unsettled.in_inserts, 2);
+        let batch = &unsettled.batches[1];
         assert_eq!((batch.scope, batch.received_ns), (scope, 3));
         assert_eq!(batch.encoded.as_ref(), &[3u8; 10]);
-        let left: Vec<_> = unsettled.batches.iter().map(|b| b.digest).collect();
-        assert_eq!(left, [Digest([4; 16])]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +386,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!waiting.is_finished(), "a full log takes nothing more");
         // The first batch is stored: its segment goes, and the wait ends.
-        let cut = journal.log_cut(&[first]).await.unwrap();
+        let cut = journal.log_cut(&[first]).unwrap();
         journal.settle(cut, &[first]).unwrap();
         let second = tokio::time::timeout(Duration::from_secs(10), waiting)
             .await

@@ -117,6 +117,9 @@ struct Work {
     stored_before: bool,
     /// Where the batch is in the write-ahead log, if there is one.
     lsn: Option<u64>,
+    /// The batch may be stored by another collector meanwhile: insert it
+    /// on its own (see [`crate::identity::alone_token`]).
+    alone: bool,
 }
 
 /// The running pipeline. Clones share it; it stops once every clone is
@@ -330,7 +333,11 @@ impl Pipeline {
             recent: self.recent.clone(),
             key,
         }));
-        let stored_before = batch.attempt > 1 && self.stored_before(digest).await?;
+        // A retry this collector does not know may have been stored, or
+        // may be being stored, by another: looked up, and if absent,
+        // inserted on its own so that any other insert of it is dropped.
+        let retry = batch.attempt > 1;
+        let stored_before = retry && self.stored_before(digest).await?;
         let (permit, held) = self.room_for(&batch).await?;
         // In the log before anything else happens to it: from here, a
         // crash does not lose it.
@@ -358,6 +365,7 @@ impl Pipeline {
                 ack: Arc::new(ack),
                 stored_before,
                 lsn,
+                alone: retry,
             })
             .map_err(|_| SubmitError::Closed)?;
         Ok(Pending::Processing(answer))
@@ -404,6 +412,7 @@ impl Pipeline {
                 ack: Arc::new(Ack::new(reply, permit, Some(held), settlement)),
                 stored_before: false,
                 lsn: Some(logged.lsn),
+                alone: true,
             })
             .map_err(|_| SubmitError::Closed)
     }
@@ -529,6 +538,7 @@ fn process(
                 rows,
             },
             lsn: work.lsn,
+            alone: work.alone,
         };
         if chunks.blocking_send(chunk).is_err() {
             break;

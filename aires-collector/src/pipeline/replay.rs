@@ -2,30 +2,38 @@
 //! when the collector stopped (killed, crashed, or out of time at
 //! shutdown).
 //!
-//! - An insert that was cut is written again exactly as it was cut: the
-//!   same batches in the same order, decoded again into the same rows, so
-//!   its token is the same and ClickHouse drops it if the first write had
-//!   been stored.
-//! - A batch in no insert is taken into the pipeline as if its client had
-//!   sent it again.
+//! A batch not settled may have been stored before the crash (its insert
+//! reached ClickHouse, and the answer did not come back), or meanwhile by
+//! another collector, if its client retried there. So each is looked up in
+//! the sink's ledger first: found, it is done; absent, it is taken into the
+//! pipeline again and inserted on its own, under a token naming only the
+//! batch ([`crate::identity::alone_token`]), the same token another
+//! collector uses for a retry it does not know: whichever stores it first,
+//! ClickHouse drops the other.
 //!
-//! Both run in the background while the collector takes new batches.
-//! Until a logged batch is settled, a client's retry of it waits for its
-//! outcome (it is registered among the recent batches).
+//! The batches are registered among the recent batches before the
+//! collector serves, so a client's retry of one (marked as a retry or not)
+//! waits for its outcome; the look-ups and inserts run in the background.
 
 use std::time::Duration;
 
-use super::ack::{AckOutcome, Settlement};
+use super::ack::{AckOutcome, Settlement, MAX_NAMED_REJECTIONS};
 use super::journal::{LoggedBatch, Unsettled};
 use super::recent_batches::Admission;
 use super::Pipeline;
 use crate::decode::EncodedBatch;
-use crate::identity::{BatchKey, Part};
-use crate::sink::{RowBatch, SinkErrorKind};
+use crate::identity::{BatchKey, Digest};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Starts storing `unsettled` in the background.
+/// Batches looked up in one query.
+const LOOKUP_CHUNK: usize = 500;
+
+/// A logged batch, read again, and the entry its retries wait on (none if
+/// the batch was already known).
+type Registered = (LoggedBatch, EncodedBatch, Option<Settlement>);
+
+/// Registers `unsettled` and starts storing it in the background.
 pub(super) fn start(pipeline: Pipeline, unsettled: Unsettled, backoff: Duration) {
     if unsettled.truncated_bytes > 0 {
         tracing::warn!(
@@ -39,41 +47,32 @@ pub(super) fn start(pipeline: Pipeline, unsettled: Unsettled, backoff: Duration)
             "a write-ahead log segment is damaged ({why}); its records from the damage on are skipped"
         );
     }
-    let cuts = unsettled.cuts.len();
-    let batches = unsettled.batches.len();
-    if cuts + batches == 0 {
+    if unsettled.batches.is_empty() {
         return;
     }
     tracing::info!(
-        inserts = cuts,
-        batches,
+        batches = unsettled.batches.len(),
+        in_inserts = unsettled.in_inserts,
         "storing what the write-ahead log held from before the restart"
     );
-    // Registered before the collector serves: a client's retry of any of
-    // these batches, arriving at once, waits for its outcome instead of
-    // storing it anew.
-    let cuts: Vec<_> = unsettled
-        .cuts
-        .into_iter()
-        .map(|(cut, logged)| (cut, register(&pipeline, logged)))
-        .collect();
     let batches = register(&pipeline, unsettled.batches);
     tokio::spawn(async move {
-        for (cut, logged) in cuts {
-            replay_cut(&pipeline, cut, logged, backoff).await;
-        }
-        for (logged, encoded, settlement) in batches {
-            if let Err(error) = pipeline.resubmit(logged, encoded, settlement).await {
-                tracing::warn!("recovery stopped: {error}");
-                return;
+        let mut batches = batches.into_iter().peekable();
+        while batches.peek().is_some() {
+            let chunk: Vec<Registered> = batches.by_ref().take(LOOKUP_CHUNK).collect();
+            let digests: Vec<Digest> = chunk.iter().map(|(b, _, _)| b.digest).collect();
+            let stored = look_up(&pipeline, &digests, backoff).await;
+            for (logged, encoded, settlement) in chunk {
+                if stored.contains(&logged.digest) {
+                    done(&pipeline, logged, encoded, settlement);
+                } else if let Err(error) = pipeline.resubmit(logged, encoded, settlement).await {
+                    tracing::warn!("recovery stopped: {error}");
+                    return;
+                }
             }
         }
     });
 }
-
-/// A logged batch, read again, and the entry its retries wait on (none if
-/// the batch was already known).
-type Registered = (LoggedBatch, EncodedBatch, Option<Settlement>);
 
 /// Reads each batch's top level again and registers it among the recent
 /// batches.
@@ -106,68 +105,52 @@ fn register(pipeline: &Pipeline, logged: Vec<LoggedBatch>) -> Vec<Registered> {
         .collect()
 }
 
-/// Writes the insert `cut` of `logged` again, as it was cut.
-async fn replay_cut(pipeline: &Pipeline, cut: u64, logged: Vec<Registered>, backoff: Duration) {
-    let mut chunks = Vec::with_capacity(logged.len());
-    let mut parts = Vec::with_capacity(logged.len());
-    let mut answers = Vec::with_capacity(logged.len());
-    let lsns: Vec<u64> = logged.iter().map(|(b, _, _)| b.lsn).collect();
-    for (batch, encoded, settlement) in logged {
-        let out = encoded.decode(batch.received_ns, batch.digest);
-        let rows = out.rows.len();
-        if let Some(settlement) = settlement {
-            answers.push((settlement, rows as u32, out.rejections));
-        }
-        parts.push(Part {
-            digest: batch.digest,
-            received_ns: batch.received_ns,
-            rows,
-        });
-        chunks.push(out.rows);
-    }
-    let batch = RowBatch::new(chunks, parts);
-    let sink = &pipeline.ledger.0;
+/// The digests among `digests` the sink's ledger holds, asking until it
+/// answers (the batches' retries wait meanwhile).
+async fn look_up(pipeline: &Pipeline, digests: &[Digest], backoff: Duration) -> Vec<Digest> {
     let mut delay = backoff;
-    let outcome = loop {
-        match sink.write(&batch).await {
-            Ok(()) => {
-                pipeline.metrics.events_inserted.inc_by(batch.len() as u64);
-                break None;
-            }
-            Err(error) if error.kind == SinkErrorKind::Transient => {
-                pipeline.metrics.sink_retries.inc();
-                tracing::warn!(rows = batch.len(), "{error}; retrying a replayed insert");
+    loop {
+        pipeline.metrics.ledger_lookups.inc_by(digests.len() as u64);
+        match pipeline.ledger.0.stored_batches(digests).await {
+            Ok(found) => return found,
+            Err(error) => {
+                tracing::warn!(
+                    retry_in_ms = delay.as_millis() as u64,
+                    "{error}; cannot yet look up the batches the write-ahead log held"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_BACKOFF);
             }
-            Err(error) => {
-                pipeline.metrics.events_failed.inc_by(batch.len() as u64);
-                tracing::error!(rows = batch.len(), "{error}; a replayed insert is refused");
-                break Some(error.message);
-            }
         }
-    };
+    }
+}
+
+/// A logged batch the ledger holds: settled in the log, and its retries
+/// answered as its first attempt was (decoding it again gives the same
+/// counts and rejections).
+fn done(
+    pipeline: &Pipeline,
+    logged: LoggedBatch,
+    encoded: EncodedBatch,
+    settlement: Option<Settlement>,
+) {
+    pipeline.metrics.batches_deduplicated.inc();
     if let Some(journal) = &pipeline.journal {
-        if let Err(error) = journal.settle(cut, &lsns) {
+        if let Err(error) = journal.forget(&[logged.lsn]) {
             tracing::error!("updating the write-ahead log failed: {error}");
         }
     }
-    for (settlement, accepted, mut rejections) in answers {
-        let answer = match &outcome {
-            None => {
-                let rejected = rejections.len() as u32;
-                rejections.truncate(super::ack::MAX_NAMED_REJECTIONS);
-                AckOutcome::Stored {
-                    accepted,
-                    rejected,
-                    rejections,
-                }
-            }
-            Some(message) => AckOutcome::Failed {
-                code: tonic::Code::FailedPrecondition,
-                message: message.clone(),
-            },
-        };
-        settlement.recent.finish(settlement.key, &answer);
-    }
+    let Some(settlement) = settlement else {
+        return;
+    };
+    let out = encoded.decode(logged.received_ns, logged.digest);
+    let rejected = out.rejections.len() as u32;
+    let mut rejections = out.rejections;
+    rejections.truncate(MAX_NAMED_REJECTIONS);
+    let outcome = AckOutcome::Stored {
+        accepted: out.rows.len() as u32,
+        rejected,
+        rejections,
+    };
+    settlement.recent.finish(settlement.key, &outcome);
 }

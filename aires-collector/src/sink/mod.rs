@@ -10,7 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::identity::{insert_token, Digest, Part};
+use crate::identity::{alone_token, insert_token, Digest, Part};
 use crate::row::Row;
 
 pub mod clickhouse;
@@ -47,6 +47,18 @@ impl RowBatch {
             parts,
             len,
             token,
+        }
+    }
+
+    /// The rows of one batch that may already be stored by another
+    /// collector, to be inserted on their own: the token names only the
+    /// batch (see [`alone_token`]).
+    pub fn alone(rows: Vec<Row>, part: Part) -> Self {
+        RowBatch {
+            len: rows.len(),
+            token: alone_token(&part.digest),
+            chunks: vec![rows],
+            parts: vec![part],
         }
     }
 
