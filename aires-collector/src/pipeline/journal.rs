@@ -11,6 +11,8 @@
 //! - **settled**: a cut's insert was stored (or refused for good); its
 //!   batches are done, and the log's segments below the oldest batch not
 //!   done are deleted.
+//! - **done**: batches done without an insert (no rows, or found already
+//!   stored).
 //!
 //! What is not settled when the log is opened again is replayed batch by
 //! batch (see [`super::replay`]): a batch may have been stored by its cut's
@@ -41,6 +43,7 @@ use crate::wal::{Entry, Recovery, Wal};
 const BATCH: u8 = 1;
 const CUT: u8 = 2;
 const SETTLED: u8 = 3;
+const DONE: u8 = 4;
 
 /// When the log is made durable (`fdatasync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -176,26 +179,26 @@ impl Journal {
 
     /// Logs an insert of the batches `lsns`. Returns the cut's LSN.
     pub fn log_cut(&self, lsns: &[u64]) -> io::Result<u64> {
-        let mut payload = BytesMut::with_capacity(4 + 8 * lsns.len());
-        payload.put_u32_le(lsns.len() as u32);
-        for lsn in lsns {
-            payload.put_u64_le(*lsn);
-        }
-        self.wal.lock().append(CUT, &payload)
+        self.wal.lock().append(CUT, &lsns_payload(lsns))
     }
 
     /// The insert of `cut` (the batches `lsns`) is stored or refused for
     /// good: its batches are done, and segments no longer needed go.
     pub fn settle(&self, cut: u64, lsns: &[u64]) -> io::Result<()> {
-        let mut wal = self.wal.lock();
-        wal.append(SETTLED, &cut.to_le_bytes())?;
-        drop(wal);
-        self.forget(lsns)
+        self.finish(SETTLED, &cut.to_le_bytes(), lsns)
     }
 
-    /// The batches `lsns` gave no rows: done without an insert.
+    /// The batches `lsns` are done without an insert (they gave no rows, or
+    /// were found stored already).
     pub fn forget(&self, lsns: &[u64]) -> io::Result<()> {
+        self.finish(DONE, &lsns_payload(lsns), lsns)
+    }
+
+    /// Records that `lsns` are done, and deletes the segments no batch
+    /// still needs.
+    fn finish(&self, kind: u8, payload: &[u8], lsns: &[u64]) -> io::Result<()> {
         let mut wal = self.wal.lock();
+        wal.append(kind, payload)?;
         let oldest_live = {
             let mut live = self.live.lock();
             for lsn in lsns {
@@ -267,6 +270,11 @@ fn unsettled(recovery: Recovery) -> Unsettled {
                     settled.insert(u64::from_le_bytes(bytes));
                 }
             }
+            DONE => {
+                for lsn in read_lsns(&payload) {
+                    batches.remove(&lsn);
+                }
+            }
             _ => {}
         }
     }
@@ -302,6 +310,15 @@ fn read_batch(lsn: u64, payload: Bytes) -> Option<LoggedBatch> {
         received_ns,
         encoded: payload.slice(32..),
     })
+}
+
+fn lsns_payload(lsns: &[u64]) -> BytesMut {
+    let mut payload = BytesMut::with_capacity(4 + 8 * lsns.len());
+    payload.put_u32_le(lsns.len() as u32);
+    for lsn in lsns {
+        payload.put_u64_le(*lsn);
+    }
+    payload
 }
 
 fn read_lsns(payload: &[u8]) -> Vec<u64> {
@@ -394,5 +411,103 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(second > cut);
+    }
+
+    mod model {
+        //! The journal against a model: the set of batches logged and not
+        //! settled, through cuts, settlements, batches done without an
+        //! insert, and reopens (a process crash: nothing written is lost).
+
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Log(u8),
+            /// Cut the `n` oldest batches not in a cut.
+            Cut(usize),
+            /// Settle the `n`th open cut.
+            Settle(usize),
+            /// The `n`th batch not in a cut gave no rows.
+            Forget(usize),
+            Reopen,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => any::<u8>().prop_map(Op::Log),
+                2 => (1usize..4).prop_map(Op::Cut),
+                2 => any::<usize>().prop_map(Op::Settle),
+                1 => any::<usize>().prop_map(Op::Forget),
+                1 => Just(Op::Reopen),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn a_reopened_journal_gives_back_exactly_the_batches_not_settled(
+                ops in proptest::collection::vec(op(), 1..60)
+            ) {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let dir = tempfile::tempdir().unwrap();
+                let small = JournalConfig { segment_bytes: 256, fsync: FsyncPolicy::Off, ..config() };
+                let (mut journal, _) = Journal::open(dir.path(), small.clone()).unwrap();
+                // LSN -> the byte logged; batches in no cut; open cuts.
+                let mut live: BTreeMap<u64, u8> = BTreeMap::new();
+                let mut uncut: Vec<u64> = Vec::new();
+                let mut cuts: Vec<(u64, Vec<u64>)> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Log(byte) => {
+                            let lsn = runtime
+                                .block_on(journal.log_batch(Scope::ANONYMOUS, Digest([byte; 16]), 0, &[byte; 40]))
+                                .unwrap();
+                            live.insert(lsn, byte);
+                            uncut.push(lsn);
+                        }
+                        Op::Cut(n) => {
+                            let members: Vec<u64> = uncut.drain(..n.min(uncut.len())).collect();
+                            if !members.is_empty() {
+                                cuts.push((journal.log_cut(&members).unwrap(), members));
+                            }
+                        }
+                        Op::Settle(n) if !cuts.is_empty() => {
+                            let (cut, members) = cuts.remove(n % cuts.len());
+                            journal.settle(cut, &members).unwrap();
+                            for lsn in members {
+                                live.remove(&lsn);
+                            }
+                        }
+                        Op::Forget(n) if !uncut.is_empty() => {
+                            let lsn = uncut.remove(n % uncut.len());
+                            journal.forget(&[lsn]).unwrap();
+                            live.remove(&lsn);
+                        }
+                        Op::Settle(_) | Op::Forget(_) => {}
+                        Op::Reopen => {
+                            drop(journal);
+                            let (reopened, unsettled) = Journal::open(dir.path(), small.clone()).unwrap();
+                            journal = reopened;
+                            let got: BTreeMap<u64, u8> = unsettled
+                                .batches
+                                .iter()
+                                .map(|b| (b.lsn, b.encoded[0]))
+                                .collect();
+                            prop_assert_eq!(&got, &live);
+                            // A restarted collector treats every one of them
+                            // afresh: none is in a cut or waiting any more.
+                            uncut = live.keys().copied().collect();
+                            cuts.clear();
+                        }
+                    }
+                }
+            }
+        }
     }
 }
