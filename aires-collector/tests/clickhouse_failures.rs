@@ -153,6 +153,84 @@ async fn a_graceful_collector_restart_mid_run_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_sdk_defaults_a_collector_restart_of_two_seconds_loses_nothing() {
+    let clickhouse = TestClickHouse::start();
+    let first = start_collector(&clickhouse, None).await;
+    let address = first.grpc_addr();
+    // Nothing but the endpoint: the retry policy, the queue and the
+    // overflow policy are the SDK's defaults.
+    let sdk = sdk(GrpcConfig::new(endpoint(&first)), |c| c);
+    const EVENTS: usize = 3_000;
+    let (producer, _) = produce(&sdk, EVENTS);
+    assert!(wait_until(DEADLINE, || first.metrics().events_inserted.get() > 200).await);
+    // A redeploy: the old instance drains and stops; the new one takes two
+    // seconds to come up at the same address.
+    first.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = start_collector(&clickhouse, Some(address)).await;
+
+    producer.await.unwrap();
+    flush(&sdk).await;
+    let metrics = sdk.metrics();
+    assert_eq!(metrics.events_dropped(), 0, "{metrics:?}");
+    assert_eq!(metrics.events_outcome_unknown, 0, "{metrics:?}");
+    assert!(
+        metrics.batch_retries > 0,
+        "the restart was felt: {metrics:?}"
+    );
+    assert_each_exactly_once(&clickhouse, EVENTS).await;
+    shutdown_sdk(sdk).await;
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_given_up_on_while_the_collector_holds_them_are_unknown_not_dropped() {
+    let clickhouse = TestClickHouse::start();
+    let target: std::net::SocketAddr = clickhouse
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = CuttableProxy::to(target).await;
+    let mut sink_config = clickhouse.sink_config();
+    sink_config.url = format!("http://{}", proxy.addr);
+    let sink = ClickHouseSink::start(&sink_config).await.unwrap();
+    let mut config = CollectorConfig::for_tests();
+    config.batch_timeout_ms = 50;
+    let collector = aires_collector::start(config, Arc::new(sink))
+        .await
+        .unwrap();
+    // An outage longer than the SDK's whole retry budget: the collector
+    // holds the batches (and answers nothing) until ClickHouse is back.
+    proxy.cut();
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
+        c.batch_size(100)
+            .send_timeout(Duration::from_millis(300))
+            .retry(RetryPolicy {
+                max_elapsed: Duration::from_secs(1),
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(200),
+            })
+    });
+    emit(&sdk, 500);
+    flush(&sdk).await;
+    let metrics = sdk.metrics();
+    assert_eq!(metrics.events_outcome_unknown, 500, "{metrics:?}");
+    assert_eq!(metrics.events_dropped(), 0, "{metrics:?}");
+    proxy.restore();
+    // The collector stores them all: they were never lost, and counting them
+    // as dropped would have been false.
+    assert!(
+        wait_until(DEADLINE, || collector.metrics().events_inserted.get()
+            == 500)
+        .await
+    );
+    assert_each_exactly_once(&clickhouse, 500).await;
+    shutdown_sdk(sdk).await;
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_mismatch_is_a_clear_permanent_error() {
     let clickhouse = TestClickHouse::start();
     // Someone else's table where events should be.
