@@ -78,7 +78,7 @@ fn realistic(n: usize) -> proto::Event {
             client_ip: "10.0.0.7".into(),
             ..Default::default()
         })),
-        error: (n % 5 == 0).then(|| {
+        error: n.is_multiple_of(5).then(|| {
             Box::new(proto::ErrorInfo {
                 r#type: "std::io::Error".into(),
                 message: "connection reset".into(),

@@ -97,7 +97,7 @@ impl BatchWorker {
                 Pop::Event => {
                     empty_polls = 0;
                     not_ready_spins = 0;
-                    if state.dequeued % CONTROL_CHECK_EVERY == 0
+                    if state.dequeued.is_multiple_of(CONTROL_CHECK_EVERY)
                         && matches!(self.check_control(&mut state), Next::Stop)
                     {
                         break;

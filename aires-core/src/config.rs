@@ -15,6 +15,7 @@
 //! | `retry.max_elapsed` | 120 s | `AIRES_RETRY_MAX_ELAPSED_MS` |
 //! | `max_in_flight` | 64 | `AIRES_MAX_IN_FLIGHT` |
 //! | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
+//! | `spool` | none | `AIRES_SPOOL_DIR`, `AIRES_SPOOL_MAX_BYTES` |
 //!
 //! Environment variables win over values set in code, so operators can
 //! change a deployed service without rebuilding it; set
@@ -27,6 +28,7 @@ use std::time::Duration;
 use crate::diagnostics::DiagnosticSink;
 use crate::level::LevelFilter;
 use crate::retry::RetryPolicy;
+use crate::spool::SpoolConfig;
 use crate::transport::Transport;
 
 /// What the caller's thread does when the queue is full.
@@ -115,6 +117,9 @@ pub struct Config {
     pub send_timeout: Duration,
     /// How long the guard returned by `init` waits for the final flush.
     pub shutdown_timeout: Duration,
+    /// Keep a copy of every batch on disk until it is settled, and send
+    /// what is left on the next start (see [`SpoolConfig`]). Default none.
+    pub spool: Option<SpoolConfig>,
     /// Size limits.
     pub limits: Limits,
     /// How often dropped events are reported on stderr (at most once per
@@ -146,6 +151,7 @@ impl fmt::Debug for Config {
             .field("max_in_flight", &self.max_in_flight)
             .field("send_timeout", &self.send_timeout)
             .field("limits", &self.limits)
+            .field("spool", &self.spool)
             .field("transport", &self.transport.as_ref().map(|_| "..."))
             .finish_non_exhaustive()
     }
@@ -167,6 +173,7 @@ impl Default for Config {
             max_in_flight: 64,
             send_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            spool: None,
             limits: Limits::default(),
             drop_report_interval: Duration::from_secs(10),
             env_overrides: true,
@@ -279,6 +286,12 @@ impl Config {
         self
     }
 
+    /// Spools batches in `dir` (see [`SpoolConfig`]; up to 64 MiB).
+    pub fn spool(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool = Some(SpoolConfig::new(dir));
+        self
+    }
+
     /// Sets the transport.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Arc::new(transport));
@@ -329,6 +342,25 @@ impl Config {
         }
         if let Some(v) = lookup("AIRES_SEND_TIMEOUT_MS") {
             self.send_timeout = Duration::from_millis(parse_env("AIRES_SEND_TIMEOUT_MS", &v)?);
+        }
+        if let Some(v) = lookup("AIRES_SPOOL_DIR") {
+            let max_bytes = self.spool.as_ref().map(|s| s.max_bytes);
+            let mut spool = SpoolConfig::new(v);
+            spool.max_bytes = max_bytes.unwrap_or(spool.max_bytes);
+            self.spool = Some(spool);
+        }
+        if let Some(v) = lookup("AIRES_SPOOL_MAX_BYTES") {
+            let max_bytes = parse_env("AIRES_SPOOL_MAX_BYTES", &v)?;
+            match self.spool.as_mut() {
+                Some(spool) => spool.max_bytes = max_bytes,
+                None => {
+                    return Err(env_error(
+                        "AIRES_SPOOL_MAX_BYTES",
+                        &v,
+                        "needs a spool directory (AIRES_SPOOL_DIR)",
+                    ))
+                }
+            }
         }
         Ok(self)
     }

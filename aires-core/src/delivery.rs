@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use crate::diagnostics::DropReporter;
 use crate::metrics::Counters;
 use crate::retry::RetryPolicy;
+use crate::spool::Spool;
 use crate::transport::{EncodedBatch, Transport, TransportError};
 
 /// What the batch worker hands to delivery.
@@ -49,6 +50,10 @@ pub(crate) struct Delivery {
     pub(crate) counters: Arc<Counters>,
     pub(crate) reporter: DropReporter,
     pub(crate) give_up: GiveUp,
+    /// Copies of batches on disk until settled, if configured.
+    pub(crate) spool: Option<Arc<Spool>>,
+    /// Batches an earlier process left in the spool: sent first.
+    pub(crate) replay: Vec<EncodedBatch>,
 }
 
 impl Delivery {
@@ -56,41 +61,13 @@ impl Delivery {
         let permits = Arc::new(Semaphore::new(self.max_in_flight));
         let all = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
         let reporter = tokio::spawn(self.reporter.clone().run());
+        for batch in std::mem::take(&mut self.replay) {
+            Counters::add(&self.counters.events_replayed, batch.event_count as u64);
+            self.send(batch, &permits, false).await;
+        }
         while let Some(outgoing) = self.inbox.recv().await {
             match outgoing {
-                Outgoing::Batch(batch) => {
-                    let permit = permits
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed");
-                    Counters::add(&self.counters.in_flight, 1);
-                    let events = batch.event_count as u64;
-                    let attempts = Attempts {
-                        transport: self.transport.clone(),
-                        retry: self.retry,
-                        send_timeout: self.send_timeout,
-                        give_up: self.give_up.clone(),
-                        counters: self.counters.clone(),
-                    };
-                    let task = tokio::spawn(async move { attempts.deliver(batch).await });
-                    let counters = self.counters.clone();
-                    tokio::spawn(async move {
-                        let settled = match task.await {
-                            Ok(settled) => settled,
-                            // The transport panicked during a send: whether
-                            // that send reached the receiver is unknown.
-                            Err(_) => Settled::Unknown {
-                                why: "the transport panicked".into(),
-                            },
-                        };
-                        settled.count(&counters, events);
-                        counters
-                            .in_flight
-                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        drop(permit);
-                    });
-                }
+                Outgoing::Batch(batch) => self.send(batch, &permits, true).await,
                 Outgoing::Flush(reply) => {
                     let settled = permits.acquire_many(all).await.expect("never closed");
                     drop(settled);
@@ -103,6 +80,63 @@ impl Delivery {
         drop(settled);
         reporter.abort();
         self.reporter.report();
+    }
+
+    /// Starts delivering `batch` once a slot of the in-flight window is
+    /// free, with a copy in the spool (`spool_it`, unless it is there
+    /// already) until it is settled.
+    async fn send(&self, batch: EncodedBatch, permits: &Arc<Semaphore>, spool_it: bool) {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        if let (Some(spool), true) = (&self.spool, spool_it) {
+            if !spool.keep(&batch) {
+                Counters::add(&self.counters.batches_not_spooled, 1);
+            }
+        }
+        Counters::add(&self.counters.in_flight, 1);
+        let events = batch.event_count as u64;
+        let attempts = Attempts {
+            transport: self.transport.clone(),
+            retry: self.retry,
+            send_timeout: self.send_timeout,
+            give_up: self.give_up.clone(),
+            counters: self.counters.clone(),
+        };
+        let spool = self.spool.clone();
+        let give_up = self.give_up.clone();
+        let counters = self.counters.clone();
+        tokio::spawn(async move {
+            let task = tokio::spawn(attempts.deliver(batch.clone()));
+            let settled = match task.await {
+                Ok(settled) => settled,
+                // The transport panicked during a send: whether that send
+                // reached the receiver is unknown.
+                Err(_) => Settled::Unknown {
+                    why: "the transport panicked".into(),
+                },
+            };
+            // Cut short by a shutdown and in the spool: the next start
+            // sends it, so it is neither dropped nor unknown.
+            let cut_short = !matches!(settled, Settled::Sent { .. })
+                && give_up.borrow().is_some_and(|at| Instant::now() >= at);
+            match &spool {
+                Some(spool) if cut_short && spool.holds(&batch) => {
+                    Counters::add(&counters.events_left_in_spool, events);
+                }
+                Some(spool) => {
+                    spool.settled(&batch);
+                    settled.count(&counters, events);
+                }
+                None => settled.count(&counters, events),
+            }
+            counters
+                .in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+        });
     }
 }
 
@@ -163,6 +197,8 @@ impl Attempts {
     /// number, so the receiver knows which sends are retries.
     async fn deliver(mut self, mut batch: EncodedBatch) -> Settled {
         let budget_ends = Instant::now() + self.retry.max_elapsed;
+        // A batch replayed from the spool may have been sent before.
+        let first_attempt = batch.attempt.max(1);
         let mut retries = 0u32;
         let mut unknown = false;
         loop {
@@ -171,7 +207,7 @@ impl Attempts {
                     why: "the pipeline shut down before the batch could be sent".into(),
                 };
             }
-            batch.attempt = retries + 1;
+            batch.attempt = first_attempt + retries;
             let error = match self.attempt(&batch).await {
                 Ok(receipt) => {
                     return Settled::Sent {

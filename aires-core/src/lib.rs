@@ -50,6 +50,7 @@ mod metrics;
 mod pipeline;
 mod queue;
 mod retry;
+mod spool;
 pub mod transport;
 mod uuid7;
 mod value;
@@ -71,6 +72,7 @@ pub use level::{Level, LevelFilter};
 pub use metrics::Metrics;
 pub use pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 pub use retry::RetryPolicy;
+pub use spool::SpoolConfig;
 pub use transport::{
     EncodedBatch, ErrorKind, MemoryTransport, NullTransport, Receipt, SendFuture, StdoutTransport,
     Transport, TransportError,

@@ -78,6 +78,9 @@ pub(crate) struct Counters {
     pub(crate) batches_failed: AtomicU64,
     pub(crate) events_outcome_unknown: AtomicU64,
     pub(crate) batches_outcome_unknown: AtomicU64,
+    pub(crate) events_replayed: AtomicU64,
+    pub(crate) events_left_in_spool: AtomicU64,
+    pub(crate) batches_not_spooled: AtomicU64,
     pub(crate) retries: AtomicU64,
     pub(crate) values_truncated: AtomicU64,
     pub(crate) in_flight: AtomicU64,
@@ -99,9 +102,10 @@ impl Counters {
     }
 }
 
-/// A snapshot of a pipeline's self-metrics. Every event handed to Aires ends
-/// up in exactly one of: still queued or in flight, `events_sent`,
-/// `events_outcome_unknown`, or one of the `events_dropped_*` counters.
+/// A snapshot of a pipeline's self-metrics. Every event handed to Aires (or
+/// replayed from the spool) ends up in exactly one of: still queued or in
+/// flight, `events_sent`, `events_outcome_unknown`, `events_left_in_spool`,
+/// or one of the `events_dropped_*` counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -130,6 +134,15 @@ pub struct Metrics {
     pub events_outcome_unknown: u64,
     /// Batches given up on with their outcome unknown.
     pub batches_outcome_unknown: u64,
+    /// Events of batches an earlier process left in the spool, sent again
+    /// by this one (counted in sent, dropped or unknown like the others).
+    pub events_replayed: u64,
+    /// Events of batches a shutdown's deadline cut short, left in the spool
+    /// for the next start to send.
+    pub events_left_in_spool: u64,
+    /// Batches sent without a copy in the spool (it was full, or could not
+    /// be written).
+    pub batches_not_spooled: u64,
     /// Events the receiver refused one by one (the rest of their batch was
     /// stored), for example for an id of the wrong length.
     pub events_dropped_rejected: u64,

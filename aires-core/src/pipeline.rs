@@ -120,6 +120,19 @@ impl Pipeline {
             sink,
         );
         let (give_up, give_up_receiver) = tokio::sync::watch::channel(None);
+        // A spool another process holds (or that cannot be opened) is not a
+        // reason to lose the events: run without it, and say so.
+        let (spool, replay) = match &config.spool {
+            Some(spool_config) => match crate::spool::Spool::open(spool_config) {
+                Ok((spool, left)) => (Some(Arc::new(spool)), left),
+                Err(error) => {
+                    let sink = config.diagnostics.clone().unwrap_or_else(stderr_sink);
+                    sink(&format!("running without a spool: {error}"));
+                    (None, Vec::new())
+                }
+            },
+            None => (None, Vec::new()),
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("aires-delivery")
@@ -133,6 +146,8 @@ impl Pipeline {
             counters: counters.clone(),
             reporter,
             give_up: give_up_receiver,
+            spool,
+            replay,
         };
         thread::Builder::new()
             .name("aires-delivery".into())
@@ -347,6 +362,9 @@ impl Pipeline {
             events_dropped_transport: Counters::get(&c.events_failed),
             events_outcome_unknown: Counters::get(&c.events_outcome_unknown),
             batches_outcome_unknown: Counters::get(&c.batches_outcome_unknown),
+            events_replayed: Counters::get(&c.events_replayed),
+            events_left_in_spool: Counters::get(&c.events_left_in_spool),
+            batches_not_spooled: Counters::get(&c.batches_not_spooled),
             events_dropped_rejected: Counters::get(&c.events_rejected),
             events_dropped_abandoned: c.dropped_abandoned.get(),
             batches_sent: Counters::get(&c.batches_sent),

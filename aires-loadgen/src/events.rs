@@ -36,7 +36,7 @@ pub fn produce(thread: u32, limit: Option<u64>, rate: f64, stop: &AtomicBool, em
         }
         emit_one(&mut random, thread, count);
         count += 1;
-        if count % 1024 == 0 {
+        if count.is_multiple_of(1024) {
             emitted.fetch_add(1024, Ordering::Relaxed);
         }
     }

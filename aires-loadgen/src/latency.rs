@@ -68,7 +68,7 @@ impl AckTimer {
         let sample = {
             let mut state = self.state.lock();
             state.batches += 1;
-            state.batches % self.every == 0 && state.samples.len() < MAX_SAMPLES
+            state.batches.is_multiple_of(self.every) && state.samples.len() < MAX_SAMPLES
         };
         if !sample {
             return;

@@ -103,6 +103,13 @@ export interface InitOptions {
    * dropped. Default none: wait as long as it takes.
    */
   blockTimeoutMs?: number
+  /**
+   * A directory where batches are kept until settled, and sent on the
+   * next start if the process dies first. Default none.
+   */
+  spoolDir?: string
+  /** Bytes the spool keeps at most. Default 64 MiB. */
+  spoolMaxBytes?: number
   /** Whether `AIRES_*` variables override these options. Default true. */
   envOverrides?: boolean
   /**
@@ -141,6 +148,9 @@ export interface Metrics {
   eventsDroppedAbandoned: number
   eventsOutcomeUnknown: number
   batchesOutcomeUnknown: number
+  eventsReplayed: number
+  eventsLeftInSpool: number
+  batchesNotSpooled: number
   batchesSent: number
   batchesFailed: number
   batchRetries: number

@@ -69,3 +69,23 @@ test('overflow options are checked', () => {
   assert.throws(() => aires.init({ transport: 'memory', overflow: 'wait' }), /overflow must be 'drop' or 'block'/);
   assert.throws(() => aires.init({ transport: 'memory', blockTimeoutMs: 5, envOverrides: false }), /blockTimeoutMs needs overflow: 'block'/);
 });
+
+test('a spool keeps what a cut-short shutdown could not send, for the next start', async () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'aires-spool-'));
+  const port = await freePort();
+  aires.init({ service: 'node-spool', endpoint: `http://127.0.0.1:${port}`, spoolDir: dir, batchTimeoutMs: 20, envOverrides: false });
+  for (let i = 0; i < 300; i++) aires.info('kept', { i });
+  await aires.shutdown(800);
+  const first = aires.metrics();
+  assert.equal(first.eventsLeftInSpool, 300);
+  assert.equal(first.eventsDropped, 0);
+  aires.init({ service: 'node-spool', transport: 'memory', spoolDir: dir, envOverrides: false });
+  try {
+    const { drain } = require('./helpers.js');
+    const events = await drain();
+    assert.deepEqual(events.map((e) => Number(e.attributes.i.value)).sort((a, b) => a - b), [...Array(300).keys()]);
+    assert.equal(aires.metrics().eventsReplayed, 300);
+  } finally {
+    await aires.shutdown(5000);
+  }
+});

@@ -62,6 +62,10 @@ export interface Options {
   overflow?: 'drop' | 'block';
   /** With `overflow: 'block'`: the longest wait, ms, then the event is dropped (counted). Default none: wait as long as it takes. */
   blockTimeoutMs?: number;
+  /** Keep batches in this directory until settled; the next start sends what a crash left. Default none; `AIRES_SPOOL_DIR`. */
+  spoolDir?: string;
+  /** Bytes the spool keeps at most. Default 64 MiB; `AIRES_SPOOL_MAX_BYTES`. */
+  spoolMaxBytes?: number;
   /** Whether `AIRES_*` variables override these options. Default true. */
   envOverrides?: boolean;
   /** `grpc` (with an endpoint), `stdout`, `null` (discard) or `memory` (tests). */
@@ -225,8 +229,8 @@ export function setLevel(level: Level | 'off'): void {
   minLevel = native.setLevel(level);
 }
 
-const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow'] as const;
-const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'exitTimeoutMs'] as const;
+const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow', 'spoolDir'] as const;
+const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'spoolMaxBytes', 'exitTimeoutMs'] as const;
 const BOOLEAN_OPTIONS = ['envOverrides', 'captureCallSite', 'openTelemetry'] as const;
 
 function check(options: Options): void {

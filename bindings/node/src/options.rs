@@ -40,6 +40,11 @@ pub struct InitOptions {
     /// With `block`: the longest wait in ms, after which the event is
     /// dropped. Default none: wait as long as it takes.
     pub block_timeout_ms: Option<u32>,
+    /// A directory where batches are kept until settled, and sent on the
+    /// next start if the process dies first. Default none.
+    pub spool_dir: Option<String>,
+    /// Bytes the spool keeps at most. Default 64 MiB.
+    pub spool_max_bytes: Option<u32>,
     /// Whether `AIRES_*` variables override these options. Default true.
     pub env_overrides: Option<bool>,
     /// `grpc` (default with an endpoint), `stdout` (default without one),
@@ -107,6 +112,15 @@ impl InitOptions {
                     "overflow must be 'drop' or 'block'; got {other:?}"
                 )))
             }
+        }
+        match (&self.spool_dir, self.spool_max_bytes) {
+            (Some(dir), max_bytes) => {
+                let mut spool = aires_core::SpoolConfig::new(dir);
+                spool.max_bytes = max_bytes.map_or(spool.max_bytes, u64::from);
+                config.spool = Some(spool);
+            }
+            (None, Some(_)) => return Err(invalid("spoolMaxBytes needs spoolDir".into())),
+            (None, None) => {}
         }
         if let Some(on) = self.env_overrides {
             config = config.env_overrides(on);

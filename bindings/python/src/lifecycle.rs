@@ -49,6 +49,7 @@ const SDK_NAME: &str = "aires-python";
     batch_timeout=None, max_batch_bytes=None, queue_capacity=None, overflow=None,
     block_timeout=None, retry_max_elapsed=None, max_in_flight=None, send_timeout=None,
     shutdown_timeout=None, env_overrides=true, transport=None, opentelemetry=None,
+    spool_dir=None, spool_max_bytes=None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn init(
@@ -69,8 +70,21 @@ pub fn init(
     env_overrides: bool,
     transport: Option<String>,
     opentelemetry: Option<Bound<'_, PyAny>>,
+    spool_dir: Option<std::path::PathBuf>,
+    spool_max_bytes: Option<u64>,
 ) -> PyResult<()> {
     let mut config = Config::default().env_overrides(env_overrides);
+    match (spool_dir, spool_max_bytes) {
+        (Some(dir), max_bytes) => {
+            let mut spool = aires_core::SpoolConfig::new(dir);
+            spool.max_bytes = max_bytes.unwrap_or(spool.max_bytes);
+            config.spool = Some(spool);
+        }
+        (None, Some(_)) => {
+            return Err(PyValueError::new_err("spool_max_bytes needs spool_dir"));
+        }
+        (None, None) => {}
+    }
     if let Some(service) = service {
         config.service = service;
     }
@@ -295,6 +309,9 @@ pub fn metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         ("events_dropped_abandoned", m.events_dropped_abandoned),
         ("events_outcome_unknown", m.events_outcome_unknown),
         ("batches_outcome_unknown", m.batches_outcome_unknown),
+        ("events_replayed", m.events_replayed),
+        ("events_left_in_spool", m.events_left_in_spool),
+        ("batches_not_spooled", m.batches_not_spooled),
         ("batches_sent", m.batches_sent),
         ("batches_failed", m.batches_failed),
         ("batch_retries", m.batch_retries),

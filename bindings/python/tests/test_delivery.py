@@ -102,3 +102,36 @@ def test_metrics_name_events_of_unknown_outcome(start):
 def test_a_block_timeout_is_opt_in_and_validated():
     with pytest.raises(ValueError, match="block_timeout"):
         aires.init(transport="memory", overflow="block", block_timeout=-1.0, env_overrides=False)
+
+
+def test_a_spool_keeps_what_a_cut_short_shutdown_could_not_send(tmp_path):
+    from aires import _native
+
+    port = _free_port()
+    aires.init(
+        service="py-spool",
+        endpoint=f"http://127.0.0.1:{port}",  # nothing listens
+        spool_dir=str(tmp_path),
+        batch_timeout=0.02,
+        env_overrides=False,
+    )
+    for i in range(300):
+        aires.info("kept", i=i)
+    aires.shutdown(0.8)
+    metrics = aires.metrics()
+    assert metrics["events_left_in_spool"] == 300, metrics
+    assert metrics["events_dropped"] == 0, metrics
+    # The next start sends them (here into the in-memory transport).
+    aires.init(service="py-spool", transport="memory", spool_dir=str(tmp_path), env_overrides=False)
+    try:
+        assert aires.flush(10)
+        got = _native._memory_events(300, 10.0)
+        assert sorted(e["attributes"]["i"] for e in got) == list(range(300))
+        assert aires.metrics()["events_replayed"] == 300
+    finally:
+        aires.shutdown(5.0)
+
+
+def test_spool_max_bytes_needs_a_spool_dir():
+    with pytest.raises(ValueError, match="spool_max_bytes needs spool_dir"):
+        aires.init(transport="memory", spool_max_bytes=1000, env_overrides=False)

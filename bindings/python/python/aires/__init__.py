@@ -79,6 +79,8 @@ def init(
     env_overrides: bool = True,
     opentelemetry: Optional[bool] = None,
     transport: Optional[str] = None,
+    spool_dir: Optional[str] = None,
+    spool_max_bytes: Optional[int] = None,
 ) -> None:
     """Starts the pipeline. Options left ``None`` keep their defaults, and
     ``AIRES_*`` environment variables override what is given here (unless
@@ -114,6 +116,8 @@ def init(
         env_overrides=env_overrides,
         transport=transport,
         opentelemetry=opentelemetry,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
     )
     if shutdown_timeout is not None:
         _exit_timeout = shutdown_timeout

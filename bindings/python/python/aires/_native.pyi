@@ -57,6 +57,8 @@ def init(
     shutdown_timeout: Optional[float] = None,
     env_overrides: bool = True,
     transport: Optional[str] = None,
+    spool_dir: Optional[str] = None,
+    spool_max_bytes: Optional[int] = None,
     opentelemetry: Optional[bool] = None,
 ) -> None: ...
 def flush(timeout: float = 2.0) -> bool: ...
