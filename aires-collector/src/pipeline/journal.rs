@@ -160,14 +160,13 @@ impl Journal {
             }
             room.await;
         }
-        let mut payload = BytesMut::with_capacity(32 + encoded.len());
-        payload.put_u64_le(scope.as_u64());
-        payload.put_slice(&digest.0);
-        payload.put_i64_le(received_ns);
-        payload.put_slice(encoded);
+        let mut head = [0u8; 32];
+        head[..8].copy_from_slice(&scope.as_u64().to_le_bytes());
+        head[8..24].copy_from_slice(&digest.0);
+        head[24..].copy_from_slice(&received_ns.to_le_bytes());
         let lsn = {
             let mut wal = self.wal.lock();
-            let lsn = wal.append(BATCH, &payload)?;
+            let lsn = wal.append_parts(BATCH, &[&head, encoded])?;
             self.live.lock().insert(lsn);
             lsn
         };

@@ -150,6 +150,12 @@ impl Wal {
     /// Appends a record of `kind` holding `payload`, and returns its LSN.
     /// The record is durable once [`Wal::sync`] returns.
     pub fn append(&mut self, kind: u8, payload: &[u8]) -> io::Result<u64> {
+        self.append_parts(kind, &[payload])
+    }
+
+    /// Appends a record whose payload is `parts` joined (written as they
+    /// are, without copying them together).
+    pub fn append_parts(&mut self, kind: u8, parts: &[&[u8]]) -> io::Result<u64> {
         if self.active.bytes() >= self.segment_bytes && self.active.records() > 0 {
             self.active.sync()?;
             let next = Segment::create(&self.dir, self.next_lsn)?;
@@ -158,7 +164,7 @@ impl Wal {
                 .push_back((full.path().to_owned(), full.first_lsn(), full.bytes()));
         }
         let lsn = self.next_lsn;
-        self.active.append(lsn, kind, payload)?;
+        self.active.append(lsn, kind, parts)?;
         self.next_lsn += 1;
         Ok(lsn)
     }
