@@ -20,6 +20,9 @@ Each round runs one producer and one fault, picked in turn:
   back, then that collector is killed: the worst moment for exactly once;
 - kill9-clickhouse: SIGKILL the ClickHouse engine, restart it;
 - refuse-clickhouse: connections to ClickHouse refused for a few seconds;
+- long-outage: refused for 12-15 s, longer than the SDK's send timeout
+  (10 s), so the producer retries batches a collector still holds, through
+  the other collector;
 - kill9-producer: SIGKILL the producer (its unsent events are lost with it:
   only duplicates are checked for it).
 
@@ -56,6 +59,7 @@ FAULTS = [
     "swallow-then-kill9",
     "kill9-clickhouse",
     "refuse-clickhouse",
+    "long-outage",
     "kill9-producer",
 ]
 
@@ -265,6 +269,10 @@ def run_round(stack: Stack, n: int, fault: str, rng: random.Random) -> dict:
     elif fault == "refuse-clickhouse":
         stack.ch_proxy.set_mode("refuse")
         time.sleep(rng.uniform(2.0, 6.0))
+        stack.ch_proxy.set_mode("pass")
+    elif fault == "long-outage":
+        stack.ch_proxy.set_mode("refuse")
+        time.sleep(rng.uniform(12.0, 15.0))
         stack.ch_proxy.set_mode("pass")
     elif fault == "kill9-producer":
         producer.kill()

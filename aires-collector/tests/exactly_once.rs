@@ -248,3 +248,70 @@ async fn the_attempt_number_is_not_part_of_the_batch() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::AlreadyExists);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_held_through_an_outage_and_retried_through_another_collector_is_stored_once() {
+    let clickhouse = TestClickHouse::start();
+    let proxy = CuttableProxy::to(clickhouse_addr(&clickhouse)).await;
+    let mut through_proxy = clickhouse.sink_config();
+    through_proxy.url = format!("http://{}", proxy.addr);
+    through_proxy.timeout = Duration::from_secs(2);
+    let first = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 20).await;
+    let second = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 20).await;
+    // ClickHouse goes away; the first collector takes the batch and holds
+    // it, retrying, longer than its client waits.
+    proxy.cut();
+    let held = batch(50);
+    let first_attempt = {
+        let endpoint = common::endpoint(&first);
+        let body = attempt(&held, 1);
+        tokio::spawn(async move {
+            raw::raw_client_at(&endpoint)
+                .await
+                .unary(
+                    tonic::Request::new(body),
+                    http::uri::PathAndQuery::from_static("/aires.v1.Collector/Ingest"),
+                    raw::RawCodec::<proto::IngestResponse>::default(),
+                )
+                .await
+        })
+    };
+    assert!(
+        common::wait_until(DEADLINE, || first.metrics().sink_retries.get() >= 1).await,
+        "the first collector's write failed"
+    );
+    // The client gives up on it and retries through the second collector,
+    // which cannot look it up while ClickHouse is away...
+    let refused = raw_ingest(&second, attempt(&held, 2)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
+    // The first collector, having retried its insert past the SDKs' send
+    // timeout, turns to writing its batches alone.
+    assert!(
+        common::wait_until(Duration::from_secs(60), || first
+            .metrics()
+            .ledger_lookups
+            .get()
+            > 0)
+        .await,
+        "the first collector looks its batches up"
+    );
+    // Once ClickHouse is back, both collectors store the batch: the first
+    // from its backlog, the second for the retry. ClickHouse keeps one.
+    proxy.restore();
+    let answer = raw_ingest(&second, attempt(&held, 3)).await.unwrap();
+    assert_eq!(answer.accepted, 50);
+    let first_answer = first_attempt.await.unwrap().unwrap().into_inner();
+    assert_eq!(first_answer.accepted, 50);
+    assert_eq!(
+        count(&clickhouse, "SELECT count() AS n FROM events").await,
+        50
+    );
+    assert_eq!(
+        count(
+            &clickhouse,
+            "SELECT sum(total) AS n FROM error_rate_per_minute"
+        )
+        .await,
+        50
+    );
+}

@@ -34,8 +34,10 @@ use crate::level::Level;
 use crate::value::Str;
 
 /// How long a blocked caller waits on a head slot that its caller never
-/// finishes writing before it gives up (see [`EventQueue::claim_until`]).
-const WRITER_STALL: std::time::Duration = std::time::Duration::from_millis(100);
+/// finishes writing before it gives up (see [`EventQueue::claim_until`]):
+/// far longer than a writer preempted or throttled (a container's CPU
+/// quota can stop a thread for ~100 ms) ever takes.
+const WRITER_STALL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One slot: its stamp says whose turn it is; its value is the event,
 /// unless `abandoned` says the caller's code panicked while building it.

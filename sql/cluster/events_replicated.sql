@@ -121,9 +121,10 @@ AS {database}.http_latency_per_minute
 ENGINE = Distributed({cluster}, {database}, http_latency_per_minute);
 
 -- The ledger of stored batches (migration 0004): one row per received
--- batch, filled by the same insert as its rows. A batch's rows and its
--- ledger row land on the same shard (the view runs where the rows are
--- inserted); look-ups go through the Distributed table.
+-- batch and shard its rows went to, filled by the view where the rows are
+-- inserted; look-ups go through the Distributed table, so they see every
+-- shard. With distributed_foreground_insert = 1 (above), a batch's ledger
+-- rows exist by the time its insert is answered.
 CREATE TABLE IF NOT EXISTS {database}.batches ON CLUSTER {cluster}
 (
     batch_digest UInt128,

@@ -64,6 +64,11 @@ pub(super) struct Batcher {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How long a merged insert is retried as it was before its batches are
+/// written alone: the SDKs' send timeout (10 s by default), after which a
+/// client may retry its batch through another collector.
+const ALONE_AFTER: Duration = Duration::from_secs(10);
+
 impl Batcher {
     pub(super) fn new(
         config: PipelineConfig,
@@ -128,101 +133,193 @@ impl Batcher {
 
     /// Writes `batch` (one batch on its own if `alone`) with retries, and
     /// settles its owners' acks.
+    ///
+    /// A merged insert that keeps failing past [`ALONE_AFTER`] is no longer
+    /// retried as it was: its clients may retry their batches through
+    /// another collector meanwhile, which inserts each alone. So the retry
+    /// looks the batches up in the sink's ledger (the failed attempts, or
+    /// another collector, may have stored some), and inserts the others
+    /// alone, under the same per-batch tokens another collector would use.
     fn write_rows(&self, batch: Gathering, alone: bool) -> impl std::future::Future<Output = ()> {
-        let sink = self.sink.clone();
-        let metrics = self.metrics.clone();
-        let initial_backoff = self.config.retry_backoff;
+        let writer = Writer {
+            sink: self.sink.clone(),
+            metrics: self.metrics.clone(),
+            initial_backoff: self.config.retry_backoff,
+        };
         let journal = self.journal.clone();
         async move {
             let Gathering {
-                mut chunks,
-                mut parts,
+                chunks,
+                parts,
                 lsns,
                 owners,
                 ..
             } = batch;
-            let batch = match (alone, chunks.pop(), parts.pop()) {
-                (true, Some(rows), Some(part)) => RowBatch::alone(rows, part),
-                (_, rows, part) => {
-                    chunks.extend(rows);
-                    parts.extend(part);
-                    RowBatch::new(chunks, parts)
-                }
-            };
-            // The insert is named in the log, to be settled once stored.
-            let cut = match &journal {
-                Some(journal) => Some(log_cut(journal, &lsns, initial_backoff).await),
-                None => None,
-            };
-            let settle = || {
-                if let (Some(journal), Some(cut)) = (&journal, cut) {
-                    if let Err(error) = journal.settle(cut, &lsns) {
-                        tracing::error!("updating the write-ahead log failed: {error}");
-                    }
-                }
-            };
-            let count = batch.len();
-            metrics.batch_rows.observe(count as f64);
-            let mut backoff = initial_backoff;
-            loop {
-                let started = Instant::now();
-                match sink.write(&batch).await {
-                    Ok(()) => {
-                        metrics
-                            .sink_latency
-                            .observe(started.elapsed().as_secs_f64());
-                        metrics.events_inserted.inc_by(count as u64);
-                        settle();
-                        for (ack, rows) in owners {
-                            ack.stored(rows);
-                        }
-                        return;
-                    }
-                    Err(error) if error.kind == SinkErrorKind::Transient => {
-                        metrics.sink_retries.inc();
-                        tracing::warn!(
-                            sink = sink.name(),
-                            rows = count,
-                            retry_in_ms = backoff.as_millis() as u64,
-                            "{error}; retrying, clients wait for their acks"
-                        );
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
+            // The insert is named in the log (a hint for a restart: without
+            // it, its batches are looked up again).
+            let cut = journal
+                .as_ref()
+                .and_then(|journal| match journal.log_cut(&lsns) {
+                    Ok(cut) => Some(cut),
                     Err(error) => {
-                        metrics.events_failed.inc_by(count as u64);
                         tracing::error!(
-                            sink = sink.name(),
-                            rows = count,
-                            "{error}; the batch is refused and its clients are told"
+                            "cannot write an insert's cut to the write-ahead log: {error}"
                         );
-                        settle();
-                        for (ack, rows) in owners {
-                            ack.failed(rows, tonic::Code::FailedPrecondition, &error.message);
-                        }
-                        return;
+                        None
                     }
+                });
+            if alone {
+                // Looked up already (a retry, or a replay): written alone.
+                for ((rows, part), owner) in chunks.into_iter().zip(parts).zip(&owners) {
+                    let batch = RowBatch::alone(rows, part);
+                    writer
+                        .with_retries(batch, std::slice::from_ref(owner))
+                        .await;
+                }
+            } else {
+                writer.merged(chunks, parts, &owners).await;
+            }
+            if let Some(journal) = &journal {
+                let recorded = match cut {
+                    Some(cut) => journal.settle(cut, &lsns),
+                    None => journal.forget(&lsns),
+                };
+                if let Err(error) = recorded {
+                    tracing::error!("updating the write-ahead log failed: {error}");
                 }
             }
         }
     }
 }
 
-/// Logs the cut of `lsns`, retrying (the clients wait) until the log
-/// takes it.
-async fn log_cut(journal: &Journal, lsns: &[u64], initial_backoff: Duration) -> u64 {
-    let mut backoff = initial_backoff;
-    loop {
-        match journal.log_cut(lsns) {
-            Ok(cut) => return cut,
-            Err(error) => {
-                tracing::error!(
-                    retry_in_ms = backoff.as_millis() as u64,
-                    "cannot write an insert's cut to the write-ahead log: {error}"
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+/// What a write needs.
+struct Writer {
+    sink: Arc<dyn Sink>,
+    metrics: Arc<Metrics>,
+    initial_backoff: Duration,
+}
+
+impl Writer {
+    /// The merged insert of `chunks`, retried with its own token (so a
+    /// write ClickHouse stored without answering is dropped, in the table
+    /// and the views) until [`ALONE_AFTER`]; past that, clients may have
+    /// retried through another collector, so each batch is written alone
+    /// ([`Writer::alone`]).
+    async fn merged(&self, chunks: Vec<Vec<Row>>, parts: Vec<Part>, owners: &[(Arc<Ack>, usize)]) {
+        let batch = RowBatch::new(chunks, parts);
+        let count = batch.len();
+        self.metrics.batch_rows.observe(count as f64);
+        let first = Instant::now();
+        let mut backoff = self.initial_backoff;
+        loop {
+            let started = Instant::now();
+            match self.sink.write(&batch).await {
+                Ok(()) => return self.stored(&batch, started, owners),
+                Err(error) if error.kind == SinkErrorKind::Transient => {
+                    self.metrics.sink_retries.inc();
+                    let alone = first.elapsed() + backoff >= ALONE_AFTER;
+                    tracing::warn!(
+                        sink = self.sink.name(),
+                        rows = count,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "{error}; retrying{}, clients wait for their acks",
+                        if alone { " batch by batch" } else { "" }
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    if alone {
+                        let (chunks, parts) = batch.into_chunks();
+                        return self.alone(chunks, parts, owners).await;
+                    }
+                }
+                Err(error) => return self.refused(&error, count, owners),
             }
+        }
+    }
+
+    /// Writes each batch on its own, with retries, after looking up which
+    /// are stored already.
+    async fn alone(&self, chunks: Vec<Vec<Row>>, parts: Vec<Part>, owners: &[(Arc<Ack>, usize)]) {
+        let digests: Vec<_> = parts.iter().map(|part| part.digest).collect();
+        let stored = self.look_up(&digests).await;
+        for ((rows, part), owner) in chunks.into_iter().zip(parts).zip(owners) {
+            let owner = std::slice::from_ref(owner);
+            if stored.contains(&part.digest) {
+                self.metrics.batches_deduplicated.inc();
+                for (ack, rows) in owner {
+                    ack.stored(*rows);
+                }
+                continue;
+            }
+            self.with_retries(RowBatch::alone(rows, part), owner).await;
+        }
+    }
+
+    /// The digests the sink's ledger holds, asking until it answers.
+    async fn look_up(&self, digests: &[crate::identity::Digest]) -> Vec<crate::identity::Digest> {
+        let mut backoff = self.initial_backoff;
+        loop {
+            self.metrics.ledger_lookups.inc_by(digests.len() as u64);
+            match self.sink.stored_batches(digests).await {
+                Ok(found) => return found,
+                Err(error) => {
+                    self.metrics.sink_retries.inc();
+                    tracing::warn!(
+                        sink = self.sink.name(),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "{error}; cannot yet look up the batches of a failed write"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Writes `batch` until it is stored or refused for good.
+    async fn with_retries(&self, batch: RowBatch, owners: &[(Arc<Ack>, usize)]) {
+        let count = batch.len();
+        self.metrics.batch_rows.observe(count as f64);
+        let mut backoff = self.initial_backoff;
+        loop {
+            let started = Instant::now();
+            match self.sink.write(&batch).await {
+                Ok(()) => return self.stored(&batch, started, owners),
+                Err(error) if error.kind == SinkErrorKind::Transient => {
+                    self.metrics.sink_retries.inc();
+                    tracing::warn!(
+                        sink = self.sink.name(),
+                        rows = count,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "{error}; retrying, clients wait for their acks"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => return self.refused(&error, count, owners),
+            }
+        }
+    }
+
+    fn stored(&self, batch: &RowBatch, started: Instant, owners: &[(Arc<Ack>, usize)]) {
+        self.metrics
+            .sink_latency
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.events_inserted.inc_by(batch.len() as u64);
+        for (ack, rows) in owners {
+            ack.stored(*rows);
+        }
+    }
+
+    fn refused(&self, error: &crate::sink::SinkError, count: usize, owners: &[(Arc<Ack>, usize)]) {
+        self.metrics.events_failed.inc_by(count as u64);
+        tracing::error!(
+            sink = self.sink.name(),
+            rows = count,
+            "{error}; the batch is refused and its clients are told"
+        );
+        for (ack, rows) in owners {
+            ack.failed(*rows, tonic::Code::FailedPrecondition, &error.message);
         }
     }
 }

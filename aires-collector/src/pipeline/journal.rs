@@ -143,9 +143,23 @@ impl Journal {
         Ok((journal, unsettled))
     }
 
-    /// Logs a batch taken from a client of `scope`, waiting while the log
-    /// is full, and makes it durable if the policy says every batch.
-    /// Returns its LSN.
+    /// Waits while the log is full. Callers wait here before they take
+    /// any other share of the pipeline, so the batches that will free the
+    /// log can always move.
+    pub async fn room(&self) {
+        loop {
+            let room = self.room.notified();
+            if self.wal.lock().bytes() < self.config.max_bytes {
+                return;
+            }
+            room.await;
+        }
+    }
+
+    /// Logs a batch taken from a client of `scope`, and makes it durable if
+    /// the policy says every batch. Returns its LSN. If the call is
+    /// abandoned (its client went away) or the sync fails, the record is
+    /// marked done: the batch was never answered, and its client retries.
     pub async fn log_batch(
         self: &Arc<Self>,
         scope: Scope,
@@ -153,13 +167,6 @@ impl Journal {
         received_ns: i64,
         encoded: &[u8],
     ) -> io::Result<u64> {
-        loop {
-            let room = self.room.notified();
-            if self.wal.lock().bytes() < self.config.max_bytes {
-                break;
-            }
-            room.await;
-        }
         let mut head = [0u8; 32];
         head[..8].copy_from_slice(&scope.as_u64().to_le_bytes());
         head[8..24].copy_from_slice(&digest.0);
@@ -171,7 +178,9 @@ impl Journal {
             lsn
         };
         if self.config.fsync == FsyncPolicy::Always {
+            let mut forget = ForgetOnDrop(Some((self, lsn)));
             self.durable(lsn).await?;
+            forget.0 = None;
         }
         Ok(lsn)
     }
@@ -194,10 +203,12 @@ impl Journal {
     }
 
     /// Records that `lsns` are done, and deletes the segments no batch
-    /// still needs.
+    /// still needs. The record is a hint for a restart (without it, the
+    /// batches are looked up again): if it cannot be written, the batches
+    /// are still done here, and the error is returned after.
     fn finish(&self, kind: u8, payload: &[u8], lsns: &[u64]) -> io::Result<()> {
         let mut wal = self.wal.lock();
-        wal.append(kind, payload)?;
+        let recorded = wal.append(kind, payload);
         let oldest_live = {
             let mut live = self.live.lock();
             for lsn in lsns {
@@ -206,10 +217,10 @@ impl Journal {
             live.first().copied().unwrap_or(u64::MAX)
         };
         let next = wal.next_lsn();
-        wal.release(oldest_live.min(next))?;
+        let released = wal.release(oldest_live.min(next));
         drop(wal);
         self.room.notify_waiters();
-        Ok(())
+        recorded.map(drop).and(released)
     }
 
     /// Bytes the log holds on disk.
@@ -248,6 +259,20 @@ impl Journal {
         file.sync_data()?;
         self.synced_below.fetch_max(below, Ordering::AcqRel);
         Ok(())
+    }
+}
+
+/// Marks a logged batch done if the call that logged it is abandoned
+/// before it hands the batch on.
+struct ForgetOnDrop<'a>(Option<(&'a Journal, u64)>);
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some((journal, lsn)) = self.0.take() {
+            if let Err(error) = journal.forget(&[lsn]) {
+                tracing::error!("updating the write-ahead log failed: {error}");
+            }
+        }
     }
 }
 
@@ -386,6 +411,7 @@ mod tests {
         };
         let (journal, _) = Journal::open(dir.path(), small).unwrap();
         // The first record fits (the log holds only its header)...
+        journal.room().await;
         let first = journal
             .log_batch(Scope::ANONYMOUS, Digest([1; 16]), 0, &[0; 200])
             .await
@@ -394,6 +420,7 @@ mod tests {
         let waiting = {
             let journal = journal.clone();
             tokio::spawn(async move {
+                journal.room().await;
                 journal
                     .log_batch(Scope::ANONYMOUS, Digest([2; 16]), 0, &[0; 10])
                     .await

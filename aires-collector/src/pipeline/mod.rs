@@ -338,6 +338,12 @@ impl Pipeline {
         // inserted on its own so that any other insert of it is dropped.
         let retry = batch.attempt > 1;
         let stored_before = retry && self.stored_before(digest).await?;
+        // Room in the log first, holding nothing else: the batches that
+        // will free it (a restart's replays among them) must be able to
+        // take the pipeline's room meanwhile.
+        if let Some(journal) = self.journal.as_ref().filter(|_| !stored_before) {
+            journal.room().await;
+        }
         let (permit, held) = self.room_for(&batch).await?;
         // In the log before anything else happens to it: from here, a
         // crash does not lose it.

@@ -66,7 +66,17 @@ pub(super) fn start(pipeline: Pipeline, unsettled: Unsettled, backoff: Duration)
                 if stored.contains(&logged.digest) {
                     done(&pipeline, logged, encoded, settlement);
                 } else if let Err(error) = pipeline.resubmit(logged, encoded, settlement).await {
+                    // The collector is stopping: the rest stays in the log
+                    // for the next start, and retries waiting on these
+                    // batches are told to send them again.
                     tracing::warn!("recovery stopped: {error}");
+                    for (_, _, settlement) in batches.by_ref() {
+                        if let Some(settlement) = settlement {
+                            settlement
+                                .recent
+                                .finish(settlement.key, &super::ack::stopped());
+                        }
+                    }
                     return;
                 }
             }
@@ -88,6 +98,9 @@ fn register(pipeline: &Pipeline, logged: Vec<LoggedBatch>) -> Vec<Registered> {
                         lsn = batch.lsn,
                         "a logged batch does not decode ({error}); skipped"
                     );
+                    if let Some(journal) = &pipeline.journal {
+                        let _ = journal.forget(&[batch.lsn]);
+                    }
                     return None;
                 }
             };

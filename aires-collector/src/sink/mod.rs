@@ -62,6 +62,11 @@ impl RowBatch {
         }
     }
 
+    /// The rows of each received batch, and which batch each is.
+    pub fn into_chunks(self) -> (Vec<Vec<Row>>, Vec<Part>) {
+        (self.chunks, self.parts)
+    }
+
     /// The rows, in order.
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.chunks.iter().flatten()

@@ -112,6 +112,11 @@ pub fn init(
         config.queue_capacity = v;
     }
     config.overflow = match overflow.as_deref() {
+        None | Some("drop") if block_timeout.is_some() => {
+            return Err(PyValueError::new_err(
+                "block_timeout needs overflow=\"block\"",
+            ))
+        }
         None | Some("drop") => OverflowPolicy::DropNewest,
         // No timeout unless one is asked for: `block` loses nothing.
         Some("block") => match block_timeout {

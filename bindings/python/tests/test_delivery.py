@@ -102,6 +102,9 @@ def test_metrics_name_events_of_unknown_outcome(start):
 def test_a_block_timeout_is_opt_in_and_validated():
     with pytest.raises(ValueError, match="block_timeout"):
         aires.init(transport="memory", overflow="block", block_timeout=-1.0, env_overrides=False)
+    # As in Node: a timeout without the blocking policy is a mistake.
+    with pytest.raises(ValueError, match='block_timeout needs overflow="block"'):
+        aires.init(transport="memory", block_timeout=1.0, env_overrides=False)
 
 
 def test_a_spool_keeps_what_a_cut_short_shutdown_could_not_send(tmp_path):
