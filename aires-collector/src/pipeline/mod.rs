@@ -22,7 +22,8 @@
 //! batches ([`Sink::stored_batches`]; in ClickHouse, the `batches` table a
 //! materialized view fills from the same insert as the rows). Found, it is
 //! decoded for its answer (the same accepted count and rejections as the
-//! first time) but not stored again. First attempts are never looked up.
+//! first time) but not stored again. First attempts are not looked up
+//! (the batcher looks up those of an insert failing for 10 s).
 //!
 //! **Batching under load.** While a write is in flight the next batch keeps
 //! growing until it holds `max_batch_rows` (plus at most one request's
