@@ -64,6 +64,9 @@ pub(super) struct Batcher {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Batches written alone (retries and replays) at once, at most.
+const MAX_ALONE_WRITES: usize = 8;
+
 /// How long a merged insert is retried as it was before its batches are
 /// written alone: the SDKs' send timeout (10 s by default), after which a
 /// client may retry its batch through another collector.
@@ -112,6 +115,12 @@ impl Batcher {
             tokio::select! {
                 chunk = self.chunks.recv(), if open && !overfull => match chunk {
                     Some(chunk) if chunk.alone => {
+                        // Bounded: after a restart, many clients' retries
+                        // would otherwise become as many small inserts at
+                        // once. Reading waits meanwhile (backpressure).
+                        while alone.len() >= MAX_ALONE_WRITES {
+                            let _ = alone.join_next().await;
+                        }
                         let mut single = Gathering::default();
                         single.add(chunk);
                         alone.spawn(self.write_rows(single, true));
