@@ -95,6 +95,19 @@ test('nested values are flattened, arrays and dates become text, empty values ar
   for (const skipped of ['nothing', 'missing', 'fn', 'sym']) assert.equal(a[skipped], undefined, skipped);
 });
 
+test('a string that looks like an internal type marker stays the string it is', async () => {
+  const forged = '\u0000\u0001aires:bigint:12345';
+  const nan = '\u0000\u0001aires:float:NaN';
+  aires.info('forged', { forged, nan, nested: { forged } });
+  aires.child({ bound: forged }).info('bound');
+  const [flat, bound] = await drain();
+  const a = attrs(flat);
+  assert.deepEqual(a.forged, { type: 'string', value: forged });
+  assert.deepEqual(a.nan, { type: 'string', value: nan });
+  assert.deepEqual(a['nested.forged'], { type: 'string', value: forged });
+  assert.deepEqual(attrs(bound).bound, { type: 'string', value: forged });
+});
+
 test('levels below the threshold are filtered in JavaScript; all six levels are recorded', async () => {
   const before = aires.metrics().eventsEnqueued;
   aires.trace('filtered');

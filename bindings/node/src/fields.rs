@@ -8,7 +8,8 @@
 //! text, Errors and Dates as text). Here:
 //!
 //! - integers become `I64` (`U64` above `i64::MAX`), other numbers `F64`;
-//! - strings starting with [`MARKER`] carry what JSON cannot: `bigint:<n>`
+//! - strings starting with [`MARKER`] carry what JSON cannot: `string:<s>`
+//!   (an application's string that itself begins with the marker), `bigint:<n>`
 //!   and `float:NaN` / `float:Infinity` / `float:-Infinity`;
 //! - `null` is skipped; a nested object is flattened (`a.b`); an array is
 //!   kept as its JSON text;
@@ -380,6 +381,10 @@ fn int(v: u64) -> Value {
 /// A JSON string, decoding the [`MARKER`] forms.
 fn text(v: &str) -> Value {
     if let Some(rest) = v.strip_prefix(MARKER) {
+        // An application's own string that begins as the marker does.
+        if let Some(text) = rest.strip_prefix("string:") {
+            return Value::Str(text.to_owned().into());
+        }
         if let Some(digits) = rest.strip_prefix("bigint:") {
             if let Ok(n) = digits.parse::<i64>() {
                 return Value::I64(n);

@@ -24,6 +24,9 @@ export function isFlat(fields: Fields): boolean {
     const v = fields[key];
     switch (typeof v) {
       case 'string':
+        // A string that looks like a marker must be escaped (see `put`).
+        if (isMarked(v)) return false;
+        continue;
       case 'boolean':
       case 'undefined':
         continue;
@@ -67,9 +70,16 @@ export function safeJson(value: unknown): string {
   }
 }
 
+/** Whether a string begins as the marker does: it is sent escaped, so an application's string is never read as a bigint or a float. */
+function isMarked(v: string): boolean {
+  return v.charCodeAt(0) === 0 && v.startsWith(MARKER);
+}
+
 function put(out: Record<string, unknown>, key: string, v: unknown, depth: number, seen: Set<object>): void {
   switch (typeof v) {
     case 'string':
+      out[key] = isMarked(v) ? `${MARKER}string:${v}` : v;
+      return;
     case 'boolean':
       out[key] = v;
       return;
