@@ -34,6 +34,22 @@ async fn start_collector(
         .expect("collector starts")
 }
 
+/// A collector reaching `clickhouse` through a proxy that can be cut.
+async fn collector_behind_proxy(
+    clickhouse: &TestClickHouse,
+) -> (aires_collector::RunningCollector, CuttableProxy) {
+    let proxy = CuttableProxy::to(clickhouse.addr()).await;
+    let sink = ClickHouseSink::start(&clickhouse.sink_config_via(proxy.addr))
+        .await
+        .expect("sink starts");
+    let mut config = CollectorConfig::for_tests();
+    config.batch_timeout_ms = 50;
+    let collector = aires_collector::start(config, Arc::new(sink))
+        .await
+        .expect("collector starts");
+    (collector, proxy)
+}
+
 /// Emits `count` numbered events from a thread, a few at a time, until done.
 fn produce(
     sdk: &aires_core::Pipeline,
@@ -82,23 +98,7 @@ async fn assert_each_exactly_once(clickhouse: &TestClickHouse, count: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clickhouse_outage_mid_run_loses_and_duplicates_nothing() {
     let clickhouse = TestClickHouse::start();
-    // The collector reaches ClickHouse through a proxy that can be cut.
-    let target: std::net::SocketAddr = clickhouse
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let proxy = CuttableProxy::to(target).await;
-    let mut sink_config = clickhouse.sink_config();
-    sink_config.url = format!("http://{}", proxy.addr);
-    let sink = ClickHouseSink::start(&sink_config)
-        .await
-        .expect("sink starts");
-    let mut config = CollectorConfig::for_tests();
-    config.batch_timeout_ms = 50;
-    let collector = aires_collector::start(config, Arc::new(sink))
-        .await
-        .expect("collector starts");
+    let (collector, proxy) = collector_behind_proxy(&clickhouse).await;
     // The application prefers waiting to dropping while the outage lasts
     // longer than its buffers cover.
     let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
@@ -186,20 +186,7 @@ async fn at_sdk_defaults_a_collector_restart_of_two_seconds_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_given_up_on_while_the_collector_holds_them_are_unknown_not_dropped() {
     let clickhouse = TestClickHouse::start();
-    let target: std::net::SocketAddr = clickhouse
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
-    let proxy = CuttableProxy::to(target).await;
-    let mut sink_config = clickhouse.sink_config();
-    sink_config.url = format!("http://{}", proxy.addr);
-    let sink = ClickHouseSink::start(&sink_config).await.unwrap();
-    let mut config = CollectorConfig::for_tests();
-    config.batch_timeout_ms = 50;
-    let collector = aires_collector::start(config, Arc::new(sink))
-        .await
-        .unwrap();
+    let (collector, proxy) = collector_behind_proxy(&clickhouse).await;
     // An outage longer than the SDK's whole retry budget: the collector
     // holds the batches (and answers nothing) until ClickHouse is back.
     proxy.cut();

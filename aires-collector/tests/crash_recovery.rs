@@ -22,14 +22,6 @@ use raw::{raw_client_at, RawCodec};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn clickhouse_addr(clickhouse: &TestClickHouse) -> std::net::SocketAddr {
-    clickhouse
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap()
-}
-
 /// The binary storing into `clickhouse` (at `url`, which may be a proxy)
 /// with its log in `data_dir`, and `extra` flags.
 fn collector(
@@ -98,7 +90,7 @@ async fn assert_stored_once(clickhouse: &TestClickHouse, events: i128) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_insert_stored_and_never_answered_is_not_stored_again_after_a_kill_and_restart() {
     let clickhouse = TestClickHouse::start();
-    let proxy = AnswerSwallowingProxy::to(clickhouse_addr(&clickhouse)).await;
+    let proxy = AnswerSwallowingProxy::to(clickhouse.addr()).await;
     let dir = tempfile::tempdir().unwrap();
     let through_proxy = format!("http://{}", proxy.addr);
     let first = collector(
@@ -152,7 +144,7 @@ async fn an_insert_stored_and_never_answered_is_not_stored_again_after_a_kill_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_answered_as_persisted_is_stored_after_a_kill_while_clickhouse_was_away() {
     let clickhouse = TestClickHouse::start();
-    let proxy = CuttableProxy::to(clickhouse_addr(&clickhouse)).await;
+    let proxy = CuttableProxy::to(clickhouse.addr()).await;
     let dir = tempfile::tempdir().unwrap();
     let through_proxy = format!("http://{}", proxy.addr);
     let first = collector(

@@ -41,14 +41,6 @@ async fn direct_collector(clickhouse: &TestClickHouse) -> aires_collector::Runni
     start_collector(sink, 20).await
 }
 
-fn clickhouse_addr(clickhouse: &TestClickHouse) -> std::net::SocketAddr {
-    clickhouse
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the dev server's address")
-}
-
 /// `batch` as a client sends its attempt number `attempt`.
 fn attempt(batch: &proto::EventBatch, attempt: u32) -> bytes::Bytes {
     proto::EventBatch {
@@ -82,9 +74,8 @@ async fn wait_for_count(clickhouse: &TestClickHouse, sql: &str, expected: i128) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_stored_by_a_collector_that_died_unanswered_are_not_stored_again_on_retry() {
     let clickhouse = TestClickHouse::start();
-    let proxy = AnswerSwallowingProxy::to(clickhouse_addr(&clickhouse)).await;
-    let mut through_proxy = clickhouse.sink_config();
-    through_proxy.url = format!("http://{}", proxy.addr);
+    let proxy = AnswerSwallowingProxy::to(clickhouse.addr()).await;
+    let through_proxy = clickhouse.sink_config_via(proxy.addr);
     // The first collector merges both batches into one insert, which is
     // stored, but whose answer never reaches it.
     let first = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 300).await;
@@ -196,9 +187,8 @@ async fn a_retry_of_a_batch_never_stored_is_stored_and_first_attempts_are_never_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_that_cannot_be_looked_up_is_refused_as_unavailable_and_stores_nothing() {
     let clickhouse = TestClickHouse::start();
-    let proxy = CuttableProxy::to(clickhouse_addr(&clickhouse)).await;
-    let mut through_proxy = clickhouse.sink_config();
-    through_proxy.url = format!("http://{}", proxy.addr);
+    let proxy = CuttableProxy::to(clickhouse.addr()).await;
+    let mut through_proxy = clickhouse.sink_config_via(proxy.addr);
     through_proxy.timeout = Duration::from_secs(2);
     let collector = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 20).await;
     proxy.cut();
@@ -252,9 +242,8 @@ async fn the_attempt_number_is_not_part_of_the_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_held_through_an_outage_and_retried_through_another_collector_is_stored_once() {
     let clickhouse = TestClickHouse::start();
-    let proxy = CuttableProxy::to(clickhouse_addr(&clickhouse)).await;
-    let mut through_proxy = clickhouse.sink_config();
-    through_proxy.url = format!("http://{}", proxy.addr);
+    let proxy = CuttableProxy::to(clickhouse.addr()).await;
+    let mut through_proxy = clickhouse.sink_config_via(proxy.addr);
     through_proxy.timeout = Duration::from_secs(2);
     let first = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 20).await;
     let second = start_collector(ClickHouseSink::start(&through_proxy).await.unwrap(), 20).await;

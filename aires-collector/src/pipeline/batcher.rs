@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use super::ack::Ack;
 use super::journal::Journal;
 use super::PipelineConfig;
-use crate::identity::Part;
+use crate::identity::{Digest, Part};
 use crate::row::Row;
 use crate::sink::{RowBatch, Sink, SinkErrorKind};
 use crate::telemetry::Metrics;
@@ -182,19 +182,16 @@ impl Batcher {
                 for ((rows, part), owner) in chunks.into_iter().zip(parts).zip(&owners) {
                     let batch = RowBatch::alone(rows, part);
                     writer
-                        .with_retries(batch, std::slice::from_ref(owner))
+                        .with_retries(batch, std::slice::from_ref(owner), None)
                         .await;
                 }
             } else {
                 writer.merged(chunks, parts, &owners).await;
             }
             if let Some(journal) = &journal {
-                let recorded = match cut {
+                match cut {
                     Some(cut) => journal.settle(cut, &lsns),
                     None => journal.forget(&lsns),
-                };
-                if let Err(error) = recorded {
-                    tracing::error!("updating the write-ahead log failed: {error}");
                 }
             }
         }
@@ -216,33 +213,10 @@ impl Writer {
     /// ([`Writer::alone`]).
     async fn merged(&self, chunks: Vec<Vec<Row>>, parts: Vec<Part>, owners: &[(Arc<Ack>, usize)]) {
         let batch = RowBatch::new(chunks, parts);
-        let count = batch.len();
-        self.metrics.batch_rows.observe(count as f64);
-        let first = Instant::now();
-        let mut backoff = self.initial_backoff;
-        loop {
-            let started = Instant::now();
-            match self.sink.write(&batch).await {
-                Ok(()) => return self.stored(&batch, started, owners),
-                Err(error) if error.kind == SinkErrorKind::Transient => {
-                    self.metrics.sink_retries.inc();
-                    let alone = first.elapsed() + backoff >= ALONE_AFTER;
-                    tracing::warn!(
-                        sink = self.sink.name(),
-                        rows = count,
-                        retry_in_ms = backoff.as_millis() as u64,
-                        "{error}; retrying{}, clients wait for their acks",
-                        if alone { " batch by batch" } else { "" }
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    if alone {
-                        let (chunks, parts) = batch.into_chunks();
-                        return self.alone(chunks, parts, owners).await;
-                    }
-                }
-                Err(error) => return self.refused(&error, count, owners),
-            }
+        let until = Instant::now() + ALONE_AFTER;
+        if let Some(batch) = self.with_retries(batch, owners, Some(until)).await {
+            let (chunks, parts) = batch.into_chunks();
+            self.alone(chunks, parts, owners).await;
         }
     }
 
@@ -250,7 +224,7 @@ impl Writer {
     /// are stored already.
     async fn alone(&self, chunks: Vec<Vec<Row>>, parts: Vec<Part>, owners: &[(Arc<Ack>, usize)]) {
         let digests: Vec<_> = parts.iter().map(|part| part.digest).collect();
-        let stored = self.look_up(&digests).await;
+        let stored = look_up(&*self.sink, &self.metrics, &digests, self.initial_backoff).await;
         for ((rows, part), owner) in chunks.into_iter().zip(parts).zip(owners) {
             let owner = std::slice::from_ref(owner);
             if stored.contains(&part.digest) {
@@ -260,52 +234,50 @@ impl Writer {
                 }
                 continue;
             }
-            self.with_retries(RowBatch::alone(rows, part), owner).await;
+            self.with_retries(RowBatch::alone(rows, part), owner, None)
+                .await;
         }
     }
 
-    /// The digests the sink's ledger holds, asking until it answers.
-    async fn look_up(&self, digests: &[crate::identity::Digest]) -> Vec<crate::identity::Digest> {
-        let mut backoff = self.initial_backoff;
-        loop {
-            self.metrics.ledger_lookups.inc_by(digests.len() as u64);
-            match self.sink.stored_batches(digests).await {
-                Ok(found) => return found,
-                Err(error) => {
-                    self.metrics.sink_retries.inc();
-                    tracing::warn!(
-                        sink = self.sink.name(),
-                        retry_in_ms = backoff.as_millis() as u64,
-                        "{error}; cannot yet look up the batches of a failed write"
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    /// Writes `batch` until it is stored or refused for good.
-    async fn with_retries(&self, batch: RowBatch, owners: &[(Arc<Ack>, usize)]) {
+    /// Writes `batch` until it is stored or refused for good, or a
+    /// transient failure comes at or past `until`: then the batch is given
+    /// back, its owners not yet settled.
+    async fn with_retries(
+        &self,
+        batch: RowBatch,
+        owners: &[(Arc<Ack>, usize)],
+        until: Option<Instant>,
+    ) -> Option<RowBatch> {
         let count = batch.len();
         self.metrics.batch_rows.observe(count as f64);
         let mut backoff = self.initial_backoff;
         loop {
             let started = Instant::now();
             match self.sink.write(&batch).await {
-                Ok(()) => return self.stored(&batch, started, owners),
+                Ok(()) => {
+                    self.stored(&batch, started, owners);
+                    return None;
+                }
                 Err(error) if error.kind == SinkErrorKind::Transient => {
                     self.metrics.sink_retries.inc();
+                    let give_back = until.is_some_and(|until| Instant::now() + backoff >= until);
                     tracing::warn!(
                         sink = self.sink.name(),
                         rows = count,
                         retry_in_ms = backoff.as_millis() as u64,
-                        "{error}; retrying, clients wait for their acks"
+                        "{error}; retrying{}, clients wait for their acks",
+                        if give_back { " batch by batch" } else { "" }
                     );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    if give_back {
+                        return Some(batch);
+                    }
                 }
-                Err(error) => return self.refused(&error, count, owners),
+                Err(error) => {
+                    self.refused(&error, count, owners);
+                    return None;
+                }
             }
         }
     }
@@ -329,6 +301,33 @@ impl Writer {
         );
         for (ack, rows) in owners {
             ack.failed(*rows, tonic::Code::FailedPrecondition, &error.message);
+        }
+    }
+}
+
+/// The digests among `digests` that `sink`'s ledger holds, asking until it
+/// answers (the batches' clients wait meanwhile).
+pub(super) async fn look_up(
+    sink: &dyn Sink,
+    metrics: &Metrics,
+    digests: &[Digest],
+    initial_backoff: Duration,
+) -> Vec<Digest> {
+    let mut backoff = initial_backoff;
+    loop {
+        metrics.ledger_lookups.inc_by(digests.len() as u64);
+        match sink.stored_batches(digests).await {
+            Ok(found) => return found,
+            Err(error) => {
+                metrics.sink_retries.inc();
+                tracing::warn!(
+                    sink = sink.name(),
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "{error}; cannot yet look batches up in the ledger"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
     }
 }

@@ -192,21 +192,21 @@ impl Journal {
 
     /// The insert of `cut` (the batches `lsns`) is stored or refused for
     /// good: its batches are done, and segments no longer needed go.
-    pub fn settle(&self, cut: u64, lsns: &[u64]) -> io::Result<()> {
+    pub fn settle(&self, cut: u64, lsns: &[u64]) {
         self.finish(SETTLED, &cut.to_le_bytes(), lsns)
     }
 
     /// The batches `lsns` are done without an insert (they gave no rows, or
     /// were found stored already).
-    pub fn forget(&self, lsns: &[u64]) -> io::Result<()> {
+    pub fn forget(&self, lsns: &[u64]) {
         self.finish(DONE, &lsns_payload(lsns), lsns)
     }
 
     /// Records that `lsns` are done, and deletes the segments no batch
     /// still needs. The record is a hint for a restart (without it, the
     /// batches are looked up again): if it cannot be written, the batches
-    /// are still done here, and the error is returned after.
-    fn finish(&self, kind: u8, payload: &[u8], lsns: &[u64]) -> io::Result<()> {
+    /// are still done here, and the failure is logged.
+    fn finish(&self, kind: u8, payload: &[u8], lsns: &[u64]) {
         let mut wal = self.wal.lock();
         let recorded = wal.append(kind, payload);
         let oldest_live = {
@@ -220,7 +220,9 @@ impl Journal {
         let released = wal.release(oldest_live.min(next));
         drop(wal);
         self.room.notify_waiters();
-        recorded.map(drop).and(released)
+        if let Err(error) = recorded.map(drop).and(released) {
+            tracing::error!("updating the write-ahead log failed: {error}");
+        }
     }
 
     /// Bytes the log holds on disk.
@@ -269,9 +271,7 @@ struct ForgetOnDrop<'a>(Option<(&'a Journal, u64)>);
 impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         if let Some((journal, lsn)) = self.0.take() {
-            if let Err(error) = journal.forget(&[lsn]) {
-                tracing::error!("updating the write-ahead log failed: {error}");
-            }
+            journal.forget(&[lsn]);
         }
     }
 }
@@ -388,7 +388,7 @@ mod tests {
                 );
             }
             let stored = journal.log_cut(&lsns[..2]).unwrap();
-            journal.settle(stored, &lsns[..2]).unwrap();
+            journal.settle(stored, &lsns[..2]);
             // Cut, sent maybe, and the process dies before it is settled.
             journal.log_cut(&[lsns[3], lsns[2]]).unwrap();
         }
@@ -430,7 +430,7 @@ mod tests {
         assert!(!waiting.is_finished(), "a full log takes nothing more");
         // The first batch is stored: its segment goes, and the wait ends.
         let cut = journal.log_cut(&[first]).unwrap();
-        journal.settle(cut, &[first]).unwrap();
+        journal.settle(cut, &[first]);
         let second = tokio::time::timeout(Duration::from_secs(10), waiting)
             .await
             .expect("room again")
@@ -505,14 +505,14 @@ mod tests {
                         }
                         Op::Settle(n) if !cuts.is_empty() => {
                             let (cut, members) = cuts.remove(n % cuts.len());
-                            journal.settle(cut, &members).unwrap();
+                            journal.settle(cut, &members);
                             for lsn in members {
                                 live.remove(&lsn);
                             }
                         }
                         Op::Forget(n) if !uncut.is_empty() => {
                             let lsn = uncut.remove(n % uncut.len());
-                            journal.forget(&[lsn]).unwrap();
+                            journal.forget(&[lsn]);
                             live.remove(&lsn);
                         }
                         Op::Settle(_) | Op::Forget(_) => {}

@@ -488,14 +488,6 @@ impl PipelineTasks {
     }
 }
 
-/// Logs a failure to update the write-ahead log: the batches stay in it
-/// (and are stored again, deduplicated, after a restart).
-fn log_error(result: std::io::Result<()>) {
-    if let Err(error) = result {
-        tracing::error!("updating the write-ahead log failed: {error}");
-    }
-}
-
 /// How long a processor waits for work before it counts as idle and gives
 /// its freed memory back (see [`crate::allocator`]).
 const IDLE: Duration = Duration::from_millis(500);
@@ -527,7 +519,7 @@ fn process(
             // Nothing to store: the log need not keep it (were it replayed,
             // it would give no rows again).
             if let (Some(journal), Some(lsn)) = (journal, work.lsn) {
-                log_error(journal.forget(&[lsn]));
+                journal.forget(&[lsn]);
             }
             continue;
         }

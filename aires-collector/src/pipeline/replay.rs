@@ -18,13 +18,12 @@
 use std::time::Duration;
 
 use super::ack::{AckOutcome, Settlement, MAX_NAMED_REJECTIONS};
+use super::batcher::look_up;
 use super::journal::{LoggedBatch, Unsettled};
 use super::recent_batches::Admission;
 use super::Pipeline;
 use crate::decode::EncodedBatch;
 use crate::identity::{BatchKey, Digest};
-
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Batches looked up in one query.
 const LOOKUP_CHUNK: usize = 500;
@@ -61,7 +60,7 @@ pub(super) fn start(pipeline: Pipeline, unsettled: Unsettled, backoff: Duration)
         while batches.peek().is_some() {
             let chunk: Vec<Registered> = batches.by_ref().take(LOOKUP_CHUNK).collect();
             let digests: Vec<Digest> = chunk.iter().map(|(b, _, _)| b.digest).collect();
-            let stored = look_up(&pipeline, &digests, backoff).await;
+            let stored = look_up(&*pipeline.ledger.0, &pipeline.metrics, &digests, backoff).await;
             for (logged, encoded, settlement) in chunk {
                 if stored.contains(&logged.digest) {
                     done(&pipeline, logged, encoded, settlement);
@@ -99,7 +98,7 @@ fn register(pipeline: &Pipeline, logged: Vec<LoggedBatch>) -> Vec<Registered> {
                         "a logged batch does not decode ({error}); skipped"
                     );
                     if let Some(journal) = &pipeline.journal {
-                        let _ = journal.forget(&[batch.lsn]);
+                        journal.forget(&[batch.lsn]);
                     }
                     return None;
                 }
@@ -118,26 +117,6 @@ fn register(pipeline: &Pipeline, logged: Vec<LoggedBatch>) -> Vec<Registered> {
         .collect()
 }
 
-/// The digests among `digests` the sink's ledger holds, asking until it
-/// answers (the batches' retries wait meanwhile).
-async fn look_up(pipeline: &Pipeline, digests: &[Digest], backoff: Duration) -> Vec<Digest> {
-    let mut delay = backoff;
-    loop {
-        pipeline.metrics.ledger_lookups.inc_by(digests.len() as u64);
-        match pipeline.ledger.0.stored_batches(digests).await {
-            Ok(found) => return found,
-            Err(error) => {
-                tracing::warn!(
-                    retry_in_ms = delay.as_millis() as u64,
-                    "{error}; cannot yet look up the batches the write-ahead log held"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-}
-
 /// A logged batch the ledger holds: settled in the log, and its retries
 /// answered as its first attempt was (decoding it again gives the same
 /// counts and rejections).
@@ -149,9 +128,7 @@ fn done(
 ) {
     pipeline.metrics.batches_deduplicated.inc();
     if let Some(journal) = &pipeline.journal {
-        if let Err(error) = journal.forget(&[logged.lsn]) {
-            tracing::error!("updating the write-ahead log failed: {error}");
-        }
+        journal.forget(&[logged.lsn]);
     }
     let Some(settlement) = settlement else {
         return;

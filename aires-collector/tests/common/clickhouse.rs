@@ -157,6 +157,26 @@ impl TestClickHouse {
             .collect()
     }
 
+    /// The server's address, for a proxy in front of it.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the server's URL is http://host:port")
+    }
+
+    /// The collector's ClickHouse options, reaching this server through a
+    /// proxy at `proxy`.
+    pub fn sink_config_via(
+        &self,
+        proxy: std::net::SocketAddr,
+    ) -> aires_collector::sink::ClickHouseConfig {
+        aires_collector::sink::ClickHouseConfig {
+            url: format!("http://{proxy}"),
+            ..self.sink_config()
+        }
+    }
+
     /// The collector's ClickHouse options for this database.
     pub fn sink_config(&self) -> aires_collector::sink::ClickHouseConfig {
         aires_collector::sink::ClickHouseConfig {
