@@ -4,8 +4,9 @@ use aires_proto::v1 as proto;
 use serde_json::{json, Map, Value as Json};
 
 /// One event as a JSON object. Ids are hex, the timestamp is RFC 3339 with
-/// nanoseconds, and attributes keep their JSON type (non-finite floats
-/// become strings, since JSON has no NaN).
+/// nanoseconds, and attributes keep their JSON type. JSON has no NaN or
+/// infinity, so those floats are written as proto3's JSON mapping writes
+/// them: `"NaN"`, `"Infinity"`, `"-Infinity"`.
 pub(crate) fn event_to_json(batch: &proto::EventBatch, event: &proto::Event) -> Json {
     let mut out = Map::new();
     out.insert("ts".into(), rfc3339_nanos(event.timestamp_unix_nano).into());
@@ -98,9 +99,19 @@ fn attribute_json(attribute: &proto::Attribute) -> Json {
         Some(Value::UintValue(v)) => (*v).into(),
         Some(Value::DoubleValue(v)) => serde_json::Number::from_f64(*v)
             .map(Json::Number)
-            .unwrap_or_else(|| v.to_string().into()),
+            .unwrap_or_else(|| non_finite_text(*v).into()),
         Some(Value::BoolValue(v)) => (*v).into(),
         None => Json::Null,
+    }
+}
+
+fn non_finite_text(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
     }
 }
 
@@ -187,6 +198,14 @@ mod tests {
                     key: "ratio".into(),
                     value: Some(proto::attribute::Value::DoubleValue(f64::NAN)),
                 },
+                proto::Attribute {
+                    key: "up".into(),
+                    value: Some(proto::attribute::Value::DoubleValue(f64::INFINITY)),
+                },
+                proto::Attribute {
+                    key: "down".into(),
+                    value: Some(proto::attribute::Value::DoubleValue(f64::NEG_INFINITY)),
+                },
             ],
             ..Default::default()
         };
@@ -199,5 +218,7 @@ mod tests {
         assert_eq!(json["service"], "api");
         assert_eq!(json["fields"]["ms"], 812);
         assert_eq!(json["fields"]["ratio"], "NaN");
+        assert_eq!(json["fields"]["up"], "Infinity");
+        assert_eq!(json["fields"]["down"], "-Infinity");
     }
 }
