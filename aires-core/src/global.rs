@@ -60,6 +60,7 @@ pub fn init_with_encoder(
         return Err(InitError::AlreadyInitialized);
     }
     let pipeline = Pipeline::start_with_encoder(config, adjust)?;
+    shutdown_at_exit();
     level::set_global_filter(pipeline.level());
     *current = Some(pipeline.clone());
     *LAST.lock() = Some(pipeline.clone());
@@ -91,6 +92,40 @@ impl Drop for Guard {
             eprintln!("aires: {error}");
         }
     }
+}
+
+/// Registers (once per process) an `atexit` hook that shuts down a global
+/// pipeline still running when the process exits: `std::process::exit`, a
+/// guard that was forgotten or kept in a `static`, an exit from C. The wait
+/// is bounded by the pipeline's shutdown timeout; what is still unsent then
+/// is reported on stderr. With the guard dropped first, the hook finds
+/// nothing to do.
+fn shutdown_at_exit() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        #[cfg(unix)]
+        // SAFETY: registers a plain `extern "C" fn` that does not unwind.
+        unsafe {
+            libc::atexit(on_exit);
+        }
+    });
+}
+
+#[cfg(unix)]
+extern "C" fn on_exit() {
+    // A panic must not cross into C; a lock held by a thread frozen in
+    // exit means there is nothing safe to do.
+    let _ = std::panic::catch_unwind(|| {
+        let Some(timeout) = CURRENT
+            .try_lock()
+            .and_then(|current| current.as_ref().map(Pipeline::shutdown_timeout))
+        else {
+            return;
+        };
+        if let Err(error) = shutdown(timeout) {
+            eprintln!("aires: at exit: {error}");
+        }
+    });
 }
 
 /// Flushes the global pipeline: returns once everything emitted before the
@@ -214,6 +249,39 @@ fn with_current<T>(payload: T, send: impl FnOnce(&Pipeline, T)) {
         match CURRENT.lock().clone() {
             Some(pipeline) => send(&pipeline, payload),
             None => count_no_pipeline(generation),
+        }
+    }
+}
+
+/// Counts an event whose fields or message panicked while being evaluated,
+/// before it took a queue slot, as `events_dropped_abandoned`: the event
+/// macros arm one before evaluating anything and disarm it (with
+/// [`AbandonOnUnwind::disarm`], free) once every value is ready.
+#[must_use]
+#[derive(Debug)]
+pub struct AbandonOnUnwind(());
+
+impl AbandonOnUnwind {
+    /// Starts counting an unwind as an abandoned event.
+    #[inline(always)]
+    pub fn arm() -> Self {
+        AbandonOnUnwind(())
+    }
+
+    /// Every value was evaluated: nothing to count.
+    #[inline(always)]
+    pub fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for AbandonOnUnwind {
+    // Runs only while unwinding: `disarm` forgets the guard otherwise.
+    #[cold]
+    fn drop(&mut self) {
+        match CURRENT.try_lock().and_then(|current| current.clone()) {
+            Some(pipeline) => pipeline.count_abandoned(),
+            None => count_no_pipeline(GENERATION.load(Ordering::Relaxed)),
         }
     }
 }

@@ -64,7 +64,7 @@ pub use error_info::ErrorInfo;
 pub use event::{Attributes, Event, EventBuilder, INLINE_ATTRIBUTES};
 pub use global::{
     count_filtered, dispatch, dispatch_with, flush, forget_after_fork, init, init_with_encoder,
-    metrics, shutdown, Guard,
+    metrics, shutdown, AbandonOnUnwind, Guard,
 };
 pub use http::HttpInfo;
 pub use ids::{IdError, SpanId, TraceId};

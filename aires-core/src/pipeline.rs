@@ -351,6 +351,11 @@ impl Pipeline {
     }
 
     /// A snapshot of this pipeline's counters.
+    /// Counts an event given up because building it panicked.
+    pub(crate) fn count_abandoned(&self) {
+        self.shared.counters.dropped_abandoned.add(1);
+    }
+
     pub fn metrics(&self) -> Metrics {
         let c = &self.shared.counters;
         let queue_depth = self.shared.queue.len() as u64;

@@ -107,9 +107,13 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
                 #krate::CallSite::new_static(::std::file!(), ::std::line!(), ::std::module_path!());
             // Every field is evaluated here, in order, before the event
             // takes its queue slot; the closure only moves them in, so the
-            // event is built where the batch worker reads it.
+            // event is built where the batch worker reads it. A panic in a
+            // value (a `Display` impl, a format argument) is counted as an
+            // abandoned event.
+            let __aires_unwind = #krate::__private::AbandonOnUnwind::arm();
             #(#bindings)*
             let __aires_message = #message_expr;
+            __aires_unwind.disarm();
             #krate::__private::dispatch_with(
                 __AIRES_LEVEL,
                 __aires_message,

@@ -112,7 +112,9 @@ pub use aires_transport_grpc as grpc;
 #[doc(hidden)]
 pub mod __private {
     pub use aires_core::level::{enabled, STATIC_MAX_LEVEL};
-    pub use aires_core::{count_filtered, dispatch_with, EventBuilder, Str, Value};
+    pub use aires_core::{
+        count_filtered, dispatch_with, AbandonOnUnwind, EventBuilder, Str, Value,
+    };
     pub use aires_macros::event;
 }
 

@@ -231,6 +231,33 @@ fn a_panicking_field_conversion_drops_only_that_event_and_counts_it() {
     assert_eq!(metrics.events_dropped(), 1);
 }
 
+/// A type whose `Display` panics, as a buggy formatter does.
+struct BadDisplay;
+
+impl std::fmt::Display for BadDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("display failed")
+    }
+}
+
+#[test]
+fn a_panic_in_a_display_field_or_a_format_argument_is_counted_as_abandoned() {
+    let _lock = global_lock();
+    let memory = MemoryTransport::new();
+    let guard = aires::init(test_config(memory.clone())).unwrap();
+    let field = std::panic::catch_unwind(|| aires::info!("display field", bad = %BadDisplay));
+    let debug = std::panic::catch_unwind(|| aires::info!("message {}", BadDisplay, n = 1));
+    assert!(field.is_err() && debug.is_err());
+    aires::info!("after");
+    aires::flush(DEADLINE).unwrap();
+    let metrics = aires::metrics();
+    guard.shutdown(DEADLINE).unwrap();
+    let messages: Vec<String> = memory.events().into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, ["after"]);
+    assert_eq!(metrics.events_dropped_abandoned, 2);
+    assert_eq!(metrics.events_dropped(), 2);
+}
+
 /// A field type whose conversion logs an event of its own.
 struct Chatty;
 
