@@ -87,7 +87,7 @@ export interface InitOptions {
   batchTimeoutMs?: number
   /** Events the queue holds before new ones are dropped. Default 4096. */
   queueCapacity?: number
-  /** Batches sent concurrently. Default 16. */
+  /** Batches sent concurrently. Default 64. */
   maxInFlight?: number
   /** A send taking longer fails and is retried, in ms. Default 10000. */
   sendTimeoutMs?: number

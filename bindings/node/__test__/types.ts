@@ -8,7 +8,15 @@ async function main(): Promise<void> {
   info('order placed', { orderId: 123, amount: 9.99, currency: 'EUR', big: 1n, when: new Date() });
   const err = new Error('card declined', { cause: new Error('gateway') });
   aires.error('payment failed', { err, http: { method: 'POST', route: '/pay', status: 502, durationMs: 31.5 } });
-  const log: Logger = aires.child({ requestId: 'r-1' });
+  aires.error('payment failed', err);
+  aires.error(err, 'payment failed');
+  aires.info({ orderId: 1 }, 'placed');
+  aires.init({ redact: ['password', 'user.token'], serializers: { req: (r: { url: string }) => ({ url: r.url }) } });
+  aires.init({ redact: { paths: ['password'], censor: '***' } });
+  const log: Logger = aires.child({ requestId: 'r-1' }, { level: 'debug' });
+  log.level = 'warn';
+  const bound: Fields = log.bindings();
+  void bound;
   const fields: Fields = { ms: 812 };
   const result: number = aires.withContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', sessionId: 's-1' }, () => {
     log.warn('slow query', fields);

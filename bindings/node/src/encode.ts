@@ -5,7 +5,7 @@
 // a full buffer) makes `encodeFields` answer -1, and the caller sends JSON.
 
 import * as native from '../native';
-import type { Fields } from './fields';
+import { Fields, intercepting, intercepts } from './fields';
 
 /** Bytes of the buffer; fields that need more go as JSON. */
 const CAPACITY = 1 << 16;
@@ -43,6 +43,8 @@ function encodeFields(fields: Fields, at: number): number {
   if (proto !== Object.prototype && proto !== null) return -1;
   for (const key in fields) {
     if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
+    // Redaction and serializers apply on the JSON way.
+    if (intercepting && intercepts(key)) return -1;
     const v = fields[key];
     let tag: number;
     switch (typeof v) {

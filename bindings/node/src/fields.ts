@@ -7,6 +7,8 @@
 // null or undefined, the text is V8's own JSON.stringify of the object.
 // Anything else goes through `normalise` first.
 
+import { Redactor, RedactOption } from './redact';
+
 /** Values a field may hold. Anything else is recorded as documented in the README. */
 export type FieldValue = string | number | bigint | boolean | null | undefined | Date | Error | object;
 
@@ -17,10 +19,53 @@ export type Fields = Record<string, FieldValue>;
 const MARKER = '\u0000\u0001aires:';
 const MAX_DEPTH = 8;
 
-/** Whether `JSON.stringify(fields)` keeps every value exactly. */
+/** A function that turns the value under one top-level key into what is stored, as pino's `serializers`. */
+export type Serializer = (value: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let redactor: Redactor | undefined;
+let serializers: Record<string, Serializer> | undefined;
+/** True when some top-level keys need `normalise` (redaction, serializers). */
+export let intercepting = false;
+const interceptKeys = new Set<string>();
+let interceptAll = false;
+/** Bumped whenever the rules change, so bindings encoded before are encoded again. */
+export let rulesGeneration = 0;
+
+/** Checks init's `redact` and `serializers` (TypeError on bad ones) and returns what puts them in force. */
+export function prepareRules(redact: RedactOption | undefined, given: Record<string, Serializer> | undefined): () => void {
+  if (given !== undefined && (typeof given !== 'object' || given === null || Object.values(given).some((f) => typeof f !== 'function'))) {
+    throw new TypeError('aires.init: serializers must be an object of functions');
+  }
+  const compiled = redact === undefined ? undefined : new Redactor(redact);
+  return () => setRules(compiled, given);
+}
+
+function setRules(compiled: Redactor | undefined, given: Record<string, Serializer> | undefined): void {
+  redactor = compiled;
+  serializers = given === undefined || Object.keys(given).length === 0 ? undefined : { ...given };
+  interceptKeys.clear();
+  interceptAll = compiled?.firstKeys.has('*') ?? false;
+  for (const key of compiled?.firstKeys ?? []) interceptKeys.add(key);
+  for (const key of Object.keys(serializers ?? {})) interceptKeys.add(key);
+  intercepting = interceptAll || interceptKeys.size > 0;
+  rulesGeneration++;
+}
+
+/** Whether the top-level `key` needs `normalise` (only asked while `intercepting`). */
+export function intercepts(key: string): boolean {
+  return interceptAll || interceptKeys.has(key);
+}
+
+function hasToJSON(o: object): o is { toJSON(key: string): unknown } {
+  return typeof (o as { toJSON?: unknown }).toJSON === 'function';
+}
+
+/** Whether `JSON.stringify(fields)` keeps every value exactly (and no rule applies). */
 export function isFlat(fields: Fields): boolean {
+  if (hasToJSON(fields)) return false;
   for (const key in fields) {
     if (!hasOwn(fields, key)) continue;
+    if (intercepting && intercepts(key)) return false;
     const v = fields[key];
     switch (typeof v) {
       case 'string':
@@ -46,7 +91,7 @@ function hasOwn(o: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);
 }
 
-function isError(v: unknown): v is Error {
+export function isError(v: unknown): v is Error {
   return v instanceof Error || Object.prototype.toString.call(v) === '[object Error]';
 }
 
@@ -76,6 +121,10 @@ function isMarked(v: string): boolean {
 }
 
 function put(out: Record<string, unknown>, key: string, v: unknown, depth: number, seen: Set<object>): void {
+  if (depth > 0 && redactor !== undefined && redactor.matches(key)) {
+    if (redactor.censor !== undefined) out[key] = redactor.censor;
+    return;
+  }
   switch (typeof v) {
     case 'string':
       out[key] = isMarked(v) ? `${MARKER}string:${v}` : v;
@@ -109,6 +158,11 @@ function put(out: Record<string, unknown>, key: string, v: unknown, depth: numbe
     out[key] = '[Circular]';
   } else if (depth >= MAX_DEPTH) {
     out[key] = safeJson(obj);
+  } else if (hasToJSON(obj)) {
+    // A URL, a class that redacts itself: stored as what JSON.stringify writes, at any depth.
+    seen.add(obj);
+    put(out, key, obj.toJSON(key), depth + 1, seen);
+    seen.delete(obj);
   } else {
     seen.add(obj);
     for (const k in obj) {
@@ -137,9 +191,23 @@ export function normalise(fields: Fields): Normalised {
   const seen = new Set<object>();
   for (const key in fields) {
     if (!hasOwn(fields, key)) continue;
-    const v = fields[key];
+    let v: unknown = fields[key];
+    if (intercepting && intercepts(key)) {
+      if (redactor !== undefined && redactor.matches(key)) {
+        if (redactor.censor !== undefined) out[key] = redactor.censor;
+        continue;
+      }
+      const serialize = serializers?.[key];
+      if (serialize !== undefined) v = serialize(v);
+    }
     if ((key === 'err' || key === 'error') && isError(v) && error === undefined) {
       error = v;
+      // As pino's err serializer: the error's own properties (code, status...) are kept.
+      for (const k of Object.keys(v)) {
+        if (k !== 'name' && k !== 'message' && k !== 'stack' && k !== 'cause') {
+          put(out, `${key}.${k}`, (v as unknown as Record<string, unknown>)[k], 1, seen);
+        }
+      }
     } else if (key === 'http' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
       out[key] = v;
     } else if (key === 'tags' && Array.isArray(v) && v.every((t) => typeof t === 'string')) {
@@ -157,6 +225,11 @@ export function normalise(fields: Fields): Normalised {
  * object (a Date, a URL) is one field, `value`, holding that.
  */
 export function objectJson(fields: Fields, flat: boolean): { json: string | undefined; error: Error | undefined } {
+  if (!flat && hasToJSON(fields)) {
+    const j = fields.toJSON('');
+    if (typeof j !== 'object' || j === null) return objectJson({ value: j as FieldValue }, false);
+    if (j !== fields) return objectJson(j as Fields, false);
+  }
   if (Array.isArray(fields)) return { json: JSON.stringify({ value: safeJson(fields) }), error: undefined };
   const n = flat ? { fields, error: undefined } : normalise(fields);
   const json = JSON.stringify(n.fields);

@@ -16,9 +16,10 @@ import { callSite } from './callsite';
 import { ambient, getContext, useOpenTelemetry, withContext } from './context';
 import { errorInput } from './errors';
 import { encodeCall, encodedBuffer, encodedCopy } from './encode';
-import { Fields, FieldValue, isFlat, inner, objectJson } from './fields';
+import { Fields, FieldValue, isError, isFlat, inner, objectJson, prepareRules, rulesGeneration, Serializer } from './fields';
+import type { RedactOption } from './redact';
 
-export type { Fields, FieldValue };
+export type { Fields, FieldValue, RedactOption, Serializer };
 
 /**
  * The per-event entry point. src/emit.rs registers it by hand (without
@@ -52,7 +53,7 @@ export interface Options {
   batchTimeoutMs?: number;
   /** Events queued before new ones are dropped (and counted). Default 4096; `AIRES_QUEUE_CAPACITY`. */
   queueCapacity?: number;
-  /** Batches sent concurrently. Default 16; `AIRES_MAX_IN_FLIGHT`. */
+  /** Batches sent concurrently. Default 64; `AIRES_MAX_IN_FLIGHT`. */
   maxInFlight?: number;
   /** Per-send timeout, ms. Default 10000; `AIRES_SEND_TIMEOUT_MS`. */
   sendTimeoutMs?: number;
@@ -76,9 +77,26 @@ export interface Options {
   openTelemetry?: boolean;
   /** How long `process.exit()` waits to send what is queued, ms. Default 2000. */
   exitTimeoutMs?: number;
+  /** Paths to censor, as pino's `redact`: `['password', 'user.token', '*.secret', 'headers["x-api-key"]']`, or `{ paths, censor?, remove? }`. At any depth, in call fields, child bindings and context. */
+  redact?: RedactOption;
+  /** Functions applied to the value under a top-level key before it is stored, as pino's `serializers`. Without an `err` one, an Error under `err` fills the error columns and keeps its own properties as `err.*` fields. */
+  serializers?: Record<string, Serializer>;
 }
 
-/** A logger: the six levels, and `child` for bound fields. */
+/**
+ * A logging function. The argument orders of pino work alongside Aires' own:
+ * `(message, fields?)`, `(message, error)`, `(error, message?)` and
+ * `(fields, message?)`. An Error goes to the event's error columns (with its
+ * own properties, such as `code`, as `err.*` fields); a string message is
+ * recorded as it is (no `%s` interpolation).
+ */
+export interface LogFn {
+  (message: string, fields?: Fields | Error): void;
+  (error: Error, message?: string): void;
+  (fields: Fields, message?: string): void;
+}
+
+/** A logger: the six levels, its own level, and `child` for bound fields. */
 export interface Logger {
   trace: LogFn;
   debug: LogFn;
@@ -86,69 +104,120 @@ export interface Logger {
   warn: LogFn;
   error: LogFn;
   fatal: LogFn;
-  /** A logger adding `bindings` to every event (call fields win). */
-  child(bindings: Fields): Logger;
-  /** Whether an event at `level` would be recorded. */
+  /** A logger adding `bindings` to every event (call fields win). `options.level` gives it a level of its own. */
+  child(bindings: Fields, options?: ChildOptions): Logger;
+  /** The bindings this logger adds (its parents' included). */
+  bindings(): Fields;
+  /** This logger's level. Setting it on the root logger is `setLevel`; on a child, it changes that child only. */
+  level: Level | 'off';
+  /** Whether an event at `level` would be recorded by this logger. */
   isLevelEnabled(level: Level): boolean;
 }
 
+/** Options of `child`. */
+export interface ChildOptions {
+  /** The child's own level; without one it follows its parent's. */
+  level?: Level | 'off';
+}
+
 const LEVELS: Record<Level | 'off', number> = { trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, off: 7 };
+const LEVEL_NAMES = Object.keys(LEVELS) as (Level | 'off')[];
+
+function levelNumber(level: unknown, where: string): number {
+  if (typeof level !== 'string' || !(level in LEVELS)) {
+    throw new TypeError(`${where}: level must be one of ${LEVEL_NAMES.join(', ')}; got ${String(level)}`);
+  }
+  return LEVELS[level as Level];
+}
 
 // Until init, and after shutdown, every call crosses into the core, which
 // counts it as dropped before init / after shutdown, as in Rust.
 let minLevel = 0;
+/** The core's own level: the least severe any logger records. */
+let coreLevel = 0;
 let captureSites = false;
 let exitTimeoutMs = 2000;
 let dirty = false;
 let exitHooked = false;
 
-/** A logger's bound fields: as JSON text without braces, and encoded (null when they cannot be). */
-interface Bound {
-  json: string;
-  bytes: Uint8Array | null;
+/** Lets events at `level` through the core, for a logger more verbose than the root. */
+function lowerCoreLevel(level: number): void {
+  if (level !== 0 && coreLevel !== 0 && level < coreLevel && native.isRunning()) {
+    coreLevel = native.setLevel(LEVEL_NAMES[level - 1]);
+  }
 }
 
-const UNBOUND: Bound = { json: '', bytes: new Uint8Array(0) };
+/** A logger's bound fields: the merged bindings, as JSON text without braces and encoded (null when they cannot be). */
+class Bound {
+  json = '';
+  bytes: Uint8Array | null = new Uint8Array(0);
+  private generation = -1;
 
-function emit(level: number, bound: Bound, message: string | Error, fields: Fields | undefined): void {
-  let error: Error | undefined;
+  constructor(readonly fields: Fields) {}
+
+  /** Encodes the bindings again if the redaction or serializer rules changed since. */
+  current(): this {
+    if (this.generation !== rulesGeneration) {
+      this.generation = rulesGeneration;
+      this.json = '';
+      this.bytes = new Uint8Array(0);
+      if (Object.keys(this.fields).length !== 0) {
+        this.json = inner(this.fields);
+        const end = encodeCall(this.bytes, this.fields);
+        this.bytes = end >= 0 ? encodedCopy(end) : null;
+      }
+    }
+    return this;
+  }
+}
+
+/** How a call's arguments read, whichever order they came in. */
+function emit(level: number, bound: Bound, first: unknown, second: unknown): void {
   let text: string;
-  if (typeof message === 'string') {
-    text = message;
-  } else if (message instanceof Error) {
-    error = message;
-    text = message.message;
+  let fields: unknown;
+  if (typeof first === 'string') {
+    text = first;
+    fields = isError(second) ? { err: second } : second;
+  } else if (isError(first)) {
+    text = typeof second === 'string' ? second : first.message;
+    fields = typeof second === 'object' && second !== null ? { err: first, ...second } : { err: first };
+  } else if (typeof first === 'object' && first !== null) {
+    text = second === undefined ? '' : String(second);
+    fields = first;
   } else {
-    text = String(message);
+    text = String(first);
+    fields = second;
   }
   const context = ambient();
+  const binding = bound.current();
   dirty = true;
   // The fast way: flat fields (and bindings), no context, no error, no call site.
-  if (error === undefined && !captureSites && context === '' && bound.bytes !== null) {
-    const at = encodeCall(bound.bytes, fields);
+  if (!captureSites && context === '' && binding.bytes !== null) {
+    const at = encodeCall(binding.bytes, fields as Fields | undefined);
     if (at >= 0) {
       emitEvent(level, text, encodedBuffer, at);
       return;
     }
   }
   let json: string | undefined;
+  let error: Error | undefined;
   if (fields !== undefined && fields !== null) {
     try {
       if (typeof fields !== 'object') {
         json = JSON.stringify({ value: String(fields) });
       } else {
-        const o = objectJson(fields, isFlat(fields));
-        error ??= o.error;
+        const o = objectJson(fields as Fields, isFlat(fields as Fields));
+        error = o.error;
         json = o.json;
       }
     } catch (e) {
-      // A getter or toString that throws: the event is still recorded, and says why its fields are missing.
+      // A getter, toJSON or serializer that throws: the event is still recorded, and says why its fields are missing.
       json = JSON.stringify({ 'aires.fields_error': e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
-  if (context !== '' || bound.json !== '') {
+  if (context !== '' || binding.json !== '') {
     let parts = context;
-    if (bound.json !== '') parts = parts === '' ? bound.json : `${parts},${bound.json}`;
+    if (binding.json !== '') parts = parts === '' ? binding.json : `${parts},${binding.json}`;
     if (json !== undefined && json.length > 2) parts = `${parts},${json.slice(1, -1)}`;
     json = `{${parts}}`;
   }
@@ -159,44 +228,73 @@ function emit(level: number, bound: Bound, message: string | Error, fields: Fiel
   }
 }
 
-/** A logging function: a message (or an Error) and optional fields. */
-export type LogFn = (message: string | Error, fields?: Fields) => void;
-
-function levelFn(level: number, bound: Bound): LogFn {
-  return (message, fields) => {
-    if (level >= minLevel) emit(level, bound, message, fields);
-  };
+/** A logger's state: its bindings and its own level (0: follow the parent's). */
+interface LoggerState {
+  bound: Bound;
+  level: number;
+  parent: LoggerState | undefined;
 }
 
-function makeLogger(bound: Bound): Logger {
+/** The level a logger records from: its own, else its nearest ancestor's, else the root's. */
+function effectiveLevel(state: LoggerState): number {
+  for (let s: LoggerState | undefined = state; s !== undefined; s = s.parent) {
+    if (s.level !== 0) return s.level;
+  }
+  return minLevel;
+}
+
+function levelFn(level: number, state: LoggerState): LogFn {
+  if (state.parent === undefined) {
+    return ((first: unknown, second?: unknown) => {
+      if (level >= minLevel) emit(level, state.bound, first, second);
+    }) as LogFn;
+  }
+  return ((first: unknown, second?: unknown) => {
+    if (level >= effectiveLevel(state)) emit(level, state.bound, first, second);
+  }) as LogFn;
+}
+
+function makeLogger(state: LoggerState): Logger {
+  const root = state.parent === undefined;
   return {
-    trace: levelFn(1, bound),
-    debug: levelFn(2, bound),
-    info: levelFn(3, bound),
-    warn: levelFn(4, bound),
-    error: levelFn(5, bound),
-    fatal: levelFn(6, bound),
-    child(bindings) {
+    trace: levelFn(1, state),
+    debug: levelFn(2, state),
+    info: levelFn(3, state),
+    warn: levelFn(4, state),
+    error: levelFn(5, state),
+    fatal: levelFn(6, state),
+    child(bindings, options) {
       if (typeof bindings !== 'object' || bindings === null) {
         throw new TypeError('child(bindings): bindings must be an object');
       }
-      const more = inner(bindings);
-      const json = bound.json === '' ? more : more === '' ? bound.json : `${bound.json},${more}`;
-      let bytes: Uint8Array | null = null;
-      if (bound.bytes !== null) {
-        const end = encodeCall(bound.bytes, bindings);
-        bytes = end >= 0 ? encodedCopy(end) : null;
+      const level = options?.level === undefined ? 0 : levelNumber(options.level, 'child(bindings, options)');
+      lowerCoreLevel(level);
+      const fields = { ...state.bound.fields, ...bindings };
+      return makeLogger({ bound: new Bound(fields), level, parent: state });
+    },
+    bindings() {
+      return { ...state.bound.fields };
+    },
+    get level(): Level | 'off' {
+      const n = effectiveLevel(state);
+      return n === 0 ? 'info' : LEVEL_NAMES[n - 1];
+    },
+    set level(level: Level | 'off') {
+      if (root) {
+        setLevel(level);
+      } else {
+        state.level = levelNumber(level, 'logger.level');
+        lowerCoreLevel(state.level);
       }
-      return makeLogger({ json, bytes });
     },
     isLevelEnabled(level) {
-      return LEVELS[level] >= minLevel;
+      return LEVELS[level] >= effectiveLevel(state);
     },
   };
 }
 
 /** The root logger; the top-level functions log through it. */
-export const logger: Logger = makeLogger(UNBOUND);
+export const logger: Logger = makeLogger({ bound: new Bound({}), level: 0, parent: undefined });
 
 /** Records an event at trace level. */
 export const trace: LogFn = logger.trace;
@@ -206,27 +304,26 @@ export const debug: LogFn = logger.debug;
 export const info: LogFn = logger.info;
 /** Records an event at warn level. */
 export const warn: LogFn = logger.warn;
-/** Records an event at error level; pass the error as `{ err }` or first. */
+/** Records an event at error level; the error may come first, second, or as `{ err }`. */
 export const error: LogFn = logger.error;
 /** Records an event at fatal level. It does not stop the process. */
 export const fatal: LogFn = logger.fatal;
 
 /** A logger adding `bindings` to every event. */
-export function child(bindings: Fields): Logger {
-  return logger.child(bindings);
+export function child(bindings: Fields, options?: ChildOptions): Logger {
+  return logger.child(bindings, options);
 }
 
-/** Whether an event at `level` would be recorded. */
+/** Whether an event at `level` would be recorded by the root logger. */
 export function isLevelEnabled(level: Level): boolean {
   return LEVELS[level] >= minLevel;
 }
 
-/** Changes the least severe level recorded, in the whole process (other worker threads see it at their next `init`). */
+/** Changes the root logger's level, in the whole process (other worker threads see it at their next `init`). Children with a level of their own keep it. */
 export function setLevel(level: Level | 'off'): void {
-  if (typeof level !== 'string' || !(level in LEVELS)) {
-    throw new TypeError(`setLevel: level must be one of ${Object.keys(LEVELS).join(', ')}; got ${String(level)}`);
-  }
+  levelNumber(level, 'setLevel');
   minLevel = native.setLevel(level);
+  coreLevel = minLevel;
 }
 
 const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow', 'spoolDir'] as const;
@@ -289,12 +386,15 @@ function hookExit(): void {
  */
 export function init(options: Options = {}): void {
   check(options);
-  const { captureCallSite, openTelemetry, exitTimeoutMs: exitMs, ...core } = options;
+  const { captureCallSite, openTelemetry, exitTimeoutMs: exitMs, redact, serializers, ...core } = options;
+  const applyRules = prepareRules(redact, serializers);
   if (!isMainThread && native.isRunning()) {
     minLevel = native.currentLevel();
   } else {
     minLevel = native.init(core);
   }
+  coreLevel = minLevel;
+  applyRules();
   captureSites = captureCallSite === true;
   exitTimeoutMs = exitMs ?? 2000;
   useOpenTelemetry(openTelemetry !== false);
@@ -314,6 +414,7 @@ export function flush(timeoutMs?: number): Promise<boolean> {
 export async function shutdown(timeoutMs?: number): Promise<boolean> {
   const done = await native.shutdown(timeoutMs);
   minLevel = 0;
+  coreLevel = 0;
   dirty = false;
   return done;
 }

@@ -28,7 +28,7 @@ pub struct InitOptions {
     pub batch_timeout_ms: Option<u32>,
     /// Events the queue holds before new ones are dropped. Default 4096.
     pub queue_capacity: Option<u32>,
-    /// Batches sent concurrently. Default 16.
+    /// Batches sent concurrently. Default 64.
     pub max_in_flight: Option<u32>,
     /// A send taking longer fails and is retried, in ms. Default 10000.
     pub send_timeout_ms: Option<u32>,
