@@ -272,6 +272,24 @@ impl EventBuilder {
         self.event.attributes = attributes;
     }
 
+    /// Where a key was given twice, keeps only its last value: bindings
+    /// that add context first and the call's fields after use this, so the
+    /// call wins, as in every SDK.
+    pub fn keep_last_of_each_key(&mut self) {
+        let attributes = &mut self.event.attributes;
+        let mut i = 0;
+        while i < attributes.len() {
+            let repeated = attributes[i + 1..]
+                .iter()
+                .any(|later| later.key == attributes[i].key);
+            if repeated {
+                attributes.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Adds a typed field in place.
     #[inline(always)]
     pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {

@@ -152,6 +152,7 @@ impl Pipeline {
         thread::Builder::new()
             .name("aires-delivery".into())
             .spawn(move || {
+                block_process_signals();
                 runtime.block_on(delivery.run());
                 // Let in-flight transport tasks (connections) wind down.
                 runtime.shutdown_timeout(Duration::from_millis(100));
@@ -173,7 +174,10 @@ impl Pipeline {
         };
         thread::Builder::new()
             .name("aires-batcher".into())
-            .spawn(move || worker.run())?;
+            .spawn(move || {
+                block_process_signals();
+                worker.run()
+            })?;
         Ok(Pipeline {
             shared: Arc::new(Shared {
                 queue,
@@ -404,4 +408,91 @@ fn filter_from_byte(byte: u8) -> LevelFilter {
         .iter()
         .find(|l| **l as u8 == byte)
         .map_or(LevelFilter::OFF, |l| (*l).into())
+}
+
+/// Blocks the signals a process is sent (SIGTERM, SIGINT, ...) in the
+/// calling pipeline thread, and so in the threads it starts (tokio's
+/// blocking pool). The kernel gives a process-directed signal to any thread
+/// that does not block it; one given to a pipeline thread would not
+/// interrupt the application's main thread, so a Python handler (which only
+/// the main thread runs) would wait until that thread's blocking call
+/// returned, which may be never.
+fn block_process_signals() {
+    #[cfg(unix)]
+    // SAFETY: a sigset_t is built and handed to pthread_sigmask for the
+    // calling thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+            libc::SIGCHLD,
+            libc::SIGWINCH,
+        ] {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::transport::NullTransport;
+
+    /// The signal mask of each of this process's threads named `name`.
+    fn blocked_masks(name: &str) -> Vec<u64> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == name)
+            })
+            .filter_map(|task| {
+                let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+                let mask = status.lines().find_map(|l| l.strip_prefix("SigBlk:"))?;
+                u64::from_str_radix(mask.trim(), 16).ok()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pipeline_threads_leave_process_signals_to_the_application() {
+        let pipeline = Pipeline::start(
+            Config::new("signals")
+                .env_overrides(false)
+                .transport(NullTransport::new()),
+        )
+        .unwrap();
+        let term = 1u64 << (libc::SIGTERM - 1);
+        let int = 1u64 << (libc::SIGINT - 1);
+        for name in ["aires-batcher", "aires-delivery"] {
+            // A thread names itself and sets its mask once it runs.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let masks = loop {
+                let masks = blocked_masks(name);
+                let settled = !masks.is_empty() && masks.iter().all(|m| m & term != 0);
+                if settled || std::time::Instant::now() > deadline {
+                    break masks;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            assert!(!masks.is_empty(), "no thread named {name}");
+            for mask in masks {
+                assert_eq!(
+                    mask & (term | int),
+                    term | int,
+                    "{name} takes SIGTERM/SIGINT"
+                );
+            }
+        }
+        pipeline.shutdown(Duration::from_secs(5)).unwrap();
+    }
 }

@@ -9,7 +9,7 @@ use aires_core::{Attribute, EventBuilder, SpanId, Str, TraceId};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{any_text, count_coerced, value};
+use crate::convert::{any_text, count_coerced, for_each_value, value};
 use crate::cpython;
 
 /// The `ContextVar` the Python package keeps the current [`Context`] in.
@@ -70,10 +70,10 @@ impl Context {
         if let Some(fields) = fields {
             for (key, v) in fields.iter() {
                 let key = any_text(&key);
-                context.fields.retain(|a| a.key != key);
-                context
-                    .fields
-                    .push(Attribute::new(Str::Owned(key), value(&v)));
+                for_each_value(&key, &v, |key, value| {
+                    context.fields.retain(|a| a.key != key);
+                    context.fields.push(Attribute::new(key, value));
+                });
             }
         }
         Ok(context)
@@ -120,12 +120,16 @@ pub fn parse_span_id(id: &Bound<'_, PyAny>) -> PyResult<SpanId> {
 
 /// Applies the current context to an event. Returns whether it set a trace id.
 #[inline]
-pub fn apply(py: Python<'_>, builder: &mut EventBuilder) -> bool {
+pub fn apply(py: Python<'_>, builder: &mut EventBuilder) -> Applied {
+    const NOTHING: Applied = Applied {
+        trace_id: false,
+        fields: false,
+    };
     if !USED.load(Ordering::Relaxed) {
-        return false;
+        return NOTHING;
     }
     let Some(var) = VAR.get() else {
-        return false;
+        return NOTHING;
     };
     let mut raw = std::ptr::null_mut();
     // SAFETY: `var` is a ContextVar; on success `raw` is a new reference
@@ -133,15 +137,15 @@ pub fn apply(py: Python<'_>, builder: &mut EventBuilder) -> bool {
     let status = unsafe { cpython::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &mut raw) };
     if status != 0 {
         PyErr::take(py);
-        return false;
+        return NOTHING;
     }
     if raw.is_null() {
-        return false;
+        return NOTHING;
     }
     // SAFETY: a new reference, owned from here.
     let current = unsafe { Bound::from_owned_ptr(py, raw) };
     let Ok(context) = current.cast::<Context>() else {
-        return false;
+        return NOTHING;
     };
     let context = context.get();
     if let Some(session) = &context.session_id {
@@ -152,7 +156,18 @@ pub fn apply(py: Python<'_>, builder: &mut EventBuilder) -> bool {
     }
     builder.set_span_id(context.span_id);
     builder.set_trace_id(context.trace_id);
-    context.trace_id.is_some()
+    Applied {
+        trace_id: context.trace_id.is_some(),
+        fields: !context.fields.is_empty(),
+    }
+}
+
+/// What [`apply`] added to an event.
+pub struct Applied {
+    /// A trace id (then OpenTelemetry's is not looked up).
+    pub trace_id: bool,
+    /// Fields, which the call's own fields of the same key replace.
+    pub fields: bool,
 }
 
 /// An id field given on one call that does not parse: kept as a plain field.

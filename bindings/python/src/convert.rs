@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aires_core::Value;
+use aires_core::{Str, Value};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::cpython;
+use crate::{cpython, keys};
 
 /// Values not kept as given: fields of other types than str, int, float and
 /// bool, and ints outside the 64-bit range, stored as their `str()`; ids
@@ -53,6 +54,71 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "object".into())
+}
+
+/// Calls `f` with the field (or fields) `key = v` makes, by the value rules
+/// (README, "How values are stored"): str, int, float and bool as they are;
+/// `None` not at all; a mapping flattened to dotted keys; lists, datetimes
+/// and bytes as text (see `aires._values`, which this asks for those).
+#[inline]
+pub fn for_each_value(key: &str, v: &Bound<'_, PyAny>, mut f: impl FnMut(Str, Value)) {
+    if v.is_none() {
+        return;
+    }
+    if is_primitive(v) {
+        f(keys::key(key), value(v));
+    } else {
+        other_value(key, v, &mut f);
+    }
+}
+
+fn is_primitive(v: &Bound<'_, PyAny>) -> bool {
+    v.is_instance_of::<PyString>() || v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>()
+}
+
+/// `aires._values.convert`, looked up once.
+static CONVERT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+#[cold]
+fn other_value(key: &str, v: &Bound<'_, PyAny>, f: &mut dyn FnMut(Str, Value)) {
+    let py = v.py();
+    let converted = CONVERT
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py.import("aires._values")?.getattr("convert")?.unbind())
+        })
+        .and_then(|convert| convert.bind(py).call1((v,)));
+    let Ok(converted) = converted else {
+        f(keys::key(key), stringified(v));
+        return;
+    };
+    let Ok(pair) = converted.cast_into::<PyTuple>() else {
+        f(keys::key(key), stringified(v));
+        return;
+    };
+    if pair
+        .get_item(1)
+        .and_then(|c| c.is_truthy())
+        .unwrap_or(false)
+    {
+        count_coerced();
+    }
+    let Ok(result) = pair.get_item(0) else {
+        return;
+    };
+    if let Ok(items) = result.cast::<PyList>() {
+        for item in items.iter() {
+            let Ok((suffix, inner)) = item.extract::<(Bound<'_, PyString>, Bound<'_, PyAny>)>()
+            else {
+                continue;
+            };
+            f(
+                keys::key(&format!("{key}.{}", text(&suffix))),
+                value(&inner),
+            );
+        }
+    } else {
+        f(keys::key(key), Value::Str(Cow::Owned(any_text(&result))));
+    }
 }
 
 /// A field value: str, int, float and bool keep their type (ints as i64,

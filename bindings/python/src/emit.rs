@@ -7,14 +7,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aires_core::{Event, EventBuilder, Level, Str};
+use aires_core::{Event, EventBuilder, Level, Str, Value};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use crate::callsite;
 use crate::context::{self, bad_id, parse_span_id, parse_trace_id};
-use crate::convert::{any_text, text, value};
+use crate::convert::{any_text, for_each_value, text};
 use crate::extras::{error_info, exception, http_info};
 use crate::keys;
 
@@ -41,8 +41,12 @@ pub fn emit(
     if let Some(site) = callsite::caller(py) {
         builder.set_call_site(site);
     }
-    let mut has_trace = context::apply(py, &mut builder);
-    has_trace |= add_fields(&mut builder);
+    let context = context::apply(py, &mut builder);
+    let has_trace = add_fields(&mut builder) | context.trace_id;
+    if context.fields {
+        // The call wins over the context, as everywhere.
+        builder.keep_last_of_each_key();
+    }
     if !has_trace && OTEL_ON.load(Ordering::Relaxed) {
         add_otel_span(py, &mut builder);
     }
@@ -77,11 +81,10 @@ pub fn add_field(
 ) -> bool {
     let key = text(key);
     match key.as_ref() {
-        "exc" | "trace_id" | "span_id" | "session_id" | "tags" | "http" => {
-            reserved(builder, &key, v)
-        }
+        "exc" | "exc_info" | "stack_info" | "extra" | "trace_id" | "span_id" | "session_id"
+        | "tags" | "http" => reserved(builder, &key, v),
         _ => {
-            builder.push_attr(keys::key(&key), value(v));
+            for_each_value(&key, v, |key, value| builder.push_attr(key, value));
             false
         }
     }
@@ -105,11 +108,21 @@ fn add_dict(builder: &mut EventBuilder, fields: &Bound<'_, PyDict>) -> bool {
 #[cold]
 fn reserved(builder: &mut EventBuilder, key: &str, v: &Bound<'_, PyAny>) -> bool {
     match key {
-        "exc" => {
+        "exc" | "exc_info" => {
             if let Some(exc) = exception(v) {
                 builder.set_error_info(error_info(&exc));
             }
         }
+        "stack_info" if v.is_truthy().unwrap_or(false) => {
+            if let Some(stack) = stack_text(v.py()) {
+                builder.push_attr(keys::key("stack_info"), Value::Str(stack.into()));
+            }
+        }
+        "extra" => match v.cast::<PyDict>() {
+            Ok(extra) => return add_dict(builder, extra),
+            Err(_) if v.is_none() => {}
+            Err(_) => bad_id(builder, key, v),
+        },
         "http" => match v.cast::<PyDict>() {
             Ok(dict) => builder.set_http(http_info(dict)),
             Err(_) => bad_id(builder, key, v),
@@ -126,16 +139,50 @@ fn reserved(builder: &mut EventBuilder, key: &str, v: &Bound<'_, PyAny>) -> bool
             Err(_) => bad_id(builder, key, v),
         },
         "session_id" if !v.is_none() => builder.set_session_id(Str::Owned(any_text(v))),
+        // A str is one tag, a list (or other iterable) of str the tags;
+        // anything else stays an ordinary field named `tags`, counted.
         "tags" => {
             if let Ok(s) = v.cast::<PyString>() {
                 builder.extend_tags([Str::Owned(text(s).into_owned())]);
-            } else if let Ok(items) = v.try_iter() {
-                builder.extend_tags(items.flatten().map(|t| Str::Owned(any_text(&t))));
+            } else if let Some(tags) = string_items(v) {
+                builder.extend_tags(tags);
+            } else if !v.is_none() {
+                bad_id(builder, key, v);
             }
         }
         _ => {}
     }
     false
+}
+
+/// The items of `v` when it is an iterable (not a mapping) of str only.
+fn string_items(v: &Bound<'_, PyAny>) -> Option<Vec<Str>> {
+    if v.cast::<PyDict>().is_ok() {
+        return None;
+    }
+    v.try_iter()
+        .ok()?
+        .map(|item| {
+            let item = item.ok()?;
+            let s = item.cast::<PyString>().ok()?;
+            Some(Str::Owned(text(s).into_owned()))
+        })
+        .collect()
+}
+
+/// The caller's stack as `logging` writes `stack_info`.
+fn stack_text(py: Python<'_>) -> Option<String> {
+    let lines = py
+        .import("traceback")
+        .ok()?
+        .call_method0("format_stack")
+        .ok()?;
+    let joined = PyString::new(py, "").call_method1("join", (lines,)).ok()?;
+    let text = any_text(&joined);
+    Some(format!(
+        "Stack (most recent call last):\n{}",
+        text.trim_end_matches('\n')
+    ))
 }
 
 #[cold]
@@ -193,9 +240,13 @@ pub fn emit_record(
     let site = callsite::from_record(&text(file), line, &text(function), &text(module));
     let mut builder = Event::builder(level, message_text(message));
     builder.set_call_site(site);
-    let mut has_trace = context::apply(py, &mut builder);
+    let context = context::apply(py, &mut builder);
+    let mut has_trace = context.trace_id;
     if let Some(fields) = fields {
         has_trace |= add_dict(&mut builder, fields);
+    }
+    if context.fields {
+        builder.keep_last_of_each_key();
     }
     if let Some(exc) = exc.and_then(exception) {
         builder.set_error_info(error_info(&exc));

@@ -10,11 +10,17 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::convert::{any_text, count_coerced};
 
-/// The exception to record for an `exc=` value: an exception instance, or
-/// `True` for the one being handled. `None` when there is nothing to record.
+/// The exception to record for an `exc=` / `exc_info=` value: an exception
+/// instance, an `exc_info` triple, or `True` for the one being handled. `None` when there is nothing to record.
 pub fn exception<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBaseException>> {
     if let Ok(exc) = value.cast::<PyBaseException>() {
         return Some(exc.clone());
+    }
+    // `sys.exc_info()`'s (type, value, traceback), as `logging` takes it.
+    if let Ok(triple) = value.cast::<pyo3::types::PyTuple>() {
+        if triple.len() == 3 {
+            return triple.get_item(1).ok()?.cast_into::<PyBaseException>().ok();
+        }
     }
     let is_true = value
         .cast::<pyo3::types::PyBool>()

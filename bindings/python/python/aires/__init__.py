@@ -23,7 +23,11 @@ import sys
 from typing import Any, Iterator, Mapping, Optional, Union
 
 from aires import _native
+from aires._logger import BoundLogger, get_logger
 from aires._logging import LoggingHandler
+from aires._signals import flush_when_terminated as _flush_when_terminated
+from aires._signals import handle_signals
+from aires._structlog import StructlogProcessor
 from aires._native import debug, error, fatal, info, trace, warn
 
 __all__ = [
@@ -44,6 +48,10 @@ __all__ = [
     "is_running",
     "level",
     "LoggingHandler",
+    "get_logger",
+    "BoundLogger",
+    "handle_signals",
+    "StructlogProcessor",
 ]
 __version__: str = _native.__version__
 
@@ -121,6 +129,11 @@ def init(
     )
     if shutdown_timeout is not None:
         _exit_timeout = shutdown_timeout
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:
+        # Started in a multiprocessing child (spawn or forkserver, or a
+        # Pool initializer): flush when it ends, as a forked child does.
+        _ForkedChild.register_finalizer(None)
 
 
 def flush(timeout: float = 2.0) -> bool:
@@ -196,7 +209,8 @@ def _after_fork_in_child() -> None:
 
 
 class _ForkedChild:
-    """Registers the exit flush with multiprocessing in a forked child."""
+    """Registers the exit flush with multiprocessing in a child process:
+    at its normal end (multiprocessing's finalizers) and on SIGTERM."""
 
     instance: "_ForkedChild"
 
@@ -205,6 +219,8 @@ class _ForkedChild:
         mp_util = sys.modules.get("multiprocessing.util")
         if mp_util is not None:
             mp_util.Finalize(None, _at_exit, exitpriority=0)
+        # Pool.terminate() (the end of ``with Pool()``) sends SIGTERM.
+        _flush_when_terminated(_exit_timeout)
 
 
 _ForkedChild.instance = _ForkedChild()

@@ -35,7 +35,8 @@ class LoggingHandler(logging.Handler):
     The record's level maps to Aires' (CRITICAL to fatal, WARNING to warn,
     below DEBUG to trace), its message is ``record.getMessage()``, its call
     site the record's ``pathname``, ``lineno``, ``funcName`` and ``module``,
-    ``exc_info`` becomes the event's error, and every ``extra`` field a typed
+    ``exc_info`` becomes the event's error, ``stack_info`` the field
+    ``stack_info``, and every ``extra`` field a typed
     field (the reserved names ``trace_id``, ``span_id``, ``session_id``,
     ``tags`` and ``http`` fill their parts of the event, as in
     ``aires.info``). The logger's name is sent as the field ``logger``.
@@ -55,6 +56,8 @@ class LoggingHandler(logging.Handler):
             for key, value in record.__dict__.items():
                 if key not in _RECORD_ATTRIBUTES:
                     fields[key] = value
+            if record.stack_info:
+                fields["stack_info"] = record.stack_info
             exc = record.exc_info[1] if record.exc_info else None
             _native.emit_record(
                 _aires_level(record.levelno),
