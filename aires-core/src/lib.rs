@@ -50,6 +50,7 @@ mod metrics;
 mod pipeline;
 mod queue;
 mod retry;
+pub mod sdk;
 mod spool;
 pub mod transport;
 mod uuid7;

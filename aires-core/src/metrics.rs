@@ -164,6 +164,40 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Every counter by its name (snake case), `events_dropped` (the sum)
+    /// included: what the bindings' `metrics()` return, in their own case.
+    pub fn named(&self) -> [(&'static str, u64); 21] {
+        [
+            ("events_enqueued", self.events_enqueued),
+            ("events_sent", self.events_sent),
+            ("events_dropped", self.events_dropped()),
+            ("events_dropped_queue_full", self.events_dropped_queue_full),
+            ("events_dropped_filtered", self.events_dropped_filtered),
+            (
+                "events_dropped_before_init",
+                self.events_dropped_before_init,
+            ),
+            (
+                "events_dropped_after_shutdown",
+                self.events_dropped_after_shutdown,
+            ),
+            ("events_dropped_transport", self.events_dropped_transport),
+            ("events_dropped_rejected", self.events_dropped_rejected),
+            ("events_dropped_abandoned", self.events_dropped_abandoned),
+            ("events_outcome_unknown", self.events_outcome_unknown),
+            ("batches_outcome_unknown", self.batches_outcome_unknown),
+            ("events_replayed", self.events_replayed),
+            ("events_left_in_spool", self.events_left_in_spool),
+            ("batches_not_spooled", self.batches_not_spooled),
+            ("batches_sent", self.batches_sent),
+            ("batches_failed", self.batches_failed),
+            ("batch_retries", self.batch_retries),
+            ("values_truncated", self.values_truncated),
+            ("queue_depth", self.queue_depth),
+            ("batches_in_flight", self.batches_in_flight),
+        ]
+    }
+
     /// All dropped events, whatever the reason.
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped_queue_full
@@ -193,6 +227,44 @@ mod tests {
             }
         });
         assert_eq!(COUNTER.get(), 40_000);
+    }
+
+    #[test]
+    fn named_lists_every_counter_once() {
+        // Every field, each with its own value: a new field must be added
+        // here (the literal does not compile without it) and to `named`.
+        let m = Metrics {
+            events_enqueued: 1,
+            events_sent: 2,
+            events_dropped_queue_full: 3,
+            events_dropped_filtered: 4,
+            events_dropped_before_init: 5,
+            events_dropped_after_shutdown: 6,
+            events_dropped_transport: 7,
+            events_outcome_unknown: 8,
+            batches_outcome_unknown: 9,
+            events_replayed: 10,
+            events_left_in_spool: 11,
+            batches_not_spooled: 12,
+            events_dropped_rejected: 13,
+            events_dropped_abandoned: 14,
+            batches_sent: 15,
+            batches_failed: 16,
+            batch_retries: 17,
+            values_truncated: 18,
+            queue_depth: 19,
+            batches_in_flight: 20,
+        };
+        let mut values: Vec<u64> = m
+            .named()
+            .iter()
+            .filter(|(name, _)| *name != "events_dropped")
+            .map(|(_, v)| *v)
+            .collect();
+        values.sort_unstable();
+        assert_eq!(values, (1..=20).collect::<Vec<_>>());
+        let names: std::collections::HashSet<_> = m.named().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), 21);
     }
 
     #[test]

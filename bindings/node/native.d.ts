@@ -85,6 +85,8 @@ export interface InitOptions {
   batchSize?: number
   /** Longest wait before a partial batch is sent, in ms. Default 500. */
   batchTimeoutMs?: number
+  /** A batch is cut before its encoded size passes this. Default 1 MiB. */
+  maxBatchBytes?: number
   /** Events the queue holds before new ones are dropped. Default 4096. */
   queueCapacity?: number
   /** Batches sent concurrently. Default 64. */
@@ -129,41 +131,35 @@ export declare function memoryClear(): void
 /** Every event the in-memory transport has received, as JSON text. */
 export declare function memoryEvents(): string
 
-/** A snapshot of the self-metrics. */
-export declare function metrics(): Metrics
+/**
+ * Every event the in-memory transport has received, as the canonical rows
+ * of `aires_core::sdk::rows` (JSON text): what the conformance suite
+ * compares, the same in every SDK.
+ */
+export declare function memoryRows(): string
 
 /**
- * The pipeline's self-metrics (see `aires_core::Metrics`). Counts are
- * exact below 2^53.
+ * A snapshot of the self-metrics: the core's counters by their shared
+ * names (`aires_core::Metrics::named`), in camelCase. Counts are exact
+ * below 2^53.
  */
-export interface Metrics {
-  eventsEnqueued: number
-  eventsSent: number
-  eventsDropped: number
-  eventsDroppedQueueFull: number
-  eventsDroppedBeforeInit: number
-  eventsDroppedAfterShutdown: number
-  eventsDroppedTransport: number
-  eventsDroppedRejected: number
-  eventsDroppedAbandoned: number
-  eventsOutcomeUnknown: number
-  batchesOutcomeUnknown: number
-  eventsReplayed: number
-  eventsLeftInSpool: number
-  batchesNotSpooled: number
-  batchesSent: number
-  batchesFailed: number
-  batchRetries: number
-  valuesTruncated: number
-  queueDepth: number
-  batchesInFlight: number
-}
+export declare function metrics(): Record<string, number>
 
 /**
  * Panics inside the addon, to check that a panic becomes a JavaScript
  * exception rather than an abort.
  */
 export declare function panicForTest(): void
+
+/** The core's metric names (snake case), in order. */
+export declare function sdkMetricNames(): Array<string>
+
+/**
+ * The shared `init` options (name, JavaScript name, kind, default as
+ * text, environment variable), for the test that checks this binding's
+ * options and documentation against them.
+ */
+export declare function sdkOptions(): string
 
 /** Changes the least severe level recorded, for the whole process. */
 export declare function setLevel(level: string): number

@@ -115,7 +115,7 @@ fn non_finite_text(v: f64) -> &'static str {
     }
 }
 
-fn severity_name(severity: i32) -> &'static str {
+pub(crate) fn severity_name(severity: i32) -> &'static str {
     match proto::Severity::try_from(severity) {
         Ok(proto::Severity::Trace) => "trace",
         Ok(proto::Severity::Debug) => "debug",
@@ -127,7 +127,7 @@ fn severity_name(severity: i32) -> &'static str {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use crate::uuid7::Uuid7;
 
-mod json;
+pub(crate) mod json;
 mod memory;
 mod null;
 mod stdout;

@@ -40,3 +40,63 @@ test('an unreachable collector does not hold process.exit() beyond its timeout',
   const { code, stderr } = await run(['-e', script], { timeoutMs: 30_000 });
   assert.equal(code, 0, stderr);
 });
+
+const queued = `
+  const aires = require('aires');
+  aires.init({ service: 'exit', transport: 'stdout', batchSize: 8192, batchTimeoutMs: 60000, queueCapacity: 65536, envOverrides: false });
+  for (let i = 0; i < ${COUNT}; i++) aires.info('bye', { i });
+`;
+
+test('an uncaught exception still delivers what was enqueued', async () => {
+  const { code, stdout } = await run(['-e', `${queued}; setTimeout(() => { throw new Error('boom'); }, 10);`]);
+  assert.equal(code, 1);
+  assert.equal(delivered(stdout), COUNT);
+});
+
+/** Runs `script`, sends it SIGTERM once it printed READY on stderr; resolves { code, signal, stdout }. */
+function terminated(script) {
+  const { spawn } = require('node:child_process');
+  const path = require('node:path');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('READY') && !child.signalled) {
+        child.signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out\n${stderr}`));
+    }, 60_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+const waitForSignal = `console.error('READY'); setInterval(() => {}, 1000);`;
+
+test('SIGTERM with handleSignals() delivers what was enqueued, then ends as SIGTERM', async () => {
+  const { signal, stdout, stderr } = await terminated(`${queued}; aires.handleSignals(); ${waitForSignal}`);
+  assert.equal(signal, 'SIGTERM', stderr);
+  assert.equal(delivered(stdout), COUNT);
+});
+
+test('SIGTERM with handleSignals() and a listener of the application: the listener decides', async () => {
+  const script = `${queued}; aires.handleSignals(); process.on('SIGTERM', () => setTimeout(() => process.exit(7), 100)); ${waitForSignal}`;
+  const { code, stdout, stderr } = await terminated(script);
+  assert.equal(code, 7, stderr);
+  assert.equal(delivered(stdout), COUNT);
+});
+
+test('SIGTERM without a handler ends the process at once: what was queued is lost (documented)', async () => {
+  const { signal, stdout } = await terminated(`${queued}; ${waitForSignal}`);
+  assert.equal(signal, 'SIGTERM');
+  assert.equal(delivered(stdout), 0);
+});

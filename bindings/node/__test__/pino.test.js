@@ -107,6 +107,7 @@ test('a child can have its own level; logger.level and bindings() answer', async
   assert.equal(quiet.level, 'info');
   assert.deepEqual(verbose.bindings(), { part: 'db' });
   assert.deepEqual(verbose.child({ q: 1 }).bindings(), { part: 'db', q: 1 });
+  const before = aires.metrics().eventsDroppedFiltered;
   verbose.debug('recorded');
   quiet.debug('filtered');
   aires.debug('filtered at the root');
@@ -116,6 +117,8 @@ test('a child can have its own level; logger.level and bindings() answer', async
   assert.equal(aires.logger.level, 'info');
   const events = await drain();
   assert.deepEqual(events.map((e) => e.message), ['recorded', 'kept']);
+  // Filtered in JavaScript, and counted.
+  assert.equal(aires.metrics().eventsDroppedFiltered - before, 3);
   assert.throws(() => aires.child({}, { level: 'loud' }), { name: 'TypeError', message: /level must be one of/ });
 });
 

@@ -151,6 +151,9 @@ function put(out: Record<string, unknown>, key: string, v: unknown, depth: numbe
     out[`${key}.name`] = obj.name;
     out[`${key}.message`] = obj.message;
     if (typeof obj.stack === 'string') out[`${key}.stack`] = obj.stack;
+  } else if (obj instanceof Uint8Array) {
+    // A Buffer or bytes: base64, as the Python SDK stores bytes.
+    out[key] = Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64');
   } else if (Array.isArray(obj) || ArrayBuffer.isView(obj) || obj instanceof Map || obj instanceof Set) {
     const plain = obj instanceof Map ? [...obj] : obj instanceof Set ? [...obj] : obj;
     out[key] = safeJson(plain);

@@ -34,8 +34,36 @@ export { withContext, getContext };
 /** The six levels, least severe first. */
 export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
-/** The self-metrics of the pipeline (see `metrics()`). */
-export type Metrics = native.Metrics;
+/**
+ * The self-metrics of the pipeline (see `metrics()`): the core's counters,
+ * named as in every SDK (camelCase here). Exact below 2^53.
+ */
+export interface Metrics {
+  eventsEnqueued: number;
+  eventsSent: number;
+  /** The sum of every `eventsDropped*` below. */
+  eventsDropped: number;
+  eventsDroppedQueueFull: number;
+  /** Below the level: those the core saw, plus those this thread's loggers filtered in JavaScript. */
+  eventsDroppedFiltered: number;
+  eventsDroppedBeforeInit: number;
+  eventsDroppedAfterShutdown: number;
+  eventsDroppedTransport: number;
+  eventsDroppedRejected: number;
+  eventsDroppedAbandoned: number;
+  /** Events given up on after an attempt whose outcome is unknown (they may be stored). */
+  eventsOutcomeUnknown: number;
+  batchesOutcomeUnknown: number;
+  eventsReplayed: number;
+  eventsLeftInSpool: number;
+  batchesNotSpooled: number;
+  batchesSent: number;
+  batchesFailed: number;
+  batchRetries: number;
+  valuesTruncated: number;
+  queueDepth: number;
+  batchesInFlight: number;
+}
 
 /** Options of `init`. Every one is optional; `AIRES_*` variables override them. */
 export interface Options {
@@ -43,7 +71,7 @@ export interface Options {
   service?: string;
   /** The deployment environment. Default `development`; `AIRES_ENVIRONMENT`. */
   environment?: string;
-  /** The collector, `http://host:4317`. Without one, events go to stdout as JSON lines. `AIRES_ENDPOINT`. */
+  /** The collector, `http://host:4317`. Default none: events go to stdout as JSON lines. `AIRES_ENDPOINT`. */
   endpoint?: string;
   /** The least severe level recorded. Default `info`; `AIRES_LEVEL`. */
   level?: Level | 'off';
@@ -51,6 +79,8 @@ export interface Options {
   batchSize?: number;
   /** Longest wait before a partial batch is sent, ms. Default 500; `AIRES_BATCH_TIMEOUT_MS`. */
   batchTimeoutMs?: number;
+  /** A batch is cut before its encoded size passes this, bytes. Default 1 MiB (1048576); `AIRES_MAX_BATCH_BYTES`. */
+  maxBatchBytes?: number;
   /** Events queued before new ones are dropped (and counted). Default 4096; `AIRES_QUEUE_CAPACITY`. */
   queueCapacity?: number;
   /** Batches sent concurrently. Default 64; `AIRES_MAX_IN_FLIGHT`. */
@@ -69,13 +99,15 @@ export interface Options {
   spoolMaxBytes?: number;
   /** Whether `AIRES_*` variables override these options. Default true. */
   envOverrides?: boolean;
-  /** `grpc` (with an endpoint), `stdout`, `null` (discard) or `memory` (tests). */
-  transport?: 'grpc' | 'stdout' | 'null' | 'memory';
+  /** Default `default`: gRPC with an endpoint (also `grpc`), else `stdout`; `null` (discard) or `memory` (tests). */
+  transport?: 'default' | 'grpc' | 'stdout' | 'null' | 'memory';
   /** Record file, line and function of each call (a few µs per event). Default false. */
   captureCallSite?: boolean;
   /** Take trace and span ids from the active OpenTelemetry span when @opentelemetry/api is installed. Default true. */
   openTelemetry?: boolean;
-  /** How long `process.exit()` waits to send what is queued, ms. Default 2000. */
+  /** How long exit (`process.exit()`, the program's end) waits to send what is queued, ms. Default 5000. */
+  shutdownTimeoutMs?: number;
+  /** The former name of `shutdownTimeoutMs`. */
   exitTimeoutMs?: number;
   /** Paths to censor, as pino's `redact`: `['password', 'user.token', '*.secret', 'headers["x-api-key"]']`, or `{ paths, censor?, remove? }`. At any depth, in call fields, child bindings and context. */
   redact?: RedactOption;
@@ -136,7 +168,9 @@ let minLevel = 0;
 /** The core's own level: the least severe any logger records. */
 let coreLevel = 0;
 let captureSites = false;
-let exitTimeoutMs = 2000;
+/** Calls this thread's loggers filtered out in JavaScript (counted as `eventsDroppedFiltered`). */
+let filtered = 0;
+let exitTimeoutMs = 5000;
 let dirty = false;
 let exitHooked = false;
 
@@ -247,10 +281,12 @@ function levelFn(level: number, state: LoggerState): LogFn {
   if (state.parent === undefined) {
     return ((first: unknown, second?: unknown) => {
       if (level >= minLevel) emit(level, state.bound, first, second);
+      else if (minLevel !== 0) filtered++;
     }) as LogFn;
   }
   return ((first: unknown, second?: unknown) => {
     if (level >= effectiveLevel(state)) emit(level, state.bound, first, second);
+    else if (minLevel !== 0) filtered++;
   }) as LogFn;
 }
 
@@ -327,7 +363,7 @@ export function setLevel(level: Level | 'off'): void {
 }
 
 const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow', 'spoolDir'] as const;
-const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'spoolMaxBytes', 'exitTimeoutMs'] as const;
+const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'maxBatchBytes', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'spoolMaxBytes', 'shutdownTimeoutMs', 'exitTimeoutMs'] as const;
 const BOOLEAN_OPTIONS = ['envOverrides', 'captureCallSite', 'openTelemetry'] as const;
 
 function check(options: Options): void {
@@ -386,7 +422,7 @@ function hookExit(): void {
  */
 export function init(options: Options = {}): void {
   check(options);
-  const { captureCallSite, openTelemetry, exitTimeoutMs: exitMs, redact, serializers, ...core } = options;
+  const { captureCallSite, openTelemetry, shutdownTimeoutMs, exitTimeoutMs: exitMs, redact, serializers, ...core } = options;
   const applyRules = prepareRules(redact, serializers);
   if (!isMainThread && native.isRunning()) {
     minLevel = native.currentLevel();
@@ -396,7 +432,7 @@ export function init(options: Options = {}): void {
   coreLevel = minLevel;
   applyRules();
   captureSites = captureCallSite === true;
-  exitTimeoutMs = exitMs ?? 2000;
+  exitTimeoutMs = shutdownTimeoutMs ?? exitMs ?? 5000;
   useOpenTelemetry(openTelemetry !== false);
   hookExit();
 }
@@ -419,7 +455,35 @@ export async function shutdown(timeoutMs?: number): Promise<boolean> {
   return done;
 }
 
+const handledSignals = new Set<string>();
+
+/**
+ * Flushes on each of `signals` (default SIGTERM): sends what is queued, for
+ * at most `timeoutMs`, then, when no other listener handles the signal,
+ * ends the process as the signal would have. With listeners of your own
+ * (a server's graceful stop), they decide what happens next.
+ */
+export function handleSignals(signals: NodeJS.Signals[] = ['SIGTERM'], timeoutMs = 5000): void {
+  for (const signal of signals) {
+    if (handledSignals.has(signal)) continue;
+    handledSignals.add(signal);
+    const onSignal = (): void => {
+      const alone = process.listenerCount(signal) === 1;
+      void shutdown(timeoutMs).finally(() => {
+        if (!alone) return;
+        process.removeListener(signal, onSignal);
+        handledSignals.delete(signal);
+        process.kill(process.pid, signal);
+      });
+    };
+    process.on(signal, onSignal);
+  }
+}
+
 /** The pipeline's self-metrics: enqueued, sent, dropped by reason, queue depth. */
 export function metrics(): Metrics {
-  return native.metrics();
+  const m = native.metrics() as unknown as Metrics;
+  m.eventsDroppedFiltered += filtered;
+  m.eventsDropped += filtered;
+  return m;
 }

@@ -3,12 +3,12 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aires_core::{Guard, LevelFilter, MemoryTransport, NullTransport, StdoutTransport};
+use aires_core::{Guard, LevelFilter};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 
-use crate::options::{InitOptions, TransportChoice};
+use crate::options::InitOptions;
 use crate::testing;
 
 /// The guard of the pipeline this addon started. Every worker thread of the
@@ -40,16 +40,11 @@ fn lock_guard() -> std::sync::MutexGuard<'static, Option<Guard>> {
 pub fn init(options: Option<InitOptions>) -> Result<u32> {
     let options = options.unwrap_or_default();
     let (mut config, choice) = options.to_config()?;
-    let mut memory = None;
-    config = match choice {
-        TransportChoice::Default => config,
-        TransportChoice::Stdout => config.transport(StdoutTransport::new()),
-        TransportChoice::Null => config.transport(NullTransport::new()),
-        TransportChoice::Memory => {
-            memory = Some(MemoryTransport::new());
-            config.transport(memory.clone().expect("just set"))
-        }
-    };
+    let built = choice.build();
+    let memory = built.memory;
+    if built.transport.is_some() {
+        config.transport = built.transport;
+    }
     let mut guard = lock_guard();
     let started = aires::init_as_sdk(config, SDK_NAME, SDK_VERSION)
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
@@ -162,57 +157,14 @@ pub fn shutdown_sync(timeout_ms: Option<f64>) -> bool {
     shutdown_now(millis(timeout_ms, 2_000))
 }
 
-/// The pipeline's self-metrics (see `aires_core::Metrics`). Counts are
-/// exact below 2^53.
-#[napi(object)]
-#[derive(Debug)]
-pub struct Metrics {
-    pub events_enqueued: f64,
-    pub events_sent: f64,
-    pub events_dropped: f64,
-    pub events_dropped_queue_full: f64,
-    pub events_dropped_before_init: f64,
-    pub events_dropped_after_shutdown: f64,
-    pub events_dropped_transport: f64,
-    pub events_dropped_rejected: f64,
-    pub events_dropped_abandoned: f64,
-    pub events_outcome_unknown: f64,
-    pub batches_outcome_unknown: f64,
-    pub events_replayed: f64,
-    pub events_left_in_spool: f64,
-    pub batches_not_spooled: f64,
-    pub batches_sent: f64,
-    pub batches_failed: f64,
-    pub batch_retries: f64,
-    pub values_truncated: f64,
-    pub queue_depth: f64,
-    pub batches_in_flight: f64,
-}
-
-/// A snapshot of the self-metrics.
-#[napi]
-pub fn metrics() -> Metrics {
-    let m = aires_core::metrics();
-    Metrics {
-        events_enqueued: m.events_enqueued as f64,
-        events_sent: m.events_sent as f64,
-        events_dropped: m.events_dropped() as f64,
-        events_dropped_queue_full: m.events_dropped_queue_full as f64,
-        events_dropped_before_init: m.events_dropped_before_init as f64,
-        events_dropped_after_shutdown: m.events_dropped_after_shutdown as f64,
-        events_dropped_transport: m.events_dropped_transport as f64,
-        events_dropped_rejected: m.events_dropped_rejected as f64,
-        events_dropped_abandoned: m.events_dropped_abandoned as f64,
-        events_outcome_unknown: m.events_outcome_unknown as f64,
-        batches_outcome_unknown: m.batches_outcome_unknown as f64,
-        events_replayed: m.events_replayed as f64,
-        events_left_in_spool: m.events_left_in_spool as f64,
-        batches_not_spooled: m.batches_not_spooled as f64,
-        batches_sent: m.batches_sent as f64,
-        batches_failed: m.batches_failed as f64,
-        batch_retries: m.batch_retries as f64,
-        values_truncated: m.values_truncated as f64,
-        queue_depth: m.queue_depth as f64,
-        batches_in_flight: m.batches_in_flight as f64,
-    }
+/// A snapshot of the self-metrics: the core's counters by their shared
+/// names (`aires_core::Metrics::named`), in camelCase. Counts are exact
+/// below 2^53.
+#[napi(ts_return_type = "Record<string, number>")]
+pub fn metrics() -> std::collections::HashMap<String, f64> {
+    aires_core::metrics()
+        .named()
+        .into_iter()
+        .map(|(name, value)| (aires_core::sdk::camel_case(name), value as f64))
+        .collect()
 }

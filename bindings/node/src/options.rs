@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aires_core::sdk::TransportChoice;
 use aires_core::{Config, LevelFilter, OverflowPolicy};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
@@ -26,6 +27,8 @@ pub struct InitOptions {
     pub batch_size: Option<u32>,
     /// Longest wait before a partial batch is sent, in ms. Default 500.
     pub batch_timeout_ms: Option<u32>,
+    /// A batch is cut before its encoded size passes this. Default 1 MiB.
+    pub max_batch_bytes: Option<u32>,
     /// Events the queue holds before new ones are dropped. Default 4096.
     pub queue_capacity: Option<u32>,
     /// Batches sent concurrently. Default 64.
@@ -53,16 +56,6 @@ pub struct InitOptions {
     pub transport: Option<String>,
 }
 
-/// Which transport the options ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TransportChoice {
-    /// gRPC to the endpoint, or stdout without one (the facade decides).
-    Default,
-    Stdout,
-    Null,
-    Memory,
-}
-
 impl InitOptions {
     /// The core configuration these options describe (before `AIRES_*`
     /// overrides, which the core applies when it starts), and the transport.
@@ -85,6 +78,9 @@ impl InitOptions {
         }
         if let Some(ms) = self.batch_timeout_ms {
             config = config.batch_timeout(Duration::from_millis(ms.into()));
+        }
+        if let Some(n) = self.max_batch_bytes {
+            config.max_batch_bytes = n as usize;
         }
         if let Some(n) = self.queue_capacity {
             config = config.queue_capacity(n as usize);
@@ -126,18 +122,10 @@ impl InitOptions {
             config = config.env_overrides(on);
         }
         let transport = match self.transport.as_deref() {
-            None | Some("grpc") => TransportChoice::Default,
-            Some("stdout") => TransportChoice::Stdout,
-            Some("null") => TransportChoice::Null,
-            Some("memory") => TransportChoice::Memory,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "transport must be one of grpc, stdout, null, memory; got {other:?}"
-                )))
-            }
+            None => TransportChoice::Default,
+            Some(name) => TransportChoice::parse(name).map_err(invalid)?,
         };
-        if transport == TransportChoice::Default
-            && self.transport.is_some()
+        if self.transport.as_deref() == Some("grpc")
             && self.endpoint.is_none()
             && std::env::var_os("AIRES_ENDPOINT").is_none()
         {

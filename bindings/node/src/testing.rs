@@ -96,3 +96,45 @@ pub fn memory_clear() {
 pub fn panic_for_test() {
     panic!("deliberate panic for the test");
 }
+
+/// Every event the in-memory transport has received, as the canonical rows
+/// of `aires_core::sdk::rows` (JSON text): what the conformance suite
+/// compares, the same in every SDK.
+#[napi]
+pub fn memory_rows() -> String {
+    let memory = MEMORY.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    memory
+        .map(|m| aires_core::sdk::rows(&m))
+        .unwrap_or(Value::Array(Vec::new()))
+        .to_string()
+}
+
+/// The shared `init` options (name, JavaScript name, kind, default as
+/// text, environment variable), for the test that checks this binding's
+/// options and documentation against them.
+#[napi]
+pub fn sdk_options() -> String {
+    let options: Vec<Value> = aires_core::sdk::OPTIONS
+        .iter()
+        .map(|o| {
+            json!({
+                "name": o.name,
+                "jsName": o.js_name(),
+                "unit": format!("{:?}", o.unit),
+                "default": (o.default)(),
+                "env": o.env,
+            })
+        })
+        .collect();
+    Value::Array(options).to_string()
+}
+
+/// The core's metric names (snake case), in order.
+#[napi]
+pub fn sdk_metric_names() -> Vec<String> {
+    aires_core::Metrics::default()
+        .named()
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect()
+}

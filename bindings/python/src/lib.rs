@@ -40,6 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lifecycle::_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_events, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_sdk_options, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_sdk_metric_names, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_null_events, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Resolved now, on the importing thread, like every lazy value a

@@ -2,12 +2,10 @@
 //! of a `fork()`.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+
 use std::time::Duration;
 
-use aires_core::{
-    Config, FlushError, InitError, LevelFilter, OverflowPolicy, StdoutTransport, Transport,
-};
+use aires_core::{Config, FlushError, InitError, LevelFilter, OverflowPolicy};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -17,21 +15,12 @@ use crate::convert::VALUES_COERCED;
 use crate::emit::{MAY_BLOCK, OTEL_CURRENT_SPAN, OTEL_ON};
 use crate::memory;
 
-/// Where events go, as chosen at `init`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sink {
-    /// gRPC to the endpoint if one is set (in code or `AIRES_ENDPOINT`),
-    /// else stdout (what the Rust facade does).
-    Default,
-    Stdout,
-    Null,
-    Memory,
-}
+use aires_core::sdk::TransportChoice;
 
 /// What `init` was given, kept to start the same pipeline in a forked child.
 struct Running {
     config: Config,
-    sink: Sink,
+    sink: TransportChoice,
 }
 
 /// Only touched with the GIL held (and never across a release of it), so a
@@ -142,15 +131,8 @@ pub fn init(
         config.shutdown_timeout = seconds("shutdown_timeout", v)?;
     }
     let sink = match transport.as_deref() {
-        None | Some("default") => Sink::Default,
-        Some("stdout") => Sink::Stdout,
-        Some("null") => Sink::Null,
-        Some("memory") => Sink::Memory,
-        Some(other) => {
-            return Err(PyValueError::new_err(format!(
-            "transport must be one of \"default\", \"stdout\", \"null\", \"memory\", got {other:?}"
-        )))
-        }
+        None => TransportChoice::Default,
+        Some(name) => TransportChoice::parse(name).map_err(PyValueError::new_err)?,
     };
     let mut running = RUNNING.lock();
     let resolved = start(config.clone(), sink)?;
@@ -168,20 +150,16 @@ pub fn init(
 
 /// Starts the global pipeline with a new transport of the chosen kind and
 /// returns the configuration in force (with the environment applied).
-fn start(config: Config, sink: Sink) -> PyResult<Config> {
+fn start(config: Config, sink: TransportChoice) -> PyResult<Config> {
     // The first timestamp calibrates the core's clock (a one-time
     // initialisation that takes milliseconds). Take it here, before the
     // pipeline's threads exist: if one of them were doing it when the
     // application forks, the child would wait for it forever.
     aires_core::clock::now_unix_nanos();
-    let transport: Option<Arc<dyn Transport>> = match sink {
-        Sink::Default => None,
-        Sink::Stdout => Some(Arc::new(StdoutTransport::new())),
-        Sink::Null => Some(Arc::new(memory::new_null())),
-        Sink::Memory => Some(Arc::new(memory::new_memory())),
-    };
+    let built = sink.build();
+    memory::keep(built.memory, built.null);
     let mut config = config;
-    config.transport = transport;
+    config.transport = built.transport;
     let config = aires::with_default_transport(config).map_err(init_error)?;
     let guard = aires_core::init_with_encoder(config.clone(), |encoder| {
         encoder.with_sdk(SDK_NAME, env!("CARGO_PKG_VERSION"))
@@ -298,33 +276,12 @@ pub fn _after_fork_in_child() -> PyResult<()> {
 pub fn metrics(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let m = aires_core::metrics();
     let dict = PyDict::new(py);
-    for (name, value) in [
-        ("events_enqueued", m.events_enqueued),
-        ("events_sent", m.events_sent),
-        ("events_dropped", m.events_dropped()),
-        ("events_dropped_queue_full", m.events_dropped_queue_full),
-        ("events_dropped_filtered", m.events_dropped_filtered),
-        ("events_dropped_before_init", m.events_dropped_before_init),
-        (
-            "events_dropped_after_shutdown",
-            m.events_dropped_after_shutdown,
-        ),
-        ("events_dropped_transport", m.events_dropped_transport),
-        ("events_dropped_rejected", m.events_dropped_rejected),
-        ("events_dropped_abandoned", m.events_dropped_abandoned),
-        ("events_outcome_unknown", m.events_outcome_unknown),
-        ("batches_outcome_unknown", m.batches_outcome_unknown),
-        ("events_replayed", m.events_replayed),
-        ("events_left_in_spool", m.events_left_in_spool),
-        ("batches_not_spooled", m.batches_not_spooled),
-        ("batches_sent", m.batches_sent),
-        ("batches_failed", m.batches_failed),
-        ("batch_retries", m.batch_retries),
-        ("values_truncated", m.values_truncated),
-        ("queue_depth", m.queue_depth),
-        ("batches_in_flight", m.batches_in_flight),
-        ("values_coerced", VALUES_COERCED.load(Ordering::Relaxed)),
-    ] {
+    // The core's counters by their shared names, then this binding's own.
+    for (name, value) in m
+        .named()
+        .into_iter()
+        .chain([("values_coerced", VALUES_COERCED.load(Ordering::Relaxed))])
+    {
         dict.set_item(name, value)?;
     }
     Ok(dict)

@@ -11,16 +11,10 @@ use pyo3::types::{PyDict, PyList};
 static MEMORY: Mutex<Option<MemoryTransport>> = Mutex::new(None);
 static NULL: Mutex<Option<NullTransport>> = Mutex::new(None);
 
-pub fn new_memory() -> MemoryTransport {
-    let memory = MemoryTransport::new();
-    *MEMORY.lock() = Some(memory.clone());
-    memory
-}
-
-pub fn new_null() -> NullTransport {
-    let null = NullTransport::new();
-    *NULL.lock() = Some(null.clone());
-    null
+/// Keeps the handles on the transports `init` chose, for reading back.
+pub fn keep(memory: Option<MemoryTransport>, null: Option<NullTransport>) {
+    *MEMORY.lock() = memory;
+    *NULL.lock() = null;
 }
 
 /// In a forked child: the inherited transports are the parent's.
@@ -56,6 +50,36 @@ pub fn _memory_clear() {
     if let Some(memory) = MEMORY.lock().as_ref() {
         memory.clear();
     }
+}
+
+/// Every event the memory transport received, as the canonical rows of
+/// `aires_core::sdk::rows` (JSON text): what the conformance suite
+/// compares, the same in every SDK.
+#[pyfunction]
+pub fn _memory_rows() -> PyResult<String> {
+    let Some(memory) = MEMORY.lock().clone() else {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "aires was not initialised with transport=\"memory\"",
+        ));
+    };
+    Ok(aires_core::sdk::rows(&memory).to_string())
+}
+
+/// The shared `init` options (name, kind, default as text, environment
+/// variable), for the test that checks this binding against them.
+#[pyfunction]
+pub fn _sdk_options() -> Vec<(String, String, String, Option<String>)> {
+    aires_core::sdk::OPTIONS
+        .iter()
+        .map(|o| {
+            (
+                o.name.to_owned(),
+                format!("{:?}", o.unit),
+                (o.default)(),
+                o.env.map(str::to_owned),
+            )
+        })
+        .collect()
 }
 
 /// Every event the memory transport received, as dicts, after waiting up to
@@ -171,4 +195,14 @@ fn event_dict<'py>(
         None => d.set_item("call_site", py.None())?,
     }
     Ok(d)
+}
+
+/// The core's metric names, in order (`aires_core::Metrics::named`).
+#[pyfunction]
+pub fn _sdk_metric_names() -> Vec<&'static str> {
+    aires_core::Metrics::default()
+        .named()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
 }

@@ -1,0 +1,106 @@
+//! The canonical read-back of an event: what the conformance suite and the
+//! bindings' tests compare, the same in every language. Every value is
+//! text, so nothing depends on a language's numbers (JavaScript has no
+//! 64-bit integers): attributes are `[type, text]` pairs, with the types
+//! `str`, `int`, `uint`, `float` and `bool`, floats written in Rust's
+//! shortest round-trip form (`9.99`, `1.0`, `5e-324`, `NaN`, `inf`, `-inf`).
+
+use aires_proto::v1 as proto;
+use serde_json::{json, Map, Value as Json};
+
+use crate::transport::json::{hex, severity_name};
+use crate::transport::MemoryTransport;
+
+/// One event as a canonical row: `level`, `message`, `attributes` (in
+/// order of arrival), `tags`, `trace_id`, `span_id`, `session_id`, and
+/// `error` / `http` when set (`null` otherwise). The id, timestamp,
+/// service and call site are left out: they differ from run to run.
+pub fn row(event: &proto::Event) -> Json {
+    let attributes: Map<String, Json> = event
+        .attributes
+        .iter()
+        .map(|a| (a.key.clone(), attribute(a)))
+        .collect();
+    let error = event
+        .error
+        .as_ref()
+        .map(|e| json!({ "type": e.r#type, "message": e.message, "chain": e.chain }));
+    let http = event.http.as_ref().map(|h| {
+        json!({
+            "method": h.method, "route": h.route, "path": h.path,
+            "status": h.status_code, "duration_nanos": h.duration_nanos.to_string(),
+            "user_agent": h.user_agent, "client_ip": h.client_ip,
+            "request_bytes": h.request_bytes.to_string(),
+            "response_bytes": h.response_bytes.to_string(),
+            "host": h.host, "scheme": h.scheme,
+        })
+    });
+    json!({
+        "level": severity_name(event.severity),
+        "message": event.message,
+        "attributes": attributes,
+        "tags": event.tags,
+        "trace_id": hex(&event.trace_id),
+        "span_id": hex(&event.span_id),
+        "session_id": event.session_id,
+        "error": error,
+        "http": http,
+    })
+}
+
+/// Every event the memory transport holds, as canonical rows.
+pub fn rows(memory: &MemoryTransport) -> Json {
+    Json::Array(memory.events().iter().map(row).collect())
+}
+
+fn attribute(a: &proto::Attribute) -> Json {
+    use proto::attribute::Value;
+    let (kind, text) = match &a.value {
+        Some(Value::StringValue(s)) => ("str", s.clone()),
+        Some(Value::IntValue(v)) => ("int", v.to_string()),
+        Some(Value::UintValue(v)) => ("uint", v.to_string()),
+        Some(Value::DoubleValue(v)) => ("float", format!("{v:?}")),
+        Some(Value::BoolValue(v)) => ("bool", v.to_string()),
+        None => ("none", String::new()),
+    };
+    json!([kind, text])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_text_with_their_type() {
+        let event = proto::Event {
+            severity: proto::Severity::Warn as i32,
+            message: "m".into(),
+            attributes: vec![
+                proto::Attribute {
+                    key: "big".into(),
+                    value: Some(proto::attribute::Value::UintValue(u64::MAX)),
+                },
+                proto::Attribute {
+                    key: "nan".into(),
+                    value: Some(proto::attribute::Value::DoubleValue(f64::NAN)),
+                },
+                proto::Attribute {
+                    key: "f".into(),
+                    value: Some(proto::attribute::Value::DoubleValue(9.99)),
+                },
+            ],
+            trace_id: vec![0xab; 16].into(),
+            ..Default::default()
+        };
+        let row = row(&event);
+        assert_eq!(row["level"], "warn");
+        assert_eq!(
+            row["attributes"]["big"],
+            json!(["uint", "18446744073709551615"])
+        );
+        assert_eq!(row["attributes"]["nan"], json!(["float", "NaN"]));
+        assert_eq!(row["attributes"]["f"], json!(["float", "9.99"]));
+        assert_eq!(row["trace_id"], "ab".repeat(16));
+        assert_eq!(row["error"], Json::Null);
+    }
+}
