@@ -1,15 +1,18 @@
 //! What the language bindings (Python, Node) share, so that they behave
 //! alike: the table of `init` options with their defaults and environment
-//! variables, the choice of transport by name, the metrics by name, and the
+//! variables, the choice of transport by name, the metrics by name, the
+//! interned field keys and messages, and the
 //! canonical read-back of events held by the memory transport, on which the
 //! cross-language conformance suite (`conformance/cases.json`) compares
 //! rows. Each binding adapts these to its language's conventions (Python
 //! names and seconds, JavaScript camelCase and milliseconds), as the
 //! bindings of a Rust library adapt its one implementation.
 
+pub mod intern;
 mod options;
 mod rows;
 
+pub use intern::Interner;
 pub use options::{OptionSpec, Unit, OPTIONS};
 pub use rows::{row, rows};
 

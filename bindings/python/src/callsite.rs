@@ -17,7 +17,7 @@ use pyo3::types::PyString;
 
 use crate::convert::text;
 use crate::cpython;
-use crate::keys::WordHasher;
+use aires_core::sdk::intern::WordHasher;
 
 /// Where in a code object: the instruction offset when the interpreter
 /// tells it (3.11+), else the line.
