@@ -53,6 +53,12 @@ test('an uncaught exception still delivers what was enqueued', async () => {
   assert.equal(delivered(stdout), COUNT);
 });
 
+test('an unhandled rejection still delivers what was enqueued', async () => {
+  const { code, stdout } = await run(['-e', `${queued}; setTimeout(() => Promise.reject(new Error('nobody catches')), 10);`]);
+  assert.equal(code, 1);
+  assert.equal(delivered(stdout), COUNT);
+});
+
 /** Runs `script`, sends it SIGTERM once it printed READY on stderr; resolves { code, signal, stdout }. */
 function terminated(script) {
   const { spawn } = require('node:child_process');
