@@ -3,12 +3,12 @@
 // per event over the sustained run (including work a library defers to
 // later turns of the event loop). Prints one JSON line.
 //
-//   node bench/one.js aires|pino|winston|otel
+//   node bench/one.js aires|pino|winston|otel|aires-redact|pino-redact
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { MESSAGE, fields } = require('./event.js');
+const { MESSAGE, fields, secretFields, REDACT_PATHS } = require('./event.js');
 
 const RUNS = 7;
 const PER_RUN = 100_000;
@@ -45,6 +45,32 @@ const setups = {
       settle: () => aires.flush(60_000),
       dropped: () => aires.metrics().eventsDropped,
       sent: () => aires.metrics().eventsSent,
+    };
+  },
+  // Redaction, with the same paths in both: a top-level key and a nested one.
+  'aires-redact'() {
+    const aires = require('aires');
+    aires.init({ service: 'bench', transport: 'null', overflow: 'block', envOverrides: false, redact: REDACT_PATHS });
+    return {
+      log: (i) => aires.info(MESSAGE, secretFields(i)),
+      settle: () => aires.flush(60_000),
+      dropped: () => aires.metrics().eventsDropped,
+    };
+  },
+  'pino-redact'() {
+    const pino = require('pino');
+    const dest = pino.destination({ dest: path.join(tmp, 'pino.log'), minLength: 4096, sync: false });
+    const logger = pino({ redact: REDACT_PATHS }, dest);
+    let ready = false;
+    dest.once('ready', () => (ready = true));
+    return {
+      log: (i) => logger.info(secretFields(i), MESSAGE),
+      settle: async () => {
+        if (!ready) await new Promise((resolve) => dest.once('ready', resolve));
+        ready = true;
+        dest.flushSync();
+      },
+      dropped: () => 0,
     };
   },
   pino() {

@@ -10,12 +10,14 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROUNDS = Number(process.argv[2] ?? 3);
-const LIBS = ['aires', 'pino', 'winston', 'otel'];
+const LIBS = ['aires', 'pino', 'winston', 'otel', 'aires-redact', 'pino-redact'];
 const LABELS = {
   aires: 'Aires (null transport)',
   pino: 'pino → file (sonic-boom, async)',
   winston: 'winston JSON → file',
   otel: 'OTel logs SDK, BatchLogRecordProcessor, no-op exporter',
+  'aires-redact': 'Aires, redact 2 paths (7 fields, one nested)',
+  'pino-redact': 'pino, redact the same 2 paths → file',
 };
 
 function median(xs) {

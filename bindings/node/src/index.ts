@@ -211,7 +211,11 @@ function emit(level: number, bound: Bound, first: unknown, second: unknown): voi
   let fields: unknown;
   if (typeof first === 'string') {
     text = first;
-    fields = isError(second) ? { err: second } : second;
+    fields = second;
+    // A plain object (the common case) is fields; only another object may be an Error.
+    if (typeof second === 'object' && second !== null && Object.getPrototypeOf(second) !== Object.prototype && isError(second)) {
+      fields = { err: second };
+    }
   } else if (isError(first)) {
     text = typeof second === 'string' ? second : first.message;
     fields = typeof second === 'object' && second !== null ? { err: first, ...second } : { err: first };

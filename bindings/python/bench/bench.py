@@ -1,9 +1,10 @@
 """Per-call cost and sustained events/s of the same event (a message and
-five fields) through four Python loggers, each in its own process:
+five fields) through five Python loggers, each in its own process:
 
 - aires: into the core's null transport;
 - stdlib logging with a JSON formatter, writing to a file;
 - structlog with its JSON renderer, writing to a file;
+- structlog with ``aires.StructlogProcessor`` as its last processor;
 - the OpenTelemetry SDK's LoggingHandler with BatchLogRecordProcessor and an
   exporter that discards.
 
@@ -14,6 +15,11 @@ work counts. Every run checks that all N events arrived (for aires: were
 sent or counted as dropped; the table shows the drops).
 
     python bench/bench.py [--events N] [--runs R] [--only NAME,...]
+                          [--baseline-python PATH]
+
+With ``--baseline-python``, the row ``aires-before`` runs aires in that
+interpreter (another build of the SDK, for a before/after comparison in
+the same run).
 """
 
 from __future__ import annotations
@@ -118,6 +124,31 @@ def setup_structlog(path: str) -> tuple[Callable[[int], None], Callable[[], int]
     return log, finish
 
 
+def setup_structlog_aires(path: str) -> tuple[Callable[[int], None], Callable[[], int]]:
+    """structlog, shipping through ``aires.StructlogProcessor`` (what a
+    structlog user adopting Aires writes)."""
+    import structlog
+
+    import aires
+
+    aires.init(service="bench", transport="null", env_overrides=False, queue_capacity=1 << 18,
+               batch_size=1024)
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, aires.StructlogProcessor()],
+        cache_logger_on_first_use=True,
+    )
+    logger = structlog.get_logger()
+
+    def log(i: int) -> None:
+        logger.info("order placed", order_id=i, amount=9.99, currency="EUR", paid=True, user="ada")
+
+    def finish() -> int:
+        assert aires.flush(60)
+        return aires._native._null_events() + aires.metrics()["events_dropped"]
+
+    return log, finish
+
+
 def setup_otel(path: str) -> tuple[Callable[[int], None], Callable[[], int]]:
     import logging
 
@@ -165,6 +196,7 @@ SETUPS = {
     "aires": setup_aires,
     "logging-json": setup_logging,
     "structlog-json": setup_structlog,
+    "structlog-aires": setup_structlog_aires,
     "otel-sdk": setup_otel,
 }
 
@@ -208,6 +240,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", default=",".join(SETUPS))
+    parser.add_argument("--baseline-python", help="an interpreter with another build of aires")
     parser.add_argument("--child", nargs=2, metavar=("NAME", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -215,13 +248,18 @@ def main() -> None:
         return
 
     names = args.only.split(",")
+    if args.baseline_python:
+        names.insert(names.index("aires") + 1 if "aires" in names else 0, "aires-before")
     modes = ["1 thread", "4 threads"]
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for _ in range(args.runs):  # interleaved, so drift hits all alike
         for name in names:
             for mode in modes:
+                python, child = sys.executable, name
+                if name == "aires-before":
+                    python, child = args.baseline_python, "aires"
                 out = subprocess.run(
-                    [sys.executable, __file__, "--events", str(args.events), "--child", name, mode],
+                    [python, __file__, "--events", str(args.events), "--child", child, mode],
                     check=True, capture_output=True, text=True,
                 )
                 results.setdefault((name, mode), []).append(json.loads(out.stdout))
