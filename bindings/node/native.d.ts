@@ -128,7 +128,11 @@ export declare function isRunning(): boolean
 /** Forgets what the in-memory transport has received. */
 export declare function memoryClear(): void
 
-/** Every event the in-memory transport has received, as JSON text. */
+/**
+ * Every event the in-memory transport has received: the shared records
+ * of `aires_core::sdk::records`, as JSON text (the tests' `drain()`
+ * turns them into JavaScript values).
+ */
 export declare function memoryEvents(): string
 
 /**

@@ -14,7 +14,7 @@ mod rows;
 
 pub use intern::Interner;
 pub use options::{OptionSpec, Unit, OPTIONS};
-pub use rows::{row, rows};
+pub use rows::{record, records, row, rows};
 
 use crate::transport::{MemoryTransport, NullTransport, StdoutTransport, Transport};
 use std::sync::Arc;

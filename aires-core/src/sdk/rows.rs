@@ -53,6 +53,50 @@ pub fn rows(memory: &MemoryTransport) -> Json {
     Json::Array(memory.events().iter().map(row).collect())
 }
 
+/// One event as everything a binding's own tests read back: the
+/// canonical [`row`], and also what differs from run to run: `id`,
+/// `timestamp_unix_nano` (text), the batch's `service`, `environment`,
+/// `sdk_name` and `sdk_version`, the error's `backtrace`, and `call_site`
+/// (`file`, `line`, `module`, `function`, or `null`).
+pub fn record(batch: &proto::EventBatch, event: &proto::Event) -> Json {
+    let mut out = row(event);
+    let Json::Object(fields) = &mut out else {
+        unreachable!("a row is an object")
+    };
+    let or = |own: &str, batch: &str| if own.is_empty() { batch } else { own }.to_owned();
+    fields.insert("id".into(), hex(&event.id).into());
+    fields.insert(
+        "timestamp_unix_nano".into(),
+        event.timestamp_unix_nano.to_string().into(),
+    );
+    fields.insert("service".into(), or(&event.service, &batch.service).into());
+    fields.insert(
+        "environment".into(),
+        or(&event.environment, &batch.environment).into(),
+    );
+    fields.insert("sdk_name".into(), batch.sdk_name.clone().into());
+    fields.insert("sdk_version".into(), batch.sdk_version.clone().into());
+    if let (Some(error), Some(Json::Object(e))) = (&event.error, fields.get_mut("error")) {
+        e.insert("backtrace".into(), error.backtrace.clone().into());
+    }
+    let site = event.call_site.as_ref().map(
+        |c| json!({ "file": c.file, "line": c.line, "module": c.module, "function": c.function }),
+    );
+    fields.insert("call_site".into(), site.unwrap_or(Json::Null));
+    out
+}
+
+/// Every event the memory transport holds, as [`record`]s.
+pub fn records(memory: &MemoryTransport) -> Json {
+    Json::Array(
+        memory
+            .decoded_batches()
+            .iter()
+            .flat_map(|batch| batch.events.iter().map(move |event| record(batch, event)))
+            .collect(),
+    )
+}
+
 fn attribute(a: &proto::Attribute) -> Json {
     use proto::attribute::Value;
     let (kind, text) = match &a.value {

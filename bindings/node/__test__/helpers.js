@@ -7,11 +7,43 @@ const path = require('node:path');
 const aires = require('aires');
 const native = require('../native.js');
 
+const SEVERITY = { trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6 };
+const NON_FINITE = new Set(['NaN', 'inf', '-inf']);
+const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+/** A field's [type, text] pair of the shared records, as the tests read it: 64-bit integers stay text. */
+function attribute([kind, text]) {
+  switch (kind) {
+    case 'str':
+      return { type: 'string', value: text };
+    case 'float':
+      return { type: 'float', value: NON_FINITE.has(text) ? text : Number(text) };
+    case 'bool':
+      return { type: 'bool', value: text === 'true' };
+    default:
+      return { type: kind, value: text };
+  }
+}
+
+/** One shared record (aires_core::sdk::record) with camelCase keys, the severity as a number. */
+function event(record) {
+  const e = {};
+  for (const [key, value] of Object.entries(record)) e[camel(key)] = value;
+  e.severity = SEVERITY[record.level];
+  e.attributes = Object.fromEntries(Object.entries(record.attributes).map(([k, pair]) => [k, attribute(pair)]));
+  if (record.http !== null) {
+    e.http = Object.fromEntries(Object.entries(record.http).map(([k, v]) => [camel(k), v]));
+    e.http.requestBytes = Number(e.http.requestBytes);
+    e.http.responseBytes = Number(e.http.responseBytes);
+  }
+  return e;
+}
+
 /** Flushes, then returns every event the in-memory transport holds, and forgets them. */
 async function drain() {
   const done = await aires.flush(10_000);
   if (!done) throw new Error('flush did not complete');
-  const events = JSON.parse(native.memoryEvents());
+  const events = JSON.parse(native.memoryEvents()).map(event);
   native.memoryClear();
   return events;
 }

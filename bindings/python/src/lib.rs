@@ -38,7 +38,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lifecycle::level, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::_panic_for_tests, m)?)?;
-    m.add_function(wrap_pyfunction!(memory::_memory_events, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::_memory_records, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_clear, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_memory_rows, m)?)?;
     m.add_function(wrap_pyfunction!(memory::_sdk_options, m)?)?;

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import aires
+from aires._testing import memory_events
 from aires import _native
 
 Events = Callable[..., list[dict[str, Any]]]
@@ -30,7 +31,7 @@ def start() -> Iterator[Callable[..., Events]]:
 
         def events(count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
             assert aires.flush(timeout), "flush timed out"
-            return _native._memory_events(count, timeout)
+            return memory_events(count, timeout)
 
         return events
 

@@ -19,6 +19,7 @@ import time
 import pytest
 
 import aires
+from aires._testing import memory_events
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEADLINE_S = 60
@@ -128,7 +129,7 @@ def test_a_spool_keeps_what_a_cut_short_shutdown_could_not_send(tmp_path):
     aires.init(service="py-spool", transport="memory", spool_dir=str(tmp_path), env_overrides=False)
     try:
         assert aires.flush(10)
-        got = _native._memory_events(300, 10.0)
+        got = memory_events(300, 10.0)
         assert sorted(e["attributes"]["i"] for e in got) == list(range(300))
         assert aires.metrics()["events_replayed"] == 300
     finally:

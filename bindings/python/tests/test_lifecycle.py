@@ -12,6 +12,7 @@ import threading
 import pytest
 
 import aires
+from aires._testing import memory_events
 from aires import _native
 
 
@@ -61,7 +62,7 @@ def test_second_init_is_refused_until_shutdown(events):
     assert aires.metrics()["events_dropped_after_shutdown"] >= 1
     aires.init(transport="memory", env_overrides=False, batch_timeout=0.02)
     aires.info("again")
-    assert [e["message"] for e in _native._memory_events(1)] == ["again"]
+    assert [e["message"] for e in memory_events(1)] == ["again"]
 
 
 def test_a_rust_panic_is_a_python_exception(events):
@@ -204,7 +205,7 @@ def test_fork_gives_the_child_a_pipeline_of_its_own(events):
             os.close(read_end)
             aires.info("from the child", pid=os.getpid())
             aires.flush(10)
-            got = _native._memory_events(1, 10)
+            got = memory_events(1, 10)
             with os.fdopen(write_end, "w") as out:
                 json.dump([e["message"] for e in got], out)
             code = 0 if aires.shutdown(5) else 2
@@ -233,4 +234,4 @@ def test_fork_from_a_multiprocessing_pool(start):
 def _log_in_worker(n: int) -> int:
     aires.info("in a pool worker", n=n)
     assert aires.flush(10)
-    return sum(1 for e in _native._memory_events(1, 10) if e["attributes"].get("n") == n)
+    return sum(1 for e in memory_events(1, 10) if e["attributes"].get("n") == n)
