@@ -11,10 +11,12 @@
 pub mod intern;
 mod options;
 mod rows;
+mod settings;
 
 pub use intern::Interner;
 pub use options::{OptionSpec, Unit, OPTIONS};
 pub use rows::{record, records, row, rows};
+pub use settings::{Settings, Spelling};
 
 use crate::transport::{MemoryTransport, NullTransport, StdoutTransport, Transport};
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use aires_core::sdk::TransportChoice;
-use aires_core::{Config, LevelFilter, OverflowPolicy};
+use aires_core::sdk::{Settings, Spelling, TransportChoice};
+use aires_core::Config;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
@@ -57,81 +57,33 @@ pub struct InitOptions {
 }
 
 impl InitOptions {
-    /// The core configuration these options describe (before `AIRES_*`
-    /// overrides, which the core applies when it starts), and the transport.
+    /// The shared settings these options describe (milliseconds made
+    /// durations), turned into the core configuration by
+    /// `aires_core::sdk::Settings::to_config`, which writes the rules once
+    /// for every binding. `AIRES_*` overrides apply when the core starts.
     pub(crate) fn to_config(&self) -> Result<(Config, TransportChoice)> {
-        let mut config = Config::new(self.service.as_deref().unwrap_or("unknown_service"));
-        if let Some(environment) = &self.environment {
-            config = config.environment(environment.clone());
-        }
-        if let Some(endpoint) = &self.endpoint {
-            config = config.endpoint(endpoint.clone());
-        }
-        if let Some(level) = &self.level {
-            let filter: LevelFilter = level
-                .parse()
-                .map_err(|e: aires_core::level::ParseLevelError| invalid(e.to_string()))?;
-            config = config.level(filter);
-        }
-        if let Some(n) = self.batch_size {
-            config = config.batch_size(n as usize);
-        }
-        if let Some(ms) = self.batch_timeout_ms {
-            config = config.batch_timeout(Duration::from_millis(ms.into()));
-        }
-        if let Some(n) = self.max_batch_bytes {
-            config.max_batch_bytes = n as usize;
-        }
-        if let Some(n) = self.queue_capacity {
-            config = config.queue_capacity(n as usize);
-        }
-        if let Some(n) = self.max_in_flight {
-            config = config.max_in_flight(n as usize);
-        }
-        if let Some(ms) = self.send_timeout_ms {
-            config = config.send_timeout(Duration::from_millis(ms.into()));
-        }
-        if let Some(ms) = self.retry_max_elapsed_ms {
-            config.retry.max_elapsed = Duration::from_millis(ms.into());
-        }
-        match (self.overflow.as_deref(), self.block_timeout_ms) {
-            (None | Some("drop"), None) => {}
-            (Some("block"), None) => config = config.overflow(OverflowPolicy::Block),
-            (Some("block"), Some(ms)) => {
-                config = config.overflow(OverflowPolicy::BlockFor(Duration::from_millis(ms.into())))
-            }
-            (None | Some("drop"), Some(_)) => {
-                return Err(invalid("blockTimeoutMs needs overflow: 'block'".into()))
-            }
-            (Some(other), _) => {
-                return Err(invalid(format!(
-                    "overflow must be 'drop' or 'block'; got {other:?}"
-                )))
-            }
-        }
-        match (&self.spool_dir, self.spool_max_bytes) {
-            (Some(dir), max_bytes) => {
-                let mut spool = aires_core::SpoolConfig::new(dir);
-                spool.max_bytes = max_bytes.map_or(spool.max_bytes, u64::from);
-                config.spool = Some(spool);
-            }
-            (None, Some(_)) => return Err(invalid("spoolMaxBytes needs spoolDir".into())),
-            (None, None) => {}
-        }
-        if let Some(on) = self.env_overrides {
-            config = config.env_overrides(on);
-        }
-        let transport = match self.transport.as_deref() {
-            None => TransportChoice::Default,
-            Some(name) => TransportChoice::parse(name).map_err(invalid)?,
+        let ms = |v: Option<u32>| v.map(|ms| Duration::from_millis(ms.into()));
+        let settings = Settings {
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            endpoint: self.endpoint.clone(),
+            level: self.level.clone(),
+            batch_size: self.batch_size.map(|n| n as usize),
+            batch_timeout: ms(self.batch_timeout_ms),
+            max_batch_bytes: self.max_batch_bytes.map(|n| n as usize),
+            queue_capacity: self.queue_capacity.map(|n| n as usize),
+            overflow: self.overflow.clone(),
+            block_timeout: ms(self.block_timeout_ms),
+            retry_max_elapsed: ms(self.retry_max_elapsed_ms),
+            max_in_flight: self.max_in_flight.map(|n| n as usize),
+            send_timeout: ms(self.send_timeout_ms),
+            shutdown_timeout: None, // the exit handler's own (shutdownTimeoutMs, in JavaScript)
+            spool_dir: self.spool_dir.clone().map(Into::into),
+            spool_max_bytes: self.spool_max_bytes.map(u64::from),
+            env_overrides: self.env_overrides,
+            transport: self.transport.clone(),
         };
-        if self.transport.as_deref() == Some("grpc")
-            && self.endpoint.is_none()
-            && std::env::var_os("AIRES_ENDPOINT").is_none()
-        {
-            return Err(invalid("transport \"grpc\" needs an endpoint".into()));
-        }
-        Ok((config, transport))
+        settings.to_config(Spelling::JavaScript).map_err(invalid)
     }
 }
 

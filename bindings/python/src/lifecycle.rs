@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use std::time::Duration;
 
-use aires_core::{Config, FlushError, InitError, LevelFilter, OverflowPolicy};
+use aires_core::{Config, FlushError, InitError, OverflowPolicy};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -15,7 +15,7 @@ use crate::convert::VALUES_COERCED;
 use crate::emit::{MAY_BLOCK, OTEL_CURRENT_SPAN, OTEL_ON};
 use crate::memory;
 
-use aires_core::sdk::TransportChoice;
+use aires_core::sdk::{Settings, Spelling, TransportChoice};
 
 /// What `init` was given, kept to start the same pipeline in a forked child.
 struct Running {
@@ -62,78 +62,29 @@ pub fn init(
     spool_dir: Option<std::path::PathBuf>,
     spool_max_bytes: Option<u64>,
 ) -> PyResult<()> {
-    let mut config = Config::default().env_overrides(env_overrides);
-    match (spool_dir, spool_max_bytes) {
-        (Some(dir), max_bytes) => {
-            let mut spool = aires_core::SpoolConfig::new(dir);
-            spool.max_bytes = max_bytes.unwrap_or(spool.max_bytes);
-            config.spool = Some(spool);
-        }
-        (None, Some(_)) => {
-            return Err(PyValueError::new_err("spool_max_bytes needs spool_dir"));
-        }
-        (None, None) => {}
-    }
-    if let Some(service) = service {
-        config.service = service;
-    }
-    if let Some(environment) = environment {
-        config = config.environment(environment);
-    }
-    if let Some(endpoint) = endpoint {
-        config = config.endpoint(endpoint);
-    }
-    if let Some(level) = level {
-        config.level = level
-            .parse::<LevelFilter>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    }
-    if let Some(v) = batch_size {
-        config.batch_size = v;
-    }
-    if let Some(v) = batch_timeout {
-        config.batch_timeout = seconds("batch_timeout", v)?;
-    }
-    if let Some(v) = max_batch_bytes {
-        config.max_batch_bytes = v;
-    }
-    if let Some(v) = queue_capacity {
-        config.queue_capacity = v;
-    }
-    config.overflow = match overflow.as_deref() {
-        None | Some("drop") if block_timeout.is_some() => {
-            return Err(PyValueError::new_err(
-                "block_timeout needs overflow=\"block\"",
-            ))
-        }
-        None | Some("drop") => OverflowPolicy::DropNewest,
-        // No timeout unless one is asked for: `block` loses nothing.
-        Some("block") => match block_timeout {
-            None => OverflowPolicy::Block,
-            Some(timeout) => OverflowPolicy::BlockFor(seconds("block_timeout", timeout)?),
-        },
-        Some(other) => {
-            return Err(PyValueError::new_err(format!(
-                "overflow must be \"drop\" or \"block\", got {other:?}"
-            )))
-        }
+    let settings = Settings {
+        service,
+        environment,
+        endpoint,
+        level,
+        batch_size,
+        batch_timeout: optional_seconds("batch_timeout", batch_timeout)?,
+        max_batch_bytes,
+        queue_capacity,
+        overflow,
+        block_timeout: optional_seconds("block_timeout", block_timeout)?,
+        retry_max_elapsed: optional_seconds("retry_max_elapsed", retry_max_elapsed)?,
+        max_in_flight,
+        send_timeout: optional_seconds("send_timeout", send_timeout)?,
+        shutdown_timeout: optional_seconds("shutdown_timeout", shutdown_timeout)?,
+        spool_dir,
+        spool_max_bytes,
+        env_overrides: Some(env_overrides),
+        transport,
     };
-    if let Some(v) = retry_max_elapsed {
-        config.retry.max_elapsed = seconds("retry_max_elapsed", v)?;
-    }
-    if let Some(v) = max_in_flight {
-        config.max_in_flight = v;
-    }
-    if let Some(v) = send_timeout {
-        config.send_timeout = seconds("send_timeout", v)?;
-    }
-    if let Some(v) = shutdown_timeout {
-        config.shutdown_timeout = seconds("shutdown_timeout", v)?;
-    }
-    let sink = match transport.as_deref() {
-        None => TransportChoice::Default,
-        Some(name) => TransportChoice::parse(name).map_err(PyValueError::new_err)?,
-    };
+    let (config, sink) = settings
+        .to_config(Spelling::Python)
+        .map_err(PyValueError::new_err)?;
     let mut running = RUNNING.lock();
     let resolved = start(config.clone(), sink)?;
     MAY_BLOCK.store(
@@ -184,6 +135,10 @@ fn seconds(option: &str, value: f64) -> PyResult<Duration> {
             "{option} must be a finite number of seconds >= 0, got {value}"
         ))
     })
+}
+
+fn optional_seconds(option: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
+    value.map(|value| seconds(option, value)).transpose()
 }
 
 /// `opentelemetry=None` (auto): use OpenTelemetry's current span when the
