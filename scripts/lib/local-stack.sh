@@ -7,6 +7,8 @@
 #   stack_start WORKDIR [collector flags...]
 #   -> sets CLICKHOUSE_URL, COLLECTOR_GRPC, COLLECTOR_METRICS
 
+source scripts/lib/cargo-target.sh
+
 stack_pids=()
 
 # Stops in reverse order of start: the collector drains into ClickHouse
@@ -51,7 +53,7 @@ stack_start() {
         --port 0 --data "$work/clickhouse" >"$work/clickhouse.log" 2>&1 &
     stack_pids+=($!)
     CLICKHOUSE_URL=$(wait_for "$!" "$work/clickhouse.log" 'http://[0-9.:]*')
-    target/release/aires-collector --sink clickhouse --clickhouse-url "$CLICKHOUSE_URL" \
+    "$(cargo_target_dir)/release/aires-collector" --sink clickhouse --clickhouse-url "$CLICKHOUSE_URL" \
         --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 "$@" >"$work/collector.log" 2>&1 &
     stack_pids+=($!)
     COLLECTOR_GRPC=$(wait_for "$!" "$work/collector.log" 'grpc=[0-9.:]*' | cut -d= -f2)
