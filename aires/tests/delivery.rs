@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aires::{Event, Level, MemoryTransport, OverflowPolicy, Pipeline};
 use common::{int_attr, test_config, GatedTransport};
@@ -239,27 +239,40 @@ fn the_block_policy_does_not_wait_for_itself_when_a_field_logs() {
 }
 
 #[test]
-fn the_block_policy_drops_and_counts_after_its_timeout() {
+fn the_block_policy_waits_its_timeout_then_drops_and_counts() {
+    let timeout = Duration::from_millis(200);
     let gated = GatedTransport::new();
     let pipeline = Pipeline::start(
         test_config(gated.clone())
             .queue_capacity(4)
             .batch_size(2)
             .max_in_flight(1)
-            .overflow(OverflowPolicy::BlockFor(Duration::from_millis(5))),
+            .overflow(OverflowPolicy::BlockFor(timeout)),
     )
     .unwrap();
-    for _ in 0..50 {
+    // The transport holds every send, so the queue fills; the first call
+    // that finds no room waits for the timeout, then drops its event.
+    let mut emitted = 0;
+    let waited = loop {
+        assert!(emitted < 50, "the queue never filled");
+        let started = Instant::now();
         pipeline.emit(Event::builder(Level::Info, "e").build());
-    }
-    let metrics = pipeline.metrics();
-    assert!(metrics.events_dropped_queue_full > 0);
-    assert_eq!(
-        metrics.events_enqueued + metrics.events_dropped_queue_full,
-        50
+        emitted += 1;
+        if pipeline.metrics().events_dropped_queue_full > 0 {
+            break started.elapsed();
+        }
+    };
+    // A drop policy would have dropped at once; this one waited first.
+    assert!(
+        waited >= timeout,
+        "dropped after {waited:?}, before the {timeout:?} wait"
     );
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_dropped_queue_full, 1);
+    assert_eq!(metrics.events_enqueued + 1, emitted);
     gated.open();
     pipeline.shutdown(DEADLINE).unwrap();
+    assert_eq!(gated.memory.event_count() as u64, emitted - 1);
 }
 
 #[test]

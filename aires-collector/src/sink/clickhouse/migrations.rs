@@ -119,17 +119,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_migration_splits_into_statements() {
-        let counts: Vec<usize> = MIGRATIONS
-            .iter()
-            .map(|(_, _, sql)| statements(sql).len())
-            .collect();
-        assert_eq!(counts, vec![1, 2, 2, 3]);
-        for (_, _, sql) in MIGRATIONS {
-            for statement in statements(sql) {
+    fn statements_split_at_semicolons_and_whole_line_comments_go() {
+        let sql = "-- a comment; with a semicolon\n\
+                   CREATE TABLE IF NOT EXISTS a (x UInt8);\n\n  \
+                   -- an indented one\n\
+                   CREATE VIEW IF NOT EXISTS b\nAS SELECT 1;\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE TABLE IF NOT EXISTS a (x UInt8)",
+                "CREATE VIEW IF NOT EXISTS b\nAS SELECT 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_migration_statement_is_one_whole_idempotent_definition() {
+        for (version, _, sql) in MIGRATIONS {
+            let statements = statements(sql);
+            assert!(!statements.is_empty(), "migration {version} is empty");
+            for statement in statements {
+                // One definition per statement: a `;` lost inside one
+                // would join two, or cut one short.
+                let starts = ["CREATE TABLE", "CREATE MATERIALIZED VIEW", "ALTER TABLE"];
+                assert!(
+                    starts.iter().any(|s| statement.starts_with(s)),
+                    "migration {version}: {statement}"
+                );
+                assert_eq!(
+                    statement.matches("CREATE ").count(),
+                    statement.starts_with("CREATE") as usize
+                );
+                let depth = statement.chars().try_fold(0i32, |depth, c| {
+                    let depth = depth + i32::from(c == '(') - i32::from(c == ')');
+                    (depth >= 0).then_some(depth)
+                });
+                assert_eq!(depth, Some(0), "unbalanced: {statement}");
+                // Comments are whole lines (the splitter drops those only).
+                assert!(!statement.contains("--"), "a comment inside: {statement}");
                 // Every statement may run twice (collectors starting at once).
-                let idempotent = statement.contains("IF NOT EXISTS");
-                assert!(idempotent, "{statement}");
+                assert!(statement.contains("IF NOT EXISTS"), "{statement}");
             }
         }
     }
