@@ -9,6 +9,7 @@
 //! Size limits are applied here, on the worker thread, so the caller's thread
 //! never pays for them.
 
+use aires_proto::v1::fields as field;
 use bytes::{BufMut, BytesMut};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 
@@ -221,44 +222,51 @@ impl Out for Writer<'_> {
 impl Encode for Event {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
         let value_limit = limits.max_value_bytes;
-        out.bytes(1, &self.id.to_bytes());
-        out.fixed64(2, self.timestamp_unix_nanos);
-        out.varint(3, self.level.as_proto() as u64, false);
-        out.text(4, Text::new(&self.message, limits.max_message_bytes));
-        // 5 service, 6 environment: left empty, the batch carries them.
+        out.bytes(field::event::ID, &self.id.to_bytes());
+        out.fixed64(field::event::TIMESTAMP_UNIX_NANO, self.timestamp_unix_nanos);
+        out.varint(field::event::SEVERITY, self.level.as_proto() as u64, false);
+        out.text(
+            field::event::MESSAGE,
+            Text::new(&self.message, limits.max_message_bytes),
+        );
+        // service and environment: left empty, the batch carries them.
         if let Some(trace_id) = self.trace_id {
-            out.bytes(7, &trace_id.to_bytes());
+            out.bytes(field::event::TRACE_ID, &trace_id.to_bytes());
         }
         if let Some(span_id) = self.span_id {
-            out.bytes(8, &span_id.to_bytes());
+            out.bytes(field::event::SPAN_ID, &span_id.to_bytes());
         }
         if let Some(session_id) = self.extras.as_ref().and_then(|e| e.session_id.as_deref()) {
-            out.text(9, Text::new(session_id, value_limit));
+            out.text(field::event::SESSION_ID, Text::new(session_id, value_limit));
         }
         let kept = self.attributes.len().min(limits.max_attributes);
         for attribute in &self.attributes[..kept] {
-            out.message(10, attribute, limits);
+            out.message(field::event::ATTRIBUTES, attribute, limits);
         }
         if kept < self.attributes.len() {
             let dropped = (self.attributes.len() - kept) as u64;
-            out.message(10, &DroppedAttributes(dropped), limits);
+            out.message(
+                field::event::ATTRIBUTES,
+                &DroppedAttributes(dropped),
+                limits,
+            );
             out.note_dropped(dropped);
         }
         if let Some(extras) = &self.extras {
             let tags = extras.tags.len().min(limits.max_attributes);
             for tag in &extras.tags[..tags] {
-                out.text_always(11, Text::new(tag, value_limit));
+                out.text_always(field::event::TAGS, Text::new(tag, value_limit));
             }
             out.note_dropped((extras.tags.len() - tags) as u64);
             if let Some(http) = &extras.http {
-                out.message(12, http, limits);
+                out.message(field::event::HTTP, http, limits);
             }
             if let Some(error) = &extras.error {
-                out.message(13, error, limits);
+                out.message(field::event::ERROR, error, limits);
             }
         }
         if let Some(site) = self.call_site.as_deref() {
-            out.message(14, site, limits);
+            out.message(field::event::CALL_SITE, site, limits);
         }
     }
 }
@@ -269,21 +277,30 @@ struct DroppedAttributes(u64);
 
 impl Encode for DroppedAttributes {
     fn encode<O: Out>(&self, out: &mut O, _limits: &Limits) {
-        out.text(1, Text::new("aires.dropped_attributes", usize::MAX));
-        out.varint(4, self.0, true);
+        out.text(
+            field::attribute::KEY,
+            Text::new("aires.dropped_attributes", usize::MAX),
+        );
+        out.varint(field::attribute::UINT_VALUE, self.0, true);
     }
 }
 
 /// `aires.v1.Attribute`.
 impl Encode for Attribute {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
-        out.text(1, Text::new(&self.key, limits.max_value_bytes));
+        out.text(
+            field::attribute::KEY,
+            Text::new(&self.key, limits.max_value_bytes),
+        );
         match &self.value {
-            Value::Str(s) => out.text_always(2, Text::new(s, limits.max_value_bytes)),
-            Value::I64(v) => out.varint(3, *v as u64, true),
-            Value::U64(v) => out.varint(4, *v, true),
-            Value::F64(v) => out.double(5, *v),
-            Value::Bool(v) => out.varint(6, *v as u64, true),
+            Value::Str(s) => out.text_always(
+                field::attribute::STRING_VALUE,
+                Text::new(s, limits.max_value_bytes),
+            ),
+            Value::I64(v) => out.varint(field::attribute::INT_VALUE, *v as u64, true),
+            Value::U64(v) => out.varint(field::attribute::UINT_VALUE, *v, true),
+            Value::F64(v) => out.double(field::attribute::DOUBLE_VALUE, *v),
+            Value::Bool(v) => out.varint(field::attribute::BOOL_VALUE, *v as u64, true),
         }
     }
 }
@@ -292,36 +309,51 @@ impl Encode for Attribute {
 impl Encode for crate::http::HttpInfo {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
         let max = limits.max_value_bytes;
-        out.text(1, Text::new(&self.method, max));
-        out.text(2, Text::new(&self.route, max));
-        out.text(3, Text::new(&self.path, max));
-        out.varint(4, u64::from(self.status), false);
+        out.text(field::http_info::METHOD, Text::new(&self.method, max));
+        out.text(field::http_info::ROUTE, Text::new(&self.route, max));
+        out.text(field::http_info::PATH, Text::new(&self.path, max));
+        out.varint(field::http_info::STATUS_CODE, u64::from(self.status), false);
         out.varint(
-            5,
+            field::http_info::DURATION_NANOS,
             self.duration.as_nanos().min(u64::MAX as u128) as u64,
             false,
         );
-        out.text(6, Text::new(&self.user_agent, max));
-        out.text(7, Text::new(&self.client_ip, max));
-        out.varint(8, self.request_bytes, false);
-        out.varint(9, self.response_bytes, false);
-        out.text(10, Text::new(&self.host, max));
-        out.text(11, Text::new(&self.scheme, max));
+        out.text(
+            field::http_info::USER_AGENT,
+            Text::new(&self.user_agent, max),
+        );
+        out.text(field::http_info::CLIENT_IP, Text::new(&self.client_ip, max));
+        out.varint(field::http_info::REQUEST_BYTES, self.request_bytes, false);
+        out.varint(field::http_info::RESPONSE_BYTES, self.response_bytes, false);
+        out.text(field::http_info::HOST, Text::new(&self.host, max));
+        out.text(field::http_info::SCHEME, Text::new(&self.scheme, max));
     }
 }
 
 /// `aires.v1.ErrorInfo`.
 impl Encode for crate::error_info::ErrorInfo {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
-        out.text(1, Text::new(&self.type_name, limits.max_value_bytes));
-        out.text(2, Text::new(&self.message, limits.max_message_bytes));
+        out.text(
+            field::error_info::TYPE,
+            Text::new(&self.type_name, limits.max_value_bytes),
+        );
+        out.text(
+            field::error_info::MESSAGE,
+            Text::new(&self.message, limits.max_message_bytes),
+        );
         let causes = self.chain.len().min(MAX_ERROR_CHAIN);
         for cause in &self.chain[..causes] {
-            out.text_always(3, Text::new(cause, limits.max_message_bytes));
+            out.text_always(
+                field::error_info::CHAIN,
+                Text::new(cause, limits.max_message_bytes),
+            );
         }
         out.note_dropped((self.chain.len() - causes) as u64);
         if let Some(backtrace) = &self.backtrace {
-            out.text(4, Text::new(backtrace, limits.max_message_bytes));
+            out.text(
+                field::error_info::BACKTRACE,
+                Text::new(backtrace, limits.max_message_bytes),
+            );
         }
     }
 }
@@ -330,10 +362,10 @@ impl Encode for crate::error_info::ErrorInfo {
 impl Encode for CallSite {
     fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
         let max = limits.max_value_bytes;
-        out.text(1, Text::new(&self.file, max));
-        out.varint(2, u64::from(self.line), false);
-        out.text(3, Text::new(&self.module, max));
-        out.text(4, Text::new(&self.function, max));
+        out.text(field::call_site::FILE, Text::new(&self.file, max));
+        out.varint(field::call_site::LINE, u64::from(self.line), false);
+        out.text(field::call_site::MODULE, Text::new(&self.module, max));
+        out.text(field::call_site::FUNCTION, Text::new(&self.function, max));
     }
 }
 
@@ -377,11 +409,23 @@ impl BatchEncoder {
     pub fn begin(&mut self, batch_id: Uuid7, buf: &mut BytesMut) {
         let limits = self.limits;
         let mut out = Writer { buf, truncated: 0 };
-        out.bytes(1, &batch_id.to_bytes());
-        out.text(2, Text::new(&self.sdk_name, usize::MAX));
-        out.text(3, Text::new(&self.sdk_version, usize::MAX));
-        out.text(5, Text::new(&self.service, limits.max_value_bytes));
-        out.text(6, Text::new(&self.environment, limits.max_value_bytes));
+        out.bytes(field::event_batch::BATCH_ID, &batch_id.to_bytes());
+        out.text(
+            field::event_batch::SDK_NAME,
+            Text::new(&self.sdk_name, usize::MAX),
+        );
+        out.text(
+            field::event_batch::SDK_VERSION,
+            Text::new(&self.sdk_version, usize::MAX),
+        );
+        out.text(
+            field::event_batch::SERVICE,
+            Text::new(&self.service, limits.max_value_bytes),
+        );
+        out.text(
+            field::event_batch::ENVIRONMENT,
+            Text::new(&self.environment, limits.max_value_bytes),
+        );
         self.truncated += out.truncated;
     }
 
@@ -390,7 +434,7 @@ impl BatchEncoder {
     pub fn push(&mut self, event: &Event, buf: &mut BytesMut) {
         let limits = self.limits;
         let mut out = Writer { buf, truncated: 0 };
-        out.message(4, event, &limits);
+        out.message(field::event_batch::EVENTS, event, &limits);
         self.truncated += out.truncated;
     }
 }

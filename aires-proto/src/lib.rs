@@ -16,6 +16,13 @@ pub mod codec;
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/aires.v1.rs"));
 
+    /// The field numbers of the event messages, generated from
+    /// `event.proto`: what the hand-written encoder (`aires_core::encode`)
+    /// and decoder (`aires_collector::decode`) use instead of literals.
+    pub mod fields {
+        include!(concat!(env!("OUT_DIR"), "/aires.v1.fields.rs"));
+    }
+
     /// The event messages of `aires.v1` with every `uint32` and enum field
     /// as a `uint64`, and a batch's events left encoded: what a reference
     /// decoder needs to see a value that does not fit its field, and to

@@ -178,7 +178,11 @@ fn compression(compression: Compression) -> Option<CompressionEncoding> {
 }
 
 /// Field 7 of `EventBatch` (`attempt`), varint: the key byte.
-const ATTEMPT_KEY: u8 = (7 << 3) as u8;
+const ATTEMPT_KEY: u8 = (proto::fields::event_batch::ATTEMPT << 3) as u8;
+const _: () = assert!(
+    proto::fields::event_batch::ATTEMPT < 16,
+    "the attempt's key is one byte"
+);
 
 /// The batch's bytes, with `attempt` appended for a retry (a protobuf
 /// message may repeat a field; the last value counts). A first attempt is

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arcstr::ArcStr;
 
 use aires_proto::v1 as proto;
+use aires_proto::v1::fields as field;
 use bytes::Bytes;
 
 use super::interner::Interner;
@@ -173,23 +174,7 @@ impl<'a> Decoder<'a> {
     /// Decodes one `Event` into `row` (a default row), except what
     /// [`Decoder::finish`] fills once the whole event is read.
     fn event(&mut self, mut buf: &'a [u8], row: &mut Row) -> Result<EventFields<'a>, DecodeError> {
-        const NAMES: [&str; 15] = [
-            "",
-            "id",
-            "timestamp_unix_nano",
-            "severity",
-            "message",
-            "service",
-            "environment",
-            "trace_id",
-            "span_id",
-            "session_id",
-            "attributes",
-            "tags",
-            "http",
-            "error",
-            "call_site",
-        ];
+        const NAMES: &[&str] = &field::event::NAMES;
         let mut fields = EventFields::default();
         while !buf.is_empty() {
             let (tag, wire) = key(&mut buf)?;
@@ -211,27 +196,29 @@ impl<'a> Decoder<'a> {
         fields: &mut EventFields<'a>,
     ) -> Result<(), DecodeError> {
         match tag {
-            1 => fields.id = bytes_field(wire, buf)?,
-            2 => {
+            field::event::ID => fields.id = bytes_field(wire, buf)?,
+            field::event::TIMESTAMP_UNIX_NANO => {
                 expect(wire, FIXED64)?;
                 fields.timestamp = fixed64(buf)?;
             }
-            3 => fields.severity = varint_field(wire, buf)?,
-            4 => row.message = self.text.value(bytes_field(wire, buf)?)?,
-            5 => fields.service = string_field(wire, buf)?,
-            6 => fields.environment = string_field(wire, buf)?,
-            7 => fields.trace_id = bytes_field(wire, buf)?,
-            8 => fields.span_id = bytes_field(wire, buf)?,
-            9 => row.session_id = string_field(wire, buf)?.to_owned(),
-            10 => self.attribute(bytes_field(wire, buf)?, fields)?,
-            11 => row.tags.push(string_field(wire, buf)?.to_owned()),
-            12 => self.http(
+            field::event::SEVERITY => fields.severity = varint_field(wire, buf)?,
+            field::event::MESSAGE => row.message = self.text.value(bytes_field(wire, buf)?)?,
+            field::event::SERVICE => fields.service = string_field(wire, buf)?,
+            field::event::ENVIRONMENT => fields.environment = string_field(wire, buf)?,
+            field::event::TRACE_ID => fields.trace_id = bytes_field(wire, buf)?,
+            field::event::SPAN_ID => fields.span_id = bytes_field(wire, buf)?,
+            field::event::SESSION_ID => row.session_id = string_field(wire, buf)?.to_owned(),
+            field::event::ATTRIBUTES => self.attribute(bytes_field(wire, buf)?, fields)?,
+            field::event::TAGS => row.tags.push(string_field(wire, buf)?.to_owned()),
+            field::event::HTTP => self.http(
                 bytes_field(wire, buf)?,
                 row,
                 fields.http_status.get_or_insert(0),
             )?,
-            13 => error(bytes_field(wire, buf)?, row)?,
-            14 => self.call_site(bytes_field(wire, buf)?, row, fields.line.get_or_insert(0))?,
+            field::event::ERROR => error(bytes_field(wire, buf)?, row)?,
+            field::event::CALL_SITE => {
+                self.call_site(bytes_field(wire, buf)?, row, fields.line.get_or_insert(0))?
+            }
             _ => skip(wire, tag, buf, RECURSION_LIMIT - 1)?,
         }
         Ok(())
@@ -253,29 +240,27 @@ impl<'a> Decoder<'a> {
         }
         let mut name: Option<ArcStr> = None;
         let mut value = Value::None;
-        const NAMES: [&str; 7] = [
-            "",
-            "key",
-            "string_value",
-            "int_value",
-            "uint_value",
-            "double_value",
-            "bool_value",
-        ];
+        const NAMES: &[&str] = &field::attribute::NAMES;
         while !buf.is_empty() {
             let (tag, wire) = key(&mut buf)?;
             let b = &mut buf;
             match tag {
-                1 => self.text_field(wire, b).map(|v| name = Some(v)),
-                2 => bytes_field(wire, b)
+                field::attribute::KEY => self.text_field(wire, b).map(|v| name = Some(v)),
+                field::attribute::STRING_VALUE => bytes_field(wire, b)
                     .and_then(|v| self.text.value(v))
                     .map(|v| value = Value::String(v)),
-                3 => varint_field(wire, b).map(|v| value = Value::Int(v as i64)),
-                4 => varint_field(wire, b).map(|v| value = Value::Uint(v)),
-                5 => expect(wire, FIXED64)
+                field::attribute::INT_VALUE => {
+                    varint_field(wire, b).map(|v| value = Value::Int(v as i64))
+                }
+                field::attribute::UINT_VALUE => {
+                    varint_field(wire, b).map(|v| value = Value::Uint(v))
+                }
+                field::attribute::DOUBLE_VALUE => expect(wire, FIXED64)
                     .and_then(|()| fixed64(b))
                     .map(|v| value = Value::Double(f64::from_bits(v))),
-                6 => varint_field(wire, b).map(|v| value = Value::Bool(v != 0)),
+                field::attribute::BOOL_VALUE => {
+                    varint_field(wire, b).map(|v| value = Value::Bool(v != 0))
+                }
                 _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
             }
             .map_err(|e| e.within("Attribute", NAMES.get(tag as usize).unwrap_or(&"?")))?;
@@ -316,35 +301,34 @@ impl<'a> Decoder<'a> {
         row: &mut Row,
         status: &mut u64,
     ) -> Result<(), DecodeError> {
-        const NAMES: [&str; 12] = [
-            "",
-            "method",
-            "route",
-            "path",
-            "status_code",
-            "duration_nanos",
-            "user_agent",
-            "client_ip",
-            "request_bytes",
-            "response_bytes",
-            "host",
-            "scheme",
-        ];
+        const NAMES: &[&str] = &field::http_info::NAMES;
         while !buf.is_empty() {
             let (tag, wire) = key(&mut buf)?;
             let b = &mut buf;
             match tag {
-                1 => self.text_field(wire, b).map(|v| row.http_method = v),
-                2 => self.text_field(wire, b).map(|v| row.http_route = v),
-                3 => string_field(wire, b).map(|v| row.http_path = v.to_owned()),
-                4 => varint_field(wire, b).map(|v| *status = v),
-                5 => varint_field(wire, b).map(|v| row.http_duration_ns = v),
-                6 => string_field(wire, b).map(|v| row.http_user_agent = v.to_owned()),
-                7 => string_field(wire, b).map(|v| row.http_client_ip = v.to_owned()),
-                8 => varint_field(wire, b).map(|v| row.http_request_bytes = v),
-                9 => varint_field(wire, b).map(|v| row.http_response_bytes = v),
-                10 => self.text_field(wire, b).map(|v| row.http_host = v),
-                11 => self.text_field(wire, b).map(|v| row.http_scheme = v),
+                field::http_info::METHOD => self.text_field(wire, b).map(|v| row.http_method = v),
+                field::http_info::ROUTE => self.text_field(wire, b).map(|v| row.http_route = v),
+                field::http_info::PATH => {
+                    string_field(wire, b).map(|v| row.http_path = v.to_owned())
+                }
+                field::http_info::STATUS_CODE => varint_field(wire, b).map(|v| *status = v),
+                field::http_info::DURATION_NANOS => {
+                    varint_field(wire, b).map(|v| row.http_duration_ns = v)
+                }
+                field::http_info::USER_AGENT => {
+                    string_field(wire, b).map(|v| row.http_user_agent = v.to_owned())
+                }
+                field::http_info::CLIENT_IP => {
+                    string_field(wire, b).map(|v| row.http_client_ip = v.to_owned())
+                }
+                field::http_info::REQUEST_BYTES => {
+                    varint_field(wire, b).map(|v| row.http_request_bytes = v)
+                }
+                field::http_info::RESPONSE_BYTES => {
+                    varint_field(wire, b).map(|v| row.http_response_bytes = v)
+                }
+                field::http_info::HOST => self.text_field(wire, b).map(|v| row.http_host = v),
+                field::http_info::SCHEME => self.text_field(wire, b).map(|v| row.http_scheme = v),
                 _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
             }
             .map_err(|e| e.within("HttpInfo", NAMES.get(tag as usize).unwrap_or(&"?")))?;
@@ -358,15 +342,15 @@ impl<'a> Decoder<'a> {
         row: &mut Row,
         line: &mut u64,
     ) -> Result<(), DecodeError> {
-        const NAMES: [&str; 5] = ["", "file", "line", "module", "function"];
+        const NAMES: &[&str] = &field::call_site::NAMES;
         while !buf.is_empty() {
             let (tag, wire) = key(&mut buf)?;
             let b = &mut buf;
             match tag {
-                1 => self.text_field(wire, b).map(|v| row.file = v),
-                2 => varint_field(wire, b).map(|v| *line = v),
-                3 => self.text_field(wire, b).map(|v| row.module = v),
-                4 => self.text_field(wire, b).map(|v| row.function = v),
+                field::call_site::FILE => self.text_field(wire, b).map(|v| row.file = v),
+                field::call_site::LINE => varint_field(wire, b).map(|v| *line = v),
+                field::call_site::MODULE => self.text_field(wire, b).map(|v| row.module = v),
+                field::call_site::FUNCTION => self.text_field(wire, b).map(|v| row.function = v),
                 _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
             }
             .map_err(|e| e.within("CallSite", NAMES.get(tag as usize).unwrap_or(&"?")))?;
@@ -444,15 +428,21 @@ enum Which {
 
 /// Decodes one `ErrorInfo` into the row's error columns.
 fn error(mut buf: &[u8], row: &mut Row) -> Result<(), DecodeError> {
-    const NAMES: [&str; 5] = ["", "type", "message", "chain", "backtrace"];
+    const NAMES: &[&str] = &field::error_info::NAMES;
     while !buf.is_empty() {
         let (tag, wire) = key(&mut buf)?;
         let b = &mut buf;
         match tag {
-            1 => string_field(wire, b).map(|v| row.error_type = v.to_owned()),
-            2 => string_field(wire, b).map(|v| row.error_message = v.to_owned()),
-            3 => string_field(wire, b).map(|v| row.error_chain.push(v.to_owned())),
-            4 => string_field(wire, b).map(|v| row.error_backtrace = v.to_owned()),
+            field::error_info::TYPE => string_field(wire, b).map(|v| row.error_type = v.to_owned()),
+            field::error_info::MESSAGE => {
+                string_field(wire, b).map(|v| row.error_message = v.to_owned())
+            }
+            field::error_info::CHAIN => {
+                string_field(wire, b).map(|v| row.error_chain.push(v.to_owned()))
+            }
+            field::error_info::BACKTRACE => {
+                string_field(wire, b).map(|v| row.error_backtrace = v.to_owned())
+            }
             _ => skip(wire, tag, b, RECURSION_LIMIT - 2),
         }
         .map_err(|e| e.within("ErrorInfo", NAMES.get(tag as usize).unwrap_or(&"?")))?;

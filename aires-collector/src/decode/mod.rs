@@ -27,6 +27,7 @@ mod wire;
 use std::fmt;
 use std::ops::Range;
 
+use aires_proto::v1::fields as field;
 use bytes::Bytes;
 
 use crate::identity::{Digest, Scope};
@@ -165,10 +166,10 @@ fn reserved(events: usize) -> usize {
 const MAX_RESERVED_EVENTS: usize = 4096;
 
 /// Field number of `EventBatch.events`.
-const BATCH_EVENTS: u32 = 4;
+const BATCH_EVENTS: u32 = field::event_batch::EVENTS;
 
 /// Field number of `EventBatch.attempt`.
-const BATCH_ATTEMPT: u32 = 7;
+const BATCH_ATTEMPT: u32 = field::event_batch::ATTEMPT;
 
 /// Where the batch-level fields of an encoded `EventBatch` are (the last
 /// of each, as protobuf has it), and how many events it holds. Batch-level
@@ -191,16 +192,7 @@ struct Layout {
 
 impl Layout {
     fn read(encoded: &[u8]) -> Result<Self, DecodeError> {
-        const NAMES: [&str; 8] = [
-            "",
-            "batch_id",
-            "sdk_name",
-            "sdk_version",
-            "events",
-            "service",
-            "environment",
-            "attempt",
-        ];
+        const NAMES: &[&str] = &field::event_batch::NAMES;
         let mut layout = Layout::default();
         let mut buf = encoded;
         let range = |value: &[u8]| {
@@ -216,12 +208,22 @@ impl Layout {
             let b = &mut buf;
             // Every occurrence of a text field is checked, as prost does.
             match tag {
-                1 => bytes_field(wire, b).map(|v| layout.batch_id = range(v)),
-                2 => string_field(wire, b).map(|v| layout.sdk_name = range(v.as_bytes())),
-                3 => string_field(wire, b).map(|v| layout.sdk_version = range(v.as_bytes())),
+                field::event_batch::BATCH_ID => {
+                    bytes_field(wire, b).map(|v| layout.batch_id = range(v))
+                }
+                field::event_batch::SDK_NAME => {
+                    string_field(wire, b).map(|v| layout.sdk_name = range(v.as_bytes()))
+                }
+                field::event_batch::SDK_VERSION => {
+                    string_field(wire, b).map(|v| layout.sdk_version = range(v.as_bytes()))
+                }
                 BATCH_EVENTS => bytes_field(wire, b).map(|_| layout.events += 1),
-                5 => string_field(wire, b).map(|v| layout.service = range(v.as_bytes())),
-                6 => string_field(wire, b).map(|v| layout.environment = range(v.as_bytes())),
+                field::event_batch::SERVICE => {
+                    string_field(wire, b).map(|v| layout.service = range(v.as_bytes()))
+                }
+                field::event_batch::ENVIRONMENT => {
+                    string_field(wire, b).map(|v| layout.environment = range(v.as_bytes()))
+                }
                 _ => varint_field(wire, b).map(|v| {
                     // A uint32 past 2^32 is cut as protobuf does.
                     layout.attempt = v as u32;
