@@ -12,6 +12,11 @@
 -- node that took it; for the collector's acks to mean "stored on the
 -- shard", give the collector's user distributed_foreground_insert = 1
 -- (formerly insert_distributed_sync) in its settings profile.
+--
+-- Kept in step with the migrations by aires-collector/tests/cluster_schema.rs,
+-- which applies both to a ClickHouse engine and compares their catalogues
+-- (columns, codecs, indexes, keys, TTLs, views). It cannot run ON CLUSTER,
+-- the Replicated engines (Keeper) or the Distributed tables on one node.
 
 CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster};
 
