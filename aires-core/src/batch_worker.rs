@@ -312,3 +312,164 @@ impl BatchWorker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+    use crate::level::Level;
+    use aires_proto::v1 as proto;
+    use prost::Message;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    /// A worker on its own thread, with its queue, control channel and the
+    /// receiving end of its hand-off to delivery.
+    struct Harness {
+        queue: Arc<EventQueue>,
+        control: crossbeam_channel::Sender<Control>,
+        delivery: mpsc::Receiver<Outgoing>,
+        counters: Arc<Counters>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    fn start(batch_size: usize, max_batch_bytes: usize, batch_timeout: Duration) -> Harness {
+        let queue = Arc::new(EventQueue::new(64));
+        let (control, control_rx) = crossbeam_channel::unbounded();
+        let (to_delivery, delivery) = mpsc::channel(64);
+        let counters = Arc::new(Counters::default());
+        let worker = BatchWorker {
+            events: queue.clone(),
+            control: control_rx,
+            delivery: to_delivery,
+            encoder: BatchEncoder::new("svc", "env", Limits::default()),
+            batch_size,
+            max_batch_bytes,
+            batch_timeout,
+            counters: counters.clone(),
+        };
+        let thread = std::thread::spawn(move || worker.run());
+        Harness {
+            queue,
+            control,
+            delivery,
+            counters,
+            thread,
+        }
+    }
+
+    impl Harness {
+        fn push(&self, message: &str) {
+            let claim = self.queue.try_claim().expect("room in the queue");
+            claim.write(Event::builder(Level::Info, message.to_owned()).build());
+            self.queue.wake_worker();
+        }
+
+        /// The next hand-off to delivery, waiting up to DEADLINE.
+        fn next(&mut self) -> Outgoing {
+            let until = Instant::now() + DEADLINE;
+            loop {
+                match self.delivery.try_recv() {
+                    Ok(outgoing) => return outgoing,
+                    Err(_) if Instant::now() < until => {
+                        std::thread::sleep(Duration::from_millis(1))
+                    }
+                    Err(e) => panic!("nothing handed to delivery: {e}"),
+                }
+            }
+        }
+
+        /// The messages of the next hand-off, which must be a batch.
+        fn batch(&mut self) -> Vec<String> {
+            match self.next() {
+                Outgoing::Batch(batch) => {
+                    let decoded = proto::EventBatch::decode(batch.payload).unwrap();
+                    assert_eq!(decoded.events.len(), batch.event_count);
+                    decoded.events.into_iter().map(|e| e.message).collect()
+                }
+                other => panic!("expected a batch, got {}", name(&other)),
+            }
+        }
+
+        fn shut_down(mut self) {
+            self.control.send(Control::Shutdown).unwrap();
+            self.queue.wake_worker();
+            assert!(matches!(self.next(), Outgoing::Shutdown));
+            self.thread.join().unwrap();
+        }
+    }
+
+    fn name(outgoing: &Outgoing) -> &'static str {
+        match outgoing {
+            Outgoing::Batch(_) => "a batch",
+            Outgoing::Flush(_) => "a flush",
+            Outgoing::Shutdown => "the shutdown",
+        }
+    }
+
+    #[test]
+    fn full_batches_are_cut_at_batch_size_in_order_and_shutdown_sends_the_rest() {
+        let mut worker = start(3, 1 << 20, Duration::from_secs(600));
+        for i in 0..7 {
+            worker.push(&format!("e{i}"));
+        }
+        assert_eq!(worker.batch(), ["e0", "e1", "e2"]);
+        assert_eq!(worker.batch(), ["e3", "e4", "e5"]);
+        worker.control.send(Control::Shutdown).unwrap();
+        worker.queue.wake_worker();
+        assert_eq!(worker.batch(), ["e6"]);
+        assert!(matches!(worker.next(), Outgoing::Shutdown));
+        assert_eq!(worker.counters.dequeued.load(Ordering::Relaxed), 7);
+        worker.thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_batch_is_cut_before_an_event_would_take_it_past_max_batch_bytes() {
+        let mut worker = start(100, 1000, Duration::from_secs(600));
+        let big = "x".repeat(400);
+        for _ in 0..5 {
+            worker.push(&big);
+        }
+        // Two events fit in 1,000 bytes with their framing; a third would not.
+        assert_eq!(worker.batch().len(), 2);
+        assert_eq!(worker.batch().len(), 2);
+        worker.control.send(Control::Shutdown).unwrap();
+        worker.queue.wake_worker();
+        assert_eq!(worker.batch().len(), 1);
+        assert!(matches!(worker.next(), Outgoing::Shutdown));
+        worker.thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_partial_batch_leaves_at_its_timeout_without_a_flush() {
+        let mut worker = start(100, 1 << 20, Duration::from_millis(20));
+        worker.push("alone");
+        assert_eq!(worker.batch(), ["alone"]);
+        worker.shut_down();
+    }
+
+    #[test]
+    fn a_flush_cuts_the_batch_and_follows_it_to_delivery() {
+        let mut worker = start(100, 1 << 20, Duration::from_secs(600));
+        worker.push("a");
+        worker.push("b");
+        let (reply, _answer) = crossbeam_channel::bounded(1);
+        worker.control.send(Control::Flush(reply)).unwrap();
+        worker.queue.wake_worker();
+        assert_eq!(worker.batch(), ["a", "b"]);
+        assert!(matches!(worker.next(), Outgoing::Flush(_)));
+        worker.shut_down();
+    }
+
+    #[test]
+    fn a_slot_abandoned_by_a_panicking_caller_is_counted_and_skipped() {
+        let mut worker = start(2, 1 << 20, Duration::from_secs(600));
+        let claim = worker.queue.try_claim().unwrap();
+        drop(claim); // never written: published as abandoned
+        worker.push("after");
+        worker.push("last");
+        assert_eq!(worker.batch(), ["after", "last"]);
+        assert_eq!(worker.counters.dropped_abandoned.get(), 1);
+        worker.shut_down();
+    }
+}
