@@ -287,3 +287,209 @@ async fn given_up(give_up: &mut GiveUp) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{Receipt, SendFuture};
+    use crate::uuid7::Uuid7;
+    use parking_lot::Mutex;
+    use std::collections::VecDeque;
+
+    /// A transport that answers each attempt from a script (and never
+    /// answers once the script is spent), recording the attempt numbers.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<Receipt, TransportError>>>,
+        attempts: Mutex<Vec<u32>>,
+    }
+
+    impl Transport for Scripted {
+        fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
+            self.attempts.lock().push(batch.attempt);
+            let answer = self.answers.lock().pop_front();
+            Box::pin(async move {
+                match answer {
+                    Some(answer) => answer,
+                    None => std::future::pending().await,
+                }
+            })
+        }
+    }
+
+    fn batch() -> EncodedBatch {
+        EncodedBatch {
+            id: Uuid7::now(),
+            event_count: 10,
+            attempt: 1,
+            payload: bytes::Bytes::from_static(b"batch"),
+        }
+    }
+
+    /// Delivers one batch through `answers`, with a short retry budget;
+    /// returns how it settled and the attempt numbers sent.
+    fn deliver(
+        answers: Vec<Result<Receipt, TransportError>>,
+        budget: Duration,
+        give_up_at: Option<Instant>,
+    ) -> (Settled, Vec<u32>, Arc<Counters>) {
+        let transport = Arc::new(Scripted {
+            answers: Mutex::new(answers.into()),
+            ..Scripted::default()
+        });
+        let counters = Arc::new(Counters::default());
+        let (_set_give_up, give_up) = watch::channel(give_up_at);
+        let attempts = Attempts {
+            transport: transport.clone(),
+            retry: RetryPolicy {
+                max_elapsed: budget,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(2),
+            },
+            send_timeout: Duration::from_millis(50),
+            give_up,
+            counters: counters.clone(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let settled = runtime.block_on(attempts.deliver(batch()));
+        let numbers = transport.attempts.lock().clone();
+        (settled, numbers, counters)
+    }
+
+    #[test]
+    fn retryable_failures_are_retried_with_numbered_attempts_until_sent() {
+        let (settled, attempts, counters) = deliver(
+            vec![
+                Err(TransportError::retryable("collector restarting")),
+                Err(TransportError::retryable("collector restarting")),
+                Ok(Receipt::default()),
+            ],
+            Duration::from_secs(10),
+            None,
+        );
+        assert_eq!(
+            settled,
+            Settled::Sent {
+                rejected: 0,
+                reason: None
+            }
+        );
+        assert_eq!(attempts, [1, 2, 3]);
+        assert_eq!(
+            counters.retries.load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
+    }
+
+    #[test]
+    fn a_permanent_error_fails_at_once() {
+        let (settled, attempts, _) = deliver(
+            vec![Err(TransportError::permanent("unauthenticated"))],
+            Duration::from_secs(10),
+            None,
+        );
+        assert!(matches!(settled, Settled::Failed { why } if why.contains("unauthenticated")));
+        assert_eq!(attempts, [1]);
+    }
+
+    #[test]
+    fn known_failures_until_the_budget_ends_fail_and_one_unknown_makes_it_unknown() {
+        let known: Vec<_> = (0..1000)
+            .map(|_| Err(TransportError::retryable("connection refused")))
+            .collect();
+        let (settled, attempts, _) = deliver(known, Duration::from_millis(30), None);
+        assert!(
+            matches!(&settled, Settled::Failed { why } if why.contains("gave up")),
+            "{settled:?}"
+        );
+        assert!(attempts.len() > 1);
+
+        let mut mixed = vec![Err(TransportError::outcome_unknown(
+            "connection lost after sending",
+        ))];
+        mixed.extend((0..1000).map(|_| Err(TransportError::retryable("connection refused"))));
+        let (settled, _, _) = deliver(mixed, Duration::from_millis(30), None);
+        assert!(matches!(settled, Settled::Unknown { .. }), "{settled:?}");
+    }
+
+    #[test]
+    fn a_send_that_never_answers_times_out_as_unknown() {
+        let (settled, attempts, _) = deliver(Vec::new(), Duration::ZERO, None);
+        assert!(
+            matches!(&settled, Settled::Unknown { why } if why.contains("timed out")),
+            "{settled:?}"
+        );
+        assert_eq!(attempts, [1]);
+    }
+
+    #[test]
+    fn after_the_shutdown_deadline_nothing_more_is_sent() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let (settled, attempts, _) = deliver(
+            vec![Ok(Receipt::default())],
+            Duration::from_secs(10),
+            Some(past),
+        );
+        assert!(matches!(settled, Settled::Failed { .. }), "{settled:?}");
+        assert!(attempts.is_empty(), "no attempt after the deadline");
+    }
+
+    #[test]
+    fn each_outcome_is_counted_once_in_its_own_counters() {
+        let counters = Counters::default();
+        Settled::Sent {
+            rejected: 3,
+            reason: Some("bad id".into()),
+        }
+        .count(&counters, 10);
+        Settled::Failed {
+            why: "refused".into(),
+        }
+        .count(&counters, 5);
+        Settled::Unknown {
+            why: "timed out".into(),
+        }
+        .count(&counters, 7);
+        assert_eq!(
+            counters
+                .events_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            7
+        );
+        assert_eq!(
+            counters
+                .events_rejected
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+        assert_eq!(
+            counters
+                .events_failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            5
+        );
+        assert_eq!(
+            counters
+                .events_outcome_unknown
+                .load(std::sync::atomic::Ordering::Relaxed),
+            7
+        );
+        assert_eq!(
+            (
+                counters
+                    .batches_sent
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                counters
+                    .batches_failed
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                counters
+                    .batches_outcome_unknown
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            ),
+            (1, 1, 1)
+        );
+    }
+}
