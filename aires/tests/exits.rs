@@ -93,3 +93,18 @@ fn an_exit_that_cannot_deliver_is_bounded_and_says_so() {
     // Shutdown gives up at its deadline and reports what it could not send.
     assert!(stderr.contains("aires: dropped 1 events"), "{stderr}");
 }
+
+#[test]
+fn a_panic_that_unwinds_past_the_guard_delivers_what_was_logged() {
+    if in_child("a_panic_that_unwinds_past_the_guard_delivers_what_was_logged") {
+        let _guard = log_many();
+        panic!("the program fails after logging"); // unwinding drops the guard
+    }
+    let (count, stderr) =
+        delivered_by("a_panic_that_unwinds_past_the_guard_delivers_what_was_logged");
+    assert!(
+        stderr.contains("the program fails after logging"),
+        "{stderr}"
+    );
+    assert_eq!(count, COUNT, "{stderr}");
+}

@@ -1,12 +1,14 @@
 //! A transport that prints each event as one JSON line, for development.
 //!
-//! Lines are written whole and never twice, even when the process shares
-//! its standard output with other writers (`console.log`, `print`) and the
-//! descriptor is non-blocking, as Node makes it: each `write(2)` carries
-//! whole lines and at most `PIPE_BUF` bytes, which a pipe takes atomically,
-//! and a full pipe is waited on (`EAGAIN` polls) rather than failed.
-//! A line longer than `PIPE_BUF` cannot be atomic; it is written in one
-//! piece as far as the pipe allows.
+//! Lines are written whole and never twice, also when the descriptor is
+//! non-blocking, as Node makes it: each `write(2)` carries whole lines and
+//! at most `PIPE_BUF` bytes, which a pipe takes atomically, and a full pipe
+//! is waited on (`EAGAIN` polls) rather than failed. A line longer than
+//! `PIPE_BUF` cannot be atomic; it is written in one piece as far as the
+//! pipe allows. Other writers to the same pipe (`console.log`, `print`)
+//! get the same guarantee only for their own writes of up to `PIPE_BUF`:
+//! a larger write of theirs may be split by the pipe, with our lines in
+//! between.
 
 use std::io::{self, Write};
 use std::sync::Arc;

@@ -24,6 +24,7 @@ function value(v) {
   if ('$datetime' in v) return new Date(v.$datetime);
   if ('$bytes' in v) return Buffer.from(v.$bytes, 'base64');
   if ('$repeat' in v) return text(v);
+  if ('$utf16' in v) return String.fromCharCode(...v.$utf16);
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, value(x)]));
 }
 
@@ -31,6 +32,7 @@ function expand(v) {
   if (Array.isArray(v)) return v.map(expand);
   if (v === null || typeof v !== 'object') return v;
   if ('$repeat' in v) return text(v);
+  if ('$utf16' in v) return String.fromCharCode(...v.$utf16);
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, expand(x)]));
 }
 

@@ -95,10 +95,11 @@ test('SIGTERM with handleSignals() delivers what was enqueued, then ends as SIGT
 });
 
 test('SIGTERM with handleSignals() and a listener of the application: the listener decides', async () => {
-  const script = `${queued}; aires.handleSignals(); process.on('SIGTERM', () => setTimeout(() => process.exit(7), 100)); ${waitForSignal}`;
+  const stop = `process.on('SIGTERM', () => { for (let i = 0; i < 100; i++) aires.info('bye', { draining: i }); setTimeout(() => process.exit(7), 100); })`;
+  const script = `${queued}; aires.handleSignals(); ${stop}; ${waitForSignal}`;
   const { code, stdout, stderr } = await terminated(script);
   assert.equal(code, 7, stderr);
-  assert.equal(delivered(stdout), COUNT);
+  assert.equal(delivered(stdout), COUNT + 100, 'what the listener logs while stopping is sent too');
 });
 
 test('SIGTERM without a handler ends the process at once: what was queued is lost (documented)', async () => {

@@ -139,3 +139,36 @@ test('redact with remove drops the key; with censor writes the censor', async ()
   [e] = await drain();
   assert.deepEqual(fields(e), { password: '***' });
 });
+
+test('redaction reaches into arrays, Maps, deep objects, and literal dotted keys', async () => {
+  await aires.shutdown(5000);
+  const deep = { a: { b: { c: { d: { e: { f: { g: { h: { i: { password: 'LEAK9', ok: 1 } } } } } } } } } };
+  aires.init({
+    service: 'pino-like',
+    transport: 'memory',
+    envOverrides: false,
+    redact: ['arr[0]', 'list[*].pw', 'a.b.c.d.e.f.g.h.i.password', 'm.password', 'user.token'],
+  });
+  aires.info('deep', {
+    arr: ['A0', 'A1'],
+    list: [{ pw: 'P1', ok: 1 }],
+    ...deep,
+    m: new Map([['password', 'x'], ['kept', 'y']]),
+    'user.token': 'literal',
+  });
+  const [e] = await drain();
+  const f = fields(e);
+  assert.equal(f.arr, '["[Redacted]","A1"]');
+  assert.equal(f.list, '[{"pw":"[Redacted]","ok":1}]');
+  assert.equal(f['a.b.c.d.e.f.g.h.i'], '{"password":"[Redacted]","ok":1}');
+  assert.equal(f.m, '[["password","[Redacted]"],["kept","y"]]');
+  assert.equal(f['user.token'], '[Redacted]');
+  assert.ok(!JSON.stringify(e).includes('LEAK9') && !JSON.stringify(e).includes('P1'));
+});
+
+test('{ msg } alone is the message, as pino reads it', async () => {
+  aires.info({ msg: 'from msg', orderId: 3 });
+  const [e] = await drain();
+  assert.equal(e.message, 'from msg');
+  assert.deepEqual(fields(e), { orderId: '3' });
+});

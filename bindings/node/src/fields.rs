@@ -251,6 +251,9 @@ impl Top<'_> {
                 Err(_) => return false,
             },
             ("sessionId", J::String(s)) => Column::SessionId(s.clone()),
+            // One string is one tag, as in every SDK.
+            // (A marked string is a value converted to text: a field.)
+            ("tags", J::String(tag)) if !tag.starts_with(MARKER) => Column::Tags(vec![tag.clone()]),
             ("tags", J::Array(items)) if items.iter().all(J::is_string) => Column::Tags(
                 items
                     .iter()

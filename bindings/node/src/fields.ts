@@ -53,7 +53,10 @@ function setRules(compiled: Redactor | undefined, given: Record<string, Serializ
 
 /** Whether the top-level `key` needs `normalise` (only asked while `intercepting`). */
 export function intercepts(key: string): boolean {
-  return interceptAll || interceptKeys.has(key);
+  if (interceptAll || interceptKeys.has(key)) return true;
+  // A literal dotted key is stored as the path it spells: `user.token`.
+  const dot = key.indexOf('.');
+  return dot > 0 && interceptKeys.has(key.slice(0, dot));
 }
 
 function hasToJSON(o: object): o is { toJSON(key: string): unknown } {
@@ -100,7 +103,10 @@ export function safeJson(value: unknown): string {
   const seen = new WeakSet<object>();
   try {
     return (
-      JSON.stringify(value, (_key, v: unknown) => {
+      JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+        // A Buffer's toJSON has run already; the holder still has the bytes.
+        const original = this[key];
+        if (original instanceof Uint8Array) return base64(original);
         if (typeof v === 'bigint') return v.toString();
         if (typeof v === 'object' && v !== null) {
           if (seen.has(v)) return '[Circular]';
@@ -113,6 +119,63 @@ export function safeJson(value: unknown): string {
   } catch (e) {
     return `[unserialisable: ${(e as Error)?.message ?? String(e)}]`;
   }
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/** Removed by a `remove` redaction (inside arrays it becomes null, as fast-redact leaves it). */
+const REMOVED = Symbol('removed');
+
+/**
+ * A copy of `value` (found at `path`) with the redaction paths applied
+ * inside it: arrays (`list.0`, `list.*.pw`), Maps and Sets by key, and
+ * objects deeper than the flattening goes. Only called when a path reaches
+ * below `path`.
+ */
+function redactCopy(value: unknown, path: string, depth: number, seen: Set<object>): unknown {
+  const r = redactor as Redactor;
+  if (r.matches(path)) return r.censor ?? REMOVED;
+  if (typeof value !== 'object' || value === null || depth > 64 || value instanceof Date || value instanceof Uint8Array) {
+    return value;
+  }
+  if (seen.has(value)) return '[Circular]';
+  seen.add(value);
+  let out: unknown;
+  if (Array.isArray(value) || value instanceof Set) {
+    out = [...value].map((v, i) => {
+      const x = redactCopy(v, `${path}.${i}`, depth + 1, seen);
+      return x === REMOVED ? null : x;
+    });
+  } else if (value instanceof Map) {
+    const entries: [unknown, unknown][] = [];
+    for (const [k, v] of value) {
+      const x = redactCopy(v, `${path}.${String(k)}`, depth + 1, seen);
+      if (x !== REMOVED) entries.push([k, x]);
+    }
+    out = entries;
+  } else if (hasToJSON(value)) {
+    out = redactCopy(value.toJSON(''), path, depth + 1, seen);
+  } else {
+    const o: Record<string, unknown> = {};
+    for (const k in value) {
+      if (!hasOwn(value, k)) continue;
+      const x = redactCopy((value as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, seen);
+      if (x !== REMOVED) o[k] = x;
+    }
+    out = o;
+  }
+  seen.delete(value);
+  return out;
+}
+
+/** `safeJson`, with the redaction paths applied inside first when one reaches below `path`. */
+function textOf(value: unknown, path: string): string {
+  if (redactor !== undefined && redactor.coversBelow(path)) {
+    return safeJson(redactCopy(value, path, 0, new Set()));
+  }
+  return safeJson(value);
 }
 
 /** Whether a string begins as the marker does: it is sent escaped, so an application's string is never read as a bigint or a float. */
@@ -153,14 +216,14 @@ function put(out: Record<string, unknown>, key: string, v: unknown, depth: numbe
     if (typeof obj.stack === 'string') out[`${key}.stack`] = obj.stack;
   } else if (obj instanceof Uint8Array) {
     // A Buffer or bytes: base64, as the Python SDK stores bytes.
-    out[key] = Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('base64');
+    out[key] = base64(obj);
   } else if (Array.isArray(obj) || ArrayBuffer.isView(obj) || obj instanceof Map || obj instanceof Set) {
-    const plain = obj instanceof Map ? [...obj] : obj instanceof Set ? [...obj] : obj;
-    out[key] = safeJson(plain);
+    const plain = obj instanceof Map ? [...obj] : obj instanceof Set ? [...obj] : ArrayBuffer.isView(obj) ? Array.from(obj as unknown as ArrayLike<unknown>) : obj;
+    out[key] = redactor !== undefined && redactor.coversBelow(key) ? textOf(obj instanceof Map ? obj : plain, key) : safeJson(plain);
   } else if (seen.has(obj)) {
     out[key] = '[Circular]';
   } else if (depth >= MAX_DEPTH) {
-    out[key] = safeJson(obj);
+    out[key] = textOf(obj, key);
   } else if (hasToJSON(obj)) {
     // A URL, a class that redacts itself: stored as what JSON.stringify writes, at any depth.
     seen.add(obj);
@@ -215,6 +278,12 @@ export function normalise(fields: Fields): Normalised {
       out[key] = v;
     } else if (key === 'tags' && Array.isArray(v) && v.every((t) => typeof t === 'string')) {
       out[key] = v;
+    } else if (key === 'tags' && typeof v !== 'string') {
+      // Not tags: an ordinary field by the value rules. Text made from it
+      // (an array's JSON) is marked, so the addon does not read it as a tag.
+      put(out, key, v, 0, seen);
+      const made = out[key];
+      if (typeof made === 'string' && !isMarked(made)) out[key] = `${MARKER}string:${made}`;
     } else {
       put(out, key, v, 0, seen);
     }

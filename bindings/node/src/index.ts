@@ -187,7 +187,10 @@ class Bound {
   bytes: Uint8Array | null = new Uint8Array(0);
   private generation = -1;
 
-  constructor(readonly fields: Fields) {}
+  constructor(readonly fields: Fields) {
+    // Encoded now, as pino does: a later change to the object is not seen.
+    this.current();
+  }
 
   /** Encodes the bindings again if the redaction or serializer rules changed since. */
   current(): this {
@@ -220,8 +223,17 @@ function emit(level: number, bound: Bound, first: unknown, second: unknown): voi
     text = typeof second === 'string' ? second : first.message;
     fields = typeof second === 'object' && second !== null ? { err: first, ...second } : { err: first };
   } else if (typeof first === 'object' && first !== null) {
-    text = second === undefined ? '' : String(second);
     fields = first;
+    if (second !== undefined) {
+      text = String(second);
+    } else if (typeof (first as { msg?: unknown }).msg === 'string') {
+      // pino's messageKey: `{ msg }` alone is the message.
+      const { msg, ...rest } = first as { msg: string };
+      text = msg;
+      fields = rest;
+    } else {
+      text = '';
+    }
   } else {
     text = String(first);
     fields = second;
@@ -462,19 +474,25 @@ export async function shutdown(timeoutMs?: number): Promise<boolean> {
 const handledSignals = new Set<string>();
 
 /**
- * Flushes on each of `signals` (default SIGTERM): sends what is queued, for
- * at most `timeoutMs`, then, when no other listener handles the signal,
- * ends the process as the signal would have. With listeners of your own
- * (a server's graceful stop), they decide what happens next.
+ * Flushes on each of `signals` (default SIGTERM). When no other listener
+ * handles the signal, it sends what is queued (for at most `timeoutMs`) and
+ * ends the process as the signal would have. With listeners of your own (a
+ * server's graceful stop), it flushes and leaves the pipeline running, so
+ * what they log while stopping is sent too; the exit handler shuts it down.
  */
 export function handleSignals(signals: NodeJS.Signals[] = ['SIGTERM'], timeoutMs = 5000): void {
   for (const signal of signals) {
     if (handledSignals.has(signal)) continue;
     handledSignals.add(signal);
     const onSignal = (): void => {
-      const alone = process.listenerCount(signal) === 1;
+      if (process.listenerCount(signal) > 1) {
+        // The application's own listener stops the process, and may log
+        // while it does: flush, and leave the pipeline running (the exit
+        // handler shuts it down).
+        void flush(timeoutMs);
+        return;
+      }
       void shutdown(timeoutMs).finally(() => {
-        if (!alone) return;
         process.removeListener(signal, onSignal);
         handledSignals.delete(signal);
         process.kill(process.pid, signal);

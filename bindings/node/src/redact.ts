@@ -56,6 +56,8 @@ export class Redactor {
   readonly censor: string | undefined;
   /** Top-level keys a path may start with ('*' for any). */
   readonly firstKeys = new Set<string>();
+  /** Every path, as segments. */
+  private readonly all: string[][] = [];
 
   constructor(option: RedactOption) {
     const { paths, censor, remove } = Array.isArray(option) ? { paths: option, censor: undefined, remove: false } : option;
@@ -67,11 +69,18 @@ export class Redactor {
     }
     for (const path of paths) {
       const segments = parsePath(path);
+      this.all.push(segments);
       this.firstKeys.add(segments[0]);
       if (segments.includes('*')) this.wild.push(segments);
       else this.exact.add(segments.join('.'));
     }
     this.censor = remove === true ? undefined : (censor ?? DEFAULT_CENSOR);
+  }
+
+  /** Whether some path reaches below `path` (dotted): then the value there is walked. */
+  coversBelow(path: string): boolean {
+    const segments = path.split('.');
+    return this.all.some((p) => p.length > segments.length && segments.every((s, i) => p[i] === '*' || p[i] === s));
   }
 
   /** Whether the value at `path` (dotted) is redacted. */

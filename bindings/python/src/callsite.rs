@@ -29,29 +29,79 @@ enum Position {
 
 type Key = (usize, Position);
 
+#[derive(Default)]
 struct Sites {
-    map: HashMap<Key, &'static CallSite, BuildHasherDefault<WordHasher>>,
+    /// `None` for code in an internal module (see [`set_internal_paths`]):
+    /// the call site is further out.
+    map: HashMap<Key, Option<&'static CallSite>, BuildHasherDefault<WordHasher>>,
     /// Keeps every code object in the map alive.
     code: Vec<Py<PyAny>>,
+    /// Path prefixes of modules that log on their caller's behalf (the
+    /// `aires` package's bound logger and structlog processor, structlog).
+    internal: Vec<String>,
 }
 
 static SITES: Mutex<Option<Sites>> = Mutex::new(None);
 
+/// Frames passed over at most, looking for code outside internal modules.
+const MAX_FRAMES: usize = 64;
+
+/// Files under these path prefixes are not call sites: an event logged
+/// from them takes the first frame further out (the application's call to
+/// the bound logger, or to structlog). Set by the `aires` package.
+#[pyfunction]
+pub fn _set_internal_paths(paths: Vec<String>) {
+    let mut sites = SITES.lock();
+    let sites = sites.get_or_insert_with(Sites::default);
+    sites.internal = paths;
+    sites.map.clear(); // decisions made with the old list
+}
+
 /// The call site of the Python code calling into the module right now, or
-/// `None` outside any Python frame.
+/// `None` outside any Python frame. Frames of internal modules are passed
+/// over.
 #[inline]
 pub fn caller(py: Python<'_>) -> Option<&'static CallSite> {
-    // SAFETY: the GIL is held; the frame is borrowed and stays alive for
-    // this call, the code object is a new reference owned by `code`.
-    let (code, frame, position) = unsafe {
-        let frame = cpython::PyEval_GetFrame();
+    // SAFETY: the GIL is held; the current frame is borrowed and stays
+    // alive for this call.
+    let mut frame = unsafe { cpython::PyEval_GetFrame() };
+    // The frames walked past, owned (PyFrame_GetBack returns new ones).
+    let mut outer: Option<Bound<'_, PyAny>> = None;
+    for _ in 0..MAX_FRAMES {
         if frame.is_null() {
             return None;
         }
+        match site_of(py, frame) {
+            Some(site) => return site,
+            None => {
+                // SAFETY: `frame` is alive (borrowed, or owned by `outer`);
+                // the result is a new reference or null.
+                let back = unsafe { cpython::PyFrame_GetBack(frame) };
+                if back.is_null() {
+                    return None;
+                }
+                // SAFETY: a new reference, owned from here.
+                let back = unsafe { Bound::from_owned_ptr(py, back) };
+                frame = back.as_ptr();
+                outer = Some(back);
+            }
+        }
+    }
+    drop(outer);
+    None
+}
+
+/// The call site of `frame`: `Some(None)` when no code object can be read,
+/// `None` when it is internal code (look further out).
+#[inline]
+fn site_of(py: Python<'_>, frame: *mut pyo3::ffi::PyObject) -> Option<Option<&'static CallSite>> {
+    // SAFETY: the GIL is held and `frame` is a live frame; the code object
+    // is a new reference owned by `code`.
+    let (code, position) = unsafe {
         let code = cpython::PyFrame_GetCode(frame);
         if code.is_null() {
             pyo3::ffi::PyErr_Clear();
-            return None;
+            return Some(None);
         }
         // The instruction offset is read in a few instructions; the line
         // (a walk of the code's line table) only when it is new.
@@ -59,26 +109,28 @@ pub fn caller(py: Python<'_>) -> Option<&'static CallSite> {
             Some(lasti) => Position::Instruction(lasti(frame)),
             None => Position::Line(cpython::PyFrame_GetLineNumber(frame)),
         };
-        (Bound::from_owned_ptr(py, code), frame, position)
+        (Bound::from_owned_ptr(py, code), position)
     };
     let key = (code.as_ptr() as usize, position);
     let mut sites = SITES.lock();
-    let sites = sites.get_or_insert_with(|| Sites {
-        map: HashMap::default(),
-        code: Vec::new(),
-    });
+    let sites = sites.get_or_insert_with(Sites::default);
     if let Some(site) = sites.map.get(&key) {
-        return Some(site);
+        return site.map(Some);
     }
     let line = match position {
         Position::Line(line) => line,
-        // SAFETY: the frame is still the current one (no Python code ran).
+        // SAFETY: the frame is still alive and no Python code ran.
         Position::Instruction(_) => unsafe { cpython::PyFrame_GetLineNumber(frame) },
     };
-    let site: &'static CallSite = Box::leak(Box::new(build(&code, line)));
+    let built = build(&code, line);
+    let internal = sites
+        .internal
+        .iter()
+        .any(|prefix| built.file.starts_with(prefix.as_str()));
+    let site: Option<&'static CallSite> = (!internal).then(|| &*Box::leak(Box::new(built)));
     sites.map.insert(key, site);
     sites.code.push(code.unbind());
-    Some(site)
+    site.map(Some)
 }
 
 #[cold]

@@ -31,6 +31,7 @@ pub struct Context {
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub session_id: Option<String>,
+    pub tags: Vec<String>,
     pub fields: Vec<Attribute>,
 }
 
@@ -53,6 +54,7 @@ impl Context {
                     trace_id: parent.trace_id,
                     span_id: parent.span_id,
                     session_id: parent.session_id.clone(),
+                    tags: parent.tags.clone(),
                     fields: parent.fields.clone(),
                 }
             }
@@ -70,6 +72,16 @@ impl Context {
         if let Some(fields) = fields {
             for (key, v) in fields.iter() {
                 let key = any_text(&key);
+                if key == "tags" {
+                    // Tags add up: the enclosing blocks', this one's, the call's.
+                    if let Some(tags) = crate::emit::tag_list(&v) {
+                        context
+                            .tags
+                            .extend(tags.into_iter().map(|t| t.into_owned()));
+                        continue;
+                    }
+                    count_coerced();
+                }
                 for_each_value(&key, &v, |key, value| {
                     context.fields.retain(|a| a.key != key);
                     context.fields.push(Attribute::new(key, value));
@@ -147,15 +159,27 @@ pub fn apply(py: Python<'_>, builder: &mut EventBuilder) -> Applied {
     let Ok(context) = current.cast::<Context>() else {
         return NOTHING;
     };
-    let context = context.get();
+    add(builder, context.get())
+}
+
+/// Adds what `context` carries to an event: the ambient context, or a bound
+/// logger's bindings (which come after it, and so win over it).
+pub fn add(builder: &mut EventBuilder, context: &Context) -> Applied {
     if let Some(session) = &context.session_id {
         builder.set_session_id(Str::Owned(session.clone()));
     }
     for field in &context.fields {
         builder.push_attr(field.key.clone(), field.value.clone());
     }
-    builder.set_span_id(context.span_id);
-    builder.set_trace_id(context.trace_id);
+    if !context.tags.is_empty() {
+        builder.extend_tags(context.tags.iter().map(|t| Str::Owned(t.clone())));
+    }
+    if context.span_id.is_some() {
+        builder.set_span_id(context.span_id);
+    }
+    if context.trace_id.is_some() {
+        builder.set_trace_id(context.trace_id);
+    }
     Applied {
         trace_id: context.trace_id.is_some(),
         fields: !context.fields.is_empty(),

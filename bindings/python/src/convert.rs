@@ -29,12 +29,32 @@ pub fn text<'a>(s: &'a Bound<'_, PyString>) -> Cow<'a, str> {
     if data.is_null() {
         // SAFETY: the call above set an exception (a UnicodeEncodeError).
         unsafe { ffi::PyErr_Clear() };
-        return Cow::Owned(s.to_string_lossy().into_owned());
+        return Cow::Owned(lossy(s));
     }
     // SAFETY: CPython guarantees `size` bytes of valid UTF-8 at `data`.
     Cow::Borrowed(unsafe {
         std::str::from_utf8_unchecked(std::slice::from_raw_parts(data.cast(), size as usize))
     })
+}
+
+/// A str with lone surrogates: each becomes one U+FFFD, as JavaScript
+/// engines do (a UTF-8 round trip would give one per byte).
+#[cold]
+fn lossy(s: &Bound<'_, PyString>) -> String {
+    let units = s
+        .call_method1("encode", ("utf-16-le", "surrogatepass"))
+        .ok()
+        .and_then(|b| b.extract::<Vec<u8>>().ok());
+    match units {
+        Some(bytes) => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+        None => s.to_string_lossy().into_owned(),
+    }
 }
 
 /// The text of any object: a `str` as it is, anything else its `str()`.

@@ -23,6 +23,9 @@ extern "C" {
     pub fn PyFrame_GetCode(frame: *mut PyObject) -> *mut PyObject;
     /// The frame's current line.
     pub fn PyFrame_GetLineNumber(frame: *mut PyObject) -> c_int;
+    /// The calling frame (a new reference), or null at the outermost one.
+    /// In CPython's API since 3.9.
+    pub fn PyFrame_GetBack(frame: *mut PyObject) -> *mut PyObject;
     /// Reads a `contextvars.ContextVar` in the current context.
     pub fn PyContextVar_Get(
         var: *mut PyObject,

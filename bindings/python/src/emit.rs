@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyString};
 
 use crate::callsite;
 use crate::context::{self, bad_id, parse_span_id, parse_trace_id};
-use crate::convert::{any_text, for_each_value, text};
+use crate::convert::{any_text, count_coerced, for_each_value, text};
 use crate::extras::{error_info, exception, http_info};
 use crate::keys;
 
@@ -43,7 +43,7 @@ pub fn emit(
     }
     let context = context::apply(py, &mut builder);
     let has_trace = add_fields(&mut builder) | context.trace_id;
-    if context.fields {
+    if context.fields || BOUND_FIELDS.with(|b| b.replace(false)) {
         // The call wins over the context, as everywhere.
         builder.keep_last_of_each_key();
     }
@@ -82,7 +82,7 @@ pub fn add_field(
     let key = text(key);
     match key.as_ref() {
         "exc" | "exc_info" | "stack_info" | "extra" | "trace_id" | "span_id" | "session_id"
-        | "tags" | "http" => reserved(builder, &key, v),
+        | "tags" | "http" | BINDINGS => reserved(builder, &key, v),
         _ => {
             for_each_value(&key, v, |key, value| builder.push_attr(key, value));
             false
@@ -105,24 +105,61 @@ fn add_dict(builder: &mut EventBuilder, fields: &Bound<'_, PyDict>) -> bool {
     has_trace
 }
 
+/// The keyword a bound logger (`aires.get_logger`) passes its bindings
+/// under, as a `Context`, first among the call's fields.
+pub const BINDINGS: &str = "_aires_bindings";
+
+thread_local! {
+    /// Set when a call's bindings added fields: the call's own, after them,
+    /// must replace those of the same key.
+    static BOUND_FIELDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[cold]
 fn reserved(builder: &mut EventBuilder, key: &str, v: &Bound<'_, PyAny>) -> bool {
     match key {
+        BINDINGS => {
+            if let Ok(bound) = v.cast::<context::Context>() {
+                let applied = context::add(builder, bound.get());
+                if applied.fields {
+                    BOUND_FIELDS.with(|b| b.set(true));
+                }
+                return applied.trace_id;
+            }
+        }
         "exc" | "exc_info" => {
             if let Some(exc) = exception(v) {
                 builder.set_error_info(error_info(&exc));
             }
         }
-        "stack_info" if v.is_truthy().unwrap_or(false) => {
-            if let Some(stack) = stack_text(v.py()) {
+        // A str is a stack already formatted (a `logging` record's); any
+        // other true value asks for the caller's.
+        "stack_info" => {
+            let stack = match v.cast::<PyString>() {
+                Ok(text) => Some(any_text(text.as_any())),
+                Err(_) if v.is_truthy().unwrap_or(false) => stack_text(v.py()),
+                Err(_) => None,
+            };
+            if let Some(stack) = stack {
                 builder.push_attr(keys::key("stack_info"), Value::Str(stack.into()));
             }
         }
-        "extra" => match v.cast::<PyDict>() {
-            Ok(extra) => return add_dict(builder, extra),
-            Err(_) if v.is_none() => {}
-            Err(_) => bad_id(builder, key, v),
-        },
+        "extra" => {
+            if let Ok(extra) = v.cast::<PyDict>() {
+                return add_dict(builder, extra);
+            }
+            if let Ok(mapping) = v.cast::<pyo3::types::PyMapping>() {
+                if let Ok(extra) = mapping
+                    .items()
+                    .and_then(|items| PyDict::from_sequence(items.as_any()))
+                {
+                    return add_dict(builder, &extra);
+                }
+            }
+            if !v.is_none() {
+                bad_id(builder, key, v);
+            }
+        }
         "http" => match v.cast::<PyDict>() {
             Ok(dict) => builder.set_http(http_info(dict)),
             Err(_) => bad_id(builder, key, v),
@@ -141,23 +178,27 @@ fn reserved(builder: &mut EventBuilder, key: &str, v: &Bound<'_, PyAny>) -> bool
         "session_id" if !v.is_none() => builder.set_session_id(Str::Owned(any_text(v))),
         // A str is one tag, a list (or other iterable) of str the tags;
         // anything else stays an ordinary field named `tags`, counted.
-        "tags" => {
-            if let Ok(s) = v.cast::<PyString>() {
-                builder.extend_tags([Str::Owned(text(s).into_owned())]);
-            } else if let Some(tags) = string_items(v) {
-                builder.extend_tags(tags);
-            } else if !v.is_none() {
-                bad_id(builder, key, v);
+        "tags" => match tag_list(v) {
+            Some(tags) => builder.extend_tags(tags),
+            None if v.is_none() => {}
+            None => {
+                count_coerced();
+                for_each_value(key, v, |key, value| builder.push_attr(key, value));
             }
-        }
+        },
         _ => {}
     }
     false
 }
 
-/// The items of `v` when it is an iterable (not a mapping) of str only.
-fn string_items(v: &Bound<'_, PyAny>) -> Option<Vec<Str>> {
-    if v.cast::<PyDict>().is_ok() {
+/// The tags `v` gives: one str, or an iterable (not a mapping, str or
+/// bytes) of str only. `None` when it is anything else.
+pub fn tag_list(v: &Bound<'_, PyAny>) -> Option<Vec<Str>> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return Some(vec![Str::Owned(text(s).into_owned())]);
+    }
+    let is_mapping = v.cast::<PyDict>().is_ok() || v.hasattr("keys").unwrap_or(false);
+    if v.is_none() || is_mapping || v.cast::<pyo3::types::PyBytes>().is_ok() {
         return None;
     }
     v.try_iter()

@@ -22,16 +22,12 @@ pub fn exception<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyBaseExce
             return triple.get_item(1).ok()?.cast_into::<PyBaseException>().ok();
         }
     }
-    let is_true = value
-        .cast::<pyo3::types::PyBool>()
-        .is_ok_and(|b| b.is_true());
-    if is_true {
+    // As `logging` reads `exc_info`: any other true value means the
+    // exception being handled.
+    if value.is_truthy().unwrap_or(false) {
         let sys = value.py().import("sys").ok()?;
         let current = sys.call_method0("exc_info").ok()?.get_item(1).ok()?;
         return current.cast_into::<PyBaseException>().ok();
-    }
-    if !value.is_none() && value.cast::<pyo3::types::PyBool>().is_err() {
-        count_coerced(); // not an exception: nothing to record
     }
     None
 }

@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::register(m)?;
     m.add_function(wrap_pyfunction!(emit::emit_record, m)?)?;
     m.add_function(wrap_pyfunction!(context::_set_context_var, m)?)?;
+    m.add_function(wrap_pyfunction!(callsite::_set_internal_paths, m)?)?;
     m.add_class::<context::Context>()?;
     m.add_function(wrap_pyfunction!(lifecycle::init, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::flush, m)?)?;

@@ -38,6 +38,8 @@ def _value(value: Any) -> Any:
             return base64.b64decode(value["$bytes"])
         if "$repeat" in value:
             return _text(value)
+        if "$utf16" in value:
+            return "".join(chr(unit) for unit in value["$utf16"])
         return {k: _value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_value(v) for v in value]

@@ -70,6 +70,27 @@ def test_handle_signals_runs_the_handler_that_was_there_before():
     assert len(_lines(stdout)) == 4000
 
 
+def test_what_the_applications_own_handler_logs_while_it_stops_is_delivered_too():
+    code = """
+    import signal, sys, time, aires
+    aires.init(service="sigterm", transport="stdout", batch_timeout=60, batch_size=8192,
+               max_batch_bytes=16 << 20, queue_capacity=8192, env_overrides=False)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    aires.handle_signals()
+    for i in range(4000):
+        aires.info("queued", i=i)
+    print("READY", file=sys.stderr, flush=True)
+    while not stopping:
+        time.sleep(0.01)
+    for i in range(4000, 4101):
+        aires.info("draining", i=i)
+    """
+    rc, stdout, stderr = _terminated_after_ready(code)
+    assert rc == 0, stderr
+    assert sorted(e["fields"]["i"] for e in _lines(stdout)) == list(range(4101))
+
+
 def test_without_handle_signals_sigterm_loses_what_was_queued():
     # The documented default: Python's own SIGTERM action ends the process
     # at once, running no exit hooks.
@@ -152,3 +173,19 @@ def test_a_structlog_pipeline_ships_to_aires(events):
     assert placed["attributes"] == {"request_id": "r-1", "order_id": 7, "user.id": 3}
     assert failed["level"] == "error" and failed["error"]["type"] == "ZeroDivisionError"
     assert slow["level"] == "warn" and slow["attributes"]["ms"] == 812
+
+
+def test_sys_exit_and_an_uncaught_exception_deliver_what_was_logged():
+    for ending, want_code in (("sys.exit(3)", 3), ("raise RuntimeError('boom')", 1)):
+        done = _run(
+            f"""
+            import sys, aires
+            aires.init(service="exit", transport="stdout", batch_timeout=60, batch_size=8192,
+                       max_batch_bytes=16 << 20, env_overrides=False)
+            for i in range(3000):
+                aires.info("bye", i=i)
+            {ending}
+            """
+        )
+        assert done.returncode == want_code, done.stderr
+        assert len(_lines(done.stdout)) == 3000, (ending, done.stderr[-500:])

@@ -99,3 +99,53 @@ def test_exc_info_stack_info_and_extra_mean_what_they_do_in_logging(events):
     assert extra["attributes"] == {"order_id": 9}
     assert extra["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert nothing["error"] is None and nothing["attributes"] == {}
+
+
+def test_bound_loggers_and_structlog_record_the_applications_call_site(events):
+    import structlog
+
+    log = aires.get_logger(component="db")
+    log.info("bound")  # the call site is this line
+    line_bound = sys._getframe().f_lineno - 1
+    structlog.configure(processors=[aires.StructlogProcessor()], cache_logger_on_first_use=False)
+    try:
+        structlog.get_logger().info("via structlog")
+        line_structlog = sys._getframe().f_lineno - 1
+    finally:
+        structlog.reset_defaults()
+    bound, via = events(2)
+    for event, line in ((bound, line_bound), (via, line_structlog)):
+        assert event["call_site"]["file"] == __file__, event["call_site"]
+        assert event["call_site"]["line"] == line
+        assert event["call_site"]["function"] == "test_bound_loggers_and_structlog_record_the_applications_call_site"
+
+
+def test_a_stack_given_as_text_is_kept_and_any_true_exc_info_means_the_current_exception(events):
+    import logging
+    import types
+
+    handler = aires.LoggingHandler()
+    logger = logging.getLogger("stack-test")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("from logging", stack_info=True)
+        try:
+            raise KeyError("k")
+        except KeyError:
+            aires.error("truthy", exc_info=1)
+        aires.info("mapping extra", extra=types.MappingProxyType({"m": 1}))
+    finally:
+        logger.removeHandler(handler)
+    record, truthy, mapping = events(3)
+    stack = record["attributes"]["stack_info"]
+    assert stack.startswith("Stack (most recent call last):")
+    assert "test_a_stack_given_as_text" in stack and "aires/_logging.py" not in stack
+    assert truthy["error"]["type"] == "KeyError"
+    assert mapping["attributes"] == {"m": 1}
+
+
+def test_a_lone_surrogate_is_one_replacement_character(events):
+    aires.info("s", text="a\udc80b")
+    [event] = events(1)
+    assert event["attributes"]["text"] == "a\ufffdb"

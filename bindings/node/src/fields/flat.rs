@@ -109,6 +109,8 @@ fn column(out: &mut Decoded, key: &str, text: &str) -> bool {
             Err(_) => return false,
         },
         "sessionId" => Column::SessionId(text.to_owned()),
+        // One string is one tag, as in every SDK.
+        "tags" => Column::Tags(vec![text.to_owned()]),
         _ => return false,
     };
     out.columns.push(column);

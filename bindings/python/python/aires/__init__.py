@@ -59,6 +59,18 @@ __version__: str = _native.__version__
 warning = warn
 critical = fatal
 
+#: Code under these paths logs on its caller's behalf (the bound logger, the
+#: structlog processor): an event's call site is the first frame outside.
+_internal_paths = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+_native._set_internal_paths(_internal_paths)
+
+
+def _add_internal_path(path: str) -> None:
+    if path not in _internal_paths:
+        _internal_paths.append(path)
+        _native._set_internal_paths(_internal_paths)
+
+
 _current: contextvars.ContextVar[Optional[_native.Context]] = contextvars.ContextVar(
     "aires_context", default=None
 )

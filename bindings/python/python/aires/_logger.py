@@ -12,13 +12,21 @@ class BoundLogger:
     """The six levels (and ``warning`` / ``critical`` / ``exception``) with
     fields bound to every event. ``bind`` returns a new logger with more
     fields; ``unbind`` one with fewer; ``new`` one with only those given.
-    Fields given in the call win over bound ones, which win over
-    ``aires.context`` fields, as everywhere in Aires."""
+    Fields given in the call win over bound ones, key by key after nested
+    values are flattened, and bound ones over ``aires.context`` fields, as
+    everywhere in Aires. Bound ``trace_id``, ``span_id``, ``session_id``
+    and ``tags`` fill their columns; a bad id raises ``ValueError``."""
 
-    __slots__ = ("_bindings",)
+    __slots__ = ("_bindings", "_context")
 
     def __init__(self, bindings: dict[str, Any]) -> None:
         self._bindings = bindings
+        # Converted once: each call hands them to the core ahead of its own
+        # fields, which win key by key (after flattening, so a call's
+        # `user={"id": 2}` keeps a bound `user.name`).
+        fields = dict(bindings)
+        ids = {name: fields.pop(name, None) for name in ("trace_id", "span_id", "session_id")}
+        self._context = _native.Context(None, ids["trace_id"], ids["span_id"], ids["session_id"], fields or None)
 
     def bind(self, **fields: Any) -> "BoundLogger":
         return BoundLogger({**self._bindings, **fields})
@@ -35,29 +43,29 @@ class BoundLogger:
         return dict(self._bindings)
 
     def trace(self, message: str, /, **fields: Any) -> None:
-        _native.trace(message, **{**self._bindings, **fields})
+        _native.trace(message, _aires_bindings=self._context, **fields)
 
     def debug(self, message: str, /, **fields: Any) -> None:
-        _native.debug(message, **{**self._bindings, **fields})
+        _native.debug(message, _aires_bindings=self._context, **fields)
 
     def info(self, message: str, /, **fields: Any) -> None:
-        _native.info(message, **{**self._bindings, **fields})
+        _native.info(message, _aires_bindings=self._context, **fields)
 
     def warn(self, message: str, /, **fields: Any) -> None:
-        _native.warn(message, **{**self._bindings, **fields})
+        _native.warn(message, _aires_bindings=self._context, **fields)
 
     warning = warn
 
     def error(self, message: str, /, **fields: Any) -> None:
-        _native.error(message, **{**self._bindings, **fields})
+        _native.error(message, _aires_bindings=self._context, **fields)
 
     def exception(self, message: str, /, **fields: Any) -> None:
         """``error`` with the exception being handled, as ``logging.exception``."""
         fields.setdefault("exc_info", True)
-        _native.error(message, **{**self._bindings, **fields})
+        _native.error(message, _aires_bindings=self._context, **fields)
 
     def fatal(self, message: str, /, **fields: Any) -> None:
-        _native.fatal(message, **{**self._bindings, **fields})
+        _native.fatal(message, _aires_bindings=self._context, **fields)
 
     critical = fatal
 

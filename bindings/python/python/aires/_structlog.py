@@ -42,7 +42,16 @@ class StructlogProcessor:
     """
 
     def __init__(self, *, drop: bool = True) -> None:
+        import os
+
+        import structlog
+
+        import aires
+
         self._drop = drop
+        # The call site is the application's call to structlog, not a frame
+        # of structlog's or of this processor.
+        aires._add_internal_path(os.path.dirname(os.path.abspath(structlog.__file__)) + os.sep)
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         level = event_dict.get("level", method_name)

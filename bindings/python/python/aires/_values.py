@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Union
 
@@ -53,10 +54,29 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """What JSON can hold, as ``JSON.stringify`` in the Node SDK writes it:
+    NaN and infinities as null, integers beyond 64 bits as their text,
+    datetimes, bytes and other objects by the rules above."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if -(1 << 63) <= value < (1 << 64) else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth >= 32:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v, depth + 1) for v in value]
+    return _json_default(value)
+
+
 def json_text(value: Any) -> str:
     """Compact JSON, as ``JSON.stringify`` writes it."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (ValueError, TypeError, RecursionError):
         return json.dumps(str(value), ensure_ascii=False)
 
