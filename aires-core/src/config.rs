@@ -127,6 +127,9 @@ pub struct Config {
     pub drop_report_interval: Duration,
     /// Whether `AIRES_*` variables override these values. Default true.
     pub env_overrides: bool,
+    /// Whether [`Config::resolve`] has applied the environment already: it
+    /// is applied once, wherever the config goes next.
+    pub(crate) resolved: bool,
     /// Where the pipeline's own warnings (the drop report) go. Default:
     /// stderr, prefixed with `aires:`.
     pub diagnostics: Option<DiagnosticSink>,
@@ -177,6 +180,7 @@ impl Default for Config {
             limits: Limits::default(),
             drop_report_interval: Duration::from_secs(10),
             env_overrides: true,
+            resolved: false,
             diagnostics: None,
             transport: None,
         }
@@ -367,12 +371,15 @@ impl Config {
 
     /// Applies the process environment if `env_overrides` is set, then
     /// checks every option.
+    /// The environment is read once: resolving a resolved config only
+    /// checks it again.
     pub fn resolve(self) -> Result<Self, ConfigError> {
-        let config = if self.env_overrides {
+        let mut config = if self.env_overrides && !self.resolved {
             self.apply_env(|name| std::env::var(name).ok())?
         } else {
             self
         };
+        config.resolved = true;
         config.validate()?;
         Ok(config)
     }
@@ -534,6 +541,21 @@ pub fn validate_endpoint(endpoint: &str) -> Result<url::Url, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_is_applied_once_however_often_a_config_is_resolved() {
+        // One process per test (nextest), so the variable is this test's.
+        std::env::set_var("AIRES_SERVICE", "from-env");
+        let resolved = Config::new("from-code").resolve().unwrap();
+        assert_eq!(resolved.service, "from-env");
+        // Set again in code after the first resolve: a second resolve (the
+        // facade resolves, then the pipeline) does not undo it.
+        let mut changed = resolved;
+        changed.service = "changed-after".into();
+        let again = changed.resolve().unwrap();
+        assert_eq!(again.service, "changed-after");
+        std::env::remove_var("AIRES_SERVICE");
+    }
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

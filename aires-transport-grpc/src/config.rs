@@ -149,8 +149,22 @@ impl GrpcConfig {
         self
     }
 
-    /// Applies `AIRES_*` overrides read through `lookup`.
+    /// Applies `AIRES_*` overrides read through `lookup`: `AIRES_ENDPOINT`,
+    /// then the transport's own (see [`GrpcConfig::apply_transport_env`]).
     pub fn apply_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, GrpcConfigError> {
+        if let Some(v) = lookup("AIRES_ENDPOINT") {
+            self.endpoint = v;
+        }
+        self.apply_transport_env(lookup)
+    }
+
+    /// Applies the transport's own `AIRES_*` overrides (mode, API key,
+    /// compression, timeout, TLS), not `AIRES_ENDPOINT`: for an endpoint
+    /// taken from a `Config` that read it already.
+    pub fn apply_transport_env(
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, GrpcConfigError> {
@@ -159,9 +173,6 @@ impl GrpcConfig {
             value: value.to_owned(),
             reason: reason.to_owned(),
         };
-        if let Some(v) = lookup("AIRES_ENDPOINT") {
-            self.endpoint = v;
-        }
         if let Some(v) = lookup("AIRES_GRPC_MODE") {
             self.mode = match v.trim().to_ascii_lowercase().as_str() {
                 "unary" => Mode::Unary,

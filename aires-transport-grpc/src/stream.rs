@@ -186,3 +186,105 @@ fn ack_result(ack: proto::IngestAck) -> Result<Receipt, TransportError> {
     }
     Ok(crate::receipt(ack.rejected, &ack.rejections))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(id: [u8; 16]) -> proto::IngestAck {
+        proto::IngestAck {
+            batch_id: Bytes::copy_from_slice(&id),
+            accepted: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_ack_answers_the_send_of_its_batch_in_any_order() {
+        let waiting = Waiting::default();
+        let mut first = waiting.add([1; 16]).unwrap();
+        let mut second = waiting.add([2; 16]).unwrap();
+        waiting.answer(ack([9; 16])); // no such batch: ignored
+        waiting.answer(proto::IngestAck {
+            batch_id: Bytes::from_static(b"short"),
+            ..Default::default()
+        }); // not an id: ignored
+        assert!(first.try_recv().is_err() && second.try_recv().is_err());
+        waiting.answer(ack([2; 16]));
+        assert_eq!(
+            second.try_recv().unwrap().unwrap().batch_id.as_ref(),
+            &[2; 16]
+        );
+        assert!(first.try_recv().is_err(), "the other send still waits");
+        waiting.answer(ack([1; 16]));
+        assert_eq!(
+            first.try_recv().unwrap().unwrap().batch_id.as_ref(),
+            &[1; 16]
+        );
+        assert!(waiting.senders.lock().is_empty());
+    }
+
+    #[test]
+    fn a_broken_stream_fails_every_waiting_send_and_takes_no_more() {
+        let waiting = Waiting::default();
+        let mut a = waiting.add([1; 16]).unwrap();
+        let mut b = waiting.add([2; 16]).unwrap();
+        waiting.close(&Status::unavailable("connection reset"));
+        for rx in [&mut a, &mut b] {
+            let status = rx.try_recv().unwrap().unwrap_err();
+            assert_eq!(status.code(), Code::Unavailable);
+            assert_eq!(status.message(), "connection reset");
+        }
+        assert!(
+            waiting.add([3; 16]).is_none(),
+            "a closed stream takes no new sends"
+        );
+    }
+
+    #[test]
+    fn an_abandoned_send_forgets_its_waiter() {
+        let waiting = Waiting::default();
+        let rx = waiting.add([1; 16]).unwrap();
+        drop(Forget {
+            waiting: &waiting,
+            id: [1; 16],
+        });
+        drop(rx);
+        assert!(waiting.senders.lock().is_empty());
+        waiting.answer(ack([1; 16])); // a late ack finds nobody, harmlessly
+    }
+
+    #[test]
+    fn an_ack_with_an_error_is_the_error_and_rejections_are_counted() {
+        let refused = proto::IngestAck {
+            error: Some(proto::Status {
+                code: Code::InvalidArgument as i32,
+                message: "bad batch".into(),
+            }),
+            ..ack([1; 16])
+        };
+        let error = ack_result(refused).unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+        let busy = proto::IngestAck {
+            error: Some(proto::Status {
+                code: Code::Unavailable as i32,
+                message: "shedding".into(),
+            }),
+            ..ack([1; 16])
+        };
+        assert!(ack_result(busy).unwrap_err().is_retryable());
+        let partly = proto::IngestAck {
+            accepted: 9,
+            rejected: 1,
+            rejections: vec![proto::Rejection {
+                index: 3,
+                event_id: Bytes::new(),
+                reason: "id is not 16 bytes".into(),
+            }],
+            ..ack([1; 16])
+        };
+        let receipt = ack_result(partly).unwrap();
+        assert_eq!(receipt.rejected, 1);
+        assert!(receipt.reason.unwrap().contains("id is not 16 bytes"));
+    }
+}

@@ -90,8 +90,9 @@ pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
     };
     let mut grpc = GrpcConfig::new(endpoint);
     if config.env_overrides {
+        // The endpoint came through the config, which read AIRES_ENDPOINT.
         grpc = grpc
-            .apply_env(|name| std::env::var(name).ok())
+            .apply_transport_env(|name| std::env::var(name).ok())
             .map_err(|e| InitError::Transport(Box::new(e)))?;
     }
     let transport = GrpcTransport::new(grpc).map_err(|e| InitError::Transport(Box::new(e)))?;

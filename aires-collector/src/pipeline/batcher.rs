@@ -343,3 +343,150 @@ async fn wait(write: Option<&mut JoinHandle<()>>) {
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{alone_token, insert_token};
+    use crate::sink::{SinkError, SinkFuture};
+    use parking_lot::Mutex;
+    use std::collections::VecDeque;
+    use tokio::sync::{oneshot, Semaphore};
+
+    /// A sink answering writes from a script (storing once it is spent),
+    /// and keeping each write's token and row count.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<(), SinkError>>>,
+        writes: Mutex<Vec<(String, usize)>>,
+    }
+
+    impl Sink for Scripted {
+        fn write<'a>(&'a self, batch: &'a RowBatch) -> SinkFuture<'a> {
+            self.writes
+                .lock()
+                .push((batch.token().to_owned(), batch.len()));
+            let answer = self.answers.lock().pop_front().unwrap_or(Ok(()));
+            Box::pin(async move { answer })
+        }
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+    }
+
+    fn part(n: u8, rows: usize) -> Part {
+        Part {
+            digest: Digest([n; 16]),
+            received_ns: 0,
+            rows,
+        }
+    }
+
+    /// A chunk of `rows` rows and the receiver of its request's answer.
+    fn chunk(
+        n: u8,
+        rows: usize,
+        alone: bool,
+    ) -> (Chunk, oneshot::Receiver<super::super::ack::Answer>) {
+        let (reply, answer) = oneshot::channel();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let ack = Arc::new(Ack::new(reply, permit, None, None));
+        ack.transformed(rows, Vec::new());
+        let chunk = Chunk {
+            rows: vec![Row::default(); rows],
+            ack,
+            part: part(n, rows),
+            lsn: None,
+            alone,
+        };
+        (chunk, answer)
+    }
+
+    async fn run(sink: Arc<Scripted>, batch_size: usize, chunks: Vec<Chunk>) {
+        let config = PipelineConfig {
+            batch_size,
+            batch_timeout: Duration::from_millis(10),
+            retry_backoff: Duration::from_millis(1),
+            ..PipelineConfig::default()
+        };
+        let (tx, rx) = mpsc::channel(64);
+        for chunk in chunks {
+            tx.send(chunk).await.unwrap();
+        }
+        drop(tx); // the batcher writes what it has and stops
+        Batcher::new(config, sink, Arc::new(Metrics::default()), rx, None)
+            .run()
+            .await;
+    }
+
+    fn accepted(answer: &mut oneshot::Receiver<super::super::ack::Answer>) -> u32 {
+        match answer.try_recv().expect("answered").outcome {
+            super::super::ack::AckOutcome::Stored { accepted, .. } => accepted,
+            other => panic!("not stored: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_are_merged_into_one_insert_named_by_all_their_batches() {
+        let sink = Arc::new(Scripted::default());
+        let (a, mut answer_a) = chunk(1, 3, false);
+        let (b, mut answer_b) = chunk(2, 4, false);
+        run(sink.clone(), 1000, vec![a, b]).await;
+        let writes = sink.writes.lock().clone();
+        assert_eq!(writes, [(insert_token(&[part(1, 3), part(2, 4)]), 7)]);
+        assert_eq!((accepted(&mut answer_a), accepted(&mut answer_b)), (3, 4));
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_may_be_stored_elsewhere_is_inserted_alone_under_its_own_token() {
+        let sink = Arc::new(Scripted::default());
+        let (merged, _a) = chunk(1, 2, false);
+        let (alone, mut answer) = chunk(2, 5, true);
+        run(sink.clone(), 1000, vec![merged, alone]).await;
+        let writes = sink.writes.lock().clone();
+        assert!(
+            writes.contains(&(alone_token(&Digest([2; 16])), 5)),
+            "{writes:?}"
+        );
+        assert!(
+            writes.contains(&(insert_token(&[part(1, 2)]), 2)),
+            "{writes:?}"
+        );
+        assert_eq!(accepted(&mut answer), 5);
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_is_retried_with_the_same_token_and_answered_once() {
+        let sink = Arc::new(Scripted::default());
+        sink.answers.lock().extend([
+            Err(SinkError::transient("connection refused")),
+            Err(SinkError::transient("connection refused")),
+        ]);
+        let (a, mut answer) = chunk(1, 3, false);
+        run(sink.clone(), 1000, vec![a]).await;
+        let writes = sink.writes.lock().clone();
+        assert_eq!(writes.len(), 3);
+        assert!(
+            writes.iter().all(|w| w == &writes[0]),
+            "one token: {writes:?}"
+        );
+        assert_eq!(accepted(&mut answer), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refused_insert_fails_its_requests() {
+        let sink = Arc::new(Scripted::default());
+        sink.answers
+            .lock()
+            .push_back(Err(SinkError::permanent("no such table")));
+        let (a, mut answer) = chunk(1, 3, false);
+        run(sink.clone(), 1000, vec![a]).await;
+        match answer.try_recv().unwrap().outcome {
+            super::super::ack::AckOutcome::Failed { message, .. } => {
+                assert!(message.contains("no such table"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(sink.writes.lock().len(), 1, "not retried");
+    }
+}

@@ -161,13 +161,16 @@ impl Settings {
             }
         };
         // Asking for gRPC by name without anywhere to send it is a mistake;
-        // the default quietly prints to stdout instead.
-        let endpoint_from_env =
-            config.env_overrides && std::env::var_os("AIRES_ENDPOINT").is_some();
-        if self.transport.as_deref() == Some("grpc")
-            && config.endpoint.is_none()
-            && !endpoint_from_env
-        {
+        // the default quietly prints to stdout instead. (The endpoint may
+        // come from AIRES_ENDPOINT: the config reads it, once.)
+        let no_endpoint = || {
+            config
+                .clone()
+                .resolve()
+                // A bad variable is reported by the start itself.
+                .is_ok_and(|resolved| resolved.endpoint.is_none())
+        };
+        if self.transport.as_deref() == Some("grpc") && config.endpoint.is_none() && no_endpoint() {
             return Err(format!(
                 "{} needs an {}",
                 spelling.setting("transport", "grpc"),
