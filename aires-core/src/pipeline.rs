@@ -441,12 +441,103 @@ fn block_process_signals() {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::NullTransport;
+    use crate::transport::{MemoryTransport, NullTransport};
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn memory_pipeline(configure: impl FnOnce(Config) -> Config) -> (Pipeline, MemoryTransport) {
+        let memory = MemoryTransport::new();
+        let config = Config::new("unit")
+            .env_overrides(false)
+            .transport(memory.clone());
+        (Pipeline::start(configure(config)).unwrap(), memory)
+    }
+
+    fn event(message: &'static str) -> Event {
+        Event::builder(Level::Info, message).build()
+    }
+
+    #[test]
+    fn flush_returns_once_everything_emitted_before_it_is_sent() {
+        let (pipeline, memory) = memory_pipeline(|c| c.batch_timeout(Duration::from_secs(600)));
+        for _ in 0..10 {
+            pipeline.emit(event("e"));
+        }
+        pipeline.flush(DEADLINE).unwrap();
+        assert_eq!(memory.event_count(), 10, "flush did not wait for delivery");
+        let m = pipeline.metrics();
+        assert_eq!(
+            (m.events_enqueued, m.events_sent, m.queue_depth),
+            (10, 10, 0)
+        );
+        pipeline.shutdown(DEADLINE).unwrap();
+    }
+
+    #[test]
+    fn after_shutdown_events_are_counted_and_flush_says_so() {
+        let (pipeline, memory) = memory_pipeline(|c| c);
+        pipeline.emit(event("before"));
+        pipeline.shutdown(DEADLINE).unwrap();
+        assert!(pipeline.is_shut_down());
+        pipeline.emit(event("after"));
+        pipeline.emit_with(Level::Warn, "after too", |_| unreachable!("not built"));
+        assert_eq!(pipeline.metrics().events_dropped_after_shutdown, 2);
+        assert!(matches!(
+            pipeline.flush(DEADLINE),
+            Err(FlushError::ShutDown)
+        ));
+        assert!(
+            pipeline.shutdown(DEADLINE).is_ok(),
+            "a second shutdown returns at once"
+        );
+        assert_eq!(memory.event_count(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_newest_and_counts_it_under_the_drop_policy() {
+        // A transport that never answers keeps batches in flight, so the
+        // queue fills.
+        struct Stuck;
+        impl Transport for Stuck {
+            fn send(&self, _: crate::transport::EncodedBatch) -> crate::transport::SendFuture<'_> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let pipeline = Pipeline::start(
+            Config::new("unit")
+                .env_overrides(false)
+                .transport(Stuck)
+                .queue_capacity(4)
+                .batch_size(1)
+                .max_in_flight(1),
+        )
+        .unwrap();
+        for _ in 0..100 {
+            pipeline.emit(event("e"));
+        }
+        let m = pipeline.metrics();
+        assert!(m.events_dropped_queue_full > 0);
+        assert_eq!(m.events_enqueued + m.events_dropped_queue_full, 100);
+        let _ = pipeline.shutdown(Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_level_filter_can_change_while_running() {
+        let (pipeline, _) = memory_pipeline(|c| c.level(LevelFilter::INFO));
+        assert!(pipeline.enabled(Level::Info) && !pipeline.enabled(Level::Debug));
+        pipeline.set_level(LevelFilter::DEBUG);
+        assert!(pipeline.enabled(Level::Debug));
+        assert_eq!(pipeline.level(), LevelFilter::DEBUG);
+        pipeline.set_level(LevelFilter::OFF);
+        assert!(!pipeline.enabled(Level::Fatal));
+        pipeline.shutdown(DEADLINE).unwrap();
+    }
 
     /// The signal mask of each of this process's threads named `name`.
+    #[cfg(target_os = "linux")]
     fn blocked_masks(name: &str) -> Vec<u64> {
         std::fs::read_dir("/proc/self/task")
             .unwrap()
@@ -463,6 +554,7 @@ mod tests {
             .collect()
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn pipeline_threads_leave_process_signals_to_the_application() {
         let pipeline = Pipeline::start(
