@@ -33,6 +33,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Every public item is documented (checked by clippy with -D warnings).
+#![warn(missing_docs)]
+
 mod batch_worker;
 mod callsite;
 pub mod clock;

@@ -354,12 +354,12 @@ impl Pipeline {
         self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// A snapshot of this pipeline's counters.
     /// Counts an event given up because building it panicked.
     pub(crate) fn count_abandoned(&self) {
         self.shared.counters.dropped_abandoned.add(1);
     }
 
+    /// A snapshot of this pipeline's counters.
     pub fn metrics(&self) -> Metrics {
         let c = &self.shared.counters;
         let queue_depth = self.shared.queue.len() as u64;

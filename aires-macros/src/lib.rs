@@ -4,6 +4,9 @@
 //! their own `$crate` path in, so the expansion works whatever name the
 //! application gives the dependency.
 
+// Every public item is documented (checked by clippy with -D warnings).
+#![warn(missing_docs)]
+
 mod expand;
 mod parse;
 

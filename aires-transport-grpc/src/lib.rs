@@ -24,6 +24,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Every public item is documented (checked by clippy with -D warnings).
+#![warn(missing_docs)]
+
 mod codec;
 mod config;
 mod status;

@@ -47,6 +47,9 @@
 //! (or calling [`shutdown`]) sends everything still queued. Events emitted
 //! before `init` or after shutdown are counted in [`metrics`] and discarded.
 
+// Every public item is documented (checked by clippy with -D warnings).
+#![warn(missing_docs)]
+
 pub use aires_core::{
     flush, level, metrics, shutdown, transport, Attribute, CallSite, Config, ConfigError,
     EncodedBatch, ErrorInfo, ErrorKind, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError,
