@@ -81,7 +81,22 @@ impl Default for Limits {
 }
 
 /// Everything a [`crate::Pipeline`] needs. Set fields with the chained
-/// setters, starting from [`Config::new`].
+/// setters, starting from [`Config::new`]; `AIRES_*` variables override
+/// them when the pipeline starts (unless `env_overrides(false)`).
+///
+/// ```
+/// use std::time::Duration;
+/// use aires_core::{Config, LevelFilter, OverflowPolicy};
+///
+/// let config = Config::new("checkout")
+///     .environment("prod")
+///     .endpoint("http://127.0.0.1:4317")
+///     .level(LevelFilter::DEBUG)
+///     .batch_timeout(Duration::from_millis(200))
+///     .overflow(OverflowPolicy::Block);
+/// assert!(config.validate().is_ok());
+/// assert!(Config::new("x").batch_size(0).validate().is_err());
+/// ```
 #[derive(Clone)]
 pub struct Config {
     /// The emitting service.

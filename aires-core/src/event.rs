@@ -50,6 +50,19 @@ pub(crate) struct Extras {
 
 impl Event {
     /// Starts an event now: takes the timestamp and a fresh UUID v7.
+    ///
+    /// ```
+    /// use aires_core::{Event, HttpInfo, Level, TraceId};
+    ///
+    /// let event = Event::builder(Level::Warn, "slow request")
+    ///     .attr("ms", 812)
+    ///     .tag("checkout")
+    ///     .trace_id(TraceId::from_int(0xabc))
+    ///     .http(HttpInfo::new("GET", "/orders").status(200))
+    ///     .build();
+    /// assert_eq!(event.message(), "slow request");
+    /// assert_eq!(event.attributes().len(), 1);
+    /// ```
     #[inline(always)]
     pub fn builder(level: Level, message: impl Into<Str>) -> EventBuilder {
         let timestamp_unix_nanos = clock::now_unix_nanos();

@@ -71,6 +71,20 @@ pub fn init_with_encoder(
 }
 
 /// Shuts the global pipeline down when dropped. See [`init`].
+///
+/// ```
+/// use std::time::Duration;
+/// use aires_core::{Config, MemoryTransport};
+///
+/// let memory = MemoryTransport::new();
+/// let guard = aires_core::init(Config::new("docs").env_overrides(false).transport(memory.clone()))?;
+/// aires_core::Event::builder(aires_core::Level::Info, "hello").emit();
+/// // Dropping the guard sends what is queued; `shutdown` does too, with
+/// // its own deadline and an error if it passes.
+/// guard.shutdown(Duration::from_secs(5))?;
+/// assert_eq!(memory.event_count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the guard shuts Aires down at once"]
 pub struct Guard {
@@ -181,6 +195,18 @@ pub fn forget_after_fork() {
 /// The global pipeline's metrics (the last one's after shutdown), plus the
 /// process-wide counts of events filtered by level or emitted with no
 /// pipeline running.
+///
+/// ```
+/// # use std::time::Duration;
+/// # let guard = aires_core::init(aires_core::Config::new("docs").env_overrides(false).transport(aires_core::NullTransport::new()))?;
+/// aires_core::Event::builder(aires_core::Level::Info, "counted").emit();
+/// aires_core::flush(Duration::from_secs(5))?;
+/// let m = aires_core::metrics();
+/// assert_eq!(m.events_sent, 1);
+/// assert_eq!(m.events_dropped(), 0);
+/// # guard.shutdown(Duration::from_secs(5))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn metrics() -> Metrics {
     let last = LAST.lock().clone();
     let mut metrics = last.map(|p| p.metrics()).unwrap_or_default();

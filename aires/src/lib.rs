@@ -61,6 +61,16 @@ pub use aires_core::{
 /// Starts the global pipeline from `config` (with `AIRES_*` environment
 /// overrides applied) and returns the guard that shuts it down on drop.
 ///
+/// ```no_run
+/// fn main() -> Result<(), aires::InitError> {
+///     // Keep the guard for the life of the program: dropping it at the end
+///     // of `main` sends what is still queued.
+///     let _guard = aires::init(aires::Config::new("checkout").endpoint("http://127.0.0.1:4317"))?;
+///     aires::info!("started", version = "1.4.2");
+///     Ok(())
+/// }
+/// ```
+///
 /// The transport is, in order: the one set in `config`; with the `grpc`
 /// feature (on by default) and an endpoint (`Config::endpoint` or
 /// `AIRES_ENDPOINT`), gRPC to that collector, configured further by

@@ -66,6 +66,29 @@ pub struct Receipt {
 /// to `max_in_flight` sends running at once. A send that fails with a
 /// [retryable](TransportError::retryable) error is tried again with the same
 /// batch (same id, same bytes) after a backoff.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::time::Duration;
+/// use aires_core::{Config, EncodedBatch, Event, Level, Pipeline, Receipt, SendFuture, Transport};
+///
+/// /// Counts events instead of sending them.
+/// #[derive(Default)]
+/// struct Counting(AtomicUsize);
+///
+/// impl Transport for Counting {
+///     fn send(&self, batch: EncodedBatch) -> SendFuture<'_> {
+///         self.0.fetch_add(batch.event_count, Ordering::Relaxed);
+///         Box::pin(async { Ok(Receipt::default()) })
+///     }
+/// }
+///
+/// let pipeline = Pipeline::start(Config::new("docs").env_overrides(false).transport(Counting::default()))?;
+/// pipeline.emit(Event::builder(Level::Info, "one").build());
+/// pipeline.shutdown(Duration::from_secs(5))?;
+/// assert_eq!(pipeline.metrics().events_sent, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Transport: Send + Sync + 'static {
     /// Sends one batch. Resolve to `Ok` only once the receiver has it.
     fn send(&self, batch: EncodedBatch) -> SendFuture<'_>;
