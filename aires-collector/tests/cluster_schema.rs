@@ -25,19 +25,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `;`-separated statements, whole-line comments dropped.
-fn statements(sql: &str) -> Vec<String> {
-    sql.lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// `ReplicatedFooMergeTree('/path', '{replica}')` -> `FooMergeTree`.
 fn unreplicated(statement: &str) -> String {
     let Some(at) = statement.find("ENGINE = Replicated") else {
@@ -98,7 +85,8 @@ async fn the_cluster_schema_has_the_columns_indexes_keys_and_views_of_the_migrat
 
     let sql = std::fs::read_to_string(root().join("sql/cluster/events_replicated.sql")).unwrap();
     let mut distributed = BTreeSet::new();
-    for statement in statements(&sql) {
+    // Split as the migrations are.
+    for statement in migrations::statements(&sql) {
         let statement = unreplicated(&statement)
             .replace(" ON CLUSTER {cluster}", "")
             .replace("{database}", &cluster)

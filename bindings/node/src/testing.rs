@@ -18,9 +18,14 @@ pub(crate) fn set_memory(memory: MemoryTransport) {
 /// turns them into JavaScript values).
 #[napi]
 pub fn memory_events() -> String {
+    memory_json(aires_core::sdk::records)
+}
+
+/// `read` of the in-memory transport as JSON text (`[]` when not in use).
+fn memory_json(read: fn(&MemoryTransport) -> Value) -> String {
     let memory = MEMORY.lock().unwrap_or_else(|p| p.into_inner()).clone();
     memory
-        .map(|m| aires_core::sdk::records(&m))
+        .map(|m| read(&m))
         .unwrap_or(Value::Array(Vec::new()))
         .to_string()
 }
@@ -45,11 +50,7 @@ pub fn panic_for_test() {
 /// compares, the same in every SDK.
 #[napi]
 pub fn memory_rows() -> String {
-    let memory = MEMORY.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    memory
-        .map(|m| aires_core::sdk::rows(&m))
-        .unwrap_or(Value::Array(Vec::new()))
-        .to_string()
+    memory_json(aires_core::sdk::rows)
 }
 
 /// The shared `init` options (name, JavaScript name, kind, default as

@@ -50,16 +50,21 @@ pub fn _memory_clear() {
     }
 }
 
+/// The memory transport `init` chose, or the error that says it did not.
+fn memory() -> PyResult<MemoryTransport> {
+    MEMORY.lock().clone().ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err(
+            "aires was not initialised with transport=\"memory\"",
+        )
+    })
+}
+
 /// Every event the memory transport received, as the canonical rows of
 /// `aires_core::sdk::rows` (JSON text): what the conformance suite
 /// compares, the same in every SDK.
 #[pyfunction]
 pub fn _memory_rows() -> PyResult<String> {
-    let Some(memory) = MEMORY.lock().clone() else {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "aires was not initialised with transport=\"memory\"",
-        ));
-    };
+    let memory = memory()?;
     Ok(aires_core::sdk::rows(&memory).to_string())
 }
 
@@ -87,11 +92,7 @@ pub fn _sdk_options() -> Vec<(String, String, String, Option<String>)> {
 #[pyfunction]
 #[pyo3(signature = (count=0, timeout=5.0))]
 pub fn _memory_records(py: Python<'_>, count: usize, timeout: f64) -> PyResult<String> {
-    let Some(memory) = MEMORY.lock().clone() else {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "aires was not initialised with transport=\"memory\"",
-        ));
-    };
+    let memory = memory()?;
     let timeout = std::time::Duration::try_from_secs_f64(timeout)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     py.detach(|| memory.wait_for_events(count, timeout));

@@ -85,7 +85,7 @@ pub async fn apply(client: &Client, database: &str, ttl_days: u32) -> Result<Vec
 }
 
 /// The statements of a migration file: `;`-separated, comments dropped.
-fn statements(sql: &str) -> Vec<String> {
+pub fn statements(sql: &str) -> Vec<String> {
     let without_comments: Vec<&str> = sql
         .lines()
         .filter(|line| !line.trim_start().starts_with("--"))
