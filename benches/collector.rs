@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aires_collector::{CollectorConfig, NullSink, SinkKind};
-use aires_core::encode::BatchEncoder;
-use aires_core::{EncodedBatch, Limits, Transport, Uuid7};
+use aires_core::__private::BatchEncoder;
+use aires_core::transport::{EncodedBatch, Transport};
+use aires_core::{Limits, Uuid7};
 use aires_transport_grpc::{GrpcConfig, GrpcTransport};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};

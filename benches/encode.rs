@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use aires::{Event, Limits, Uuid7};
-use aires_core::encode::BatchEncoder;
+use aires_core::__private::BatchEncoder;
 use aires_proto::v1 as proto;
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -30,6 +30,7 @@ fn to_proto(event: &Event) -> proto::Event {
                     Value::U64(v) => proto::attribute::Value::UintValue(*v),
                     Value::F64(v) => proto::attribute::Value::DoubleValue(*v),
                     Value::Bool(v) => proto::attribute::Value::BoolValue(*v),
+                    other => proto::attribute::Value::StringValue(other.to_string()),
                 }),
             })
             .collect(),

@@ -25,7 +25,7 @@ pub fn init_aires() -> aires::Guard {
         aires::Config::new("bench")
             .env_overrides(false)
             .level(aires::LevelFilter::INFO)
-            .transport(aires::NullTransport::new()),
+            .transport(aires::transport::NullTransport::new()),
     )
     .expect("init")
 }

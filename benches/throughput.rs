@@ -6,7 +6,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use aires::{Config, Event, Level, NullTransport, OverflowPolicy, Pipeline};
+use aires::transport::NullTransport;
+use aires::{Config, Event, Level, OverflowPolicy};
+use aires_core::Pipeline;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const EVENTS_PER_ITER: u64 = 400_000;

@@ -9,14 +9,14 @@ fn uuid7(c: &mut Criterion) {
     let mut group = c.benchmark_group("uuid7");
     group.bench_function("aires_uuid7_now", |b| b.iter(|| black_box(Uuid7::now())));
     group.bench_function("aires_uuid7_from_event_timestamp", |b| {
-        let nanos = aires_core::clock::now_unix_nanos();
+        let nanos = aires_core::__private::now_unix_nanos();
         b.iter(|| black_box(Uuid7::generate(black_box(nanos))))
     });
     group.bench_function("uuid_crate_now_v7", |b| {
         b.iter(|| black_box(uuid::Uuid::now_v7()))
     });
     group.bench_function("clock_now_unix_nanos", |b| {
-        b.iter(|| black_box(aires_core::clock::now_unix_nanos()))
+        b.iter(|| black_box(aires_core::__private::now_unix_nanos()))
     });
     group.finish();
 }

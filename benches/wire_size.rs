@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use aires_core::encode::BatchEncoder;
+use aires_core::__private::BatchEncoder;
 use aires_core::{CallSite, Event, HttpInfo, Level, Limits, SpanId, TraceId, Uuid7, Value};
 use bytes::BytesMut;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -122,6 +122,7 @@ fn otlp_record(event: &Event) -> LogRecord {
                 Value::U64(v) => V::IntValue(*v as i64),
                 Value::F64(v) => V::DoubleValue(*v),
                 Value::Bool(v) => V::BoolValue(*v),
+                other => V::StringValue(other.to_string()),
             };
             kv(&a.key, value)
         })

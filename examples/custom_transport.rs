@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aires::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
+use aires::transport::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
 use prost::Message;
 
 /// Appends `[u32 little-endian length][EventBatch bytes]` frames to a file.

@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use aires_core::Transport;
+use aires_core::transport::Transport;
 use aires_transport_grpc::{GrpcConfig, GrpcTransport};
 use common::*;
 use tonic::Code;
@@ -84,9 +84,9 @@ async fn tls_with_a_custom_ca() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn encoded(batch: aires_proto::v1::EventBatch) -> aires_core::EncodedBatch {
+fn encoded(batch: aires_proto::v1::EventBatch) -> aires_core::transport::EncodedBatch {
     use prost::Message;
-    aires_core::EncodedBatch {
+    aires_core::transport::EncodedBatch {
         attempt: 1,
         id: aires_core::Uuid7::from_bytes(batch.batch_id.as_ref().try_into().unwrap()),
         event_count: batch.events.len(),

@@ -217,7 +217,7 @@ async fn invalid_events_are_rejected_with_reasons_and_the_rest_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transport_reports_rejected_events_in_its_receipt() {
-    use aires_core::Transport;
+    use aires_core::transport::Transport;
     use prost::Message;
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |_| {}).await;
@@ -232,7 +232,7 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
         let mut mixed = batch(3);
         mixed.events[2].span_id = vec![1].into();
         let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
-        let encoded = aires_core::EncodedBatch {
+        let encoded = aires_core::transport::EncodedBatch {
             attempt: 1,
             id,
             event_count: 3,

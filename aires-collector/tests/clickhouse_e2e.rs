@@ -51,7 +51,7 @@ async fn every_event_arrives_once_with_every_field_intact() {
     static SITE: aires_core::CallSite =
         aires_core::CallSite::new_static("src/pay.rs", 42, "shop::pay");
     let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
-    let base_ns: u64 = aires_core::clock::system_unix_nanos() - 5_000_000_000;
+    let base_ns: u64 = aires_core::__private::system_unix_nanos() - 5_000_000_000;
     const EVENTS: u64 = 500;
     for i in 0..EVENTS {
         let mut builder = Event::builder(

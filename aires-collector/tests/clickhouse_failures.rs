@@ -131,11 +131,12 @@ async fn a_graceful_collector_restart_mid_run_loses_nothing() {
     let sdk = sdk(GrpcConfig::new(endpoint(&first)), |c| {
         c.batch_size(50)
             .overflow(aires_core::OverflowPolicy::Block)
-            .retry(RetryPolicy {
-                max_elapsed: Duration::from_secs(60),
-                initial_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_millis(500),
-            })
+            .retry(
+                RetryPolicy::default()
+                    .max_elapsed(Duration::from_secs(60))
+                    .initial_backoff(Duration::from_millis(50))
+                    .max_backoff(Duration::from_millis(500)),
+            )
     });
     const EVENTS: usize = 3_000;
     let (producer, _) = produce(&sdk, EVENTS);
@@ -193,11 +194,12 @@ async fn events_given_up_on_while_the_collector_holds_them_are_unknown_not_dropp
     let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| {
         c.batch_size(100)
             .send_timeout(Duration::from_millis(300))
-            .retry(RetryPolicy {
-                max_elapsed: Duration::from_secs(1),
-                initial_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_millis(200),
-            })
+            .retry(
+                RetryPolicy::default()
+                    .max_elapsed(Duration::from_secs(1))
+                    .initial_backoff(Duration::from_millis(50))
+                    .max_backoff(Duration::from_millis(200)),
+            )
     });
     emit(&sdk, 500);
     flush(&sdk).await;

@@ -183,7 +183,7 @@ async fn metrics_count_what_happened() {
 /// A minimal HTTP/1.1 GET, to read `/metrics` without another client crate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_past_its_deadline_fails_as_retryable() {
-    use aires_core::Transport;
+    use aires_core::transport::Transport;
     let sink = Arc::new(MemorySink::default());
     *sink.delay.lock() = std::time::Duration::from_secs(2);
     let collector = collector(sink.clone(), |_| {}).await;
@@ -193,7 +193,7 @@ async fn a_call_past_its_deadline_fails_as_retryable() {
     .unwrap();
     use prost::Message;
     let raw = batch(3);
-    let encoded = aires_core::EncodedBatch {
+    let encoded = aires_core::transport::EncodedBatch {
         attempt: 1,
         id: aires_core::Uuid7::from_bytes(raw.batch_id.as_ref().try_into().unwrap()),
         event_count: 3,

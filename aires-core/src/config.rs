@@ -1,25 +1,6 @@
-//! Pipeline configuration: one struct, documented defaults, `AIRES_*`
-//! environment overrides, validated once when the pipeline starts.
-//!
-//! | option | default | environment |
-//! |---|---|---|
-//! | `service` | `"unknown_service"` | `AIRES_SERVICE` |
-//! | `environment` | `"development"` | `AIRES_ENVIRONMENT` |
-//! | `endpoint` | none | `AIRES_ENDPOINT` |
-//! | `level` | `info` | `AIRES_LEVEL` |
-//! | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
-//! | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
-//! | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
-//! | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
-//! | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, `block`, or `block:<ms>`) |
-//! | `retry.max_elapsed` | 120 s | `AIRES_RETRY_MAX_ELAPSED_MS` |
-//! | `max_in_flight` | 64 | `AIRES_MAX_IN_FLIGHT` |
-//! | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
-//! | `spool` | none | `AIRES_SPOOL_DIR`, `AIRES_SPOOL_MAX_BYTES` |
-//!
-//! Environment variables win over values set in code, so operators can
-//! change a deployed service without rebuilding it; set
-//! [`Config::env_overrides`] to `false` to turn that off.
+//! Pipeline configuration: one struct with private fields and chained
+//! setters, documented defaults, `AIRES_*` environment overrides applied
+//! once ([`Config::resolve`]), validated when the pipeline starts.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,6 +14,7 @@ use crate::transport::Transport;
 
 /// What the caller's thread does when the queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// Drop the new event and count it. Never blocks. The default: a
     /// logging call never stalls the application, and what it loses is
@@ -54,9 +36,16 @@ pub enum OverflowPolicy {
 }
 
 /// Size limits applied when a batch is encoded. A longer value is cut at a
-/// UTF-8 boundary and ends with [`TRUNCATION_MARKER`]; every cut is counted
-/// in `values_truncated`.
+/// UTF-8 boundary and ends with [`Limits::TRUNCATION_MARKER`]; every cut is
+/// counted in `values_truncated`.
+///
+/// ```
+/// let limits = aires_core::Limits::default().max_attributes(32);
+/// let config = aires_core::Config::new("checkout").limits(limits);
+/// # assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest message (and error message or backtrace), in bytes. Default 32 KiB.
     pub max_message_bytes: usize,
@@ -67,8 +56,30 @@ pub struct Limits {
     pub max_attributes: usize,
 }
 
-/// Appended to every value cut at a size limit.
-pub const TRUNCATION_MARKER: &str = "…[truncated]";
+impl Limits {
+    /// Appended to every value cut at a size limit.
+    pub const TRUNCATION_MARKER: &'static str = TRUNCATION_MARKER;
+
+    /// Sets [`Limits::max_message_bytes`](#structfield.max_message_bytes).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_value_bytes`](#structfield.max_value_bytes).
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_attributes`](#structfield.max_attributes).
+    pub fn max_attributes(mut self, count: usize) -> Self {
+        self.max_attributes = count;
+        self
+    }
+}
+
+pub(crate) const TRUNCATION_MARKER: &str = "…[truncated]";
 
 impl Default for Limits {
     fn default() -> Self {
@@ -80,9 +91,31 @@ impl Default for Limits {
     }
 }
 
-/// Everything a [`crate::Pipeline`] needs. Set fields with the chained
-/// setters, starting from [`Config::new`]; `AIRES_*` variables override
-/// them when the pipeline starts (unless `env_overrides(false)`).
+/// Everything a [`crate::Pipeline`] needs. Start from [`Config::new`] and
+/// chain the setters. Each option has an `AIRES_*` variable, which wins
+/// over the value set in code when the pipeline starts, so operators can
+/// change a deployed service without rebuilding it (`env_overrides(false)`
+/// turns that off):
+///
+/// | option | default | environment |
+/// |---|---|---|
+/// | `service` | `"unknown_service"` | `AIRES_SERVICE` |
+/// | `environment` | `"development"` | `AIRES_ENVIRONMENT` |
+/// | `endpoint` | none | `AIRES_ENDPOINT` |
+/// | `level` | `info` | `AIRES_LEVEL` |
+/// | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
+/// | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
+/// | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
+/// | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
+/// | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, `block`, or `block:<ms>`) |
+/// | `retry.max_elapsed` | 120 s | `AIRES_RETRY_MAX_ELAPSED_MS` |
+/// | `max_in_flight` | 64 | `AIRES_MAX_IN_FLIGHT` |
+/// | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
+/// | `spool` | none | `AIRES_SPOOL_DIR`, `AIRES_SPOOL_MAX_BYTES` |
+///
+/// The fields are private, so new options can be added without breaking
+/// callers; [`Config::validate`] checks a config without starting anything,
+/// and `Debug` shows what it holds.
 ///
 /// ```
 /// use std::time::Duration;
@@ -99,58 +132,28 @@ impl Default for Limits {
 /// ```
 #[derive(Clone)]
 pub struct Config {
-    /// The emitting service.
-    pub service: String,
-    /// The deployment environment.
-    pub environment: String,
-    /// Where to send events. Used by transports that need an address (the
-    /// facade builds the gRPC transport from it).
-    pub endpoint: Option<String>,
-    /// The least severe level recorded.
-    pub level: LevelFilter,
-    /// Events per batch: a batch is cut as soon as this many are waiting.
-    pub batch_size: usize,
-    /// A batch is cut at the latest this long after its first event.
-    pub batch_timeout: Duration,
-    /// A batch is also cut before its encoded size passes this, so it stays
-    /// under the collector's message limit (4 MiB by default).
-    pub max_batch_bytes: usize,
-    /// Events the queue holds before the overflow policy applies.
-    pub queue_capacity: usize,
-    /// What happens when the queue is full.
-    pub overflow: OverflowPolicy,
-    /// Retries of a batch that failed with a retryable error.
-    pub retry: RetryPolicy,
-    /// Batches sent concurrently. A batch is acknowledged once the
-    /// collector has stored it, so this window (times `batch_size`) bounds
-    /// one process's throughput to a slow store: at the default 64 x 256,
-    /// end to end into the dev ClickHouse went from 30K to 51K events/s
-    /// against 16 x 256, with event-to-queryable p99 still near 1 s. It
-    /// only fills under load.
-    pub max_in_flight: usize,
-    /// A send that takes longer fails as retryable.
-    pub send_timeout: Duration,
-    /// How long the guard returned by `init` waits for the final flush.
-    pub shutdown_timeout: Duration,
-    /// Keep a copy of every batch on disk until it is settled, and send
-    /// what is left on the next start (see [`SpoolConfig`]). Default none.
-    pub spool: Option<SpoolConfig>,
-    /// Size limits.
-    pub limits: Limits,
-    /// How often dropped events are reported on stderr (at most once per
-    /// interval, and only when something was dropped). Default 10 s.
-    pub drop_report_interval: Duration,
-    /// Whether `AIRES_*` variables override these values. Default true.
-    pub env_overrides: bool,
+    pub(crate) service: String,
+    pub(crate) environment: String,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) level: LevelFilter,
+    pub(crate) batch_size: usize,
+    pub(crate) batch_timeout: Duration,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) queue_capacity: usize,
+    pub(crate) overflow: OverflowPolicy,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_in_flight: usize,
+    pub(crate) send_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) spool: Option<SpoolConfig>,
+    pub(crate) limits: Limits,
+    pub(crate) drop_report_interval: Duration,
+    pub(crate) env_overrides: bool,
     /// Whether [`Config::resolve`] has applied the environment already: it
     /// is applied once, wherever the config goes next.
     pub(crate) resolved: bool,
-    /// Where the pipeline's own warnings (the drop report) go. Default:
-    /// stderr, prefixed with `aires:`.
-    pub diagnostics: Option<DiagnosticSink>,
-    /// The transport. When `None`: the stdout transport if `endpoint` is
-    /// `None`, otherwise an error (the `aires` facade supplies gRPC).
-    pub transport: Option<Arc<dyn Transport>>,
+    pub(crate) diagnostics: Option<DiagnosticSink>,
+    pub(crate) transport: Option<Arc<dyn Transport>>,
 }
 
 impl fmt::Debug for Config {
@@ -240,8 +243,8 @@ pub enum ConfigError {
 }
 
 macro_rules! setter {
-    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {$(
-        #[$doc]
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {$(
+        $(#[$doc])*
         pub fn $name(mut self, $name: $ty) -> Self {
             self.$name = $name;
             self
@@ -259,66 +262,112 @@ impl Config {
     }
 
     setter! {
-        /// Sets the least severe level recorded.
+        /// The least severe level recorded. Default `info`.
         level: LevelFilter,
-        /// Sets the batch size.
+        /// Events per batch: a batch is cut as soon as this many are
+        /// waiting. Default 256.
         batch_size: usize,
-        /// Sets the batch timeout.
+        /// A batch is cut at the latest this long after its first event.
+        /// Default 500 ms.
         batch_timeout: Duration,
-        /// Sets the byte limit of a batch.
+        /// A batch is also cut before its encoded size passes this, so it
+        /// stays under the collector's message limit (4 MiB by default).
+        /// Default 1 MiB.
         max_batch_bytes: usize,
-        /// Sets the queue capacity.
+        /// Events the queue holds before the overflow policy applies.
+        /// Default 4096.
         queue_capacity: usize,
-        /// Sets the overflow policy.
+        /// What the caller's thread does when the queue is full. Default
+        /// [`OverflowPolicy::DropNewest`].
         overflow: OverflowPolicy,
-        /// Sets the retry policy.
+        /// Retries of a batch that failed with a retryable error.
         retry: RetryPolicy,
-        /// Sets how many batches may be in flight.
+        /// Batches sent concurrently. Default 64. A batch is acknowledged
+        /// once the collector has stored it, so this window (times
+        /// `batch_size`) bounds one process's throughput to a slow store:
+        /// at 64 x 256, end to end into the dev ClickHouse went from 30K to
+        /// 51K events/s against 16 x 256, with event-to-queryable p99
+        /// still near 1 s. It only fills under load.
         max_in_flight: usize,
-        /// Sets the per-send timeout.
+        /// A send that takes longer fails as retryable. Default 10 s.
         send_timeout: Duration,
-        /// Sets the guard's shutdown timeout.
+        /// How long the guard returned by `init` (and the exit hook) waits
+        /// for the final flush. Default 5 s.
         shutdown_timeout: Duration,
-        /// Sets the size limits.
+        /// Size limits.
         limits: Limits,
-        /// Sets the drop report interval.
+        /// How often dropped events are reported on stderr (at most once
+        /// per interval, and only when something was dropped). Default 10 s.
         drop_report_interval: Duration,
-        /// Turns environment overrides on or off.
+        /// Whether `AIRES_*` variables override the values set in code.
+        /// Default true.
         env_overrides: bool,
     }
 
-    /// Sets the environment name.
+    /// The emitting service.
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self
+    }
+
+    /// The deployment environment. Default `"development"`.
     pub fn environment(mut self, environment: impl Into<String>) -> Self {
         self.environment = environment.into();
         self
     }
 
-    /// Sets the endpoint.
+    /// Where to send events. Used by transports that need an address (the
+    /// `aires` facade builds the gRPC transport from it).
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
     }
 
-    /// Sends the pipeline's own warnings to `sink` instead of stderr.
+    /// Sends the pipeline's own warnings (the drop report) to `sink`
+    /// instead of stderr, where they are prefixed with `aires:`.
     pub fn diagnostics(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.diagnostics = Some(Arc::new(sink));
         self
     }
 
-    /// Spools batches in `dir` (see [`SpoolConfig`]; up to 64 MiB).
-    pub fn spool(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.spool = Some(SpoolConfig::new(dir));
+    /// Keeps a copy of every batch on disk until it is settled, and sends
+    /// what is left on the next start: a directory (up to 64 MiB), or a
+    /// [`SpoolConfig`]. Default none.
+    pub fn spool(mut self, spool: impl Into<SpoolConfig>) -> Self {
+        self.spool = Some(spool.into());
         self
     }
 
-    /// Sets the transport.
+    /// The transport. When none is set: with an endpoint, the facade's
+    /// gRPC transport (an error in `aires-core` alone); without, stdout.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Arc::new(transport));
         self
     }
 
+    /// The transport, already shared (bindings that keep a handle on it).
+    #[doc(hidden)]
+    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// What a caller building the default transport needs to know, after
+    /// [`Config::resolve`]. Not public API.
+    #[doc(hidden)]
+    pub fn parts(&self) -> ConfigParts<'_> {
+        ConfigParts {
+            has_transport: self.transport.is_some(),
+            endpoint: self.endpoint.as_deref(),
+            env_overrides: self.env_overrides,
+            may_block: !matches!(self.overflow, OverflowPolicy::DropNewest),
+        }
+    }
+
     /// Applies `AIRES_*` overrides read through `lookup` (the process
-    /// environment in production, a map in tests).
+    /// environment in production, a map in tests). [`Config::resolve`] is
+    /// the one caller outside tests.
+    #[doc(hidden)]
     pub fn apply_env(
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
@@ -363,9 +412,10 @@ impl Config {
             self.send_timeout = Duration::from_millis(parse_env("AIRES_SEND_TIMEOUT_MS", &v)?);
         }
         if let Some(v) = lookup("AIRES_SPOOL_DIR") {
-            let max_bytes = self.spool.as_ref().map(|s| s.max_bytes);
             let mut spool = SpoolConfig::new(v);
-            spool.max_bytes = max_bytes.unwrap_or(spool.max_bytes);
+            if let Some(old) = &self.spool {
+                spool = spool.max_bytes(old.max_bytes);
+            }
             self.spool = Some(spool);
         }
         if let Some(v) = lookup("AIRES_SPOOL_MAX_BYTES") {
@@ -385,9 +435,10 @@ impl Config {
     }
 
     /// Applies the process environment if `env_overrides` is set, then
-    /// checks every option.
-    /// The environment is read once: resolving a resolved config only
-    /// checks it again.
+    /// checks every option. The pipeline does this when it starts; the
+    /// environment is read once, so resolving a resolved config only checks
+    /// it again.
+    #[doc(hidden)]
     pub fn resolve(self) -> Result<Self, ConfigError> {
         let mut config = if self.env_overrides && !self.resolved {
             self.apply_env(|name| std::env::var(name).ok())?
@@ -532,6 +583,20 @@ fn parse_overflow(value: &str) -> Result<OverflowPolicy, ConfigError> {
         value,
         "expected `drop`, `block` or `block:<milliseconds>`",
     ))
+}
+
+/// What [`Config::parts`] reads out.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigParts<'a> {
+    /// A transport was set in code.
+    pub has_transport: bool,
+    /// The endpoint, from code or `AIRES_ENDPOINT`.
+    pub endpoint: Option<&'a str>,
+    /// Whether `AIRES_*` variables apply.
+    pub env_overrides: bool,
+    /// Whether the overflow policy can make a caller wait.
+    pub may_block: bool,
 }
 
 /// Checks that an endpoint is an `http://` or `https://` URL with a host.

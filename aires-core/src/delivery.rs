@@ -241,7 +241,10 @@ impl Attempts {
 
     /// One send, bounded by the send timeout and by a shutdown's deadline;
     /// either ends it with its outcome unknown.
-    async fn attempt(&mut self, batch: &EncodedBatch) -> Result<crate::Receipt, TransportError> {
+    async fn attempt(
+        &mut self,
+        batch: &EncodedBatch,
+    ) -> Result<crate::transport::Receipt, TransportError> {
         let send = tokio::time::timeout(self.send_timeout, self.transport.send(batch.clone()));
         tokio::select! {
             result = send => result.unwrap_or_else(|_| {

@@ -20,12 +20,12 @@ use crate::uuid7::Uuid7;
 use crate::value::{Attribute, Value};
 
 /// Causes of an error kept; deeper ones are dropped and counted.
-pub const MAX_ERROR_CHAIN: usize = 32;
+pub(crate) const MAX_ERROR_CHAIN: usize = 32;
 
 /// The SDK name written into every batch.
-pub const SDK_NAME: &str = "aires-rust";
+pub(crate) const SDK_NAME: &str = "aires-rust";
 /// The SDK version written into every batch.
-pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Encodes batches for one pipeline.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use crate::value::Str;
 
 /// What an event records about an error.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ErrorInfo {
     /// The error's type name, for example `"std::io::error::Error"`.
     pub type_name: Str,

@@ -280,8 +280,10 @@ impl EventBuilder {
     // In-place forms. The event is a few hundred bytes; passing the builder
     // by value through a chain of calls copies it at each step unless the
     // compiler manages to elide the moves, so the macros (and loops in
-    // bindings) build in place with these.
+    // bindings) build in place with these. They mirror the by-value
+    // methods above, so they are plumbing, hidden from the documentation.
 
+    #[doc(hidden)]
     /// Replaces the fields, in place: for bindings that decode a whole
     /// list before the event starts (one move instead of a push per field).
     #[inline]
@@ -289,6 +291,7 @@ impl EventBuilder {
         self.event.attributes = attributes;
     }
 
+    #[doc(hidden)]
     /// Where a key was given twice, keeps only its last value: bindings
     /// that add context first and the call's fields after use this, so the
     /// call wins, as in every SDK.
@@ -307,54 +310,64 @@ impl EventBuilder {
         }
     }
 
+    #[doc(hidden)]
     /// Adds a typed field in place.
     #[inline(always)]
     pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
         self.event.attributes.push(Attribute::new(key, value));
     }
 
+    #[doc(hidden)]
     /// Sets (or clears) the trace id in place.
     #[inline(always)]
     pub fn set_trace_id(&mut self, trace_id: impl Into<Option<TraceId>>) {
         self.event.trace_id = trace_id.into();
     }
 
+    #[doc(hidden)]
     /// Sets (or clears) the span id in place.
     #[inline(always)]
     pub fn set_span_id(&mut self, span_id: impl Into<Option<SpanId>>) {
         self.event.span_id = span_id.into();
     }
 
+    #[doc(hidden)]
     /// Sets the session id in place.
     pub fn set_session_id(&mut self, session_id: impl Into<Str>) {
         self.extras().session_id = Some(session_id.into());
     }
 
+    #[doc(hidden)]
     /// Adds tags in place.
     pub fn extend_tags<T: Into<Str>>(&mut self, tags: impl IntoIterator<Item = T>) {
         self.extras().tags.extend(tags.into_iter().map(Into::into));
     }
 
+    #[doc(hidden)]
     /// Attaches HTTP information in place.
     pub fn set_http(&mut self, http: HttpInfo) {
         self.extras().http = Some(http);
     }
 
+    #[doc(hidden)]
     /// Records an error and its `source()` chain in place.
     pub fn set_error<E: Error + ?Sized>(&mut self, error: &E) {
         self.set_error_info(ErrorInfo::from_error(error));
     }
 
+    #[doc(hidden)]
     /// Attaches error information in place.
     pub fn set_error_info(&mut self, error: ErrorInfo) {
         self.extras().error = Some(error);
     }
 
+    #[doc(hidden)]
     /// Attaches a call site built at run time (bindings), in place.
     pub fn set_call_site_owned(&mut self, call_site: CallSite) {
         self.event.call_site = Some(CallSiteRef::Owned(Box::new(call_site)));
     }
 
+    #[doc(hidden)]
     /// Points the event at a `static` call site, in place.
     #[inline(always)]
     pub fn set_call_site(&mut self, call_site: &'static CallSite) {

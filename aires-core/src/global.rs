@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use crate::config::Config;
 use crate::encode::BatchEncoder;
 use crate::event::{Event, EventBuilder};
-use crate::level::{self, Level};
+use crate::level::{self, Level, LevelFilter};
 use crate::metrics::{Metrics, StripedCounter};
 use crate::pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 use crate::value::Str;
@@ -74,7 +74,8 @@ pub fn init_with_encoder(
 ///
 /// ```
 /// use std::time::Duration;
-/// use aires_core::{Config, MemoryTransport};
+/// use aires_core::transport::MemoryTransport;
+/// use aires_core::Config;
 ///
 /// let memory = MemoryTransport::new();
 /// let guard = aires_core::init(Config::new("docs").env_overrides(false).transport(memory.clone()))?;
@@ -166,6 +167,35 @@ pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
     }
 }
 
+/// The global pipeline's level filter ([`LevelFilter::OFF`] while none
+/// runs).
+pub fn level() -> LevelFilter {
+    level::global_filter()
+}
+
+/// Changes the global pipeline's level filter while it runs, for example
+/// from an admin endpoint; it applies to every thread at its next call.
+/// Returns false, changing nothing, when no pipeline runs: the next
+/// [`init`] takes its level from its config.
+///
+/// ```
+/// use aires_core::LevelFilter;
+/// # let guard = aires_core::init(aires_core::Config::new("docs").env_overrides(false).transport(aires_core::transport::NullTransport::new()))?;
+/// assert!(aires_core::set_level(LevelFilter::DEBUG));
+/// assert_eq!(aires_core::level(), LevelFilter::DEBUG);
+/// # guard.shutdown(std::time::Duration::from_secs(5))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_level(filter: LevelFilter) -> bool {
+    let current = CURRENT.lock();
+    let Some(pipeline) = current.as_ref() else {
+        return false;
+    };
+    pipeline.set_level(filter);
+    level::set_global_filter(filter);
+    true
+}
+
 /// Forgets the global pipeline without stopping it, in the child process
 /// of a `fork()`. Call it first thing in the child (Python's
 /// `os.register_at_fork(after_in_child=...)`, `pthread_atfork`); then
@@ -187,7 +217,7 @@ pub fn forget_after_fork() {
     }
     crate::clock::repair_after_fork();
     // The child's copy of the id generator would repeat the parent's ids.
-    crate::Uuid7::reseed_after_fork();
+    crate::uuid7::Uuid7::reseed_after_fork();
     GENERATION.fetch_add(1, Ordering::Release);
     level::clear_global_filter();
 }
@@ -198,7 +228,7 @@ pub fn forget_after_fork() {
 ///
 /// ```
 /// # use std::time::Duration;
-/// # let guard = aires_core::init(aires_core::Config::new("docs").env_overrides(false).transport(aires_core::NullTransport::new()))?;
+/// # let guard = aires_core::init(aires_core::Config::new("docs").env_overrides(false).transport(aires_core::transport::NullTransport::new()))?;
 /// aires_core::Event::builder(aires_core::Level::Info, "counted").emit();
 /// aires_core::flush(Duration::from_secs(5))?;
 /// let m = aires_core::metrics();

@@ -16,6 +16,7 @@ use crate::value::Str;
 /// assert_eq!(http.status, 200);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpInfo {
     /// Request method, for example `"GET"`.
     pub method: Str,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 /// The error returned when a trace or span id does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdError {
     /// The text is not `expected` hexadecimal digits.
     #[error("{kind} must be {expected} hex digits, got {got:?}")]

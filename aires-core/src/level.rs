@@ -75,7 +75,7 @@ impl fmt::Display for Level {
 /// The error returned when a level name does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown level {0:?}: expected one of trace, debug, info, warn, error, fatal, off")]
-pub struct ParseLevelError(pub String);
+pub struct ParseLevelError(String);
 
 impl FromStr for Level {
     type Err = ParseLevelError;
@@ -213,7 +213,7 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// The global runtime filter (`OFF` while no pipeline runs).
-pub fn global_filter() -> LevelFilter {
+pub(crate) fn global_filter() -> LevelFilter {
     LevelFilter(GLOBAL_FILTER.load(Ordering::Relaxed).min(OFF))
 }
 
@@ -229,7 +229,7 @@ pub(crate) fn clear_global_filter() {
 }
 
 /// Changes the global runtime filter, for example from an admin endpoint.
-pub fn set_global_filter(filter: LevelFilter) {
+pub(crate) fn set_global_filter(filter: LevelFilter) {
     GLOBAL_FILTER.store(filter.0, Ordering::Relaxed);
 }
 

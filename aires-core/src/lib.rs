@@ -1,6 +1,7 @@
 //! The in-process half of Aires: structured [`Event`]s, a bounded queue that
 //! never blocks the caller, a batch worker that encodes batches as protobuf,
-//! and the [`Transport`] seam they leave the process through.
+//! and the [`Transport`](transport::Transport) seam they leave the process
+//! through.
 //!
 //! ```text
 //! Event::builder(..).emit() / aires::info!(..)
@@ -13,12 +14,18 @@
 //! ```
 //!
 //! Applications normally depend on the `aires` facade crate and use its
-//! macros. This crate is the stable core that the facade and the language
-//! bindings share.
+//! macros. This crate is the core that the facade and the language bindings
+//! share. Its surface is the facade's (every type at the root, the
+//! transports in [`transport`]) plus [`Pipeline`], a pipeline of your own
+//! beside or instead of the global one, and [`ParseLevelError`]. Items
+//! hidden from these docs (`__private`, `sdk`, a few `#[doc(hidden)]`
+//! methods) are the plumbing of the macros and of the language bindings in
+//! this repository, and may change in any release.
 //!
 //! ```
 //! use std::time::Duration;
-//! use aires_core::{Config, Event, Level, MemoryTransport, Pipeline};
+//! use aires_core::transport::MemoryTransport;
+//! use aires_core::{Config, Event, Level, Pipeline};
 //!
 //! let memory = MemoryTransport::new();
 //! let pipeline = Pipeline::start(Config::new("checkout").transport(memory.clone()))?;
@@ -38,48 +45,55 @@
 
 mod batch_worker;
 mod callsite;
-pub mod clock;
+mod clock;
 mod config;
 mod delivery;
 mod diagnostics;
-pub mod encode;
+mod encode;
 mod error_info;
 mod event;
 mod global;
 mod http;
 mod ids;
-pub mod level;
+mod level;
 mod metrics;
 mod pipeline;
 mod queue;
 mod retry;
+#[doc(hidden)]
 pub mod sdk;
 mod spool;
 pub mod transport;
 mod uuid7;
 mod value;
 
-pub use callsite::{CallSite, CallSiteRef};
-pub use config::{
-    validate_endpoint, Config, ConfigError, Limits, OverflowPolicy, TRUNCATION_MARKER,
-};
-pub use diagnostics::DiagnosticSink;
+pub use callsite::CallSite;
+pub use config::{Config, ConfigError, Limits, OverflowPolicy};
 pub use error_info::ErrorInfo;
-pub use event::{Attributes, Event, EventBuilder, INLINE_ATTRIBUTES};
-pub use global::{
-    count_filtered, dispatch, dispatch_with, flush, forget_after_fork, init, init_with_encoder,
-    metrics, shutdown, AbandonOnUnwind, Guard,
-};
+pub use event::{Event, EventBuilder};
+pub use global::{flush, init, level, metrics, set_level, shutdown, Guard};
 pub use http::HttpInfo;
 pub use ids::{IdError, SpanId, TraceId};
-pub use level::{Level, LevelFilter};
+pub use level::{Level, LevelFilter, ParseLevelError};
 pub use metrics::Metrics;
 pub use pipeline::{FlushError, InitError, Pipeline, ShutdownError};
 pub use retry::RetryPolicy;
 pub use spool::SpoolConfig;
-pub use transport::{
-    EncodedBatch, ErrorKind, MemoryTransport, NullTransport, Receipt, SendFuture, StdoutTransport,
-    Transport, TransportError,
-};
 pub use uuid7::Uuid7;
 pub use value::{Attribute, Str, Value};
+
+/// Not public API. The plumbing shared with the `aires` facade's macros,
+/// the language bindings, the gRPC transport and the benches in this
+/// repository: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::clock::{now_unix_nanos, system_unix_nanos};
+    pub use crate::config::{validate_endpoint, ConfigParts};
+    pub use crate::encode::BatchEncoder;
+    pub use crate::event::{Attributes, INLINE_ATTRIBUTES};
+    pub use crate::global::{
+        count_filtered, dispatch, dispatch_with, forget_after_fork, init_with_encoder,
+        AbandonOnUnwind,
+    };
+    pub use crate::level::{enabled, STATIC_MAX_LEVEL};
+}

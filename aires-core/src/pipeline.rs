@@ -95,6 +95,7 @@ impl Pipeline {
 
     /// Like [`Pipeline::start`], letting a binding adjust the encoder (for
     /// example to name its SDK in every batch).
+    #[doc(hidden)]
     pub fn start_with_encoder(
         config: Config,
         adjust: impl FnOnce(BatchEncoder) -> BatchEncoder,
@@ -228,6 +229,7 @@ impl Pipeline {
     /// it, instead of being built and then copied in. If the queue is full
     /// (after the blocking timeout, with `Block`), `fill` is not called and
     /// the event is counted as dropped.
+    #[doc(hidden)]
     #[inline(always)]
     pub fn emit_with(
         &self,

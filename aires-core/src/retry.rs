@@ -13,6 +13,7 @@ use crate::uuid7::random_u64;
 
 /// Retries of one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// How long after its first attempt a batch may still be retried;
     /// `Duration::ZERO` disables retrying. Default 120 s: longer than a
@@ -38,6 +39,32 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Sets [`RetryPolicy::max_elapsed`](#structfield.max_elapsed).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let retry = aires_core::RetryPolicy::default()
+    ///     .max_elapsed(Duration::from_secs(30))
+    ///     .initial_backoff(Duration::from_millis(50));
+    /// assert_eq!(retry.max_backoff, Duration::from_secs(5));
+    /// ```
+    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        self.max_elapsed = max_elapsed;
+        self
+    }
+
+    /// Sets [`RetryPolicy::initial_backoff`](#structfield.initial_backoff).
+    pub fn initial_backoff(mut self, initial_backoff: Duration) -> Self {
+        self.initial_backoff = initial_backoff;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_backoff`](#structfield.max_backoff).
+    pub fn max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
+    }
+
     /// The delay before retry number `retry` (1-based): between half and all
     /// of `min(max_backoff, initial_backoff * 2^(retry-1))`.
     pub fn backoff(&self, retry: u32) -> Duration {

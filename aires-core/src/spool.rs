@@ -34,22 +34,70 @@ use crate::uuid7::Uuid7;
 /// The first bytes of a spooled batch: the format, then the event count.
 const MAGIC: &[u8; 8] = b"AIRESSP1";
 
-/// Where and how much to spool.
+/// Where and how much to spool (see [`crate::Config::spool`]).
+///
+/// ```
+/// let spool = aires_core::SpoolConfig::new("/var/spool/checkout").max_bytes(256 << 20);
+/// let config = aires_core::Config::new("checkout").spool(spool);
+/// # assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpoolConfig {
-    /// The directory (created if missing). One process per directory.
-    pub dir: PathBuf,
-    /// Bytes of batches kept at most. Default 64 MiB.
-    pub max_bytes: u64,
+    pub(crate) dir: PathBuf,
+    pub(crate) max_bytes: u64,
 }
 
 impl SpoolConfig {
-    /// Spools into `dir`, up to 64 MiB.
+    /// Spools into `dir` (created if missing; one process per directory),
+    /// up to 64 MiB.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         SpoolConfig {
             dir: dir.into(),
             max_bytes: 64 << 20,
         }
+    }
+
+    /// Bytes of batches kept at most; batches beyond are sent without a
+    /// copy on disk and counted in `batches_not_spooled`.
+    pub fn max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+}
+
+impl From<PathBuf> for SpoolConfig {
+    fn from(dir: PathBuf) -> Self {
+        SpoolConfig::new(dir)
+    }
+}
+
+impl From<&std::path::Path> for SpoolConfig {
+    fn from(dir: &std::path::Path) -> Self {
+        SpoolConfig::new(dir)
+    }
+}
+
+impl From<&PathBuf> for SpoolConfig {
+    fn from(dir: &PathBuf) -> Self {
+        SpoolConfig::new(dir)
+    }
+}
+
+impl From<&str> for SpoolConfig {
+    fn from(dir: &str) -> Self {
+        SpoolConfig::new(dir)
+    }
+}
+
+impl From<&String> for SpoolConfig {
+    fn from(dir: &String) -> Self {
+        SpoolConfig::new(dir)
+    }
+}
+
+impl From<String> for SpoolConfig {
+    fn from(dir: String) -> Self {
+        SpoolConfig::new(dir)
     }
 }
 

@@ -113,6 +113,7 @@ impl Uuid7 {
     ///
     /// The seed mixes the child's pid, so it differs from the parent's
     /// although the child inherited every random state.
+    #[doc(hidden)]
     pub fn reseed_after_fork() {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());

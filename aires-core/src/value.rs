@@ -10,6 +10,7 @@ pub type Str = Cow<'static, str>;
 /// A typed attribute value. These are the types the wire format and the
 /// ClickHouse schema keep apart (one typed map per kind).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// UTF-8 text.
     Str(Str),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aires::{EncodedBatch, SendFuture, Transport};
+use aires::transport::{EncodedBatch, SendFuture, Transport};
 use aires_proto::v1 as proto;
 use parking_lot::Mutex;
 use prost::Message;

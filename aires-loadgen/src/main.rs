@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Box::new(move |config: Config| config.transport(timed))
         }
         None => {
-            let timed = acks.wrap(aires::NullTransport::new());
+            let timed = acks.wrap(aires::transport::NullTransport::new());
             Box::new(move |config: Config| config.transport(timed))
         }
     };

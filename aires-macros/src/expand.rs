@@ -103,8 +103,8 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
     Ok(quote! {{
         const __AIRES_LEVEL: #krate::Level = #krate::Level::#level;
         if #krate::__private::enabled(__AIRES_LEVEL) {
-            static __AIRES_CALLSITE: #krate::CallSite =
-                #krate::CallSite::new_static(::std::file!(), ::std::line!(), ::std::module_path!());
+            static __AIRES_CALLSITE: #krate::__private::CallSite =
+                #krate::__private::CallSite::new_static(::std::file!(), ::std::line!(), ::std::module_path!());
             // Every field is evaluated here, in order, before the event
             // takes its queue slot; the closure only moves them in, so the
             // event is built where the batch worker reads it. A panic in a

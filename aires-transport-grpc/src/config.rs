@@ -15,6 +15,7 @@ use std::time::Duration;
 
 /// How batches travel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// One `Ingest` call per batch, several in flight on one connection.
     #[default]
@@ -25,6 +26,7 @@ pub enum Mode {
 
 /// Compression of request bodies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Compression {
     /// None: the cheapest on CPU, the right choice on loopback or a LAN.
     #[default]
@@ -35,28 +37,31 @@ pub enum Compression {
     Zstd,
 }
 
-/// Everything the transport needs.
+/// Everything the transport needs: start from [`GrpcConfig::new`] and
+/// chain the setters. The fields are private, so options can be added
+/// without breaking callers.
+///
+/// ```
+/// use std::time::Duration;
+/// use aires_transport_grpc::{Compression, GrpcConfig, Mode};
+///
+/// let config = GrpcConfig::new("https://collector.internal:4317")
+///     .mode(Mode::Streaming)
+///     .compression(Compression::Zstd)
+///     .api_key("secret")
+///     .timeout(Duration::from_secs(5));
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Clone, Debug)]
 pub struct GrpcConfig {
-    /// `http://host:port` or `https://host:port` of the collector.
-    pub endpoint: String,
-    /// Unary or streaming.
-    pub mode: Mode,
-    /// Sent as `x-api-key` metadata.
-    pub api_key: Option<String>,
-    /// Request compression.
-    pub compression: Compression,
-    /// Deadline of one call (sent as `grpc-timeout`, enforced locally too).
-    pub timeout: Duration,
-    /// How long to wait for the TCP/TLS connection.
-    pub connect_timeout: Duration,
-    /// PEM certificate(s) of a custom CA that signed the collector's
-    /// certificate. `https://` endpoints without one use the bundled web
-    /// PKI roots.
-    pub tls_ca_pem: Option<Vec<u8>>,
-    /// The name to check the collector's certificate against, when it
-    /// differs from the endpoint's host.
-    pub tls_domain: Option<String>,
+    pub(crate) endpoint: String,
+    pub(crate) mode: Mode,
+    pub(crate) api_key: Option<String>,
+    pub(crate) compression: Compression,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) tls_ca_pem: Option<Vec<u8>>,
+    pub(crate) tls_domain: Option<String>,
 }
 
 /// An invalid transport configuration.
@@ -99,7 +104,8 @@ pub enum GrpcConfigError {
 }
 
 impl GrpcConfig {
-    /// Defaults for `endpoint`.
+    /// Defaults for `endpoint`: `http://host:port` or `https://host:port`
+    /// of the collector.
     pub fn new(endpoint: impl Into<String>) -> Self {
         GrpcConfig {
             endpoint: endpoint.into(),
@@ -113,37 +119,47 @@ impl GrpcConfig {
         }
     }
 
-    /// Sets the mode.
+    /// Unary calls (the default) or one long-lived stream.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
     }
 
-    /// Sets the API key.
+    /// Sent as `x-api-key` metadata on every call.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
-    /// Sets the compression.
+    /// Request compression. Default none.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
     }
 
-    /// Sets the per-call timeout.
+    /// Deadline of one call (sent as `grpc-timeout`, enforced locally
+    /// too). Default 10 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Trusts a custom CA (PEM).
+    /// How long to wait for the TCP/TLS connection. Default 5 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// PEM certificate(s) of a custom CA that signed the collector's
+    /// certificate. `https://` endpoints without one use the bundled web
+    /// PKI roots.
     pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls_ca_pem = Some(pem.into());
         self
     }
 
-    /// Checks the certificate against `domain`.
+    /// The name to check the collector's certificate against, when it
+    /// differs from the endpoint's host.
     pub fn tls_domain(mut self, domain: impl Into<String>) -> Self {
         self.tls_domain = Some(domain.into());
         self
@@ -163,7 +179,8 @@ impl GrpcConfig {
 
     /// Applies the transport's own `AIRES_*` overrides (mode, API key,
     /// compression, timeout, TLS), not `AIRES_ENDPOINT`: for an endpoint
-    /// taken from a `Config` that read it already.
+    /// taken from a `Config` that read it already (the facade's `init`).
+    #[doc(hidden)]
     pub fn apply_transport_env(
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
@@ -225,7 +242,7 @@ impl GrpcConfig {
 
     /// Checks the options.
     pub fn validate(&self) -> Result<(), GrpcConfigError> {
-        let url = aires_core::validate_endpoint(&self.endpoint)?;
+        let url = aires_core::__private::validate_endpoint(&self.endpoint)?;
         if self.timeout.is_zero() {
             return Err(GrpcConfigError::ZeroTimeout("timeout"));
         }

@@ -5,10 +5,13 @@
 //! - Unary (`Ingest`, the default) or streaming (`IngestStream`) mode.
 //! - Optional TLS through rustls, with a custom CA; an API key in the
 //!   `x-api-key` metadata; gzip or zstd compression; a per-call deadline.
-//! - Status codes are mapped to retryable or permanent errors for the
-//!   pipeline's retry policy (see [`status_to_error`]), and a failure after
-//!   the batch went out (a lost connection, a deadline) to an unknown
-//!   outcome (see [`call_error`]).
+//! - Status codes are mapped for the pipeline's retry policy: `UNAVAILABLE`
+//!   and `RESOURCE_EXHAUSTED` say the collector did not take the batch
+//!   (retryable); `DEADLINE_EXCEEDED`, `ABORTED`, `CANCELLED`, `UNKNOWN`,
+//!   `INTERNAL`, and a connection lost after the request went out, leave
+//!   the outcome unknown (retried, and counted as unknown if never
+//!   settled); every other code refuses the batch (permanent), as does a
+//!   message too large. A connection never made is "not delivered".
 //! - A retry says so: its message carries `EventBatch.attempt`, so the
 //!   collector looks it up among the batches it already stored.
 //! - Events the collector refuses one by one come back in the `Receipt`
@@ -34,7 +37,7 @@ mod stream;
 
 use std::sync::Arc;
 
-use aires_core::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
+use aires_core::transport::{EncodedBatch, Receipt, SendFuture, Transport, TransportError};
 use aires_proto::v1 as proto;
 use http::uri::PathAndQuery;
 use tokio::sync::OnceCell;
@@ -43,9 +46,9 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 pub use config::{Compression, GrpcConfig, GrpcConfigError, Mode};
-pub use status::{call_error, is_retryable, status_to_error};
 
 use codec::PreEncodedCodec;
+use status::call_error;
 
 const INGEST_PATH: &str = "/aires.v1.Collector/Ingest";
 const INGEST_STREAM_PATH: &str = "/aires.v1.Collector/IngestStream";
@@ -103,11 +106,6 @@ impl GrpcTransport {
                 stream: stream::AckStream::default(),
             }),
         })
-    }
-
-    /// The options this transport runs with.
-    pub fn config(&self) -> &GrpcConfig {
-        &self.inner.config
     }
 
     async fn send_batch(&self, batch: EncodedBatch) -> Result<Receipt, TransportError> {

@@ -3,7 +3,7 @@
 
 use std::error::Error as _;
 
-use aires_core::TransportError;
+use aires_core::transport::TransportError;
 use tonic::{Code, Status};
 
 /// Maps a failed call to a transport error, deciding whether the batch may
@@ -16,7 +16,7 @@ use tonic::{Code, Status};
 /// - a failure of the connection itself is "not delivered" only when the
 ///   connection was never made; a connection lost after the request went
 ///   out, or a deadline that passed, leaves the outcome unknown.
-pub fn call_error(status: &Status) -> TransportError {
+pub(crate) fn call_error(status: &Status) -> TransportError {
     if status.source().is_some() && never_connected(status) {
         return TransportError::retryable(format!("collector unreachable: {}", status.message()))
             .with_source(Status::new(status.code(), status.message().to_owned()));
@@ -69,7 +69,7 @@ fn never_connected(status: &Status) -> bool {
 /// `PERMISSION_DENIED`, `UNIMPLEMENTED`, `FAILED_PRECONDITION`, ...), and a
 /// `RESOURCE_EXHAUSTED` that says the message is too large (the SDK cuts
 /// batches at `max_batch_bytes` so this does not happen).
-pub fn status_to_error(status: &Status) -> TransportError {
+pub(crate) fn status_to_error(status: &Status) -> TransportError {
     let message = if status.message().is_empty() {
         format!("collector answered {:?}", status.code())
     } else {
@@ -91,7 +91,7 @@ pub fn status_to_error(status: &Status) -> TransportError {
 }
 
 /// Whether a call that failed with `code` may succeed if tried again.
-pub fn is_retryable(code: Code) -> bool {
+pub(crate) fn is_retryable(code: Code) -> bool {
     matches!(
         code,
         Code::Unavailable

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aires_core::{EncodedBatch, Receipt, TransportError};
+use aires_core::transport::{EncodedBatch, Receipt, TransportError};
 use aires_proto::v1 as proto;
 use bytes::Bytes;
 use http::uri::PathAndQuery;

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use aires_core::{EncodedBatch, Transport, Uuid7};
+use aires_core::transport::{EncodedBatch, Transport};
+use aires_core::Uuid7;
 use aires_transport_grpc::{GrpcConfig, GrpcTransport, Mode};
 use tokio::io::AsyncReadExt;
 
@@ -18,9 +19,9 @@ fn batch(bytes: usize) -> EncodedBatch {
 }
 
 fn transport(port: u16, mode: Mode) -> GrpcTransport {
-    let mut config = GrpcConfig::new(format!("http://127.0.0.1:{port}"));
-    config.mode = mode;
-    config.timeout = Duration::from_secs(10);
+    let config = GrpcConfig::new(format!("http://127.0.0.1:{port}"))
+        .mode(mode)
+        .timeout(Duration::from_secs(10));
     GrpcTransport::new(config).unwrap()
 }
 

@@ -7,7 +7,7 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! let memory = aires::MemoryTransport::new();
+//! let memory = aires::transport::MemoryTransport::new();
 //! let guard = aires::init(aires::Config::new("checkout").transport(memory.clone()))?;
 //!
 //! aires::info!("order placed", order_id = 123, amount = 9.99, currency = "EUR");
@@ -46,16 +46,34 @@
 //! [`init`] starts the pipeline and returns a [`Guard`]; dropping the guard
 //! (or calling [`shutdown`]) sends everything still queued. Events emitted
 //! before `init` or after shutdown are counted in [`metrics`] and discarded.
+//!
+//! ## What this crate exports
+//!
+//! The surface is small on purpose, and each item has one path:
+//!
+//! | concern | items |
+//! |---|---|
+//! | record | the macros; [`Event::builder`] for events built at run time |
+//! | start and stop | [`init`], [`Guard`], [`flush`], [`shutdown`], [`InitError`], [`FlushError`], [`ShutdownError`] |
+//! | configure | [`Config`], [`ConfigError`], [`Limits`], [`OverflowPolicy`], [`RetryPolicy`], [`SpoolConfig`] |
+//! | levels | [`Level`], [`LevelFilter`], [`level`], [`set_level`] |
+//! | what an event holds | [`Event`], [`EventBuilder`], [`Value`], [`Attribute`], [`TraceId`], [`SpanId`], [`IdError`], [`HttpInfo`], [`ErrorInfo`], [`CallSite`], [`Uuid7`] |
+//! | observe the pipeline | [`metrics`], [`Metrics`] |
+//! | where batches go | the [`transport`] module: the [`Transport`](transport::Transport) trait and the built-in transports; [`grpc`] (the default, feature `grpc`) |
+//!
+//! Everything else is `aires_core`'s: a [`Pipeline`](aires_core::Pipeline)
+//! of your own (not the global one), for example. Items hidden from these
+//! docs (`__private`) serve the macros and the language bindings, and may
+//! change in any release.
 
 // Every public item is documented (checked by clippy with -D warnings).
 #![warn(missing_docs)]
 
 pub use aires_core::{
-    flush, level, metrics, shutdown, transport, Attribute, CallSite, Config, ConfigError,
-    EncodedBatch, ErrorInfo, ErrorKind, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError,
-    InitError, Level, LevelFilter, Limits, MemoryTransport, Metrics, NullTransport, OverflowPolicy,
-    Pipeline, Receipt, RetryPolicy, SendFuture, ShutdownError, SpanId, StdoutTransport, Str,
-    TraceId, Transport, TransportError, Uuid7, Value,
+    flush, level, metrics, set_level, shutdown, transport, Attribute, CallSite, Config,
+    ConfigError, ErrorInfo, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError, InitError,
+    Level, LevelFilter, Limits, Metrics, OverflowPolicy, RetryPolicy, ShutdownError, SpanId,
+    SpoolConfig, TraceId, Uuid7, Value,
 };
 
 /// Starts the global pipeline from `config` (with `AIRES_*` environment
@@ -75,61 +93,68 @@ pub use aires_core::{
 /// feature (on by default) and an endpoint (`Config::endpoint` or
 /// `AIRES_ENDPOINT`), gRPC to that collector, configured further by
 /// `AIRES_API_KEY`, `AIRES_COMPRESSION`, `AIRES_GRPC_MODE`, `AIRES_TLS_CA`
-/// (see `aires_transport_grpc`); otherwise stdout, as JSON lines.
+/// (see [`grpc`]); otherwise stdout, as JSON lines.
 pub fn init(config: Config) -> Result<Guard, InitError> {
-    aires_core::init(with_default_transport(config)?)
-}
-
-/// Like [`init`], naming another SDK (a language binding) and its version
-/// in every batch, so the collector and ClickHouse can tell them apart.
-pub fn init_as_sdk(config: Config, sdk_name: &str, sdk_version: &str) -> Result<Guard, InitError> {
-    aires_core::init_with_encoder(with_default_transport(config)?, |encoder| {
-        encoder.with_sdk(sdk_name, sdk_version)
-    })
-}
-
-/// Resolves `config` (applying `AIRES_*` overrides) and fills in the
-/// transport [`init`] would use, for bindings that start the global pipeline
-/// themselves (with `aires_core::init_with_encoder`).
-#[cfg(feature = "grpc")]
-pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
-    use aires_transport_grpc::{GrpcConfig, GrpcTransport};
-    let config = config.resolve()?;
-    if config.transport.is_some() {
-        return Ok(config);
-    }
-    let Some(endpoint) = config.endpoint.clone() else {
-        return Ok(config);
-    };
-    let mut grpc = GrpcConfig::new(endpoint);
-    if config.env_overrides {
-        // The endpoint came through the config, which read AIRES_ENDPOINT.
-        grpc = grpc
-            .apply_transport_env(|name| std::env::var(name).ok())
-            .map_err(|e| InitError::Transport(Box::new(e)))?;
-    }
-    let transport = GrpcTransport::new(grpc).map_err(|e| InitError::Transport(Box::new(e)))?;
-    Ok(config.transport(transport))
-}
-
-/// Resolves `config`; without the `grpc` feature there is no transport to
-/// fill in.
-#[cfg(not(feature = "grpc"))]
-pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
-    Ok(config.resolve()?)
+    aires_core::init(__private::with_default_transport(config)?)
 }
 
 /// The gRPC transport (the `grpc` feature).
 #[cfg(feature = "grpc")]
 pub use aires_transport_grpc as grpc;
 
+/// Not public API: what the macros expand to, and what the language
+/// bindings in this repository start the pipeline with. May change in any
+/// release.
 #[doc(hidden)]
 pub mod __private {
-    pub use aires_core::level::{enabled, STATIC_MAX_LEVEL};
-    pub use aires_core::{
-        count_filtered, dispatch_with, AbandonOnUnwind, EventBuilder, Str, Value,
+    pub use aires_core::__private::{
+        count_filtered, dispatch_with, enabled, AbandonOnUnwind, STATIC_MAX_LEVEL,
     };
+    pub use aires_core::{CallSite, EventBuilder, Str, Value};
     pub use aires_macros::event;
+
+    use aires_core::{Config, Guard, InitError};
+
+    /// Like [`crate::init`], naming another SDK (a language binding) and
+    /// its version in every batch, so the collector and ClickHouse can tell
+    /// them apart.
+    pub fn init_as_sdk(
+        config: Config,
+        sdk_name: &str,
+        sdk_version: &str,
+    ) -> Result<Guard, InitError> {
+        aires_core::__private::init_with_encoder(with_default_transport(config)?, |encoder| {
+            encoder.with_sdk(sdk_name, sdk_version)
+        })
+    }
+
+    /// Resolves `config` (applying `AIRES_*` overrides) and fills in the
+    /// transport [`crate::init`] would use.
+    #[cfg(feature = "grpc")]
+    pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
+        use aires_transport_grpc::{GrpcConfig, GrpcTransport};
+        let config = config.resolve()?;
+        let parts = config.parts();
+        let Some(endpoint) = parts.endpoint.filter(|_| !parts.has_transport) else {
+            return Ok(config);
+        };
+        let mut grpc = GrpcConfig::new(endpoint);
+        if parts.env_overrides {
+            // The endpoint came through the config, which read AIRES_ENDPOINT.
+            grpc = grpc
+                .apply_transport_env(|name| std::env::var(name).ok())
+                .map_err(|e| InitError::Transport(Box::new(e)))?;
+        }
+        let transport = GrpcTransport::new(grpc).map_err(|e| InitError::Transport(Box::new(e)))?;
+        Ok(config.transport(transport))
+    }
+
+    /// Resolves `config`; without the `grpc` feature there is no transport
+    /// to fill in.
+    #[cfg(not(feature = "grpc"))]
+    pub fn with_default_transport(config: Config) -> Result<Config, InitError> {
+        Ok(config.resolve()?)
+    }
 }
 
 /// Records an event at [`Level::Trace`]. See the [crate docs](crate) for the syntax.
@@ -159,7 +184,7 @@ macro_rules! warn {
 /// Records an event at [`Level::Error`]. See the [crate docs](crate) for the syntax.
 ///
 /// ```
-/// # let _g = aires::init(aires::Config::new("docs").transport(aires::MemoryTransport::new()));
+/// # let _g = aires::init(aires::Config::new("docs").transport(aires::transport::MemoryTransport::new()));
 /// let err = std::io::Error::other("card declined");
 /// aires::error!("payment failed", error = &err, order_id = 42);
 /// ```

@@ -8,7 +8,8 @@ mod common;
 
 use std::time::Duration;
 
-use aires::{ErrorInfo, Event, Level, MemoryTransport, SpanId, TraceId, Value};
+use aires::transport::MemoryTransport;
+use aires::{ErrorInfo, Event, Level, SpanId, TraceId, Value};
 use common::{global_lock, test_config};
 use serde_json::Value as Json;
 

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use aires::{Event, Level, MemoryTransport, OverflowPolicy, Pipeline};
+use aires::transport::MemoryTransport;
+use aires::{Event, Level, OverflowPolicy};
+use aires_core::Pipeline;
 use common::{int_attr, test_config, GatedTransport};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -287,8 +289,8 @@ fn up_to_max_in_flight_batches_are_sent_at_once() {
         peak: Arc<AtomicUsize>,
         gate: GatedTransport,
     }
-    impl aires::Transport for Overlap {
-        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+    impl aires::transport::Transport for Overlap {
+        fn send(&self, batch: aires::transport::EncodedBatch) -> aires::transport::SendFuture<'_> {
             Box::pin(async move {
                 let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
                 self.peak.fetch_max(now, Ordering::SeqCst);

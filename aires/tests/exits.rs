@@ -18,7 +18,7 @@ fn log_many() -> aires::Guard {
             .env_overrides(false)
             .batch_timeout(Duration::from_secs(60))
             .queue_capacity(8192)
-            .transport(aires::StdoutTransport::new()),
+            .transport(aires::transport::StdoutTransport::new()),
     )
     .unwrap();
     for i in 0..COUNT {

@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use aires::{ConfigError, InitError, MemoryTransport};
+use aires::transport::MemoryTransport;
+use aires::{ConfigError, InitError, LevelFilter};
 use common::{global_lock, test_config};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -77,6 +78,45 @@ fn emitting_before_init_and_after_shutdown_is_counted() {
         after.events_dropped_after_shutdown - stopped.events_dropped_after_shutdown,
         2
     );
+}
+
+#[test]
+fn the_level_changes_only_while_a_pipeline_runs() {
+    let _lock = global_lock();
+    let unheard =
+        |m: aires::Metrics| m.events_dropped_before_init + m.events_dropped_after_shutdown;
+    // With no pipeline, a level change would make macro calls look like
+    // calls filtered by a running pipeline, and be counted as such.
+    assert!(!aires::set_level(LevelFilter::WARN), "nothing runs yet");
+    assert_eq!(aires::level(), LevelFilter::OFF);
+    let before = aires::metrics();
+    aires::info!("nobody listens");
+    let after = aires::metrics();
+    assert_eq!(unheard(after) - unheard(before), 1);
+    assert_eq!(
+        after.events_dropped_filtered,
+        before.events_dropped_filtered
+    );
+
+    let memory = MemoryTransport::new();
+    let guard = aires::init(test_config(memory.clone()).level(LevelFilter::WARN)).unwrap();
+    assert_eq!(
+        aires::level(),
+        LevelFilter::WARN,
+        "init takes the config's level"
+    );
+    aires::info!("filtered");
+    assert!(aires::set_level(LevelFilter::DEBUG));
+    assert_eq!(aires::level(), LevelFilter::DEBUG);
+    aires::debug!("kept");
+    guard.shutdown(DEADLINE).unwrap();
+    assert!(
+        !aires::set_level(LevelFilter::TRACE),
+        "nothing runs any more"
+    );
+    assert_eq!(aires::level(), LevelFilter::OFF);
+    let messages: Vec<String> = memory.events().into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, ["kept"]);
 }
 
 #[test]
@@ -161,11 +201,9 @@ fn invalid_config_is_a_typed_error_not_a_panic() {
 fn oversized_messages_and_values_are_truncated_marked_and_counted() {
     let _lock = global_lock();
     let memory = MemoryTransport::new();
-    let limits = aires::Limits {
-        max_message_bytes: 64,
-        max_value_bytes: 32,
-        max_attributes: 128,
-    };
+    let limits = aires::Limits::default()
+        .max_message_bytes(64)
+        .max_value_bytes(32);
     let guard = aires::init(test_config(memory.clone()).limits(limits)).unwrap();
     let long = "x".repeat(1000);
     aires::info!("{}", long, note = long.clone(), short = "fits");

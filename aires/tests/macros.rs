@@ -7,7 +7,8 @@ mod common;
 use std::cell::Cell;
 use std::time::Duration;
 
-use aires::{HttpInfo, LevelFilter, MemoryTransport, SpanId, TraceId};
+use aires::transport::MemoryTransport;
+use aires::{HttpInfo, LevelFilter, SpanId, TraceId};
 use aires_proto::v1::{self as proto, attribute::Value as V};
 use common::{attr, global_lock, test_config};
 
@@ -194,7 +195,7 @@ fn filtered_calls_evaluate_nothing_and_are_counted() {
 fn the_level_can_change_at_run_time() {
     let events = capture(LevelFilter::ERROR, || {
         aires::info!("dropped");
-        aires::level::set_global_filter(LevelFilter::INFO);
+        aires::set_level(LevelFilter::INFO);
         aires::info!("kept");
     });
     assert_eq!(events.len(), 1);

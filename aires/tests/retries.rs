@@ -8,18 +8,18 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aires::{Event, Level, Pipeline, RetryPolicy};
+use aires::{Event, Level, RetryPolicy};
+use aires_core::Pipeline;
 use common::{test_config, Outcome, ScriptedTransport};
 use parking_lot::Mutex;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn fast_retries(max_elapsed: Duration) -> RetryPolicy {
-    RetryPolicy {
-        max_elapsed,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-    }
+    RetryPolicy::default()
+        .max_elapsed(max_elapsed)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(5))
 }
 
 fn emit(pipeline: &Pipeline, count: usize) {
@@ -90,11 +90,13 @@ fn a_batch_never_delivered_is_retried_for_the_whole_budget_then_dropped_and_repo
 fn retries_outlast_an_outage_of_seconds_at_the_default_policy() {
     /// Unavailable until `until`, then delivers: a collector restarting.
     struct Restarting(ScriptedTransport, std::time::Instant);
-    impl aires::Transport for Restarting {
-        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+    impl aires::transport::Transport for Restarting {
+        fn send(&self, batch: aires::transport::EncodedBatch) -> aires::transport::SendFuture<'_> {
             if std::time::Instant::now() < self.1 {
                 return Box::pin(async {
-                    Err(aires::TransportError::retryable("connection refused"))
+                    Err(aires::transport::TransportError::retryable(
+                        "connection refused",
+                    ))
                 });
             }
             self.0.send(batch)
@@ -186,8 +188,8 @@ fn shutdown_ends_retries_at_its_deadline_with_every_batch_counted() {
 #[test]
 fn a_send_still_running_at_shutdown_is_counted_as_unknown() {
     struct Hangs;
-    impl aires::Transport for Hangs {
-        fn send(&self, _batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+    impl aires::transport::Transport for Hangs {
+        fn send(&self, _batch: aires::transport::EncodedBatch) -> aires::transport::SendFuture<'_> {
             Box::pin(std::future::pending())
         }
     }
@@ -233,8 +235,8 @@ fn permanent_failures_are_not_retried() {
 #[test]
 fn a_send_that_hangs_times_out_and_is_retried() {
     struct Hangs(ScriptedTransport, std::sync::atomic::AtomicBool);
-    impl aires::Transport for Hangs {
-        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+    impl aires::transport::Transport for Hangs {
+        fn send(&self, batch: aires::transport::EncodedBatch) -> aires::transport::SendFuture<'_> {
             if !self.1.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 return Box::pin(std::future::pending());
             }
@@ -262,12 +264,12 @@ fn events_the_receiver_refuses_are_counted_and_reported() {
     /// Stores batches but refuses two events of each, as a collector does
     /// with invalid events.
     struct Refuses(common::ScriptedTransport);
-    impl aires::Transport for Refuses {
-        fn send(&self, batch: aires::EncodedBatch) -> aires::SendFuture<'_> {
+    impl aires::transport::Transport for Refuses {
+        fn send(&self, batch: aires::transport::EncodedBatch) -> aires::transport::SendFuture<'_> {
             let stored = self.0.send(batch);
             Box::pin(async move {
                 stored.await?;
-                Ok(aires::Receipt {
+                Ok(aires::transport::Receipt {
                     rejected: 2,
                     reason: Some("event 1: trace_id must be 16 bytes, got 3".into()),
                 })

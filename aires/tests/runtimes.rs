@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use aires::MemoryTransport;
+use aires::transport::MemoryTransport;
 use common::{global_lock, test_config};
 
 const DEADLINE: Duration = Duration::from_secs(20);

@@ -10,7 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use aires::{Event, Level, MemoryTransport, SpanId, TraceId};
+use aires::transport::MemoryTransport;
+use aires::{Event, Level, SpanId, TraceId};
 
 struct CountingAllocator;
 

@@ -174,7 +174,7 @@ pub fn batch(count: usize) -> aires_proto::v1::EventBatch {
         events: (0..count)
             .map(|i| proto::Event {
                 id: aires_core::Uuid7::now().to_bytes().to_vec().into(),
-                timestamp_unix_nano: aires_core::clock::system_unix_nanos(),
+                timestamp_unix_nano: aires_core::__private::system_unix_nanos(),
                 severity: proto::Severity::Info as i32,
                 message: format!("event {i}"),
                 attributes: vec![proto::Attribute {

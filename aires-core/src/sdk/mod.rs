@@ -18,6 +18,7 @@ pub use options::{OptionSpec, Unit, OPTIONS};
 pub use rows::{record, records, row, rows};
 pub use settings::{Settings, Spelling};
 
+use crate::config::Config;
 use crate::transport::{MemoryTransport, NullTransport, StdoutTransport, Transport};
 use std::sync::Arc;
 
@@ -102,6 +103,17 @@ pub struct BuiltTransport {
     pub memory: Option<MemoryTransport>,
     /// The null transport, to count what it discarded (`transport: "null"`).
     pub null: Option<NullTransport>,
+}
+
+impl BuiltTransport {
+    /// `config` with this transport, if one was built; otherwise unchanged
+    /// (the facade fills in its default).
+    pub fn configure(&self, mut config: Config) -> Config {
+        if let Some(transport) = &self.transport {
+            config.transport = Some(transport.clone());
+        }
+        config
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use super::{EncodedBatch, Receipt, SendFuture, Transport};
 ///
 /// ```
 /// use std::time::Duration;
-/// use aires_core::{Config, Event, Level, MemoryTransport, Pipeline};
+/// use aires_core::transport::MemoryTransport;
+/// use aires_core::{Config, Event, Level, Pipeline};
 ///
 /// let memory = MemoryTransport::new();
 /// let pipeline = Pipeline::start(Config::new("docs").transport(memory.clone())).unwrap();

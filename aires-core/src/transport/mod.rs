@@ -70,7 +70,8 @@ pub struct Receipt {
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::time::Duration;
-/// use aires_core::{Config, EncodedBatch, Event, Level, Pipeline, Receipt, SendFuture, Transport};
+/// use aires_core::transport::{EncodedBatch, Receipt, SendFuture, Transport};
+/// use aires_core::{Config, Event, Level, Pipeline};
 ///
 /// /// Counts events instead of sending them.
 /// #[derive(Default)]
@@ -96,6 +97,7 @@ pub trait Transport: Send + Sync + 'static {
 
 /// Whether a failed send may succeed if tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A passing condition: unavailable, timed out, overloaded.
     Retryable,

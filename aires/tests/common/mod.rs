@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aires::{EncodedBatch, MemoryTransport, SendFuture, Transport, TransportError};
+use aires::transport::{EncodedBatch, MemoryTransport, SendFuture, Transport, TransportError};
 use aires_proto::v1 as proto;
 use parking_lot::{Mutex, MutexGuard};
 

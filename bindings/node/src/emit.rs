@@ -95,7 +95,7 @@ fn emit_event(
                         })?,
                 }
                 let message = messages.at(0, message.read(text)?);
-                aires_core::dispatch_with(level, message, |builder| {
+                aires_core::__private::dispatch_with(level, message, |builder| {
                     fields.apply(builder);
                     finish(builder);
                 });
@@ -338,12 +338,7 @@ pub fn emit_with(
             builder.set_error_info(info);
         }
         if let Some(site) = call_site {
-            builder.set_call_site_owned(CallSite {
-                file: site.file.into(),
-                line: site.line,
-                module: "".into(),
-                function: site.function.into(),
-            });
+            builder.set_call_site_owned(CallSite::new(site.file, site.line, "", site.function));
         }
     })
 }

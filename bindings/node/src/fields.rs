@@ -23,7 +23,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use aires_core::{Attribute, Attributes, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
+use aires_core::__private::Attributes;
+use aires_core::{Attribute, EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::keys::Interner;

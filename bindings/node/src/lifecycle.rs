@@ -39,21 +39,19 @@ fn lock_guard() -> std::sync::MutexGuard<'static, Option<Guard>> {
 #[napi(catch_unwind)]
 pub fn init(options: Option<InitOptions>) -> Result<u32> {
     let options = options.unwrap_or_default();
-    let (mut config, choice) = options.to_config()?;
+    let (config, choice) = options.to_config()?;
     let built = choice.build();
+    let config = built.configure(config);
     let memory = built.memory;
-    if built.transport.is_some() {
-        config.transport = built.transport;
-    }
     let mut guard = lock_guard();
-    let started = aires::init_as_sdk(config, SDK_NAME, SDK_VERSION)
+    let started = aires::__private::init_as_sdk(config, SDK_NAME, SDK_VERSION)
         .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
     *guard = Some(started);
     drop(guard);
     if let Some(memory) = memory {
         testing::set_memory(memory);
     }
-    Ok(level_number(aires_core::level::global_filter()))
+    Ok(level_number(aires_core::level()))
 }
 
 /// Whether a pipeline is running (started by any thread of the process).
@@ -66,7 +64,7 @@ pub fn is_running() -> bool {
 #[napi]
 pub fn current_level() -> u32 {
     if is_running() {
-        level_number(aires_core::level::global_filter())
+        level_number(aires_core::level())
     } else {
         OFF
     }
@@ -77,8 +75,8 @@ pub fn current_level() -> u32 {
 pub fn set_level(level: String) -> Result<u32> {
     let filter: LevelFilter = level
         .parse()
-        .map_err(|e: aires_core::level::ParseLevelError| crate::options::invalid(e.to_string()))?;
-    aires_core::level::set_global_filter(filter);
+        .map_err(|e: aires_core::ParseLevelError| crate::options::invalid(e.to_string()))?;
+    aires_core::set_level(filter);
     Ok(level_number(filter))
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use aires_core::MemoryTransport;
+use aires_core::transport::MemoryTransport;
 use napi_derive::napi;
 use serde_json::{json, Value};
 

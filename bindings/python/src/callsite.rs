@@ -148,12 +148,8 @@ fn build(code: &Bound<'_, PyAny>, line: i32) -> CallSite {
         function = attr("co_name");
     }
     let file = attr("co_filename");
-    CallSite {
-        module: module_of(&file),
-        file,
-        line: line.max(0) as u32,
-        function,
-    }
+    let module = module_of(&file);
+    CallSite::new(file, line.max(0) as u32, module, function)
 }
 
 /// The module name, from the file name: `app/orders.py` -> `orders`.
@@ -173,12 +169,12 @@ pub fn from_record(file: &str, line: u32, function: &str, module: &str) -> &'sta
     if let Some(site) = sites.get(&key) {
         return site;
     }
-    let site: &'static CallSite = Box::leak(Box::new(CallSite {
-        file: Str::Owned(file.to_owned()),
+    let site: &'static CallSite = Box::leak(Box::new(CallSite::new(
+        file.to_owned(),
         line,
-        module: Str::Owned(module.to_owned()),
-        function: Str::Owned(function.to_owned()),
-    }));
+        module.to_owned(),
+        function.to_owned(),
+    )));
     sites.insert(key, site);
     site
 }

@@ -64,9 +64,9 @@ fn message_text(message: &Bound<'_, PyAny>) -> String {
 #[inline]
 fn dispatch(py: Python<'_>, event: Event) {
     if MAY_BLOCK.load(Ordering::Relaxed) {
-        py.detach(|| aires_core::dispatch(event));
+        py.detach(|| aires_core::__private::dispatch(event));
     } else {
-        aires_core::dispatch(event);
+        aires_core::__private::dispatch(event);
     }
 }
 
@@ -274,8 +274,8 @@ pub fn emit_record(
         .get(usize::from(level.clamp(1, 6)) - 1)
         .copied()
         .expect("clamped to 1..=6");
-    if !aires_core::level::enabled(level) {
-        aires_core::count_filtered();
+    if !aires_core::__private::enabled(level) {
+        aires_core::__private::count_filtered();
         return Ok(());
     }
     let site = callsite::from_record(&text(file), line, &text(function), &text(module));

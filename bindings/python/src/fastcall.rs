@@ -85,8 +85,8 @@ unsafe fn call(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    if !aires_core::level::enabled(level) {
-        aires_core::count_filtered();
+    if !aires_core::__private::enabled(level) {
+        aires_core::__private::count_filtered();
         // SAFETY: returning a new reference to None.
         return unsafe { none() };
     }

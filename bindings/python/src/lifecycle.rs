@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use std::time::Duration;
 
-use aires_core::{Config, FlushError, InitError, OverflowPolicy};
+use aires_core::{Config, FlushError, InitError};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -87,13 +87,7 @@ pub fn init(
         .map_err(PyValueError::new_err)?;
     let mut running = RUNNING.lock();
     let resolved = start(config.clone(), sink)?;
-    MAY_BLOCK.store(
-        matches!(
-            resolved.overflow,
-            OverflowPolicy::Block | OverflowPolicy::BlockFor(_)
-        ),
-        Ordering::Relaxed,
-    );
+    MAY_BLOCK.store(resolved.parts().may_block, Ordering::Relaxed);
     set_opentelemetry(opentelemetry)?;
     *running = Some(Running { config, sink });
     Ok(())
@@ -106,13 +100,12 @@ fn start(config: Config, sink: TransportChoice) -> PyResult<Config> {
     // initialisation that takes milliseconds). Take it here, before the
     // pipeline's threads exist: if one of them were doing it when the
     // application forks, the child would wait for it forever.
-    aires_core::clock::now_unix_nanos();
+    aires_core::__private::now_unix_nanos();
     let built = sink.build();
+    let config = built.configure(config);
     memory::keep(built.memory, built.null);
-    let mut config = config;
-    config.transport = built.transport;
-    let config = aires::with_default_transport(config).map_err(init_error)?;
-    let guard = aires_core::init_with_encoder(config.clone(), |encoder| {
+    let config = aires::__private::with_default_transport(config).map_err(init_error)?;
+    let guard = aires_core::__private::init_with_encoder(config.clone(), |encoder| {
         encoder.with_sdk(SDK_NAME, env!("CARGO_PKG_VERSION"))
     })
     .map_err(init_error)?;
@@ -201,7 +194,7 @@ pub fn is_running() -> bool {
 /// The least severe level recorded now (`"off"` when not running).
 #[pyfunction]
 pub fn level() -> String {
-    aires_core::level::global_filter()
+    aires_core::level()
         .min_level()
         .map_or("off", |l| l.as_str())
         .to_owned()
@@ -217,7 +210,7 @@ pub fn _after_fork_in_child() -> PyResult<()> {
         return Ok(());
     };
     let (config, sink) = (state.config.clone(), state.sink);
-    aires_core::forget_after_fork();
+    aires_core::__private::forget_after_fork();
     memory::forget_after_fork();
     if let Err(error) = start(config, sink) {
         *running = None;

@@ -2,7 +2,7 @@
 //! (`init(transport="memory" | "null")`), and reading back what the memory
 //! transport received, decoded into plain Python values.
 
-use aires_core::{MemoryTransport, NullTransport};
+use aires_core::transport::{MemoryTransport, NullTransport};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 
