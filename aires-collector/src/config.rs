@@ -47,6 +47,12 @@ pub struct CollectorConfig {
     )]
     pub metrics_listen: SocketAddr,
 
+    /// Address of the OTLP/HTTP receiver (`POST /v1/logs`, 4318 by
+    /// convention). Off unless set. OTLP/gRPC is always served on
+    /// --listen, beside the Aires service.
+    #[arg(long, env = "AIRES_COLLECTOR_OTLP_HTTP_LISTEN", value_name = "ADDR")]
+    pub otlp_http_listen: Option<SocketAddr>,
+
     /// PEM certificate chain for TLS. With --tls-key, the server speaks TLS only.
     #[arg(
         long,
@@ -281,6 +287,7 @@ pub struct CollectorConfig {
 struct FileConfig {
     listen: Option<SocketAddr>,
     metrics_listen: Option<SocketAddr>,
+    otlp_http_listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     api_keys: Option<Vec<String>>,
@@ -393,6 +400,7 @@ impl CollectorConfig {
         fill!(
             listen,
             metrics_listen,
+            otlp_http_listen,
             tls_cert,
             tls_key,
             api_keys,

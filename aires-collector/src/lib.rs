@@ -21,6 +21,7 @@ pub mod allocator;
 pub mod config;
 pub mod decode;
 pub mod identity;
+pub mod otlp;
 pub mod pipeline;
 #[cfg(any(test, feature = "reference"))]
 pub mod reference;
@@ -86,6 +87,7 @@ pub enum ShutdownError {
 pub struct RunningCollector {
     grpc_addr: SocketAddr,
     metrics_addr: SocketAddr,
+    otlp_http_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     done: JoinHandle<Result<(), String>>,
     metrics: Arc<Metrics>,
@@ -101,6 +103,11 @@ impl RunningCollector {
     /// Where `/metrics` is served.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.metrics_addr
+    }
+
+    /// Where OTLP/HTTP is served, if it is (`--otlp-http-listen`).
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http_addr
     }
 
     /// The collector's metrics.
@@ -147,6 +154,17 @@ pub async fn start(
     };
     let grpc_listener = bind(config.listen).await?;
     let metrics_listener = bind(config.metrics_listen).await?;
+    let otlp_http_listener = match config.otlp_http_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let otlp_http_addr = match &otlp_http_listener {
+        Some(listener) => Some(listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.otlp_http_listen.expect("set when listening"),
+            source,
+        })?),
+        None => None,
+    };
     let grpc_addr = grpc_listener
         .local_addr()
         .map_err(|source| StartError::Bind {
@@ -176,16 +194,37 @@ pub async fn start(
         .send_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Zstd);
     let keys = ApiKeys::new(config.api_keys.clone());
-    let collector = InterceptedService::new(collector, move |request| keys.check(request));
-    // The call limit wraps this service alone: health checks are never held
-    // behind it.
+    let grpc_keys = keys.clone();
+    let collector = InterceptedService::new(collector, move |request| grpc_keys.check(request));
+    // The call limit wraps the ingest services alone: health checks are
+    // never held behind it. OTLP calls share it with Aires calls.
     let limits = CallLimitLayer::new(config.max_concurrent_requests, config.max_open_streams);
     let collector = tower::Layer::layer(&limits, collector);
-    // Refusals are counted for this service alone (not health checks).
-    let collector = tower::Layer::layer(
-        &RefusalLayer::new(config.max_message_bytes, metrics.clone()),
-        collector,
-    );
+    // Refusals are counted for the ingest services (not health checks).
+    let refusals = RefusalLayer::new(config.max_message_bytes, metrics.clone());
+    let collector = tower::Layer::layer(&refusals, collector);
+
+    // OpenTelemetry logs, behind the same keys, limits and counting.
+    let logs = otlp::LogsIngest::new(pipeline.clone(), metrics.clone(), stopping.clone());
+    let otlp_grpc = otlp::grpc::LogsServiceServer::new(otlp::grpc::OtlpLogsService(logs.clone()))
+        .max_decoding_message_size(config.max_message_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Zstd);
+    let otlp_keys = keys.clone();
+    let otlp_grpc = InterceptedService::new(otlp_grpc, move |request| otlp_keys.check(request));
+    let otlp_grpc = tower::Layer::layer(&refusals, tower::Layer::layer(&limits, otlp_grpc));
+    let otlp_http = otlp_http_listener.map(|listener| {
+        let router = otlp::http::OtlpHttp::new(
+            logs,
+            keys.clone(),
+            config.max_message_bytes,
+            metrics.clone(),
+        )
+        .router(config.max_concurrent_requests);
+        (listener, router)
+    });
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<CollectorServer<CollectorService>>()
@@ -205,7 +244,10 @@ pub async fn start(
             .tls_config(ServerTlsConfig::new().identity(identity))
             .map_err(|e| StartError::Tls(e.to_string()))?;
     }
-    let router = builder.add_service(health_service).add_service(collector);
+    let router = builder
+        .add_service(health_service)
+        .add_service(collector)
+        .add_service(otlp_grpc);
 
     let stopped = |mut stopping: watch::Receiver<bool>| async move {
         let _ = stopping.wait_for(|stop| *stop).await;
@@ -226,6 +268,17 @@ pub async fn start(
     );
     let metrics_server =
         telemetry::serve(metrics_listener, render_metrics, stopped(stopping.clone()));
+    let otlp_http_server = {
+        let stopping = stopping.clone();
+        async move {
+            match otlp_http {
+                Some((listener, router)) => {
+                    otlp::http::serve(listener, router, stopped(stopping)).await
+                }
+                None => Ok(()),
+            }
+        }
+    };
     // Load balancers see NOT_SERVING as soon as shutdown starts.
     let stopping_health = health.clone();
     tokio::spawn({
@@ -242,18 +295,21 @@ pub async fn start(
         }
     });
     let done = tokio::spawn(async move {
-        let (grpc, metrics_server) = tokio::join!(grpc, metrics_server);
+        let (grpc, metrics_server, otlp_http_server) =
+            tokio::join!(grpc, metrics_server, otlp_http_server);
         // The server has answered every request it took; let the pipeline
         // run dry and flush.
         drop(pipeline);
         tasks.drain().await;
         grpc.map_err(|e| e.to_string())?;
         metrics_server.map_err(|e| e.to_string())?;
+        otlp_http_server.map_err(|e| e.to_string())?;
         Ok(())
     });
     Ok(RunningCollector {
         grpc_addr,
         metrics_addr,
+        otlp_http_addr,
         stop,
         done,
         metrics,

@@ -12,6 +12,7 @@
 //! | `aires_collector_sink_retries_total` | transient sink failures retried |
 //! | `aires_collector_batches_deduplicated_total` | retried batches answered as stored from the first attempt's outcome, or found in the sink's ledger, not stored again |
 //! | `aires_collector_ledger_lookups_total` | retried batches this collector did not know, looked up in the sink's ledger |
+//! | `aires_collector_otlp_log_records_received_total` | OpenTelemetry log records received over OTLP/gRPC and OTLP/HTTP, before the checks (they are counted as events from there on) |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
 //! | `aires_collector_wal_bytes` | bytes the write-ahead log holds on disk (`--data-dir`) |
@@ -40,6 +41,7 @@ pub struct Metrics {
     pub sink_retries: Counter,
     pub batches_deduplicated: Counter,
     pub ledger_lookups: Counter,
+    pub otlp_log_records_received: Counter,
     pub queue_depth: Gauge,
     pub pending_bytes: Gauge,
     pub wal_bytes: Gauge,
@@ -60,6 +62,7 @@ impl Default for Metrics {
             sink_retries: Counter::default(),
             batches_deduplicated: Counter::default(),
             ledger_lookups: Counter::default(),
+            otlp_log_records_received: Counter::default(),
             queue_depth: Gauge::default(),
             pending_bytes: Gauge::default(),
             wal_bytes: Gauge::default(),
@@ -111,6 +114,11 @@ impl Default for Metrics {
             "ledger_lookups",
             "Retried batches this collector did not know, looked up in the sink's ledger",
             metrics.ledger_lookups.clone(),
+        );
+        registry.register(
+            "otlp_log_records_received",
+            "OpenTelemetry log records received (OTLP/gRPC and OTLP/HTTP), before the checks",
+            metrics.otlp_log_records_received.clone(),
         );
         registry.register(
             "queue_depth",

@@ -98,7 +98,7 @@ impl CollectorService {
 }
 
 /// The status of a batch the pipeline did not take.
-fn submit_status(error: SubmitError) -> Status {
+pub(crate) fn submit_status(error: SubmitError) -> Status {
     let code = match error {
         SubmitError::Closed => Code::Unavailable,
         SubmitError::TooLarge { .. } => Code::ResourceExhausted,
@@ -115,7 +115,7 @@ fn now_ns() -> i64 {
 }
 
 /// The scope the API-key check gave a request (anonymous without keys).
-fn scope_of<T>(request: &Request<T>) -> Scope {
+pub(crate) fn scope_of<T>(request: &Request<T>) -> Scope {
     request
         .extensions()
         .get::<Scope>()

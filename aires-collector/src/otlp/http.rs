@@ -1,0 +1,320 @@
+//! OTLP/HTTP: `POST /v1/logs` on its own listener (`--otlp-http-listen`).
+//!
+//! As the OTLP specification gives it:
+//! - bodies are `application/x-protobuf` or `application/json` (the OTLP
+//!   JSON mapping: hex ids, camelCase names), plain or
+//!   `Content-Encoding: gzip`; the answer is in the request's format;
+//! - 200 with an `ExportLogsServiceResponse` (with `partialSuccess` when
+//!   records were refused) once the records are stored;
+//! - 400 for a body that does not decode, 401 for a missing or wrong API
+//!   key, 413 for a body (or a decompressed body) over
+//!   `--max-message-bytes`, 415 for another content type or encoding, 404
+//!   and 405 for other paths and methods; each with a `google.rpc.Status`
+//!   body saying why;
+//! - 503 with `Retry-After` when the collector cannot take the request now
+//!   (shutting down, the store unavailable), which OTLP clients retry.
+//!
+//! API keys are the gRPC listener's: `x-api-key`, or
+//! `Authorization: Bearer <key>`. At most `--max-concurrent-requests`
+//! requests are served at once; the others wait. The listener speaks
+//! plain HTTP: with `--tls-cert`, terminate TLS in front of it, or use
+//! OTLP/gRPC, which shares the gRPC listener's TLS.
+
+use std::io::Read as _;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tonic::Code;
+
+use super::LogsIngest;
+use crate::identity::Scope;
+use crate::server::ApiKeys;
+use crate::telemetry::Metrics;
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// Seconds a client is asked to wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 1;
+
+/// What the handler needs.
+#[derive(Clone, Debug)]
+pub struct OtlpHttp {
+    ingest: LogsIngest,
+    keys: ApiKeys,
+    max_body_bytes: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl OtlpHttp {
+    /// Serves `ingest` behind `keys`, refusing bodies over `max_body_bytes`
+    /// (before and after decompression).
+    pub fn new(
+        ingest: LogsIngest,
+        keys: ApiKeys,
+        max_body_bytes: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        OtlpHttp {
+            ingest,
+            keys,
+            max_body_bytes,
+            metrics,
+        }
+    }
+
+    /// The routes: `POST /v1/logs`, at most `max_concurrent` at once.
+    pub fn router(self, max_concurrent: usize) -> axum::Router {
+        axum::Router::new()
+            .route("/v1/logs", axum::routing::post(export))
+            .fallback(not_found)
+            .layer(tower::limit::ConcurrencyLimitLayer::new(
+                max_concurrent.max(1),
+            ))
+            .with_state(self)
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`; requests already taken
+/// are answered first.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The body format of a request, and so of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => PROTOBUF,
+            Format::Json => JSON,
+        }
+    }
+}
+
+/// A refusal: the HTTP status and why.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The answer to a request the collector could not store.
+    fn from_status(status: &tonic::Status) -> Self {
+        let http = match status.code() {
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                StatusCode::BAD_REQUEST
+            }
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            // A request bigger than the collector's whole memory budget
+            // fails the same way every time.
+            Code::ResourceExhausted if status.message().contains("too large") => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            code if super::retryable(code) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Refusal::new(http, status.message())
+    }
+
+    fn into_response(self, format: Format, metrics: &Metrics) -> Response {
+        metrics.requests_rejected.inc();
+        let code = match self.status {
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => Code::InvalidArgument,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::InvalidArgument,
+            StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+            StatusCode::FORBIDDEN => Code::PermissionDenied,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Code::Unimplemented,
+            StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+            _ => Code::Internal,
+        };
+        let body = match format {
+            Format::Protobuf => RpcStatus {
+                code: code as i32,
+                message: self.message,
+            }
+            .encode_to_vec(),
+            Format::Json => serde_json::json!({ "code": code as i32, "message": self.message })
+                .to_string()
+                .into_bytes(),
+        };
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, format.content_type())],
+            body,
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+/// `google.rpc.Status`, the body of an OTLP/HTTP failure.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+async fn not_found(State(http): State<OtlpHttp>) -> Response {
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        "not found: OTLP/HTTP logs are accepted at POST /v1/logs",
+    )
+    .into_response(Format::Json, &http.metrics)
+}
+
+async fn export(State(http): State<OtlpHttp>, headers: HeaderMap, body: Body) -> Response {
+    let format = match format(&headers) {
+        Ok(format) => format,
+        Err(refusal) => return refusal.into_response(Format::Json, &http.metrics),
+    };
+    match take(&http, &headers, format, body).await {
+        Ok(answer) => {
+            let body = match format {
+                Format::Protobuf => answer.encode_to_vec(),
+                Format::Json => serde_json::to_vec(&answer).unwrap_or_default(),
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, format.content_type())],
+                body,
+            )
+                .into_response()
+        }
+        Err(refusal) => refusal.into_response(format, &http.metrics),
+    }
+}
+
+/// Checks, reads and stores one request.
+async fn take(
+    http: &OtlpHttp,
+    headers: &HeaderMap,
+    format: Format,
+    body: Body,
+) -> Result<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse, Refusal> {
+    let scope = authenticate(&http.keys, headers)?;
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Encoding {other:?}: send gzip or no encoding"),
+            ))
+        }
+    };
+    let limit = http.max_body_bytes;
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the collector's limit of {limit} bytes"),
+        )
+    };
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    let bytes = if gzip {
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_ref())
+            .take(limit as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|e| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("the gzip body does not decompress: {e}"),
+                )
+            })?;
+        if inflated.len() > limit {
+            return Err(too_large());
+        }
+        Bytes::from(inflated)
+    } else {
+        bytes
+    };
+    let request = match format {
+        Format::Protobuf => ExportLogsServiceRequest::decode(bytes).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("malformed protobuf ExportLogsServiceRequest: {e}"),
+            )
+        })?,
+        Format::Json => serde_json::from_slice(&bytes).map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("malformed JSON ExportLogsServiceRequest: {e}"),
+            )
+        })?,
+    };
+    http.ingest
+        .export(request, scope)
+        .await
+        .map_err(|status| Refusal::from_status(&status))
+}
+
+/// The body format named by `Content-Type`.
+fn format(headers: &HeaderMap) -> Result<Format, Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        PROTOBUF => Ok(Format::Protobuf),
+        JSON => Ok(Format::Json),
+        _ => Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Type {content_type:?}: send {PROTOBUF} or {JSON}"),
+        )),
+    }
+}
+
+/// The API-key check of the gRPC listener, on HTTP headers.
+fn authenticate(keys: &ApiKeys, headers: &HeaderMap) -> Result<Scope, Refusal> {
+    let mut request = tonic::Request::new(());
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers.clone());
+    let request = keys
+        .check(request)
+        .map_err(|status| Refusal::new(StatusCode::UNAUTHORIZED, status.message()))?;
+    Ok(crate::server::scope_of(&request))
+}

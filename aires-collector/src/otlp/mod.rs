@@ -1,0 +1,192 @@
+//! OpenTelemetry logs (OTLP) into the same `events` table: any
+//! OpenTelemetry SDK can use the collector as its logs backend.
+//!
+//! - OTLP/gRPC: `opentelemetry.proto.collector.logs.v1.LogsService/Export`
+//!   on the gRPC listener, beside `aires.v1.Collector` (one port, as the
+//!   OpenTelemetry Collector serves 4317), behind the same API keys, TLS,
+//!   message size limit and limit on calls in progress ([`grpc`]).
+//! - OTLP/HTTP: `POST /v1/logs` with `application/x-protobuf` or
+//!   `application/json` bodies, gzip or not, on `--otlp-http-listen`
+//!   (4318 by convention; off unless set) ([`http`]).
+//!
+//! Both translate a request into `aires.v1` batches ([`translate`]) and
+//! submit them to the pipeline like any other batch: the write-ahead log,
+//! the memory budget (backpressure), the per-record checks and the rule
+//! that a request is answered only after its rows are stored all apply.
+//! A record the decoder refuses (a trace id that is not 16 bytes, ...) is
+//! counted in `partial_success.rejected_log_records`, named in its
+//! `error_message`, and its neighbours are stored.
+//!
+//! ## The mapping
+//!
+//! | OTLP | Aires column |
+//! |---|---|
+//! | resource `service.name` | `service` |
+//! | resource `deployment.environment.name` (or the older `deployment.environment`) | `environment` |
+//! | resource `telemetry.sdk.language`, `telemetry.sdk.version` | `sdk_name` (`otlp-<language>`, or `otlp`), `sdk_version` |
+//! | `time_unix_nano`, else `observed_time_unix_nano`, else the time received | `timestamp` |
+//! | `severity_number` 1–4, 5–8, 9–12, 13–16, 17–20, 21–24 | `severity` trace, debug, info, warn, error, fatal; without a number, the `severity_text`'s level name; else info |
+//! | `severity_text` | attribute `severity_text` |
+//! | `event_name` | attribute `event.name` |
+//! | `body` | `message` (a string as it is; any other value as JSON text) |
+//! | `trace_id`, `span_id` | `trace_id`, `span_id` (a record whose id has another length than 16 / 8 bytes is refused) |
+//! | attribute `session.id` | `session_id` |
+//! | attributes `exception.type`, `exception.message`, `exception.stacktrace` | `error_type`, `error_message`, `error_backtrace` |
+//! | attributes `http.request.method`, `http.route`, `url.path`, `http.response.status_code`, `user_agent.original`, `client.address`, `server.address`, `url.scheme`, `http.request.body.size`, `http.response.body.size` (and their older names `http.method`, `http.target`, `http.status_code`, `http.user_agent`, `http.client_ip`, `http.host`, `http.scheme`, `http.request_content_length`, `http.response_content_length`); `http.duration_ms`, `http.server.request.duration` (seconds) | the `http_*` columns |
+//! | attributes `code.file.path`, `code.line.number`, `code.function.name` (and `code.filepath`, `code.lineno`, `code.function`); `code.namespace`, else the scope's name | the call site's file, line, function, module |
+//! | every other record attribute, the scope's attributes, the resource's other attributes | typed attributes: strings, ints, doubles and bools keep their type; bytes are base64 text, arrays and maps JSON text. On a repeated key the record's own wins over the scope's, which wins over the resource's |
+//! | (nothing) | `id`: a new UUID v7 per record |
+//!
+//! ## Retries
+//!
+//! OTLP has no batch id, so a retried export cannot be told from a new
+//! one: OTLP delivery is at-least-once. An export that failed after some
+//! of its records were stored (the client gave up waiting, a store failed
+//! for one resource of several) and is retried stores those records again,
+//! with new ids. The collector does not deduplicate them; `aires.v1`
+//! clients, whose batches carry ids, get exactly-once.
+
+pub mod grpc;
+pub mod http;
+pub mod translate;
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message as _;
+use tokio::sync::watch;
+use tonic::{Code, Status};
+
+use crate::decode::EncodedBatch;
+use crate::identity::Scope;
+use crate::pipeline::{AckOutcome, Pipeline};
+use crate::telemetry::Metrics;
+
+/// How many refused records an answer names in its `error_message`.
+const NAMED_REJECTIONS: usize = 8;
+
+/// The part OTLP/gRPC and OTLP/HTTP share: a request in, an answer out
+/// once its records are stored.
+#[derive(Clone, Debug)]
+pub struct LogsIngest {
+    pipeline: Pipeline,
+    metrics: Arc<Metrics>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl LogsIngest {
+    /// An ingest feeding `pipeline`, refusing requests once `stopping`.
+    pub fn new(pipeline: Pipeline, metrics: Arc<Metrics>, stopping: watch::Receiver<bool>) -> Self {
+        LogsIngest {
+            pipeline,
+            metrics,
+            stopping,
+        }
+    }
+
+    /// Stores `request`'s records and answers once they are stored: every
+    /// record is stored, or counted in the partial success with why, or
+    /// the error says nothing can be assumed stored (though records of an
+    /// earlier resource may have been; see the module docs on retries).
+    pub async fn export(
+        &self,
+        request: ExportLogsServiceRequest,
+        scope: Scope,
+    ) -> Result<ExportLogsServiceResponse, Status> {
+        if *self.stopping.borrow() {
+            return Err(Status::unavailable(
+                "the collector is shutting down; retry on another instance",
+            ));
+        }
+        let received = now_ns();
+        self.metrics
+            .otlp_log_records_received
+            .inc_by(translate::record_count(&request) as u64);
+        let batches = translate::translate(&request, received);
+        drop(request);
+        // Submitted one after another (each waits for room in the memory
+        // budget), answered together.
+        let mut pending = Vec::with_capacity(batches.len());
+        for batch in batches {
+            if batch.events.is_empty() {
+                continue;
+            }
+            let events = batch.events.len();
+            let encoded = EncodedBatch::scan(batch.encode_to_vec().into()).map_err(|e| {
+                Status::internal(format!("OTLP records did not translate to a batch: {e}"))
+            })?;
+            let answer = self
+                .pipeline
+                .submit(encoded, scope, received as i64)
+                .await
+                .map_err(crate::server::submit_status)?;
+            pending.push((events, answer));
+        }
+        let mut rejected = 0i64;
+        let mut reasons = Vec::new();
+        let mut first_record = 0usize;
+        let mut failure = None;
+        for (events, answer) in pending {
+            match answer.answer().await.outcome {
+                AckOutcome::Stored {
+                    rejected: count,
+                    rejections,
+                    ..
+                } => {
+                    rejected += i64::from(count);
+                    for rejection in rejections {
+                        if reasons.len() < NAMED_REJECTIONS {
+                            reasons.push(format!(
+                                "log record {}: {}",
+                                first_record + rejection.index as usize,
+                                rejection.reason
+                            ));
+                        }
+                    }
+                }
+                AckOutcome::Failed { code, message } => {
+                    failure.get_or_insert(Status::new(code, message));
+                }
+            }
+            first_record += events;
+        }
+        if let Some(status) = failure {
+            return Err(status);
+        }
+        let partial_success = (rejected > 0).then(|| {
+            let more = rejected as usize - reasons.len().min(rejected as usize);
+            let mut error_message = reasons.join("; ");
+            if more > 0 {
+                error_message.push_str(&format!("; and {more} more"));
+            }
+            ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            }
+        });
+        Ok(ExportLogsServiceResponse { partial_success })
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Whether a client may retry a request that failed with `code` (the OTLP
+/// specification's retryable gRPC codes).
+pub fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unavailable
+            | Code::DataLoss
+            | Code::ResourceExhausted
+    )
+}
