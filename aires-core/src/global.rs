@@ -219,6 +219,7 @@ pub fn forget_after_fork() {
     // The child's copy of the id generator would repeat the parent's ids.
     crate::uuid7::Uuid7::reseed_after_fork();
     GENERATION.fetch_add(1, Ordering::Release);
+    level::repair_after_fork();
     level::clear_global_filter();
 }
 

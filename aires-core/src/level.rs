@@ -226,11 +226,54 @@ pub(crate) fn global_pipeline_running() -> bool {
 /// Marks that no global pipeline runs (see [`GLOBAL_FILTER`]).
 pub(crate) fn clear_global_filter() {
     GLOBAL_FILTER.store(NO_PIPELINE, Ordering::Relaxed);
+    notify_listener();
 }
 
 /// Changes the global runtime filter, for example from an admin endpoint.
 pub(crate) fn set_global_filter(filter: LevelFilter) {
     GLOBAL_FILTER.store(filter.0, Ordering::Relaxed);
+    notify_listener();
+}
+
+/// Told of every change of the global filter: the filter while a global
+/// pipeline runs, `None` while none does.
+pub type LevelListener = fn(Option<LevelFilter>);
+
+/// The one listener (a bridge from another logging library that keeps
+/// that library's own level check in step). Calls to it are serialized and
+/// each reads the filter under this lock, so the last call it gets holds
+/// the current state.
+static LISTENER: parking_lot::Mutex<Option<LevelListener>> = parking_lot::Mutex::new(None);
+
+/// Sets the listener told of every change of the global filter (`init`,
+/// `set_level`, `shutdown`, a guard dropped), replacing any earlier one,
+/// and tells it the current state at once.
+pub fn set_level_listener(listener: LevelListener) {
+    let mut slot = LISTENER.lock();
+    *slot = Some(listener);
+    listener(global_filter_state());
+}
+
+fn notify_listener() {
+    let slot = LISTENER.lock();
+    if let Some(listener) = *slot {
+        listener(global_filter_state());
+    }
+}
+
+/// In a forked child: the thread that held the listener's lock at the
+/// fork does not exist there.
+pub(crate) fn repair_after_fork() {
+    if LISTENER.is_locked() {
+        // SAFETY: only the forking thread survives a fork; no thread of
+        // the child holds this lock.
+        unsafe { LISTENER.force_unlock() };
+    }
+}
+
+/// The global filter, or `None` while no global pipeline runs.
+fn global_filter_state() -> Option<LevelFilter> {
+    global_pipeline_running().then(global_filter)
 }
 
 #[cfg(test)]

@@ -95,5 +95,5 @@ pub mod __private {
         count_filtered, dispatch, dispatch_with, forget_after_fork, init_with_encoder,
         AbandonOnUnwind,
     };
-    pub use crate::level::{enabled, STATIC_MAX_LEVEL};
+    pub use crate::level::{enabled, set_level_listener, LevelListener, STATIC_MAX_LEVEL};
 }
