@@ -60,6 +60,7 @@
 //! | what an event holds | [`Event`], [`EventBuilder`], [`Value`], [`Attribute`], [`TraceId`], [`SpanId`], [`IdError`], [`HttpInfo`], [`ErrorInfo`], [`CallSite`], [`Uuid7`] |
 //! | observe the pipeline | [`metrics`], [`Metrics`] |
 //! | where batches go | the [`transport`] module: the [`Transport`](transport::Transport) trait and the built-in transports; [`grpc`] (the default, feature `grpc`) |
+//! | other logging libraries | `log` (feature `log`): [`log::init`], [`Logger`](log::Logger) |
 //!
 //! Everything else is `aires_core`'s: a [`Pipeline`](aires_core::Pipeline)
 //! of your own (not the global one), for example. Items hidden from these
@@ -101,6 +102,10 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 /// The gRPC transport (the `grpc` feature).
 #[cfg(feature = "grpc")]
 pub use aires_transport_grpc as grpc;
+
+#[cfg(feature = "log")]
+#[path = "log_bridge.rs"]
+pub mod log;
 
 /// Not public API: what the macros expand to, and what the language
 /// bindings in this repository start the pipeline with. May change in any

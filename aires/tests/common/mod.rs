@@ -23,6 +23,13 @@ pub fn global_lock() -> MutexGuard<'static, ()> {
     guard
 }
 
+/// The same lock, without shutting anything down: a shutdown counts as
+/// one, so later events would be counted as after shutdown, not before
+/// init. Every test shuts its own pipeline down before it ends.
+pub fn global_lock_untouched() -> MutexGuard<'static, ()> {
+    GLOBAL.lock()
+}
+
 /// A config for tests: no environment overrides, short timers.
 pub fn test_config(transport: impl Transport) -> aires::Config {
     aires::Config::new("test-service")
