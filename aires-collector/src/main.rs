@@ -68,11 +68,19 @@ async fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(
-        grpc = %running.grpc_addr(),
-        metrics = %running.metrics_addr(),
-        "aires-collector listening"
-    );
+    match running.otlp_http_addr() {
+        Some(otlp_http) => tracing::info!(
+            grpc = %running.grpc_addr(),
+            metrics = %running.metrics_addr(),
+            otlp_http = %otlp_http,
+            "aires-collector listening (OTLP/gRPC on the grpc address)"
+        ),
+        None => tracing::info!(
+            grpc = %running.grpc_addr(),
+            metrics = %running.metrics_addr(),
+            "aires-collector listening (OTLP/gRPC on the grpc address)"
+        ),
+    }
     wait_for_signal().await;
     tracing::info!("shutting down: no new requests; draining the pipeline");
     match running.shutdown().await {

@@ -318,3 +318,57 @@ fn authenticate(keys: &ApiKeys, headers: &HeaderMap) -> Result<Scope, Refusal> {
         .map_err(|status| Refusal::new(StatusCode::UNAUTHORIZED, status.message()))?;
     Ok(crate::server::scope_of(&request))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_to_store_maps_to_the_status_otlp_clients_act_on() {
+        let cases = [
+            (Code::InvalidArgument, "bad", StatusCode::BAD_REQUEST),
+            (Code::Unauthenticated, "no key", StatusCode::UNAUTHORIZED),
+            (Code::PermissionDenied, "no", StatusCode::FORBIDDEN),
+            (
+                Code::ResourceExhausted,
+                "batch too large: ...",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                Code::ResourceExhausted,
+                "busy",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                Code::Unavailable,
+                "shutting down",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                Code::DeadlineExceeded,
+                "slow store",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (Code::Internal, "bug", StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (code, message, expected) in cases {
+            let refusal = Refusal::from_status(&tonic::Status::new(code, message));
+            assert_eq!(refusal.status, expected, "{code:?} {message}");
+            assert_eq!(refusal.message, message);
+        }
+    }
+
+    #[test]
+    fn only_a_retryable_refusal_says_when_to_retry() {
+        let metrics = Metrics::default();
+        let busy = Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+            .into_response(Format::Json, &metrics);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(busy.headers()[header::CONTENT_TYPE], JSON);
+        let bad = Refusal::new(StatusCode::BAD_REQUEST, "malformed")
+            .into_response(Format::Protobuf, &metrics);
+        assert!(bad.headers().get(header::RETRY_AFTER).is_none());
+        assert_eq!(bad.headers()[header::CONTENT_TYPE], PROTOBUF);
+        assert_eq!(metrics.requests_rejected.get(), 2);
+    }
+}

@@ -190,3 +190,28 @@ pub fn retryable(code: Code) -> bool {
             | Code::ResourceExhausted
     )
 }
+
+#[cfg(test)]
+mod tests {
+    /// The mapping table is written twice, for users (README) and for
+    /// readers of the code (these docs); they must say the same.
+    #[test]
+    fn the_readme_shows_the_mapping_table_of_these_docs() {
+        let docs: Vec<&str> = include_str!("mod.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! |"))
+            .collect();
+        let readme: Vec<&str> = include_str!("../../../README.md")
+            .lines()
+            .filter_map(|line| line.strip_prefix('|'))
+            .collect();
+        assert!(docs.len() > 10, "the table is found");
+        let at = readme
+            .windows(docs.len())
+            .position(|rows| rows == docs.as_slice());
+        assert!(
+            at.is_some(),
+            "README.md lacks the table of otlp/mod.rs, row for row"
+        );
+    }
+}
