@@ -60,7 +60,7 @@
 //! | what an event holds | [`Event`], [`EventBuilder`], [`Value`], [`Attribute`], [`TraceId`], [`SpanId`], [`IdError`], [`HttpInfo`], [`ErrorInfo`], [`CallSite`], [`Uuid7`] |
 //! | observe the pipeline | [`metrics`], [`Metrics`] |
 //! | where batches go | the [`transport`] module: the [`Transport`](transport::Transport) trait and the built-in transports; [`grpc`] (the default, feature `grpc`) |
-//! | other logging libraries | `log` (feature `log`): [`log::init`], [`Logger`](log::Logger) |
+//! | other logging libraries | the `tracing` module (feature `tracing`): `tracing::layer()`, a `tracing-subscriber` layer; the `log` module (feature `log`): `log::init()`, a logger for the `log` crate |
 //!
 //! Everything else is `aires_core`'s: a [`Pipeline`](aires_core::Pipeline)
 //! of your own (not the global one), for example. Items hidden from these
@@ -102,6 +102,12 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 /// The gRPC transport (the `grpc` feature).
 #[cfg(feature = "grpc")]
 pub use aires_transport_grpc as grpc;
+
+/// The `tracing` layer (the `tracing` feature): `tracing`'s events, and
+/// `log`'s through `tracing-log`, as Aires events. See the
+/// [`aires-tracing`](aires_tracing) crate's docs.
+#[cfg(feature = "tracing")]
+pub use aires_tracing as tracing;
 
 #[cfg(feature = "log")]
 #[path = "log_bridge.rs"]

@@ -1,4 +1,4 @@
-//! Records from the [`log`](::log) crate as Aires events (the `log`
+//! Records from the `log` crate as Aires events (the `log`
 //! feature): for programs, and libraries they use, that log through `log`'s
 //! macros.
 //!

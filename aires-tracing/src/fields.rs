@@ -1,0 +1,537 @@
+//! From `tracing`'s fields to an Aires event: typed attributes, the message,
+//! the error, and the field names reserved for Aires' columns.
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use aires_core::{EventBuilder, HttpInfo, SpanId, Str, TraceId, Value};
+use tracing_core::field::{Field, Visit};
+
+/// One field's value as `tracing` hands it over.
+#[derive(Clone, Copy)]
+pub(crate) enum FieldValue<'a> {
+    I64(i64),
+    U64(u64),
+    I128(i128),
+    U128(u128),
+    F64(f64),
+    Bool(bool),
+    Str(&'a str),
+    Debug(&'a dyn fmt::Debug),
+}
+
+impl FieldValue<'_> {
+    /// The typed Aires value: integers keep their signedness, integers
+    /// beyond 64 bits become their decimal text, `?x` / `%x` their text.
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            FieldValue::I64(v) => Value::I64(v),
+            FieldValue::U64(v) => Value::U64(v),
+            FieldValue::I128(v) => match (i64::try_from(v), u64::try_from(v)) {
+                (Ok(v), _) => Value::I64(v),
+                (_, Ok(v)) => Value::U64(v),
+                _ => Value::Str(Cow::Owned(v.to_string())),
+            },
+            FieldValue::U128(v) => match u64::try_from(v) {
+                Ok(v) => Value::U64(v),
+                Err(_) => Value::Str(Cow::Owned(v.to_string())),
+            },
+            FieldValue::F64(v) => Value::F64(v),
+            FieldValue::Bool(v) => Value::Bool(v),
+            FieldValue::Str(v) => Value::Str(Cow::Owned(v.to_owned())),
+            FieldValue::Debug(v) => Value::Str(Cow::Owned(debug_text(v))),
+        }
+    }
+
+    /// The value as a non-negative integer, if it is one.
+    fn to_u128(self) -> Option<u128> {
+        match self {
+            FieldValue::I64(v) => u128::try_from(v).ok(),
+            FieldValue::U64(v) => Some(v.into()),
+            FieldValue::I128(v) => u128::try_from(v).ok(),
+            FieldValue::U128(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value as text, for the reserved names that hold text.
+    fn to_text(self) -> Option<String> {
+        match self {
+            FieldValue::Str(v) => Some(v.to_owned()),
+            FieldValue::Debug(v) => Some(debug_text(v)),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` with the value's text, without allocating when it is short
+    /// (ids are parsed from it).
+    fn with_short_text<T>(self, f: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        match self {
+            FieldValue::Str(v) => f(v),
+            FieldValue::Debug(v) => {
+                let mut buffer = ShortText::default();
+                write!(buffer, "{v:?}").ok()?;
+                f(buffer.as_str())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The `Debug` text of a value (a `%x` field's `Display` text). An error
+/// from the value's formatting keeps what was written before it.
+pub(crate) fn debug_text(value: &dyn fmt::Debug) -> String {
+    let mut text = String::new();
+    let _ = write!(text, "{value:?}");
+    text
+}
+
+/// Up to 64 bytes of text on the stack; longer text fails to write.
+struct ShortText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for ShortText {
+    fn default() -> Self {
+        ShortText {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl ShortText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are copied in, so this is UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl fmt::Write for ShortText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A field name that fills one of Aires' columns instead of an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reserved {
+    TraceId,
+    SpanId,
+    SessionId,
+    Http(HttpPart),
+}
+
+/// The part of [`HttpInfo`] a reserved `http.*` name fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HttpPart {
+    Method,
+    Route,
+    Path,
+    Status,
+    DurationMs,
+    UserAgent,
+    ClientIp,
+    Host,
+    Scheme,
+    RequestBytes,
+    ResponseBytes,
+}
+
+impl Reserved {
+    /// The column `name` fills, if any. Both the short `http.*` names and
+    /// OpenTelemetry's semantic-convention names are understood.
+    #[inline]
+    pub(crate) fn of(name: &str) -> Option<Reserved> {
+        use HttpPart::*;
+        Some(match name {
+            "trace_id" => Reserved::TraceId,
+            "span_id" => Reserved::SpanId,
+            "session_id" => Reserved::SessionId,
+            "http.method" | "http.request.method" => Reserved::Http(Method),
+            "http.route" => Reserved::Http(Route),
+            "http.path" | "url.path" => Reserved::Http(Path),
+            "http.status_code" | "http.response.status_code" => Reserved::Http(Status),
+            "http.duration_ms" => Reserved::Http(DurationMs),
+            "http.user_agent" | "user_agent.original" => Reserved::Http(UserAgent),
+            "http.client_ip" | "client.address" => Reserved::Http(ClientIp),
+            "http.host" | "server.address" => Reserved::Http(Host),
+            "http.scheme" | "url.scheme" => Reserved::Http(Scheme),
+            "http.request.body.size" => Reserved::Http(RequestBytes),
+            "http.response.body.size" => Reserved::Http(ResponseBytes),
+            _ => return None,
+        })
+    }
+}
+
+/// A trace id from 32 hex digits or a non-zero integer.
+pub(crate) fn parse_trace_id(value: FieldValue<'_>) -> Option<TraceId> {
+    match value.to_u128() {
+        Some(v) => TraceId::from_int(v),
+        None => value.with_short_text(|text| TraceId::from_hex(text).ok()),
+    }
+}
+
+/// A span id from 16 hex digits or a non-zero integer of up to 64 bits.
+pub(crate) fn parse_span_id(value: FieldValue<'_>) -> Option<SpanId> {
+    match value.to_u128() {
+        Some(v) => SpanId::from_int(u64::try_from(v).ok()?),
+        None => value.with_short_text(|text| SpanId::from_hex(text).ok()),
+    }
+}
+
+/// Sets `part` of `http` from `value`; false (nothing set) when the value
+/// does not fit it.
+fn set_http_part(http: &mut HttpInfo, part: HttpPart, value: FieldValue<'_>) -> bool {
+    let text = |value: FieldValue<'_>| value.to_text().map(Str::Owned);
+    match part {
+        HttpPart::Method => text(value).map(|v| http.method = v).is_some(),
+        HttpPart::Route => text(value).map(|v| http.route = v).is_some(),
+        HttpPart::Path => text(value).map(|v| http.path = v).is_some(),
+        HttpPart::UserAgent => text(value).map(|v| http.user_agent = v).is_some(),
+        HttpPart::ClientIp => text(value).map(|v| http.client_ip = v).is_some(),
+        HttpPart::Host => text(value).map(|v| http.host = v).is_some(),
+        HttpPart::Scheme => text(value).map(|v| http.scheme = v).is_some(),
+        HttpPart::Status => {
+            let status = match value {
+                FieldValue::Str(v) => v.trim().parse::<u16>().ok(),
+                other => other.to_u128().and_then(|v| u16::try_from(v).ok()),
+            };
+            status.map(|v| http.status = v).is_some()
+        }
+        HttpPart::DurationMs => {
+            let duration = match value {
+                FieldValue::F64(ms) => Duration::try_from_secs_f64(ms / 1000.0).ok(),
+                other => other
+                    .to_u128()
+                    .and_then(|ms| u64::try_from(ms).ok())
+                    .map(Duration::from_millis),
+            };
+            duration.map(|v| http.duration = v).is_some()
+        }
+        HttpPart::RequestBytes | HttpPart::ResponseBytes => {
+            let Some(bytes) = value.to_u128().and_then(|v| u64::try_from(v).ok()) else {
+                return false;
+            };
+            if part == HttpPart::RequestBytes {
+                http.request_bytes = bytes;
+            } else {
+                http.response_bytes = bytes;
+            }
+            true
+        }
+    }
+}
+
+/// Finds an event's message: the first pass over its fields, before the
+/// event takes its queue slot (the message starts the event). Every other
+/// field is passed over without being formatted.
+#[derive(Default)]
+pub(crate) struct MessageVisitor {
+    pub(crate) message: Option<String>,
+}
+
+impl Visit for MessageVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        if field.name() == "message" {
+            self.message = Some(value.to_string());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message = Some(debug_text(value));
+        }
+    }
+}
+
+/// Writes an event's fields (all but the message) into its builder, in the
+/// queue slot: typed attributes, the reserved names' columns, the error.
+pub(crate) struct EventVisitor<'b> {
+    pub(crate) builder: &'b mut EventBuilder,
+    /// Skip `log.*`: the fields `tracing-log` carries a log record's
+    /// metadata in (read from the normalized metadata instead).
+    pub(crate) skip_log_fields: bool,
+    pub(crate) http: Option<HttpInfo>,
+    pub(crate) has_error: bool,
+    pub(crate) trace_id: Option<TraceId>,
+    pub(crate) span_id: Option<SpanId>,
+}
+
+impl<'b> EventVisitor<'b> {
+    pub(crate) fn new(builder: &'b mut EventBuilder, skip_log_fields: bool) -> Self {
+        EventVisitor {
+            builder,
+            skip_log_fields,
+            http: None,
+            has_error: false,
+            trace_id: None,
+            span_id: None,
+        }
+    }
+
+    #[inline]
+    fn field(&mut self, field: &Field, value: FieldValue<'_>) {
+        let name = field.name();
+        if name == "message" || (self.skip_log_fields && name.starts_with("log.")) {
+            return;
+        }
+        if let Some(reserved) = Reserved::of(name) {
+            if self.reserved(reserved, value) {
+                return;
+            }
+        }
+        // Field names are `'static`: the key is borrowed, not copied.
+        self.builder.push_attr(name, value.to_value());
+    }
+
+    /// Fills the column of `reserved`; false when the value does not fit
+    /// it (it is then kept as an ordinary attribute).
+    fn reserved(&mut self, reserved: Reserved, value: FieldValue<'_>) -> bool {
+        match reserved {
+            Reserved::TraceId => parse_trace_id(value)
+                .map(|id| self.trace_id = Some(id))
+                .is_some(),
+            Reserved::SpanId => parse_span_id(value)
+                .map(|id| self.span_id = Some(id))
+                .is_some(),
+            Reserved::SessionId => match value {
+                FieldValue::Str(_) | FieldValue::Debug(_) => {
+                    self.builder
+                        .set_session_id(value.to_text().unwrap_or_default());
+                    true
+                }
+                other => match other.to_u128() {
+                    Some(n) => {
+                        self.builder.set_session_id(n.to_string());
+                        true
+                    }
+                    None => false,
+                },
+            },
+            Reserved::Http(part) => {
+                set_http_part(self.http.get_or_insert_with(HttpInfo::default), part, value)
+            }
+        }
+    }
+}
+
+impl Visit for EventVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.field(field, FieldValue::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, FieldValue::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, FieldValue::U64(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.field(field, FieldValue::I128(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.field(field, FieldValue::U128(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, FieldValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, FieldValue::Str(value));
+    }
+
+    /// The first error fills the error columns, with its `source()` chain;
+    /// a second one is kept as its text.
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        if field.name() == "message" {
+            return;
+        }
+        if self.has_error {
+            self.builder
+                .push_attr(field.name(), Value::Str(Cow::Owned(value.to_string())));
+        } else {
+            self.builder.set_error(value);
+            self.has_error = true;
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, FieldValue::Debug(value));
+    }
+}
+
+/// A span's fields as recorded (when it is created and on `record`), kept
+/// in the span's extensions. A name recorded again replaces its value.
+#[derive(Default)]
+pub(crate) struct SpanFieldVisitor<'f> {
+    pub(crate) fields: Option<&'f mut Vec<(&'static str, Value)>>,
+    /// A valid `trace_id` field: the span's trace, not an attribute.
+    pub(crate) trace_id: Option<TraceId>,
+}
+
+impl SpanFieldVisitor<'_> {
+    fn field(&mut self, field: &Field, value: FieldValue<'_>) {
+        let name = field.name();
+        if name == "trace_id" {
+            if let Some(id) = parse_trace_id(value) {
+                self.trace_id = Some(id);
+                return;
+            }
+        }
+        self.store(name, value.to_value());
+    }
+
+    fn store(&mut self, name: &'static str, value: Value) {
+        let Some(fields) = self.fields.as_deref_mut() else {
+            return;
+        };
+        match fields.iter_mut().find(|(key, _)| *key == name) {
+            Some((_, held)) => *held = value,
+            None => fields.push((name, value)),
+        }
+    }
+}
+
+impl Visit for SpanFieldVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.field(field, FieldValue::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, FieldValue::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, FieldValue::U64(value));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.field(field, FieldValue::I128(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.field(field, FieldValue::U128(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, FieldValue::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, FieldValue::Str(value));
+    }
+
+    /// A span outlives the borrow of its error: it keeps the text.
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        self.store(field.name(), Value::Str(Cow::Owned(value.to_string())));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, FieldValue::Debug(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_integers_become_text_only_when_they_do_not_fit() {
+        assert_eq!(FieldValue::I128(-5).to_value(), Value::I64(-5));
+        assert_eq!(
+            FieldValue::I128(u64::MAX.into()).to_value(),
+            Value::U64(u64::MAX)
+        );
+        assert_eq!(
+            FieldValue::I128(i128::MIN).to_value(),
+            Value::Str(i128::MIN.to_string().into())
+        );
+        assert_eq!(FieldValue::U128(7).to_value(), Value::U64(7));
+        assert_eq!(
+            FieldValue::U128(u128::MAX).to_value(),
+            Value::Str(u128::MAX.to_string().into())
+        );
+    }
+
+    #[test]
+    fn ids_parse_from_text_debug_text_and_integers() {
+        let hex = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let id = TraceId::from_hex(hex).unwrap();
+        assert_eq!(parse_trace_id(FieldValue::Str(hex)), Some(id));
+        let display = tracing_core::field::display(hex);
+        assert_eq!(parse_trace_id(FieldValue::Debug(&display)), Some(id));
+        assert_eq!(parse_trace_id(FieldValue::U64(0)), None);
+        assert_eq!(parse_trace_id(FieldValue::Str("nope")), None);
+        assert_eq!(parse_trace_id(FieldValue::Str(&"f".repeat(100))), None);
+        assert_eq!(parse_span_id(FieldValue::I64(-1)), None);
+        assert_eq!(parse_span_id(FieldValue::U128(u128::MAX)), None);
+        assert_eq!(parse_span_id(FieldValue::U64(9)), SpanId::from_int(9));
+    }
+
+    #[test]
+    fn http_parts_refuse_values_that_do_not_fit() {
+        let mut http = HttpInfo::default();
+        assert!(set_http_part(
+            &mut http,
+            HttpPart::Status,
+            FieldValue::U64(404)
+        ));
+        assert!(!set_http_part(
+            &mut http,
+            HttpPart::Status,
+            FieldValue::U64(70_000)
+        ));
+        assert!(set_http_part(
+            &mut http,
+            HttpPart::Status,
+            FieldValue::Str("201")
+        ));
+        assert!(!set_http_part(
+            &mut http,
+            HttpPart::DurationMs,
+            FieldValue::F64(f64::NAN)
+        ));
+        assert!(!set_http_part(
+            &mut http,
+            HttpPart::DurationMs,
+            FieldValue::F64(-1.0)
+        ));
+        assert!(!set_http_part(
+            &mut http,
+            HttpPart::DurationMs,
+            FieldValue::F64(f64::INFINITY)
+        ));
+        assert!(set_http_part(
+            &mut http,
+            HttpPart::DurationMs,
+            FieldValue::F64(1.5)
+        ));
+        assert!(!set_http_part(
+            &mut http,
+            HttpPart::Method,
+            FieldValue::I64(1)
+        ));
+        assert_eq!(http.status, 201);
+        assert_eq!(http.duration, Duration::from_micros(1500));
+    }
+}
