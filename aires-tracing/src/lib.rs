@@ -229,16 +229,26 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        // Values first, without the span's extensions held: formatting one
+        // runs the application's code, which may log inside this span.
+        let mut recorded = Vec::new();
+        let mut visitor = SpanFieldVisitor {
+            fields: self.span_fields.then_some(&mut recorded),
+            trace_id: None,
+        };
+        values.record(&mut visitor);
+        let trace_id = visitor.trace_id;
         let mut extensions = span.extensions_mut();
         let Some(data) = extensions.get_mut::<SpanData>() else {
             return;
         };
-        let mut visitor = SpanFieldVisitor {
-            fields: self.span_fields.then_some(&mut data.fields),
-            trace_id: None,
-        };
-        values.record(&mut visitor);
-        if let Some(trace_id) = visitor.trace_id {
+        for (key, value) in recorded {
+            match data.fields.iter_mut().find(|(held, _)| *held == key) {
+                Some((_, held)) => *held = value,
+                None => data.fields.push((key, value)),
+            }
+        }
+        if let Some(trace_id) = trace_id {
             data.trace_id = trace_id;
         }
     }
