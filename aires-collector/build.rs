@@ -40,8 +40,27 @@ fn main() {
             .build(),
         )
         .build();
+    // OTLP's LogsService, likewise taking a request still encoded: the
+    // collector reads it in one pass (`otlp::transcode`) rather than
+    // through prost's structs. Messages and paths as opentelemetry-proto's.
+    let logs = Service::builder()
+        .name("LogsService")
+        .package("opentelemetry.proto.collector.logs.v1")
+        .method(
+            Method::builder()
+                .name("export")
+                .route_name("Export")
+                .input_type("bytes::Bytes")
+                .output_type(
+                    "opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse",
+                )
+                .codec_path("crate::otlp::grpc::ExportCodec")
+                .comment("Stores the log records of one request, answered once they are stored.")
+                .build(),
+        )
+        .build();
     Builder::new()
         .build_client(false)
         .build_server(true)
-        .compile(&[service]);
+        .compile(&[service, logs]);
 }

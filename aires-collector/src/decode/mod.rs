@@ -22,7 +22,7 @@
 
 mod event;
 mod interner;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::ops::Range;
@@ -88,7 +88,7 @@ pub struct DecodeError(Box<String>);
 
 impl DecodeError {
     #[cold]
-    fn new(description: impl Into<String>) -> Self {
+    pub(crate) fn new(description: impl Into<String>) -> Self {
         DecodeError(Box::new(description.into()))
     }
 

@@ -5,12 +5,12 @@ use super::DecodeError;
 
 /// prost's limit on nested messages (and groups), kept so that both accept
 /// the same input.
-pub(super) const RECURSION_LIMIT: u32 = 100;
+pub(crate) const RECURSION_LIMIT: u32 = 100;
 
 // Wire types.
-pub(super) const VARINT: u8 = 0;
-pub(super) const FIXED64: u8 = 1;
-pub(super) const LENGTH_DELIMITED: u8 = 2;
+pub(crate) const VARINT: u8 = 0;
+pub(crate) const FIXED64: u8 = 1;
+pub(crate) const LENGTH_DELIMITED: u8 = 2;
 const START_GROUP: u8 = 3;
 const END_GROUP: u8 = 4;
 const FIXED32: u8 = 5;
@@ -18,8 +18,8 @@ const FIXED32: u8 = 5;
 /// `bytes` as text, or the error prost gives for text that is not UTF-8.
 /// Short ASCII text (most of it here) is recognised without a call.
 #[inline(always)]
-pub(super) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
-    if short_ascii(bytes) {
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
+    if short_ascii(bytes) || (bytes.len() <= 256 && bytes.is_ascii()) {
         // SAFETY: ASCII is valid UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
@@ -30,7 +30,7 @@ pub(super) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
 /// Whether `bytes` is at most 16 bytes of ASCII, checked a word at a time
 /// (two overlapping loads cover any length from 8 to 16, or from 4 to 8).
 #[inline(always)]
-pub(super) fn short_ascii(bytes: &[u8]) -> bool {
+pub(crate) fn short_ascii(bytes: &[u8]) -> bool {
     let n = bytes.len();
     let high = if n >= 8 {
         if n > 16 {
@@ -51,7 +51,7 @@ pub(super) fn short_ascii(bytes: &[u8]) -> bool {
 
 /// Reads a varint, as prost does (at most ten bytes).
 #[inline(always)]
-pub(super) fn varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
+pub(crate) fn varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
     match *buf {
         [byte, ref rest @ ..] if *byte < 0x80 => {
             *buf = rest;
@@ -83,7 +83,7 @@ fn long_varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
 
 /// Reads a field key: the field number and the wire type.
 #[inline(always)]
-pub(super) fn key(buf: &mut &[u8]) -> Result<(u32, u8), DecodeError> {
+pub(crate) fn key(buf: &mut &[u8]) -> Result<(u32, u8), DecodeError> {
     let key = varint(buf)?;
     if key > u64::from(u32::MAX) {
         return Err(DecodeError::new(format!("invalid key value: {key}")));
@@ -100,7 +100,7 @@ pub(super) fn key(buf: &mut &[u8]) -> Result<(u32, u8), DecodeError> {
 }
 
 #[inline(always)]
-pub(super) fn expect(wire: u8, expected: u8) -> Result<(), DecodeError> {
+pub(crate) fn expect(wire: u8, expected: u8) -> Result<(), DecodeError> {
     if wire == expected {
         Ok(())
     } else {
@@ -111,7 +111,7 @@ pub(super) fn expect(wire: u8, expected: u8) -> Result<(), DecodeError> {
 }
 
 #[inline(always)]
-pub(super) fn length_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
+pub(crate) fn length_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
     let len = varint(buf)?;
     if len > buf.len() as u64 {
         return Err(DecodeError::new("buffer underflow"));
@@ -122,7 +122,7 @@ pub(super) fn length_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], Decod
 }
 
 #[inline(always)]
-pub(super) fn fixed64(buf: &mut &[u8]) -> Result<u64, DecodeError> {
+pub(crate) fn fixed64(buf: &mut &[u8]) -> Result<u64, DecodeError> {
     let Some((value, rest)) = buf.split_first_chunk::<8>() else {
         return Err(DecodeError::new("buffer underflow"));
     };
@@ -131,25 +131,25 @@ pub(super) fn fixed64(buf: &mut &[u8]) -> Result<u64, DecodeError> {
 }
 
 #[inline(always)]
-pub(super) fn bytes_field<'a>(wire: u8, buf: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
+pub(crate) fn bytes_field<'a>(wire: u8, buf: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
     expect(wire, LENGTH_DELIMITED)?;
     length_delimited(buf)
 }
 
 #[inline(always)]
-pub(super) fn string_field<'a>(wire: u8, buf: &mut &'a [u8]) -> Result<&'a str, DecodeError> {
+pub(crate) fn string_field<'a>(wire: u8, buf: &mut &'a [u8]) -> Result<&'a str, DecodeError> {
     utf8(bytes_field(wire, buf)?)
 }
 
 #[inline(always)]
-pub(super) fn varint_field(wire: u8, buf: &mut &[u8]) -> Result<u64, DecodeError> {
+pub(crate) fn varint_field(wire: u8, buf: &mut &[u8]) -> Result<u64, DecodeError> {
     expect(wire, VARINT)?;
     varint(buf)
 }
 
 /// Skips a field this decoder does not know, as prost does (`depth` is
 /// what is left of [`RECURSION_LIMIT`]).
-pub(super) fn skip(wire: u8, tag: u32, buf: &mut &[u8], depth: u32) -> Result<(), DecodeError> {
+pub(crate) fn skip(wire: u8, tag: u32, buf: &mut &[u8], depth: u32) -> Result<(), DecodeError> {
     if depth == 0 {
         return Err(DecodeError::new("recursion limit reached"));
     }

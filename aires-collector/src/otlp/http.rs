@@ -267,22 +267,23 @@ async fn take(
     } else {
         bytes
     };
-    let request = match format {
-        Format::Protobuf => ExportLogsServiceRequest::decode(bytes).map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("malformed protobuf ExportLogsServiceRequest: {e}"),
-            )
-        })?,
-        Format::Json => serde_json::from_slice(&bytes).map_err(|e| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!("malformed JSON ExportLogsServiceRequest: {e}"),
-            )
-        })?,
+    // JSON is read into prost's structs and encoded, then takes the
+    // protobuf path: one mapping for both.
+    let bytes = match format {
+        Format::Protobuf => bytes,
+        Format::Json => {
+            let request: ExportLogsServiceRequest =
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    Refusal::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("malformed JSON ExportLogsServiceRequest: {e}"),
+                    )
+                })?;
+            Bytes::from(request.encode_to_vec())
+        }
     };
     http.ingest
-        .export(request, scope)
+        .export(&bytes, scope)
         .await
         .map_err(|status| Refusal::from_status(&status))
 }

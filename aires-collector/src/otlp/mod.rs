@@ -9,8 +9,9 @@
 //!   `application/json` bodies, gzip or not, on `--otlp-http-listen`
 //!   (4318 by convention; off unless set) ([`http`]).
 //!
-//! Both translate a request into `aires.v1` batches ([`translate`]) and
-//! submit them to the pipeline like any other batch: the write-ahead log,
+//! Both transcode a request into `aires.v1` batches ([`transcode`], in
+//! one pass over its bytes) and submit them to the pipeline like any other
+//! batch: the write-ahead log,
 //! the memory budget (backpressure), the per-record checks and the rule
 //! that a request is answered only after its rows are stored all apply.
 //! A record the decoder refuses (a trace id that is not 16 bytes, ...) is
@@ -48,14 +49,16 @@
 
 pub mod grpc;
 pub mod http;
+pub mod mapping;
+pub mod transcode;
+#[cfg(any(test, feature = "reference"))]
 pub mod translate;
 
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
 };
-use prost::Message as _;
 use tokio::sync::watch;
 use tonic::{Code, Status};
 
@@ -86,13 +89,14 @@ impl LogsIngest {
         }
     }
 
-    /// Stores `request`'s records and answers once they are stored: every
+    /// Stores the records of `request` (an encoded
+    /// `ExportLogsServiceRequest`) and answers once they are stored: every
     /// record is stored, or counted in the partial success with why, or
     /// the error says nothing can be assumed stored (though records of an
     /// earlier resource may have been; see the module docs on retries).
     pub async fn export(
         &self,
-        request: ExportLogsServiceRequest,
+        request: &[u8],
         scope: Scope,
     ) -> Result<ExportLogsServiceResponse, Status> {
         if *self.stopping.borrow() {
@@ -101,34 +105,32 @@ impl LogsIngest {
             ));
         }
         let received = now_ns();
+        let batches = transcode::transcode(request, received).map_err(|e| {
+            Status::invalid_argument(format!("malformed protobuf ExportLogsServiceRequest: {e}"))
+        })?;
+        let records: usize = batches.iter().map(|b| b.records).sum();
         self.metrics
             .otlp_log_records_received
-            .inc_by(translate::record_count(&request) as u64);
-        let batches = translate::translate(&request, received);
-        drop(request);
+            .inc_by(records as u64);
         // Submitted one after another (each waits for room in the memory
         // budget), answered together.
         let mut pending = Vec::with_capacity(batches.len());
         for batch in batches {
-            if batch.events.is_empty() {
-                continue;
-            }
-            let events = batch.events.len();
-            let encoded = EncodedBatch::scan(batch.encode_to_vec().into()).map_err(|e| {
-                Status::internal(format!("OTLP records did not translate to a batch: {e}"))
+            let encoded = EncodedBatch::scan(batch.encoded.into()).map_err(|e| {
+                Status::internal(format!("OTLP records did not transcode to a batch: {e}"))
             })?;
             let answer = self
                 .pipeline
                 .submit(encoded, scope, received as i64)
                 .await
                 .map_err(crate::server::submit_status)?;
-            pending.push((events, answer));
+            pending.push((batch.records, answer));
         }
         let mut rejected = 0i64;
         let mut reasons = Vec::new();
         let mut first_record = 0usize;
         let mut failure = None;
-        for (events, answer) in pending {
+        for (records, answer) in pending {
             match answer.answer().await.outcome {
                 AckOutcome::Stored {
                     rejected: count,
@@ -150,7 +152,7 @@ impl LogsIngest {
                     failure.get_or_insert(Status::new(code, message));
                 }
             }
-            first_record += events;
+            first_record += records;
         }
         if let Some(status) = failure {
             return Err(status);

@@ -369,3 +369,36 @@ fn each_resource_is_a_batch_of_its_own_with_fresh_ids() {
         .collect();
     assert_eq!(ids.len(), 4, "every record gets its own id");
 }
+
+#[test]
+fn a_repeated_key_keeps_its_last_value_in_its_first_place_short_or_long() {
+    for extra in [0usize, 100] {
+        let mut attributes: Vec<proto::Attribute> = ["a", "b", "a", "c", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, key)| proto::Attribute {
+                key: key.to_string(),
+                value: Some(A::IntValue(i as i64)),
+            })
+            .collect();
+        attributes.extend((0..extra).map(|i| proto::Attribute {
+            key: format!("k{i}"),
+            value: Some(A::IntValue(0)),
+        }));
+        keep_last_of_each_key(&mut attributes);
+        let kept: Vec<(String, Option<A>)> = attributes
+            .into_iter()
+            .take(3)
+            .map(|a| (a.key, a.value))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("a".to_string(), Some(A::IntValue(2))),
+                ("b".to_string(), Some(A::IntValue(4))),
+                ("c".to_string(), Some(A::IntValue(3))),
+            ],
+            "with {extra} more"
+        );
+    }
+}

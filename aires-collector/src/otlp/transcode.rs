@@ -1,0 +1,792 @@
+//! OTLP bytes straight into `aires.v1` bytes: the production path.
+//!
+//! The reference translation (`translate.rs`, over prost's structs) says
+//! what each OTLP field becomes; this module does the same in one pass
+//! over the request's bytes, borrowing its text and writing the batches' bytes
+//! directly, without building either side's structs (prost's decoding of
+//! an OTLP request alone cost more than the whole `aires.v1` path). The
+//! tests check that both give the same events for any request, so the
+//! field numbers written here are checked against prost's.
+//!
+//! A value that is neither text, a number, a bool nor bytes (an array, a
+//! map) is rare: it is decoded with prost and rendered by [`mapping`].
+
+use std::borrow::Cow;
+
+use aires_proto::v1::fields as out;
+use base64::Engine as _;
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use prost::Message as _;
+
+use super::mapping::{self, key};
+use crate::decode::wire::{self, FIXED64, LENGTH_DELIMITED, RECURSION_LIMIT, VARINT};
+use crate::decode::DecodeError;
+
+/// Field numbers of the OTLP messages read here.
+mod otlp {
+    pub const REQUEST_RESOURCE_LOGS: u32 = 1;
+    pub const RESOURCE_LOGS_RESOURCE: u32 = 1;
+    pub const RESOURCE_LOGS_SCOPE_LOGS: u32 = 2;
+    pub const RESOURCE_ATTRIBUTES: u32 = 1;
+    pub const SCOPE_LOGS_SCOPE: u32 = 1;
+    pub const SCOPE_LOGS_LOG_RECORDS: u32 = 2;
+    pub const SCOPE_NAME: u32 = 1;
+    pub const SCOPE_ATTRIBUTES: u32 = 3;
+    pub const RECORD_TIME: u32 = 1;
+    pub const RECORD_SEVERITY_NUMBER: u32 = 2;
+    pub const RECORD_SEVERITY_TEXT: u32 = 3;
+    pub const RECORD_BODY: u32 = 5;
+    pub const RECORD_ATTRIBUTES: u32 = 6;
+    pub const RECORD_TRACE_ID: u32 = 9;
+    pub const RECORD_SPAN_ID: u32 = 10;
+    pub const RECORD_OBSERVED_TIME: u32 = 11;
+    pub const RECORD_EVENT_NAME: u32 = 12;
+    pub const KEY_VALUE_KEY: u32 = 1;
+    pub const KEY_VALUE_VALUE: u32 = 2;
+    pub const ANY_STRING: u32 = 1;
+    pub const ANY_BOOL: u32 = 2;
+    pub const ANY_INT: u32 = 3;
+    pub const ANY_DOUBLE: u32 = 4;
+    pub const ANY_BYTES: u32 = 7;
+}
+
+/// One `aires.v1` batch: its encoded bytes and how many records it holds.
+#[derive(Debug)]
+pub struct Batch {
+    pub encoded: Vec<u8>,
+    pub records: usize,
+}
+
+/// The batches of an encoded `ExportLogsServiceRequest`, one per resource
+/// (none for a resource without records), in request order; or why the
+/// request does not decode (then nothing of it is taken).
+pub fn transcode(request: &[u8], received_ns: u64) -> Result<Vec<Batch>, DecodeError> {
+    let mut batches = Vec::new();
+    let mut scratch = Scratch {
+        ids: Ids::new(),
+        ..Scratch::default()
+    };
+    let mut buf = request;
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        if tag == otlp::REQUEST_RESOURCE_LOGS && wire_type == LENGTH_DELIMITED {
+            let resource_logs = wire::length_delimited(&mut buf)?;
+            let batch = resource_batch(resource_logs, received_ns, &mut scratch)?;
+            if batch.records > 0 {
+                batches.push(batch);
+            }
+        } else {
+            wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?;
+        }
+    }
+    Ok(batches)
+}
+
+/// Buffers reused from record to record: for the messages of an event
+/// written before their length is known, and its attributes.
+#[derive(Default)]
+struct Scratch<'a> {
+    ids: Ids,
+    inner: Vec<u8>,
+    record_attributes: Vec<KeyValue<'a>>,
+    attributes: Vec<(&'a str, Value<'a>)>,
+}
+
+/// UUID v7s for one request: one drawn from the clock and the random
+/// source (its time, and 74 random bits), and the rest that one with a
+/// counter mixed into its last 62 bits, so a request of thousands of
+/// records makes one system call, not one per record. The ids stay unique
+/// (the counter tells the request's apart; the random bits, requests') and
+/// valid v7s of the request's millisecond.
+#[derive(Default)]
+struct Ids {
+    base: u128,
+    count: u64,
+}
+
+impl Ids {
+    fn new() -> Self {
+        Ids {
+            base: uuid::Uuid::now_v7().as_u128(),
+            count: 0,
+        }
+    }
+
+    fn next(&mut self) -> [u8; 16] {
+        let id = self.base ^ u128::from(self.count & ((1 << 62) - 1));
+        self.count += 1;
+        id.to_be_bytes()
+    }
+}
+
+/// Bytes kept for an event's length, written as a varint padded to this
+/// width (protobuf readers accept the redundant bytes); an event longer
+/// than it can say is moved along.
+const LENGTH_ROOM: usize = 3;
+
+/// Writes the length of what follows `start` into the `LENGTH_ROOM` bytes
+/// before it.
+fn set_length(buf: &mut Vec<u8>, start: usize) {
+    let len = buf.len() - start;
+    if len < 1 << (7 * LENGTH_ROOM) {
+        let mut value = len;
+        for i in 0..LENGTH_ROOM {
+            let more = if i + 1 < LENGTH_ROOM { 0x80 } else { 0 };
+            buf[start - LENGTH_ROOM + i] = (value & 0x7f) as u8 | more;
+            value >>= 7;
+        }
+    } else {
+        let mut prefix = Vec::with_capacity(10);
+        put_varint(&mut prefix, len as u64);
+        buf.splice(start - LENGTH_ROOM..start, prefix);
+    }
+}
+
+/// The bytes of a length-delimited field of `len` bytes with a one-byte key.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A guess of an event's size, to reserve once.
+fn buf_len_hint(attributes: &[(&str, Value<'_>)]) -> usize {
+    64 + attributes.len() * 24
+}
+
+/// A value as read from an `AnyValue`, borrowing the request's bytes.
+#[derive(Clone, Copy, Debug)]
+enum Value<'a> {
+    /// The `AnyValue` holds nothing.
+    Empty,
+    Str(&'a str),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Bytes(&'a [u8]),
+    /// An array, a map, or a value with fields this reader does not know:
+    /// the `AnyValue`'s own bytes, for prost to read.
+    Other(&'a [u8]),
+}
+
+impl<'a> Value<'a> {
+    /// As [`mapping::text_of`], borrowing the request's text.
+    fn into_text(self) -> Cow<'a, str> {
+        match self {
+            Value::Str(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.text().into_owned()),
+        }
+    }
+
+    /// As [`mapping::text_of`].
+    fn text(&self) -> Cow<'_, str> {
+        match *self {
+            Value::Str(s) => s.into(),
+            Value::Empty => "".into(),
+            Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+            Value::Bool(b) => if b { "true" } else { "false" }.into(),
+            Value::Int(i) => i.to_string().into(),
+            Value::Double(d) => mapping::text_of(&AnyValue {
+                value: Some(
+                    opentelemetry_proto::tonic::common::v1::any_value::Value::DoubleValue(d),
+                ),
+            })
+            .into(),
+            Value::Other(raw) => mapping::text_of(&decoded(raw)).into(),
+        }
+    }
+
+    fn unsigned(&self) -> Option<u64> {
+        match *self {
+            Value::Int(i) => u64::try_from(i).ok(),
+            Value::Str(s) => s.trim().parse().ok(),
+            Value::Other(raw) => mapping::unsigned(&decoded(raw)),
+            _ => None,
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match *self {
+            Value::Int(i) => Some(i as f64),
+            Value::Double(d) => Some(d),
+            Value::Str(s) => s.trim().parse().ok(),
+            Value::Other(raw) => mapping::number(&decoded(raw)),
+            _ => None,
+        }
+    }
+}
+
+/// An `AnyValue` [`any_value`] has checked already.
+fn decoded(raw: &[u8]) -> AnyValue {
+    AnyValue::decode(raw).unwrap_or_default()
+}
+
+/// A key and, when the `KeyValue` has its `value` field, its value.
+type KeyValue<'a> = (&'a str, Option<Value<'a>>);
+
+fn any_value(mut buf: &[u8]) -> Result<Value<'_>, DecodeError> {
+    let whole = buf;
+    let mut value = Value::Empty;
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        value = match (tag, wire_type) {
+            (otlp::ANY_STRING, LENGTH_DELIMITED) => {
+                Value::Str(wire::utf8(wire::length_delimited(&mut buf)?)?)
+            }
+            (otlp::ANY_BOOL, VARINT) => Value::Bool(wire::varint(&mut buf)? != 0),
+            (otlp::ANY_INT, VARINT) => Value::Int(wire::varint(&mut buf)? as i64),
+            (otlp::ANY_DOUBLE, FIXED64) => Value::Double(f64::from_bits(wire::fixed64(&mut buf)?)),
+            (otlp::ANY_BYTES, LENGTH_DELIMITED) => Value::Bytes(wire::length_delimited(&mut buf)?),
+            _ => {
+                // Arrays, maps, string-table indexes, unknown fields: let
+                // prost read (and check) the whole value.
+                let value = AnyValue::decode(whole).map_err(|e| DecodeError::new(e.to_string()))?;
+                return Ok(match value.value {
+                    None => Value::Empty,
+                    Some(_) => Value::Other(whole),
+                });
+            }
+        };
+    }
+    Ok(value)
+}
+
+fn key_value(mut buf: &[u8]) -> Result<KeyValue<'_>, DecodeError> {
+    let mut key = "";
+    let mut value = None;
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        match (tag, wire_type) {
+            (otlp::KEY_VALUE_KEY, LENGTH_DELIMITED) => {
+                key = wire::utf8(wire::length_delimited(&mut buf)?)?
+            }
+            (otlp::KEY_VALUE_VALUE, LENGTH_DELIMITED) => {
+                value = Some(any_value(wire::length_delimited(&mut buf)?)?)
+            }
+            _ => wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?,
+        }
+    }
+    Ok((key, value))
+}
+
+/// Every `KeyValue` in the repeated field `field` of `message`.
+fn key_values(mut message: &[u8], field: u32) -> Result<Vec<KeyValue<'_>>, DecodeError> {
+    let mut all = Vec::new();
+    while !message.is_empty() {
+        let (tag, wire_type) = wire::key(&mut message)?;
+        if tag == field && wire_type == LENGTH_DELIMITED {
+            all.push(key_value(wire::length_delimited(&mut message)?)?);
+        } else {
+            wire::skip(wire_type, tag, &mut message, RECURSION_LIMIT)?;
+        }
+    }
+    Ok(all)
+}
+
+fn first<'a>(attributes: &[KeyValue<'a>], name: &str) -> Option<Value<'a>> {
+    attributes
+        .iter()
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| *value)
+}
+
+fn resource_batch<'a>(
+    mut buf: &'a [u8],
+    received_ns: u64,
+    scratch: &mut Scratch<'a>,
+) -> Result<Batch, DecodeError> {
+    // The aires.v1 form is about as long as the OTLP one.
+    let mut encoded = Vec::with_capacity(buf.len() + buf.len() / 4 + 64);
+    let mut resource: Vec<KeyValue<'a>> = Vec::new();
+    let mut scope_logs: Vec<&[u8]> = Vec::new();
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        match (tag, wire_type) {
+            (otlp::RESOURCE_LOGS_RESOURCE, LENGTH_DELIMITED) => resource.extend(key_values(
+                wire::length_delimited(&mut buf)?,
+                otlp::RESOURCE_ATTRIBUTES,
+            )?),
+            (otlp::RESOURCE_LOGS_SCOPE_LOGS, LENGTH_DELIMITED) => {
+                scope_logs.push(wire::length_delimited(&mut buf)?)
+            }
+            _ => wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?,
+        }
+    }
+    let text = |name: &str| first(&resource, name).map(|v| v.text().into_owned());
+    let environment = key::ENVIRONMENT
+        .iter()
+        .find_map(|name| first(&resource, name))
+        .map(|v| v.text().into_owned())
+        .unwrap_or_default();
+    let language = text(key::SDK_LANGUAGE).unwrap_or_default();
+    let sdk_name = if language.is_empty() {
+        mapping::SDK_NAME.to_owned()
+    } else {
+        format!("{}-{language}", mapping::SDK_NAME)
+    };
+    let shared: Vec<KeyValue<'a>> = resource
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != key::SERVICE && !key::ENVIRONMENT.contains(k))
+        .collect();
+
+    let mut records = 0;
+    for scope in scope_logs {
+        records += scope_records(scope, &shared, received_ns, &mut encoded, scratch)?;
+    }
+    // The batch's own fields after its events: protobuf fields may come
+    // in any order.
+    let batch_id = scratch.ids.next();
+    put_bytes(&mut encoded, out::event_batch::BATCH_ID, &batch_id);
+    put_str(&mut encoded, out::event_batch::SDK_NAME, &sdk_name);
+    put_str(
+        &mut encoded,
+        out::event_batch::SDK_VERSION,
+        &text(key::SDK_VERSION).unwrap_or_default(),
+    );
+    put_str(
+        &mut encoded,
+        out::event_batch::SERVICE,
+        &text(key::SERVICE).unwrap_or_default(),
+    );
+    put_str(&mut encoded, out::event_batch::ENVIRONMENT, &environment);
+    Ok(Batch { encoded, records })
+}
+
+/// Writes the events of one `ScopeLogs`; returns how many.
+fn scope_records<'a>(
+    mut buf: &'a [u8],
+    resource: &[KeyValue<'a>],
+    received_ns: u64,
+    encoded: &mut Vec<u8>,
+    scratch: &mut Scratch<'a>,
+) -> Result<usize, DecodeError> {
+    let mut scope_name = "";
+    let mut scope_attributes = Vec::new();
+    let mut records = Vec::new();
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        match (tag, wire_type) {
+            (otlp::SCOPE_LOGS_SCOPE, LENGTH_DELIMITED) => {
+                let mut scope = wire::length_delimited(&mut buf)?;
+                while !scope.is_empty() {
+                    let (tag, wire_type) = wire::key(&mut scope)?;
+                    match (tag, wire_type) {
+                        (otlp::SCOPE_NAME, LENGTH_DELIMITED) => {
+                            scope_name = wire::utf8(wire::length_delimited(&mut scope)?)?
+                        }
+                        (otlp::SCOPE_ATTRIBUTES, LENGTH_DELIMITED) => {
+                            scope_attributes.push(key_value(wire::length_delimited(&mut scope)?)?)
+                        }
+                        _ => wire::skip(wire_type, tag, &mut scope, RECURSION_LIMIT)?,
+                    }
+                }
+            }
+            (otlp::SCOPE_LOGS_LOG_RECORDS, LENGTH_DELIMITED) => {
+                records.push(wire::length_delimited(&mut buf)?)
+            }
+            _ => wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?,
+        }
+    }
+    for record in &records {
+        let context = Context {
+            resource,
+            scope_attributes: &scope_attributes,
+            scope_name,
+            received_ns,
+        };
+        // The event is written in place, after room for its length.
+        put_key(encoded, out::event_batch::EVENTS, LENGTH_DELIMITED);
+        let start = encoded.len() + LENGTH_ROOM;
+        encoded.extend_from_slice(&[0; LENGTH_ROOM]);
+        event(record, &context, encoded, scratch)?;
+        set_length(encoded, start);
+    }
+    Ok(records.len())
+}
+
+/// What every record of a scope shares.
+struct Context<'c, 'a> {
+    resource: &'c [KeyValue<'a>],
+    scope_attributes: &'c [KeyValue<'a>],
+    scope_name: &'a str,
+    received_ns: u64,
+}
+
+/// The parts of a record's attributes that fill columns (see
+/// `translate::Columns`).
+#[derive(Default)]
+struct Columns<'a> {
+    session_id: Option<Value<'a>>,
+    error_type: Option<Value<'a>>,
+    error_message: Option<Value<'a>>,
+    error_backtrace: Option<Value<'a>>,
+    namespace: Option<Value<'a>>,
+    file: Option<Value<'a>>,
+    function: Option<Value<'a>>,
+    line: Option<u32>,
+    http: Http<'a>,
+}
+
+#[derive(Default)]
+struct Http<'a> {
+    any: bool,
+    method: Option<Value<'a>>,
+    route: Option<Value<'a>>,
+    path: Option<Value<'a>>,
+    user_agent: Option<Value<'a>>,
+    client_ip: Option<Value<'a>>,
+    host: Option<Value<'a>>,
+    scheme: Option<Value<'a>>,
+    status: u32,
+    request_bytes: u64,
+    response_bytes: u64,
+    duration_nanos: u64,
+}
+
+impl<'a> Columns<'a> {
+    /// Takes an attribute into a column; false if it stays an attribute.
+    fn take(&mut self, name: &str, value: Value<'a>) -> bool {
+        // Every name that fills a column starts with one of these and has
+        // a dot: most other names are passed over at once.
+        let candidate = matches!(
+            name.as_bytes().first(),
+            Some(b's' | b'e' | b'c' | b'h' | b'u')
+        ) && name.len() >= 8
+            && name.contains('.');
+        if !candidate {
+            return false;
+        }
+        let is = |names: &[&str]| names.contains(&name);
+        let http = &mut self.http;
+        match name {
+            key::SESSION => self.session_id = Some(value),
+            key::EXCEPTION_TYPE => self.error_type = Some(value),
+            key::EXCEPTION_MESSAGE => self.error_message = Some(value),
+            key::EXCEPTION_STACKTRACE => self.error_backtrace = Some(value),
+            key::CODE_NAMESPACE => self.namespace = Some(value),
+            _ if is(&key::CODE_FILE) => self.file = Some(value),
+            _ if is(&key::CODE_FUNCTION) => self.function = Some(value),
+            _ if is(&key::CODE_LINE) => match value.unsigned() {
+                Some(line) => self.line = Some(line.min(u64::from(u32::MAX)) as u32),
+                None => return false,
+            },
+            _ if is(&key::HTTP_METHOD) => (http.any, http.method) = (true, Some(value)),
+            key::HTTP_ROUTE => (http.any, http.route) = (true, Some(value)),
+            _ if is(&key::HTTP_PATH) => (http.any, http.path) = (true, Some(value)),
+            _ if is(&key::HTTP_USER_AGENT) => (http.any, http.user_agent) = (true, Some(value)),
+            _ if is(&key::HTTP_CLIENT_IP) => (http.any, http.client_ip) = (true, Some(value)),
+            _ if is(&key::HTTP_HOST) => (http.any, http.host) = (true, Some(value)),
+            _ if is(&key::HTTP_SCHEME) => (http.any, http.scheme) = (true, Some(value)),
+            _ if is(&key::HTTP_STATUS) => match value.unsigned() {
+                Some(status) if status <= u64::from(u16::MAX) => {
+                    (http.any, http.status) = (true, status as u32)
+                }
+                _ => return false,
+            },
+            _ if is(&key::HTTP_REQUEST_BYTES) => match value.unsigned() {
+                Some(bytes) => (http.any, http.request_bytes) = (true, bytes),
+                None => return false,
+            },
+            _ if is(&key::HTTP_RESPONSE_BYTES) => match value.unsigned() {
+                Some(bytes) => (http.any, http.response_bytes) = (true, bytes),
+                None => return false,
+            },
+            key::HTTP_DURATION_MS | key::HTTP_DURATION_S => {
+                let scale = if name == key::HTTP_DURATION_MS {
+                    1e6
+                } else {
+                    1e9
+                };
+                match value.number() {
+                    Some(n) if n.is_finite() && n >= 0.0 => {
+                        (http.any, http.duration_nanos) =
+                            (true, (n * scale).min(u64::MAX as f64) as u64)
+                    }
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Appends one record as an `aires.v1` event's fields to `event`.
+fn event<'a>(
+    mut buf: &'a [u8],
+    context: &Context<'_, 'a>,
+    event: &mut Vec<u8>,
+    scratch: &mut Scratch<'a>,
+) -> Result<(), DecodeError> {
+    let mut time = 0;
+    let mut observed = 0;
+    let mut severity_number = 0i32;
+    let mut severity_text = "";
+    let mut body = None;
+    let mut trace_id: &[u8] = &[];
+    let mut span_id: &[u8] = &[];
+    let mut event_name = "";
+    let mut record_attributes = std::mem::take(&mut scratch.record_attributes);
+    record_attributes.clear();
+    while !buf.is_empty() {
+        let (tag, wire_type) = wire::key(&mut buf)?;
+        match (tag, wire_type) {
+            (otlp::RECORD_TIME, FIXED64) => time = wire::fixed64(&mut buf)?,
+            (otlp::RECORD_OBSERVED_TIME, FIXED64) => observed = wire::fixed64(&mut buf)?,
+            (otlp::RECORD_SEVERITY_NUMBER, VARINT) => {
+                severity_number = wire::varint(&mut buf)? as i32
+            }
+            (otlp::RECORD_SEVERITY_TEXT, LENGTH_DELIMITED) => {
+                severity_text = wire::utf8(wire::length_delimited(&mut buf)?)?
+            }
+            (otlp::RECORD_BODY, LENGTH_DELIMITED) => {
+                body = Some(any_value(wire::length_delimited(&mut buf)?)?)
+            }
+            (otlp::RECORD_ATTRIBUTES, LENGTH_DELIMITED) => {
+                record_attributes.push(key_value(wire::length_delimited(&mut buf)?)?)
+            }
+            (otlp::RECORD_TRACE_ID, LENGTH_DELIMITED) => {
+                trace_id = wire::length_delimited(&mut buf)?
+            }
+            (otlp::RECORD_SPAN_ID, LENGTH_DELIMITED) => span_id = wire::length_delimited(&mut buf)?,
+            (otlp::RECORD_EVENT_NAME, LENGTH_DELIMITED) => {
+                event_name = wire::utf8(wire::length_delimited(&mut buf)?)?
+            }
+            _ => wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?,
+        }
+    }
+
+    // Attributes, lowest precedence first; a repeated key keeps its last
+    // value in its first place.
+    let mut columns = Columns::default();
+    let mut attributes = std::mem::take(&mut scratch.attributes);
+    attributes.clear();
+    for &(key, value) in context.resource.iter().chain(context.scope_attributes) {
+        if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
+            push(&mut attributes, key, value);
+        }
+    }
+    if !severity_text.is_empty() {
+        push(
+            &mut attributes,
+            key::SEVERITY_TEXT,
+            Value::Str(severity_text),
+        );
+    }
+    if !event_name.is_empty() {
+        push(&mut attributes, key::EVENT_NAME, Value::Str(event_name));
+    }
+    for &(key, value) in &record_attributes {
+        let Some(value) = value else { continue };
+        if !columns.take(key, value) && !matches!(value, Value::Empty) {
+            push(&mut attributes, key, value);
+        }
+    }
+
+    event.reserve(buf_len_hint(&attributes));
+    put_bytes(event, out::event::ID, &scratch.ids.next());
+    let timestamp = [time, observed]
+        .into_iter()
+        .find(|&t| t != 0)
+        .unwrap_or(context.received_ns);
+    put_key(event, out::event::TIMESTAMP_UNIX_NANO, FIXED64);
+    event.extend_from_slice(&timestamp.to_le_bytes());
+    let severity = mapping::severity(severity_number, severity_text) as u64;
+    put_varint_field(event, out::event::SEVERITY, severity);
+    if let Some(body) = body {
+        put_str(event, out::event::MESSAGE, &body.text());
+    }
+    put_bytes(event, out::event::TRACE_ID, trace_id);
+    put_bytes(event, out::event::SPAN_ID, span_id);
+    if let Some(session) = columns.session_id {
+        put_str(event, out::event::SESSION_ID, &session.text());
+    }
+    let inner = &mut scratch.inner;
+    for &(key, value) in &attributes {
+        // The common values are written in place: their length is known.
+        let key_len = if key.is_empty() {
+            0
+        } else {
+            field_len(key.len())
+        };
+        match value {
+            Value::Str(s) => {
+                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
+                put_varint(event, (key_len + field_len(s.len())) as u64);
+                put_str(event, out::attribute::KEY, key);
+                put_str_always(event, out::attribute::STRING_VALUE, s);
+                continue;
+            }
+            Value::Int(i) => {
+                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
+                put_varint(event, (key_len + 1 + varint_len(i as u64)) as u64);
+                put_str(event, out::attribute::KEY, key);
+                put_varint_field_always(event, out::attribute::INT_VALUE, i as u64);
+                continue;
+            }
+            _ => {}
+        }
+        inner.clear();
+        put_str(inner, out::attribute::KEY, key);
+        match value {
+            Value::Str(s) => put_str_always(inner, out::attribute::STRING_VALUE, s),
+            Value::Bool(b) => put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64),
+            Value::Int(i) => put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64),
+            Value::Double(d) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
+            Value::Other(raw) => {
+                use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+                match decoded(raw).value {
+                    Some(V::StringValue(s)) => {
+                        put_str_always(inner, out::attribute::STRING_VALUE, &s)
+                    }
+                    Some(V::BoolValue(b)) => {
+                        put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64)
+                    }
+                    Some(V::IntValue(i)) => {
+                        put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64)
+                    }
+                    Some(V::DoubleValue(d)) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
+                    _ => put_str_always(inner, out::attribute::STRING_VALUE, &value.text()),
+                }
+            }
+            other => put_str_always(inner, out::attribute::STRING_VALUE, &other.text()),
+        }
+        put_bytes_always(event, out::event::ATTRIBUTES, inner);
+    }
+    let http = &columns.http;
+    if http.any {
+        inner.clear();
+        let text = |v: &Option<Value<'a>>| -> Cow<'a, str> {
+            v.map_or(Cow::Borrowed(""), |v| v.into_text())
+        };
+        put_str(inner, out::http_info::METHOD, &text(&http.method));
+        put_str(inner, out::http_info::ROUTE, &text(&http.route));
+        put_str(inner, out::http_info::PATH, &text(&http.path));
+        put_varint_field(inner, out::http_info::STATUS_CODE, u64::from(http.status));
+        put_varint_field(inner, out::http_info::DURATION_NANOS, http.duration_nanos);
+        put_str(inner, out::http_info::USER_AGENT, &text(&http.user_agent));
+        put_str(inner, out::http_info::CLIENT_IP, &text(&http.client_ip));
+        put_varint_field(inner, out::http_info::REQUEST_BYTES, http.request_bytes);
+        put_varint_field(inner, out::http_info::RESPONSE_BYTES, http.response_bytes);
+        put_str(inner, out::http_info::HOST, &text(&http.host));
+        put_str(inner, out::http_info::SCHEME, &text(&http.scheme));
+        put_bytes_always(event, out::event::HTTP, inner);
+    }
+    if columns.error_type.is_some()
+        || columns.error_message.is_some()
+        || columns.error_backtrace.is_some()
+    {
+        inner.clear();
+        let text = |v: &Option<Value<'a>>| -> Cow<'a, str> {
+            v.map_or(Cow::Borrowed(""), |v| v.into_text())
+        };
+        put_str(inner, out::error_info::TYPE, &text(&columns.error_type));
+        put_str(
+            inner,
+            out::error_info::MESSAGE,
+            &text(&columns.error_message),
+        );
+        put_str(
+            inner,
+            out::error_info::BACKTRACE,
+            &text(&columns.error_backtrace),
+        );
+        put_bytes_always(event, out::event::ERROR, inner);
+    }
+    let module = match columns.namespace {
+        Some(namespace) => namespace.into_text(),
+        None => Cow::Borrowed(context.scope_name),
+    };
+    let file = columns.file.map_or(Cow::Borrowed(""), |v| v.into_text());
+    let function = columns
+        .function
+        .map_or(Cow::Borrowed(""), |v| v.into_text());
+    let line = columns.line.unwrap_or(0);
+    if !(module.is_empty() && file.is_empty() && function.is_empty() && line == 0) {
+        inner.clear();
+        put_str(inner, out::call_site::FILE, &file);
+        put_varint_field(inner, out::call_site::LINE, u64::from(line));
+        put_str(inner, out::call_site::MODULE, &module);
+        put_str(inner, out::call_site::FUNCTION, &function);
+        put_bytes_always(event, out::event::CALL_SITE, inner);
+    }
+    scratch.record_attributes = record_attributes;
+    scratch.attributes = attributes;
+    Ok(())
+}
+
+#[inline]
+fn put_double(buf: &mut Vec<u8>, field: u32, value: f64) {
+    put_key(buf, field, FIXED64);
+    buf.extend_from_slice(&value.to_bits().to_le_bytes());
+}
+
+/// Adds an attribute; a repeated key keeps its last value in its first
+/// place.
+fn push<'a>(attributes: &mut Vec<(&'a str, Value<'a>)>, key: &'a str, value: Value<'a>) {
+    match attributes.iter().position(|(k, _)| *k == key) {
+        Some(at) => attributes[at] = (key, value),
+        None => attributes.push((key, value)),
+    }
+}
+
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
+#[inline]
+fn put_key(buf: &mut Vec<u8>, field: u32, wire_type: u8) {
+    put_varint(buf, u64::from(field) << 3 | u64::from(wire_type));
+}
+
+/// A varint field, left out at its default (zero), as proto3 does.
+#[inline]
+fn put_varint_field(buf: &mut Vec<u8>, field: u32, value: u64) {
+    if value != 0 {
+        put_varint_field_always(buf, field, value);
+    }
+}
+
+#[inline]
+fn put_varint_field_always(buf: &mut Vec<u8>, field: u32, value: u64) {
+    put_key(buf, field, VARINT);
+    put_varint(buf, value);
+}
+
+/// A length-delimited field, left out when empty, as proto3 does.
+#[inline]
+fn put_bytes(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        put_bytes_always(buf, field, bytes);
+    }
+}
+
+/// A length-delimited field even when empty (a message, or a value of a
+/// `oneof`, whose presence matters).
+#[inline]
+fn put_bytes_always(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_key(buf, field, LENGTH_DELIMITED);
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+#[inline]
+fn put_str(buf: &mut Vec<u8>, field: u32, text: &str) {
+    put_bytes(buf, field, text.as_bytes());
+}
+
+#[inline]
+fn put_str_always(buf: &mut Vec<u8>, field: u32, text: &str) {
+    put_bytes_always(buf, field, text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests;

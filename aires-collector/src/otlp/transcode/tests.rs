@@ -1,0 +1,354 @@
+//! The one-pass transcoder against the reference translation over prost's
+//! structs: the same events for any request (ids aside, which are fresh).
+
+use aires_proto::v1 as proto;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    any_value::Value as V, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use proptest::prelude::*;
+use prost::Message as _;
+
+use super::transcode;
+use crate::otlp::translate::translate;
+
+/// Keys that fill columns, and ordinary ones, some repeated.
+const KEYS: &[&str] = &[
+    "service.name",
+    "deployment.environment.name",
+    "deployment.environment",
+    "telemetry.sdk.language",
+    "telemetry.sdk.version",
+    "session.id",
+    "exception.type",
+    "exception.message",
+    "exception.stacktrace",
+    "code.file.path",
+    "code.filepath",
+    "code.line.number",
+    "code.lineno",
+    "code.function.name",
+    "code.namespace",
+    "http.request.method",
+    "http.method",
+    "http.route",
+    "url.path",
+    "http.response.status_code",
+    "http.status_code",
+    "user_agent.original",
+    "client.address",
+    "server.address",
+    "url.scheme",
+    "http.request.body.size",
+    "http.response.body.size",
+    "http.duration_ms",
+    "http.server.request.duration",
+    "severity_text",
+    "event.name",
+    "a",
+    "b",
+    "user.id",
+    "ü",
+];
+
+const TEXTS: &[&str] = &["", "200", "-1", "12.5", "abc", "GET", "ünï", "99999", "NaN"];
+
+fn scalar() -> impl Strategy<Value = Option<V>> {
+    prop_oneof![
+        Just(None),
+        prop::sample::select(TEXTS).prop_map(|s| Some(V::StringValue(s.into()))),
+        any::<bool>().prop_map(|b| Some(V::BoolValue(b))),
+        prop_oneof![Just(0i64), Just(-5), Just(404), Just(70_000), any::<i64>()]
+            .prop_map(|i| Some(V::IntValue(i))),
+        prop_oneof![
+            Just(0.0f64),
+            Just(1.5),
+            Just(-2.0),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            any::<f64>()
+        ]
+        .prop_map(|d| Some(V::DoubleValue(d))),
+        prop::collection::vec(any::<u8>(), 0..6).prop_map(|b| Some(V::BytesValue(b))),
+    ]
+}
+
+fn any_value() -> impl Strategy<Value = AnyValue> {
+    scalar()
+        .prop_map(|value| AnyValue { value })
+        .prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|values| AnyValue {
+                    value: Some(V::ArrayValue(ArrayValue { values }))
+                }),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..3).prop_map(|kvs| {
+                    AnyValue {
+                        value: Some(V::KvlistValue(KeyValueList {
+                            values: kvs
+                                .into_iter()
+                                .map(|(k, v)| KeyValue {
+                                    key: k.into(),
+                                    value: Some(v),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        })),
+                    }
+                }),
+            ]
+        })
+}
+
+fn key_value() -> impl Strategy<Value = KeyValue> {
+    (
+        prop::sample::select(KEYS),
+        prop::option::weighted(0.9, any_value()),
+    )
+        .prop_map(|(key, value)| KeyValue {
+            key: key.into(),
+            value,
+            ..Default::default()
+        })
+}
+
+fn record() -> impl Strategy<Value = LogRecord> {
+    (
+        (
+            prop_oneof![Just(0u64), any::<u64>()],
+            prop_oneof![Just(0u64), any::<u64>()],
+        ),
+        (
+            -2i32..30,
+            prop::sample::select(&["", "W", "WARNING", "error", "Info", "crit"][..]),
+        ),
+        prop::option::of(any_value()),
+        prop::collection::vec(key_value(), 0..8),
+        prop::sample::select(&[0usize, 5, 8, 16][..]),
+        prop::sample::select(&[0usize, 3, 8, 16][..]),
+        prop::sample::select(&["", "payment.failed"][..]),
+    )
+        .prop_map(
+            |((time, observed), (number, text), body, attributes, trace, span, name)| LogRecord {
+                time_unix_nano: time,
+                observed_time_unix_nano: observed,
+                severity_number: number,
+                severity_text: text.into(),
+                body,
+                attributes,
+                trace_id: vec![0xab; trace],
+                span_id: vec![0xcd; span],
+                event_name: name.into(),
+                flags: 1,
+                dropped_attributes_count: 2,
+            },
+        )
+}
+
+fn request() -> impl Strategy<Value = ExportLogsServiceRequest> {
+    let scope = (
+        prop::sample::select(&["", "shop.pay", "ü"][..]),
+        prop::collection::vec(key_value(), 0..3),
+        prop::collection::vec(record(), 0..4),
+    )
+        .prop_map(|(name, attributes, log_records)| ScopeLogs {
+            scope: Some(InstrumentationScope {
+                name: name.into(),
+                version: "1.0".into(),
+                attributes,
+                ..Default::default()
+            }),
+            log_records,
+            schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
+        });
+    let resource = (
+        prop::option::of(prop::collection::vec(key_value(), 0..6)),
+        prop::collection::vec(scope, 0..3),
+    )
+        .prop_map(|(attributes, scope_logs)| ResourceLogs {
+            resource: attributes.map(|attributes| Resource {
+                attributes,
+                ..Default::default()
+            }),
+            scope_logs,
+            schema_url: String::new(),
+        });
+    prop::collection::vec(resource, 0..3)
+        .prop_map(|resource_logs| ExportLogsServiceRequest { resource_logs })
+}
+
+/// A batch as prost reads it, with the fresh ids zeroed, re-encoded (so
+/// that NaN compares by its bits).
+fn canonical(mut batch: proto::EventBatch) -> Vec<u8> {
+    batch.batch_id = Default::default();
+    for event in &mut batch.events {
+        assert_eq!(event.id.len(), 16, "every event has an id");
+        event.id = Default::default();
+    }
+    batch.encode_to_vec()
+}
+
+fn check(request: &ExportLogsServiceRequest) {
+    let expected: Vec<Vec<u8>> = translate(request, 42)
+        .into_iter()
+        .filter(|b| !b.events.is_empty())
+        .map(canonical)
+        .collect();
+    let fast = transcode(&request.encode_to_vec(), 42).expect("a valid request transcodes");
+    let records: Vec<usize> = fast.iter().map(|b| b.records).collect();
+    let got: Vec<Vec<u8>> = fast
+        .into_iter()
+        .map(|b| {
+            canonical(proto::EventBatch::decode(b.encoded.as_slice()).expect("valid aires.v1"))
+        })
+        .collect();
+    if got != expected {
+        let show = |batches: &[Vec<u8>]| -> Vec<proto::EventBatch> {
+            batches
+                .iter()
+                .map(|b| proto::EventBatch::decode(b.as_slice()).unwrap())
+                .collect()
+        };
+        panic!(
+            "transcoded:\n{:#?}\nreference:\n{:#?}",
+            show(&got),
+            show(&expected)
+        );
+    }
+    let expected_records: Vec<usize> = translate(request, 42)
+        .iter()
+        .map(|b| b.events.len())
+        .filter(|&n| n > 0)
+        .collect();
+    assert_eq!(records, expected_records);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_transcoder_gives_the_reference_translation(request in request()) {
+        check(&request);
+    }
+}
+
+#[test]
+fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
+    assert!(transcode(&[], 1).unwrap().is_empty());
+    assert!(
+        transcode(b"\x0a\xff\xff\xff", 1).is_err(),
+        "a length past the end"
+    );
+    let bad_utf8 = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    severity_text: "MARK".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let mut bytes = bad_utf8.encode_to_vec();
+    let at = bytes.windows(4).position(|w| w == b"MARK").unwrap();
+    bytes[at] = 0xff;
+    assert!(transcode(&bytes, 1).is_err(), "text that is not UTF-8");
+}
+
+#[test]
+fn an_event_longer_than_its_length_room_is_moved_along_and_still_reads() {
+    let long = "x".repeat(3 << 20);
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    LogRecord {
+                        body: Some(AnyValue {
+                            value: Some(V::StringValue(long.clone())),
+                        }),
+                        ..Default::default()
+                    },
+                    LogRecord::default(),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    check(&request);
+    let batch = &transcode(&request.encode_to_vec(), 1).unwrap()[0];
+    let decoded = proto::EventBatch::decode(batch.encoded.as_slice()).unwrap();
+    assert_eq!(decoded.events[0].message.len(), long.len());
+    assert_eq!(decoded.events.len(), 2);
+}
+
+#[test]
+fn lengths_are_padded_varints_that_every_reader_accepts() {
+    for len in [0usize, 1, 127, 128, 16_383, 16_384, (1 << 21) - 1] {
+        let mut buf = vec![0xaa; 3];
+        let start = buf.len();
+        buf.extend(std::iter::repeat_n(7u8, len));
+        super::set_length(&mut buf, start);
+        let mut at = &buf[..];
+        // Ours, as the collector's decoder reads it, and prost's.
+        assert_eq!(crate::decode::wire::varint(&mut at).unwrap(), len as u64);
+        assert_eq!(at.len(), len);
+        let mut at = &buf[..];
+        assert_eq!(prost::encoding::decode_varint(&mut at).unwrap(), len as u64);
+    }
+}
+
+#[test]
+fn every_name_that_fills_a_column_passes_the_quick_check() {
+    use crate::otlp::mapping::key;
+    let mut names = vec![
+        key::SESSION,
+        key::EXCEPTION_TYPE,
+        key::EXCEPTION_MESSAGE,
+        key::EXCEPTION_STACKTRACE,
+        key::CODE_NAMESPACE,
+        key::HTTP_ROUTE,
+        key::HTTP_DURATION_MS,
+        key::HTTP_DURATION_S,
+    ];
+    for group in [
+        key::CODE_FILE,
+        key::CODE_LINE,
+        key::CODE_FUNCTION,
+        key::HTTP_METHOD,
+        key::HTTP_PATH,
+        key::HTTP_STATUS,
+        key::HTTP_USER_AGENT,
+        key::HTTP_CLIENT_IP,
+        key::HTTP_HOST,
+        key::HTTP_SCHEME,
+        key::HTTP_REQUEST_BYTES,
+        key::HTTP_RESPONSE_BYTES,
+    ] {
+        names.extend(group);
+    }
+    for name in names {
+        let mut columns = super::Columns::default();
+        assert!(
+            columns.take(name, super::Value::Str("7")),
+            "{name} fills a column"
+        );
+    }
+}
+
+#[test]
+fn ids_are_distinct_version_7_uuids_within_and_across_requests() {
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let mut ids = super::Ids::new();
+        for _ in 0..10_000 {
+            let id = uuid::Uuid::from_bytes(ids.next());
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            assert!(seen.insert(id), "{id} repeated");
+        }
+    }
+}
