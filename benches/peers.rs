@@ -58,6 +58,39 @@ pub fn tracing_info(i: u64) {
     )
 }
 
+/// The bridge benches' event: a static message and five fields (an
+/// integer, a float, two strings and a bool), as `tracing` users write it.
+#[inline(always)]
+pub fn tracing_info_5(i: u64) {
+    tracing::info!(
+        order_id = black_box(i),
+        amount = black_box(9.99),
+        currency = "EUR",
+        customer = "ada",
+        paid = true,
+        "order placed"
+    )
+}
+
+/// The same event through Aires' own macro.
+#[inline(always)]
+pub fn aires_info_5(i: u64) {
+    aires::info!(
+        "order placed",
+        order_id = black_box(i),
+        amount = black_box(9.99),
+        currency = "EUR",
+        customer = "ada",
+        paid = true
+    )
+}
+
+/// `tracing` into Aires: the Aires layer on a registry, the global
+/// pipeline as [`init_aires`] starts it.
+pub fn tracing_aires() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(aires::tracing::layer())
+}
+
 /// The same call at a level the set-up filters out.
 #[inline(always)]
 pub fn tracing_debug(i: u64) {

@@ -374,6 +374,14 @@ impl EventBuilder {
         self.event.call_site = Some(CallSiteRef::Static(call_site));
     }
 
+    /// Replaces the message, in place: for bridges that find the message
+    /// among the fields, in the same pass as the rest.
+    #[doc(hidden)]
+    #[inline]
+    pub fn set_message(&mut self, message: impl Into<Str>) {
+        self.event.message = message.into();
+    }
+
     /// Overrides the timestamp (nanoseconds since the Unix epoch), for
     /// events replayed from elsewhere. The id keeps its creation time.
     pub fn timestamp_unix_nanos(mut self, nanos: u64) -> Self {

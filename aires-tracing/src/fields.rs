@@ -26,6 +26,12 @@ impl FieldValue<'_> {
     /// The typed Aires value: integers keep their signedness, integers
     /// beyond 64 bits become their decimal text, `?x` / `%x` their text.
     pub(crate) fn to_value(self) -> Value {
+        self.to_value_at(usize::MAX)
+    }
+
+    /// [`FieldValue::to_value`] for the `position`-th field of an event
+    /// (where its text is looked up first).
+    pub(crate) fn to_value_at(self, position: usize) -> Value {
         match self {
             FieldValue::I64(v) => Value::I64(v),
             FieldValue::U64(v) => Value::U64(v),
@@ -40,8 +46,8 @@ impl FieldValue<'_> {
             },
             FieldValue::F64(v) => Value::F64(v),
             FieldValue::Bool(v) => Value::Bool(v),
-            FieldValue::Str(v) => Value::Str(Cow::Owned(v.to_owned())),
-            FieldValue::Debug(v) => Value::Str(Cow::Owned(debug_text(v))),
+            FieldValue::Str(v) => Value::Str(texts::value(position, v)),
+            FieldValue::Debug(v) => Value::Str(texts::debug(position, v, false)),
         }
     }
 
@@ -82,6 +88,75 @@ impl FieldValue<'_> {
 
 /// The `Debug` text of a value (a `%x` field's `Display` text). An error
 /// from the value's formatting keeps what was written before it.
+/// Text of events, interned per thread: a `tracing` event's message and
+/// its string fields reach a layer as borrowed text (`tracing` erases the
+/// `'static` of a literal), and would otherwise be copied into every event.
+/// The same message and the same short values come back event after event,
+/// so each is copied once, into a bounded process-wide table
+/// (`aires_core`'s interner, as the language bindings use), and then shared.
+pub(crate) mod texts {
+    use std::cell::RefCell;
+    use std::fmt::{self, Write as _};
+
+    use aires_core::sdk::intern::Interner;
+    use aires_core::Str;
+
+    struct Texts {
+        messages: Interner,
+        values: Interner,
+        /// Where `Debug` text is written before it is looked up.
+        buf: String,
+    }
+
+    thread_local! {
+        static TEXTS: RefCell<Texts> = RefCell::new(Texts {
+            messages: Interner::messages(),
+            values: Interner::values(),
+            buf: String::new(),
+        });
+    }
+
+    /// Runs `f` with this thread's texts, or `None` if they are in use
+    /// (a `Debug` impl that logs while it is being formatted) or gone.
+    fn with<R>(f: impl FnOnce(&mut Texts) -> R) -> Option<R> {
+        TEXTS
+            .try_with(|texts| texts.try_borrow_mut().ok().map(|mut t| f(&mut t)))
+            .ok()
+            .flatten()
+    }
+
+    // Look-ups go by the field's position in its call site first: the
+    // events of one call site repeat their texts in the same places, so
+    // that usually costs one comparison and no hashing.
+
+    /// A string field's value, the `position`-th field of its event.
+    #[inline]
+    pub(crate) fn value(position: usize, text: &str) -> Str {
+        with(|t| t.values.at(position, text)).unwrap_or_else(|| text.to_owned().into())
+    }
+
+    /// A message given as text.
+    #[inline]
+    pub(crate) fn message(text: &str) -> Str {
+        with(|t| t.messages.at(0, text)).unwrap_or_else(|| text.to_owned().into())
+    }
+
+    /// The `Debug` text of a field (`?x`, `%x`, or the message's format
+    /// arguments), interned as a message or a value.
+    pub(crate) fn debug(position: usize, value: &dyn fmt::Debug, is_message: bool) -> Str {
+        with(|t| {
+            t.buf.clear();
+            let _ = write!(t.buf, "{value:?}");
+            if is_message {
+                t.messages.at(0, &t.buf)
+            } else {
+                t.values.at(position, &t.buf)
+            }
+        })
+        .unwrap_or_else(|| super::debug_text(value).into())
+    }
+}
+
 pub(crate) fn debug_text(value: &dyn fmt::Debug) -> String {
     let mut text = String::new();
     let _ = write!(text, "{value:?}");
@@ -153,6 +228,19 @@ impl Reserved {
     #[inline]
     pub(crate) fn of(name: &str) -> Option<Reserved> {
         use HttpPart::*;
+        // Most names are passed over on their first byte and length, or a
+        // prefix, before the full comparison.
+        let candidate = match name.as_bytes().first() {
+            Some(b't') => name.len() == 8,
+            Some(b's') => matches!(name.len(), 7 | 10 | 14),
+            Some(b'h') => name.starts_with("http."),
+            Some(b'u') => name.starts_with("url.") || name.len() == 19,
+            Some(b'c') => name.len() == 14,
+            _ => false,
+        };
+        if !candidate {
+            return None;
+        }
         Some(match name {
             "trace_id" => Reserved::TraceId,
             "span_id" => Reserved::SpanId,
@@ -232,36 +320,8 @@ fn set_http_part(http: &mut HttpInfo, part: HttpPart, value: FieldValue<'_>) -> 
     }
 }
 
-/// Finds an event's message: the first pass over its fields, before the
-/// event takes its queue slot (the message starts the event). Every other
-/// field is passed over without being formatted.
-#[derive(Default)]
-pub(crate) struct MessageVisitor {
-    pub(crate) message: Option<String>,
-}
-
-impl Visit for MessageVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        if field.name() == "message" {
-            self.message = Some(value.to_string());
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.message = Some(debug_text(value));
-        }
-    }
-}
-
-/// Writes an event's fields (all but the message) into its builder, in the
-/// queue slot: typed attributes, the reserved names' columns, the error.
+/// Writes an event's fields into its builder, in the queue slot: the
+/// message, typed attributes, the reserved names' columns, the error.
 pub(crate) struct EventVisitor<'b> {
     pub(crate) builder: &'b mut EventBuilder,
     /// Skip `log.*`: the fields `tracing-log` carries a log record's
@@ -271,6 +331,8 @@ pub(crate) struct EventVisitor<'b> {
     pub(crate) has_error: bool,
     pub(crate) trace_id: Option<TraceId>,
     pub(crate) span_id: Option<SpanId>,
+    /// Text values seen so far: their positions, for the look-up.
+    texts: usize,
 }
 
 impl<'b> EventVisitor<'b> {
@@ -282,13 +344,25 @@ impl<'b> EventVisitor<'b> {
             has_error: false,
             trace_id: None,
             span_id: None,
+            texts: 0,
         }
     }
 
     #[inline]
     fn field(&mut self, field: &Field, value: FieldValue<'_>) {
         let name = field.name();
-        if name == "message" || (self.skip_log_fields && name.starts_with("log.")) {
+        if name == "message" {
+            self.builder.set_message(match value {
+                FieldValue::Str(text) => texts::message(text),
+                FieldValue::Debug(args) => texts::debug(0, args, true),
+                other => match other.to_value() {
+                    Value::Str(text) => text,
+                    value => value.to_string().into(),
+                },
+            });
+            return;
+        }
+        if self.skip_log_fields && name.starts_with("log.") {
             return;
         }
         if let Some(reserved) = Reserved::of(name) {
@@ -297,7 +371,14 @@ impl<'b> EventVisitor<'b> {
             }
         }
         // Field names are `'static`: the key is borrowed, not copied.
-        self.builder.push_attr(name, value.to_value());
+        let value = match value {
+            FieldValue::Str(_) | FieldValue::Debug(_) => {
+                self.texts += 1;
+                value.to_value_at(self.texts - 1)
+            }
+            other => other.to_value(),
+        };
+        self.builder.push_attr(name, value);
     }
 
     /// Fills the column of `reserved`; false when the value does not fit
@@ -364,6 +445,7 @@ impl Visit for EventVisitor<'_> {
     /// a second one is kept as its text.
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         if field.name() == "message" {
+            self.builder.set_message(value.to_string());
             return;
         }
         if self.has_error {
@@ -533,5 +615,44 @@ mod tests {
         ));
         assert_eq!(http.status, 201);
         assert_eq!(http.duration, Duration::from_micros(1500));
+    }
+}
+
+#[cfg(test)]
+mod reserved_tests {
+    use super::Reserved;
+
+    #[test]
+    fn the_quick_check_lets_every_reserved_name_through() {
+        for name in [
+            "trace_id",
+            "span_id",
+            "session_id",
+            "http.method",
+            "http.request.method",
+            "http.route",
+            "http.path",
+            "url.path",
+            "http.status_code",
+            "http.response.status_code",
+            "http.duration_ms",
+            "http.user_agent",
+            "user_agent.original",
+            "http.client_ip",
+            "client.address",
+            "http.host",
+            "server.address",
+            "http.scheme",
+            "url.scheme",
+            "http.request.body.size",
+            "http.response.body.size",
+        ] {
+            assert!(Reserved::of(name).is_some(), "{name}");
+        }
+        for name in [
+            "order_id", "customer", "currency", "trace", "span", "http", "client",
+        ] {
+            assert!(Reserved::of(name).is_none(), "{name}");
+        }
     }
 }

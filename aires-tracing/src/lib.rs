@@ -110,14 +110,14 @@ mod ids;
 
 use std::borrow::Cow;
 
-use aires_core::{CallSite, EventBuilder, Level, SpanId, Str, TraceId, Value};
+use aires_core::{CallSite, EventBuilder, Level, SpanId, TraceId, Value};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::fields::{EventVisitor, MessageVisitor, SpanFieldVisitor};
+use crate::fields::{EventVisitor, SpanFieldVisitor};
 
 /// The layer: records `tracing` events as Aires events. Made by [`layer`].
 ///
@@ -265,9 +265,6 @@ where
             Some(metadata) => Origin::Log(metadata),
             None => Origin::Tracing(event.metadata()),
         };
-        let mut message = MessageVisitor::default();
-        event.record(&mut message);
-        let message: Str = message.message.map_or(Cow::Borrowed(""), Cow::Owned);
 
         let leaf = ctx.event_span(event);
         let (mut trace_id, mut span_id) = leaf
@@ -285,7 +282,9 @@ where
             (trace_id, span_id) = (Some(otel_trace), Some(otel_span));
         }
 
-        aires_core::__private::dispatch_with(level, message, |builder| {
+        // The message is among the fields: the visitor sets it, in the one
+        // pass over them.
+        aires_core::__private::dispatch_with(level, "", |builder| {
             let mut pushed_before = false;
             match &origin {
                 Origin::Tracing(metadata) => {

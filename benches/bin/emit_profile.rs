@@ -6,6 +6,10 @@
 //! per event.
 //!
 //!     emit-profile <aires|tracing-json|tracing-opentelemetry|log> <events>
+//!
+//! The bridge set-ups emit the five-field event instead (`peers::tracing_info_5`):
+//! `aires-5` (Aires' own macro), `tracing-aires` (the Aires layer),
+//! `tracing-opentelemetry-5`, `tracing-json-5`.
 
 use std::time::Duration;
 
@@ -72,6 +76,39 @@ fn main() {
                 })
             });
             provider.shutdown().expect("shutdown");
+        }
+        "aires-5" => {
+            let guard = peers::init_aires();
+            run(events, peers::aires_info_5, || {
+                aires::flush(Duration::from_secs(60)).expect("flush")
+            });
+            assert_eq!(aires::metrics().events_dropped(), 0);
+            guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+        }
+        "tracing-aires" => {
+            let guard = peers::init_aires();
+            tracing::subscriber::with_default(peers::tracing_aires(), || {
+                run(events, peers::tracing_info_5, || {
+                    aires::flush(Duration::from_secs(60)).expect("flush")
+                })
+            });
+            assert_eq!(aires::metrics().events_dropped(), 0);
+            guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+        }
+        "tracing-opentelemetry-5" => {
+            let (subscriber, provider) = peers::tracing_opentelemetry();
+            tracing::subscriber::with_default(subscriber, || {
+                run(events, peers::tracing_info_5, || {
+                    provider.force_flush().expect("force_flush")
+                })
+            });
+            provider.shutdown().expect("shutdown");
+        }
+        "tracing-json-5" => {
+            let (subscriber, _writer) = peers::tracing_json();
+            tracing::subscriber::with_default(subscriber, || {
+                run(events, peers::tracing_info_5, || {})
+            });
         }
         "log" => {
             peers::install_env_logger();

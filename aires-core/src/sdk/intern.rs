@@ -74,6 +74,11 @@ pub static KEYS: InternTable = InternTable::new(64, 4096);
 /// Messages: up to 4,096 of up to 128 bytes.
 pub static MESSAGES: InternTable = InternTable::new(128, 4096);
 
+/// Short string values that repeat (currencies, states, names): the
+/// `tracing` bridge interns them, since `tracing` hands a string field over
+/// as a borrowed `&str` even when it is a literal.
+pub static VALUES: InternTable = InternTable::new(32, 4096);
+
 /// How many positions [`Interner::at`] remembers.
 const POSITIONS: usize = 32;
 
@@ -103,6 +108,11 @@ impl Interner {
     /// An interner of messages ([`MESSAGES`]).
     pub fn messages() -> Self {
         Interner::of(&MESSAGES)
+    }
+
+    /// An interner of short string values ([`VALUES`]).
+    pub fn values() -> Self {
+        Interner::of(&VALUES)
     }
 
     /// A view of `table`.
