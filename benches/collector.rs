@@ -28,12 +28,7 @@ fn encoded_batch() -> EncodedBatch {
     let mut buf = BytesMut::new();
     let id = Uuid7::now();
     encoder.encode(id, &events, &mut buf);
-    EncodedBatch {
-        attempt: 1,
-        id,
-        event_count: BATCH,
-        payload: buf.freeze(),
-    }
+    EncodedBatch::new(id, buf.freeze(), BATCH)
 }
 
 fn decode_transform(c: &mut Criterion) {

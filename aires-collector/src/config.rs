@@ -667,8 +667,12 @@ mod tests {
             let start = help
                 .find(&format!("      {flag}"))
                 .unwrap_or_else(|| panic!("{flag} missing from --help"));
-            let end = help[start + 1..]
-                .find("\n  -")
+            // A flag's line starts `  -x, --` or, long only, `      --`.
+            let rest = &help[start + 1..];
+            let end = ["\n  -", "\n      --"]
+                .iter()
+                .filter_map(|next| rest.find(next))
+                .min()
                 .map_or(help.len(), |i| start + 1 + i);
             let paragraph = &help[start..end];
             let text = arg

@@ -238,6 +238,26 @@ fn made_up_id(unix_nanos: i64, digest: &Digest, index: usize) -> [u8; 16] {
 }
 
 #[cfg(test)]
+mod severity_tests {
+    /// The names are the wire format's: checked against the enum prost
+    /// generates from `event.proto`.
+    #[test]
+    fn each_severity_number_has_the_name_of_the_proto() {
+        use aires_proto::v1::Severity;
+        for number in 1..=6 {
+            let severity = Severity::try_from(number as i32).expect("in event.proto");
+            let proto_name = severity.as_str_name().strip_prefix("SEVERITY_").unwrap();
+            assert_eq!(
+                super::severity_name(number).unwrap(),
+                proto_name.to_ascii_lowercase()
+            );
+        }
+        assert!(Severity::try_from(7).is_err(), "no seventh level to map");
+        assert!(super::severity_name(0).is_err() && super::severity_name(7).is_err());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -86,12 +86,11 @@ async fn tls_with_a_custom_ca() {
 
 fn encoded(batch: aires_proto::v1::EventBatch) -> aires_core::transport::EncodedBatch {
     use prost::Message;
-    aires_core::transport::EncodedBatch {
-        attempt: 1,
-        id: aires_core::Uuid7::from_bytes(batch.batch_id.as_ref().try_into().unwrap()),
-        event_count: batch.events.len(),
-        payload: batch.encode_to_vec().into(),
-    }
+    aires_core::transport::EncodedBatch::new(
+        aires_core::Uuid7::from_bytes(batch.batch_id.as_ref().try_into().unwrap()),
+        batch.encode_to_vec(),
+        batch.events.len(),
+    )
 }
 
 /// A CA and a server certificate for `localhost` signed by it, made fresh

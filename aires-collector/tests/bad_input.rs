@@ -232,12 +232,7 @@ async fn the_transport_reports_rejected_events_in_its_receipt() {
         let mut mixed = batch(3);
         mixed.events[2].span_id = vec![1].into();
         let id = aires_core::Uuid7::from_bytes(mixed.batch_id.as_ref().try_into().unwrap());
-        let encoded = aires_core::transport::EncodedBatch {
-            attempt: 1,
-            id,
-            event_count: 3,
-            payload: mixed.encode_to_vec().into(),
-        };
+        let encoded = aires_core::transport::EncodedBatch::new(id, mixed.encode_to_vec(), 3);
         let receipt = transport.send(encoded).await.unwrap();
         assert_eq!(receipt.rejected, 1, "{mode:?}");
         let reason = receipt.reason.unwrap();

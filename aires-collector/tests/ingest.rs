@@ -193,12 +193,11 @@ async fn a_call_past_its_deadline_fails_as_retryable() {
     .unwrap();
     use prost::Message;
     let raw = batch(3);
-    let encoded = aires_core::transport::EncodedBatch {
-        attempt: 1,
-        id: aires_core::Uuid7::from_bytes(raw.batch_id.as_ref().try_into().unwrap()),
-        event_count: 3,
-        payload: raw.encode_to_vec().into(),
-    };
+    let encoded = aires_core::transport::EncodedBatch::new(
+        aires_core::Uuid7::from_bytes(raw.batch_id.as_ref().try_into().unwrap()),
+        raw.encode_to_vec(),
+        3,
+    );
     let error = transport.send(encoded).await.unwrap_err();
     assert!(error.is_retryable(), "{error}");
     assert!(

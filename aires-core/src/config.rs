@@ -171,10 +171,14 @@ impl fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("max_in_flight", &self.max_in_flight)
             .field("send_timeout", &self.send_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("limits", &self.limits)
             .field("spool", &self.spool)
-            .field("transport", &self.transport.as_ref().map(|_| "..."))
-            .finish_non_exhaustive()
+            .field("drop_report_interval", &self.drop_report_interval)
+            .field("env_overrides", &self.env_overrides)
+            .field("diagnostics", &self.diagnostics.as_ref().map(|_| "custom"))
+            .field("transport", &self.transport.as_ref().map(|_| "custom"))
+            .finish()
     }
 }
 

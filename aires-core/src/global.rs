@@ -67,6 +67,7 @@ pub fn init_with_encoder(
     GENERATION.fetch_add(1, Ordering::Release);
     Ok(Guard {
         timeout: pipeline.shutdown_timeout(),
+        pipeline,
     })
 }
 
@@ -90,12 +91,16 @@ pub fn init_with_encoder(
 #[must_use = "dropping the guard shuts Aires down at once"]
 pub struct Guard {
     timeout: Duration,
+    /// The pipeline this guard's `init` started: a guard kept past a
+    /// `shutdown` and a new `init` does not stop the new pipeline.
+    pipeline: Pipeline,
 }
 
 impl Guard {
-    /// Shuts down now with `timeout`, reporting whether it completed.
+    /// Shuts down now with `timeout`, reporting whether it completed. A
+    /// no-op if this guard's pipeline was shut down already.
     pub fn shutdown(self, timeout: Duration) -> Result<(), ShutdownError> {
-        let result = shutdown(timeout);
+        let result = shutdown_where(timeout, |current| current.same_as(&self.pipeline));
         std::mem::forget(self);
         result
     }
@@ -103,7 +108,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Err(error) = shutdown(self.timeout) {
+        let pipeline = &self.pipeline;
+        if let Err(error) = shutdown_where(self.timeout, |current| current.same_as(pipeline)) {
             eprintln!("aires: {error}");
         }
     }
@@ -157,7 +163,21 @@ pub fn flush(timeout: Duration) -> Result<(), FlushError> {
 /// stops. Later events are counted as dropped. A no-op when not running;
 /// `init` may be called again afterwards.
 pub fn shutdown(timeout: Duration) -> Result<(), ShutdownError> {
-    let pipeline = CURRENT.lock().take();
+    shutdown_where(timeout, |_| true)
+}
+
+/// Shuts the global pipeline down if `is_it` says it is the one to stop.
+fn shutdown_where(
+    timeout: Duration,
+    is_it: impl FnOnce(&Pipeline) -> bool,
+) -> Result<(), ShutdownError> {
+    let pipeline = {
+        let mut current = CURRENT.lock();
+        if !current.as_ref().is_some_and(is_it) {
+            return Ok(());
+        }
+        current.take()
+    };
     GENERATION.fetch_add(1, Ordering::Release);
     // Later macro calls take their disabled branch and are counted there.
     level::clear_global_filter();

@@ -280,6 +280,21 @@ fn global_filter_state() -> Option<LevelFilter> {
 mod tests {
     use super::*;
 
+    /// The numbers are the wire format's: checked against the enum prost
+    /// generates from `event.proto`, by name.
+    #[test]
+    fn each_level_is_its_severity_of_the_proto() {
+        use aires_proto::v1::Severity;
+        for level in Level::ALL {
+            let expected = Severity::from_str_name(&format!(
+                "SEVERITY_{}",
+                level.as_str().to_ascii_uppercase()
+            ))
+            .unwrap_or_else(|| panic!("{level} is in event.proto"));
+            assert_eq!(level.as_proto(), expected as i32, "{level}");
+        }
+    }
+
     #[test]
     fn levels_order_by_severity() {
         assert!(Level::Trace < Level::Debug);

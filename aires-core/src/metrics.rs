@@ -165,9 +165,11 @@ pub struct Metrics {
 
 impl Metrics {
     /// Every counter by its name (snake case), `events_dropped` (the sum)
-    /// included: what the bindings' `metrics()` return, in their own case.
-    pub fn named(&self) -> [(&'static str, u64); 21] {
-        [
+    /// included: what the bindings' `metrics()` return, in their own case,
+    /// and what an exporter of these metrics iterates. A list, so that a new
+    /// counter does not change the type.
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        vec![
             ("events_enqueued", self.events_enqueued),
             ("events_sent", self.events_sent),
             ("events_dropped", self.events_dropped()),

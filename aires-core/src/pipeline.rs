@@ -195,6 +195,11 @@ impl Pipeline {
         })
     }
 
+    /// Whether `other` is a handle on this same pipeline.
+    pub(crate) fn same_as(&self, other: &Pipeline) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Whether this pipeline records events at `level`.
     #[inline]
     pub fn enabled(&self, level: Level) -> bool {

@@ -1,15 +1,4 @@
 //! Options of the gRPC transport, with `AIRES_*` environment overrides.
-//!
-//! | option | default | environment |
-//! |---|---|---|
-//! | `endpoint` | (required) | `AIRES_ENDPOINT` |
-//! | `mode` | unary | `AIRES_GRPC_MODE` (`unary`, `stream`) |
-//! | `api_key` | none | `AIRES_API_KEY` |
-//! | `compression` | none | `AIRES_COMPRESSION` (`none`, `gzip`, `zstd`) |
-//! | `timeout` | 10 s | `AIRES_GRPC_TIMEOUT_MS` |
-//! | `connect_timeout` | 5 s | |
-//! | `tls_ca_pem` | system roots for `https://` | `AIRES_TLS_CA` (a PEM file) |
-//! | `tls_domain` | the endpoint's host | `AIRES_TLS_DOMAIN` |
 
 use std::time::Duration;
 
@@ -39,7 +28,20 @@ pub enum Compression {
 
 /// Everything the transport needs: start from [`GrpcConfig::new`] and
 /// chain the setters. The fields are private, so options can be added
-/// without breaking callers.
+/// without breaking callers. [`GrpcConfig::apply_env`] applies the
+/// `AIRES_*` variables (the `aires` facade's `init` does, for the transport
+/// it builds from `Config::endpoint`):
+///
+/// | option | default | environment |
+/// |---|---|---|
+/// | `endpoint` | (required) | `AIRES_ENDPOINT` |
+/// | `mode` | unary | `AIRES_GRPC_MODE` (`unary`, `stream`) |
+/// | `api_key` | none | `AIRES_API_KEY` |
+/// | `compression` | none | `AIRES_COMPRESSION` (`none`, `gzip`, `zstd`) |
+/// | `timeout` | 10 s | `AIRES_GRPC_TIMEOUT_MS` |
+/// | `connect_timeout` | 5 s | |
+/// | `tls_ca_pem` | system roots for `https://` | `AIRES_TLS_CA` (a PEM file) |
+/// | `tls_domain` | the endpoint's host | `AIRES_TLS_DOMAIN` |
 ///
 /// ```
 /// use std::time::Duration;

@@ -206,12 +206,12 @@ pub(crate) fn with_attempt(batch: &EncodedBatch) -> bytes::Bytes {
 
 /// The receipt for a stored batch, naming one rejection reason.
 fn receipt(rejected: u32, rejections: &[proto::Rejection]) -> Receipt {
-    Receipt {
-        rejected: u64::from(rejected),
-        reason: rejections
+    Receipt::with_rejections(
+        u64::from(rejected),
+        rejections
             .first()
             .map(|r| format!("event {}: {}", r.index, r.reason)),
-    }
+    )
 }
 
 #[cfg(test)]
@@ -226,12 +226,7 @@ mod tests {
             service: "checkout".into(),
             ..Default::default()
         };
-        let mut batch = EncodedBatch {
-            id: aires_core::Uuid7::now(),
-            event_count: 0,
-            attempt: 1,
-            payload: original.encode_to_vec().into(),
-        };
+        let mut batch = EncodedBatch::new(aires_core::Uuid7::now(), original.encode_to_vec(), 0);
         assert_eq!(
             with_attempt(&batch),
             batch.payload,

@@ -10,12 +10,7 @@ use aires_transport_grpc::{GrpcConfig, GrpcTransport, Mode};
 use tokio::io::AsyncReadExt;
 
 fn batch(bytes: usize) -> EncodedBatch {
-    EncodedBatch {
-        id: Uuid7::now(),
-        event_count: 1,
-        attempt: 1,
-        payload: vec![0u8; bytes].into(),
-    }
+    EncodedBatch::new(Uuid7::now(), vec![0u8; bytes], 1)
 }
 
 fn transport(port: u16, mode: Mode) -> GrpcTransport {

@@ -56,7 +56,7 @@
 //! | record | the macros; [`Event::builder`] for events built at run time |
 //! | start and stop | [`init`], [`Guard`], [`flush`], [`shutdown`], [`InitError`], [`FlushError`], [`ShutdownError`] |
 //! | configure | [`Config`], [`ConfigError`], [`Limits`], [`OverflowPolicy`], [`RetryPolicy`], [`SpoolConfig`] |
-//! | levels | [`Level`], [`LevelFilter`], [`level`], [`set_level`] |
+//! | levels | [`Level`], [`LevelFilter`], [`ParseLevelError`], [`level`], [`set_level`] |
 //! | what an event holds | [`Event`], [`EventBuilder`], [`Value`], [`Attribute`], [`TraceId`], [`SpanId`], [`IdError`], [`HttpInfo`], [`ErrorInfo`], [`CallSite`], [`Uuid7`] |
 //! | observe the pipeline | [`metrics`], [`Metrics`] |
 //! | where batches go | the [`transport`] module: the [`Transport`](transport::Transport) trait and the built-in transports; [`grpc`] (the default, feature `grpc`) |
@@ -73,8 +73,8 @@
 pub use aires_core::{
     flush, level, metrics, set_level, shutdown, transport, Attribute, CallSite, Config,
     ConfigError, ErrorInfo, Event, EventBuilder, FlushError, Guard, HttpInfo, IdError, InitError,
-    Level, LevelFilter, Limits, Metrics, OverflowPolicy, RetryPolicy, ShutdownError, SpanId,
-    SpoolConfig, TraceId, Uuid7, Value,
+    Level, LevelFilter, Limits, Metrics, OverflowPolicy, ParseLevelError, RetryPolicy,
+    ShutdownError, SpanId, SpoolConfig, TraceId, Uuid7, Value,
 };
 
 /// Starts the global pipeline from `config` (with `AIRES_*` environment
@@ -93,8 +93,9 @@ pub use aires_core::{
 /// The transport is, in order: the one set in `config`; with the `grpc`
 /// feature (on by default) and an endpoint (`Config::endpoint` or
 /// `AIRES_ENDPOINT`), gRPC to that collector, configured further by
-/// `AIRES_API_KEY`, `AIRES_COMPRESSION`, `AIRES_GRPC_MODE`, `AIRES_TLS_CA`
-/// (see [`grpc`]); otherwise stdout, as JSON lines.
+/// `AIRES_GRPC_MODE`, `AIRES_API_KEY`, `AIRES_COMPRESSION`,
+/// `AIRES_GRPC_TIMEOUT_MS`, `AIRES_TLS_CA` and `AIRES_TLS_DOMAIN` (see
+/// [`grpc::GrpcConfig`]); otherwise stdout, as JSON lines.
 pub fn init(config: Config) -> Result<Guard, InitError> {
     aires_core::init(__private::with_default_transport(config)?)
 }

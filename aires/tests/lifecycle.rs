@@ -44,6 +44,23 @@ fn dropping_the_guard_flushes() {
 }
 
 #[test]
+fn a_guard_kept_past_its_pipeline_does_not_stop_the_next_one() {
+    let _lock = global_lock();
+    let first = MemoryTransport::new();
+    let old_guard = aires::init(test_config(first.clone())).unwrap();
+    aires::shutdown(DEADLINE).unwrap();
+    let second = MemoryTransport::new();
+    let guard = aires::init(test_config(second.clone())).unwrap();
+    // The old guard belongs to the pipeline already shut down.
+    drop(old_guard);
+    aires::info!("still running");
+    aires::flush(DEADLINE).expect("the second pipeline still runs");
+    assert_eq!(second.event_count(), 1);
+    guard.shutdown(DEADLINE).unwrap();
+    assert!(aires::flush(DEADLINE).is_err(), "its own guard stops it");
+}
+
+#[test]
 fn emitting_before_init_and_after_shutdown_is_counted() {
     let _lock = global_lock();
     let unheard =

@@ -269,10 +269,10 @@ fn events_the_receiver_refuses_are_counted_and_reported() {
             let stored = self.0.send(batch);
             Box::pin(async move {
                 stored.await?;
-                Ok(aires::transport::Receipt {
-                    rejected: 2,
-                    reason: Some("event 1: trace_id must be 16 bytes, got 3".into()),
-                })
+                Ok(aires::transport::Receipt::with_rejections(
+                    2,
+                    Some("event 1: trace_id must be 16 bytes, got 3".into()),
+                ))
             })
         }
     }

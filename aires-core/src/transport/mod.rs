@@ -30,6 +30,7 @@ pub use stdout::StdoutTransport;
 
 /// One batch, encoded as an `aires.v1.EventBatch` protobuf message.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EncodedBatch {
     /// The batch's UUID v7; also encoded inside `payload`.
     pub id: Uuid7,
@@ -44,6 +45,19 @@ pub struct EncodedBatch {
     pub payload: Bytes,
 }
 
+impl EncodedBatch {
+    /// A batch of `event_count` events encoded in `payload` (tests of a
+    /// transport; the pipeline makes the real ones), at its first attempt.
+    pub fn new(id: Uuid7, payload: impl Into<Bytes>, event_count: usize) -> Self {
+        EncodedBatch {
+            id,
+            event_count,
+            attempt: 1,
+            payload: payload.into(),
+        }
+    }
+}
+
 /// The future a transport returns for one send.
 pub type SendFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Receipt, TransportError>> + Send + 'a>>;
@@ -51,6 +65,7 @@ pub type SendFuture<'a> =
 /// What the receiver said about a batch it took. Most transports return
 /// `Receipt::default()`: every event stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Receipt {
     /// Events the receiver refused one by one (for example an invalid id);
     /// the rest of the batch was stored. Counted as
@@ -59,6 +74,18 @@ pub struct Receipt {
     /// The reason for one of the refusals, for the drop report.
     pub reason: Option<String>,
 }
+
+impl Receipt {
+    /// `rejected` events were refused one by one, for `reason` (one of
+    /// them); the rest of the batch was stored.
+    pub fn with_rejections(rejected: u64, reason: Option<String>) -> Self {
+        Receipt { rejected, reason }
+    }
+}
+
+/// Wire messages of `aires.v1`, as [`MemoryTransport`] decodes them
+/// (prost's structs, from the `aires-proto` crate).
+pub use aires_proto::v1 as wire;
 
 /// Delivers encoded batches somewhere.
 ///
