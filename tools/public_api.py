@@ -5,10 +5,13 @@
 and checks that the committed file is current, so that any change to what a
 crate exposes shows as a diff in review.
 
-Each line is `kind path`, and for a signature-carrying item its signature
-in short: functions and methods with their parameter names and whether they
-take self; fields; enum variants; trait items; re-exports with their source.
-Items marked #[doc(hidden)] are left out, as rustdoc leaves them out.
+Each line is `kind path`, and for a signature-carrying item its signature:
+functions and methods with their parameters' names and types and their
+return type; fields with their types; enum variants; trait items; trait
+impls with their type arguments (`impl From<&str> for ...`); re-exports
+with their source. A change of a type in a signature is a diff too. Items
+marked #[doc(hidden)] are left out, as rustdoc leaves them out; so are
+auto-trait impls (Send, Sync...), which follow from the fields.
 
     tools/public_api.py target/doc/aires_core.json
 """
@@ -29,10 +32,106 @@ def hidden(item: dict[str, Any]) -> bool:
     return any("doc(hidden)" in str(a) for a in attrs)
 
 
+def render_args(args: Any) -> str:
+    if not args:
+        return ""
+    if "angle_bracketed" in args:
+        a = args["angle_bracketed"]
+        parts = []
+        for arg in a.get("args", []):
+            if "type" in arg:
+                parts.append(render(arg["type"]))
+            elif "lifetime" in arg:
+                parts.append(arg["lifetime"])
+            elif "const" in arg:
+                parts.append(str(arg["const"].get("expr", "_")))
+            else:
+                parts.append("_")
+        for c in a.get("constraints", []):
+            binding = c.get("binding", {})
+            if "equality" in binding:
+                eq = binding["equality"]
+                value = render(eq["type"]) if "type" in eq else "_"
+                parts.append(f"{c['name']} = {value}")
+            else:
+                parts.append(f"{c['name']}: _")
+        return f"<{', '.join(parts)}>" if parts else ""
+    if "parenthesized" in args:
+        p = args["parenthesized"]
+        inputs = ", ".join(render(t) for t in p.get("inputs", []))
+        output = p.get("output")
+        return f"({inputs})" + (f" -> {render(output)}" if output else "")
+    return ""
+
+
+def render_path(path: dict[str, Any]) -> str:
+    return path["path"] + render_args(path.get("args"))
+
+
+def render_bounds(bounds: list[Any]) -> str:
+    parts = []
+    for b in bounds:
+        if "trait_bound" in b:
+            modifier = "?" if b["trait_bound"].get("modifier") == "maybe" else ""
+            parts.append(modifier + render_path(b["trait_bound"]["trait"]))
+        elif "outlives" in b:
+            parts.append(b["outlives"])
+    return " + ".join(parts)
+
+
+def render(ty: Any) -> str:
+    """A type as Rust spells it, in short (paths as rustdoc gives them)."""
+    if ty is None:
+        return "()"
+    if isinstance(ty, str):
+        return "_" if ty == "infer" else ty
+    (kind, value), = ty.items()
+    if kind == "resolved_path":
+        return render_path(value)
+    if kind == "primitive" or kind == "generic":
+        return value
+    if kind == "borrowed_ref":
+        lifetime = f"{value['lifetime']} " if value.get("lifetime") else ""
+        mutable = "mut " if value.get("is_mutable") else ""
+        return f"&{lifetime}{mutable}{render(value['type'])}"
+    if kind == "raw_pointer":
+        return f"*{'mut' if value.get('is_mutable') else 'const'} {render(value['type'])}"
+    if kind == "tuple":
+        return f"({', '.join(render(t) for t in value)})"
+    if kind == "slice":
+        return f"[{render(value)}]"
+    if kind == "array":
+        return f"[{render(value['type'])}; {value['len']}]"
+    if kind == "impl_trait":
+        return f"impl {render_bounds(value)}"
+    if kind == "dyn_trait":
+        traits = " + ".join(render_path(t["trait"]) for t in value.get("traits", []))
+        lifetime = f" + {value['lifetime']}" if value.get("lifetime") else ""
+        return f"dyn {traits}{lifetime}"
+    if kind == "qualified_path":
+        trait = value.get("trait")
+        self_type = render(value["self_type"])
+        if trait:
+            return f"<{self_type} as {render_path(trait)}>::{value['name']}"
+        return f"{self_type}::{value['name']}"
+    if kind == "function_pointer":
+        sig = value.get("sig", {})
+        inputs = ", ".join(render(t) for _, t in sig.get("inputs", []))
+        output = sig.get("output")
+        return f"fn({inputs})" + (f" -> {render(output)}" if output else "")
+    return "_"
+
+
 def signature(item: dict[str, Any]) -> str:
-    inner = item["inner"]["function"]
-    params = [name for name, _ in inner["sig"]["inputs"]]
-    return f"({', '.join(params)})"
+    sig = item["inner"]["function"]["sig"]
+    params = []
+    for name, ty in sig["inputs"]:
+        if name == "self":
+            params.append(render(ty).replace("Self", "self") if ty != {"generic": "Self"} else "self")
+        else:
+            params.append(f"{name}: {render(ty)}")
+    output = sig.get("output")
+    return f"({', '.join(params)})" + (f" -> {render(output)}" if output else "")
 
 
 def main(path: str) -> None:
@@ -52,7 +151,7 @@ def main(path: str) -> None:
             for f in fields:
                 field = item(f)
                 if field and field["visibility"] == "public" and not hidden(field):
-                    lines.add(f"field {prefix}::{field['name']}")
+                    lines.add(f"field {prefix}::{field['name']}: {render(field['inner']['struct_field'])}")
         if kind == "enum":
             for v in inner.get("variants", []):
                 variant = item(v)
@@ -73,7 +172,7 @@ def main(path: str) -> None:
             body = impl["inner"]["impl"]
             if body.get("trait") is not None:
                 if not body.get("is_synthetic") and not body.get("blanket_impl"):
-                    lines.add(f"impl {body['trait']['path']} for {prefix}")
+                    lines.add(f"impl {render_path(body['trait'])} for {prefix}")
                 continue
             for m in body.get("items", []):
                 method = item(m)
