@@ -442,9 +442,18 @@ mod tests {
 
     #[test]
     fn a_partial_batch_leaves_at_its_timeout_without_a_flush() {
-        let mut worker = start(100, 1 << 20, Duration::from_millis(20));
+        // Not before its timeout (a lower bound, which no scheduling delay
+        // can break), and without a flush or more events (it does leave).
+        const TIMEOUT: Duration = Duration::from_millis(200);
+        let mut worker = start(100, 1 << 20, TIMEOUT);
+        let pushed = std::time::Instant::now();
         worker.push("alone");
         assert_eq!(worker.batch(), ["alone"]);
+        assert!(
+            pushed.elapsed() >= TIMEOUT,
+            "a partial batch left after {:?}, before its {TIMEOUT:?}",
+            pushed.elapsed()
+        );
         worker.shut_down();
     }
 

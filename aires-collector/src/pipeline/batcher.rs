@@ -438,6 +438,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_is_cut_at_the_batch_size_and_the_next_stops_growing_at_max_batch_rows() {
+        let sink = Arc::new(Scripted::default());
+        let config = PipelineConfig {
+            batch_size: 6,
+            max_batch_rows: 6,
+            batch_timeout: Duration::from_secs(600),
+            retry_backoff: Duration::from_millis(1),
+            ..PipelineConfig::default()
+        };
+        let (tx, rx) = mpsc::channel(64);
+        for n in 1..=5 {
+            tx.send(chunk(n, 3, false).0).await.unwrap();
+        }
+        drop(tx);
+        Batcher::new(config, sink.clone(), Arc::new(Metrics::default()), rx, None)
+            .run()
+            .await;
+        // 6 rows cut the first write; the second gathers while the first
+        // is written, up to max_batch_rows; the last 3 leave at the end.
+        let sizes: Vec<usize> = sink.writes.lock().iter().map(|(_, n)| *n).collect();
+        assert_eq!(sizes, [6, 6, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_partial_write_leaves_at_its_timeout_while_the_input_stays_open() {
+        const TIMEOUT: Duration = Duration::from_millis(200);
+        let sink = Arc::new(Scripted::default());
+        let config = PipelineConfig {
+            batch_size: 1000,
+            batch_timeout: TIMEOUT,
+            retry_backoff: Duration::from_millis(1),
+            ..PipelineConfig::default()
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let batcher = tokio::spawn(
+            Batcher::new(config, sink.clone(), Arc::new(Metrics::default()), rx, None).run(),
+        );
+        let (a, mut answer) = chunk(1, 3, false);
+        let sent = Instant::now();
+        tx.send(a).await.unwrap();
+        // The input stays open: only the timeout can cut this write.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sink.writes.lock().is_empty() {
+            assert!(Instant::now() < deadline, "the partial write never left");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            sent.elapsed() >= TIMEOUT,
+            "the write left after {:?}, before its {TIMEOUT:?}",
+            sent.elapsed()
+        );
+        // Answered once stored, without waiting for the input to close.
+        while answer.try_recv().is_err() {
+            assert!(Instant::now() < deadline, "never answered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(tx);
+        batcher.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_batch_that_may_be_stored_elsewhere_is_inserted_alone_under_its_own_token() {
         let sink = Arc::new(Scripted::default());
         let (merged, _a) = chunk(1, 2, false);
