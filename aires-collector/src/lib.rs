@@ -205,7 +205,12 @@ pub async fn start(
     let collector = tower::Layer::layer(&refusals, collector);
 
     // OpenTelemetry logs, behind the same keys, limits and counting.
-    let logs = otlp::LogsIngest::new(pipeline.clone(), metrics.clone(), stopping.clone());
+    let logs = otlp::LogsIngest::new(
+        pipeline.clone(),
+        metrics.clone(),
+        stopping.clone(),
+        config.max_message_bytes,
+    );
     let otlp_grpc = otlp::grpc::LogsServiceServer::new(otlp::grpc::OtlpLogsService(logs.clone()))
         .max_decoding_message_size(config.max_message_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
@@ -215,6 +220,12 @@ pub async fn start(
     let otlp_keys = keys.clone();
     let otlp_grpc = InterceptedService::new(otlp_grpc, move |request| otlp_keys.check(request));
     let otlp_grpc = tower::Layer::layer(&refusals, tower::Layer::layer(&limits, otlp_grpc));
+    if otlp_http_listener.is_some() && config.tls_cert.is_some() {
+        tracing::warn!(
+            "--otlp-http-listen serves plain HTTP although --tls-cert is set: API keys sent to it \
+             travel in clear; terminate TLS in front of it, or use OTLP/gRPC on --listen"
+        );
+    }
     let otlp_http = otlp_http_listener.map(|listener| {
         let router = otlp::http::OtlpHttp::new(
             logs,

@@ -653,3 +653,71 @@ async fn otlp_grpc_refuses_bad_input_with_a_status_and_keeps_the_good() {
     assert_eq!(sink.rows()[0].message.to_string(), "kept");
     collector.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_bigger_than_the_memory_budget_as_one_batch_is_stored_in_several() {
+    use opentelemetry_proto::tonic::collector::logs::v1::{
+        ExportLogsServiceRequest, ExportLogsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as Kv};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use prost::Message as _;
+    const RECORDS: usize = 8192;
+    let sink = Arc::new(MemorySink::default());
+    // As one batch these records would need 32 x their ~9 MB as events:
+    // more than the whole budget.
+    let collector = collector(sink.clone(), |c| c.max_pending_bytes = 128 << 20).await;
+    let text = |s: &str| {
+        Some(AnyValue {
+            value: Some(any_value::Value::StringValue(s.into())),
+        })
+    };
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(opentelemetry_proto::tonic::resource::v1::Resource {
+                attributes: vec![
+                    Kv {
+                        key: "service.name".into(),
+                        value: text("k8s-app"),
+                        ..Default::default()
+                    },
+                    Kv {
+                        key: "k8s.pod.labels".into(),
+                        value: text(&"l".repeat(1_000)),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..RECORDS)
+                    .map(|i| LogRecord {
+                        body: text(&format!("record {i}")),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let answer = raw::raw_client(&collector)
+        .await
+        .unary(
+            tonic::Request::new(bytes::Bytes::from(request.encode_to_vec())),
+            http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            ),
+            raw::RawCodec::<ExportLogsServiceResponse>::default(),
+        )
+        .await
+        .expect("stored")
+        .into_inner();
+    assert_eq!(answer.partial_success, None);
+    assert!(
+        wait_until(Duration::from_secs(30), || sink.row_count() == RECORDS).await,
+        "{} of {RECORDS} rows",
+        sink.row_count()
+    );
+    collector.shutdown().await.unwrap();
+}

@@ -323,7 +323,9 @@ fn with_current<T>(payload: T, send: impl FnOnce(&Pipeline, T)) {
         }
     });
     if let Some((payload, send)) = pending {
-        match CURRENT.lock().clone() {
+        // The lock is released before `send` runs: it may log in turn.
+        let current = CURRENT.lock().clone();
+        match current {
             Some(pipeline) => send(&pipeline, payload),
             None => count_no_pipeline(generation),
         }

@@ -147,11 +147,17 @@ pub(crate) mod texts {
         with(|t| {
             t.buf.clear();
             let _ = write!(t.buf, "{value:?}");
-            if is_message {
+            let text = if is_message {
                 t.messages.at(0, &t.buf)
             } else {
                 t.values.at(position, &t.buf)
+            };
+            // One huge `Debug` text must not hold its memory for the life
+            // of the thread.
+            if t.buf.capacity() > 64 << 10 {
+                t.buf = String::new();
             }
+            text
         })
         .unwrap_or_else(|| super::debug_text(value).into())
     }
@@ -452,7 +458,12 @@ impl Visit for EventVisitor<'_> {
             self.builder
                 .push_attr(field.name(), Value::Str(Cow::Owned(value.to_string())));
         } else {
-            self.builder.set_error(value);
+            // Behind `&dyn Error` the concrete type is not known: its
+            // name would be `dyn core::error::Error` for every error, one
+            // value lumping them all together where views group by type.
+            let mut info = aires_core::ErrorInfo::from_error(value);
+            info.type_name = Cow::Borrowed("");
+            self.builder.set_error_info(info);
             self.has_error = true;
         }
     }

@@ -58,7 +58,7 @@
 //! | `name = "text"` | a string attribute (the key is never copied; the text is) |
 //! | `p = ?value`, `a = %value` | the `Debug` / `Display` text |
 //! | `n = 5i128`, `n = 5u128` | an integer when it fits 64 bits, its decimal text otherwise |
-//! | `error = &err as &dyn Error` (recorded as an error) | the error columns: message, `source()` chain, backtrace with `RUST_BACKTRACE`; the type is `dyn core::error::Error` (the concrete type is not known behind `&dyn Error`) |
+//! | `error = &err as &dyn Error` (recorded as an error) | the error columns: message, `source()` chain, backtrace with `RUST_BACKTRACE`; the type is left empty (behind `&dyn Error` the concrete type is not known) |
 //! | `trace_id`, `span_id` (hex text, `%id`, or an integer) | the trace and span ids; a value that is not a valid id stays an attribute |
 //! | `session_id` | the session id |
 //! | `http.method` / `http.request.method`, `http.route`, `http.path` / `url.path`, `http.status_code` / `http.response.status_code`, `http.duration_ms` (f64 or integer milliseconds), `http.user_agent` / `user_agent.original`, `http.client_ip` / `client.address`, `http.host` / `server.address`, `http.scheme` / `url.scheme`, `http.request.body.size`, `http.response.body.size` | the HTTP columns; a value that does not fit (a status of 70000, a negative duration) stays an attribute |

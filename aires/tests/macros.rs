@@ -283,3 +283,34 @@ fn a_field_conversion_that_logs_delivers_both_events() {
         Some(&V::StringValue("converted".into()))
     );
 }
+
+/// A field whose conversion logs an event whose own field's conversion
+/// logs again: conversions run while the event is built in its slot.
+struct Nested(u32);
+
+impl From<Nested> for aires::Value {
+    fn from(nested: Nested) -> aires::Value {
+        if nested.0 > 0 {
+            aires::info!("nested", depth = Nested(nested.0 - 1));
+        }
+        aires::Value::from(nested.0)
+    }
+}
+
+#[test]
+fn logging_from_inside_a_field_three_levels_deep_does_not_hang() {
+    let events = capture(LevelFilter::INFO, || {
+        // On a thread, so a hang fails the test instead of stalling it.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            aires::info!("outer", depth = Nested(3));
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(DEADLINE)
+            .expect("logging from inside a field's conversion hung");
+    });
+    let nested = events.iter().filter(|e| e.message == "nested").count();
+    assert_eq!(nested, 3, "every level's event arrives");
+    assert!(events.iter().any(|e| e.message == "outer"));
+}

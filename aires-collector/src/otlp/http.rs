@@ -251,7 +251,7 @@ async fn take(
         .map_err(|_| too_large())?;
     let bytes = if gzip {
         let mut inflated = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_ref())
+        flate2::read::MultiGzDecoder::new(bytes.as_ref())
             .take(limit as u64 + 1)
             .read_to_end(&mut inflated)
             .map_err(|e| {

@@ -22,15 +22,15 @@
 //!
 //! | OTLP | Aires column |
 //! |---|---|
-//! | resource `service.name` | `service` |
+//! | resource `service.name` (the first, if repeated) | `service` (none: `unknown_service`) |
 //! | resource `deployment.environment.name` (or the older `deployment.environment`) | `environment` |
 //! | resource `telemetry.sdk.language`, `telemetry.sdk.version` | `sdk_name` (`otlp-<language>`, or `otlp`), `sdk_version` |
-//! | `time_unix_nano`, else `observed_time_unix_nano`, else the time received | `timestamp` |
+//! | `time_unix_nano`, else `observed_time_unix_nano`, else the time received | `timestamp` (a time before 2000 or more than an hour ahead is replaced by the time received and kept in attribute `aires.original_timestamp_ns`, as for every SDK) |
 //! | `severity_number` 1–4, 5–8, 9–12, 13–16, 17–20, 21–24 | `severity` trace, debug, info, warn, error, fatal; without a number, the `severity_text`'s level name; else info |
 //! | `severity_text` | attribute `severity_text` |
 //! | `event_name` | attribute `event.name` |
-//! | `body` | `message` (a string as it is; any other value as JSON text) |
-//! | `trace_id`, `span_id` | `trace_id`, `span_id` (a record whose id has another length than 16 / 8 bytes is refused) |
+//! | `body` | `message` (a string as it is; bytes as base64; any other value as JSON text) |
+//! | `trace_id`, `span_id` | `trace_id`, `span_id`. A record whose id has another length than 16 / 8 bytes, or with an attribute whose key is empty, is refused and counted in the partial success (where OTLP lets a receiver read a malformed id as none, Aires refuses the record, so the fault is seen) |
 //! | attribute `session.id` | `session_id` |
 //! | attributes `exception.type`, `exception.message`, `exception.stacktrace` | `error_type`, `error_message`, `error_backtrace` |
 //! | attributes `http.request.method`, `http.route`, `url.path`, `http.response.status_code`, `user_agent.original`, `client.address`, `server.address`, `url.scheme`, `http.request.body.size`, `http.response.body.size` (and their older names `http.method`, `http.target`, `http.status_code`, `http.user_agent`, `http.client_ip`, `http.host`, `http.scheme`, `http.request_content_length`, `http.response_content_length`); `http.duration_ms`, `http.server.request.duration` (seconds) | the `http_*` columns |
@@ -77,15 +77,23 @@ pub struct LogsIngest {
     pipeline: Pipeline,
     metrics: Arc<Metrics>,
     stopping: watch::Receiver<bool>,
+    limits: transcode::Limits,
 }
 
 impl LogsIngest {
-    /// An ingest feeding `pipeline`, refusing requests once `stopping`.
-    pub fn new(pipeline: Pipeline, metrics: Arc<Metrics>, stopping: watch::Receiver<bool>) -> Self {
+    /// An ingest feeding `pipeline`, refusing requests once `stopping`,
+    /// for requests of at most `max_message_bytes`.
+    pub fn new(
+        pipeline: Pipeline,
+        metrics: Arc<Metrics>,
+        stopping: watch::Receiver<bool>,
+        max_message_bytes: usize,
+    ) -> Self {
         LogsIngest {
             pipeline,
             metrics,
             stopping,
+            limits: transcode::Limits::for_messages_of(max_message_bytes),
         }
     }
 
@@ -105,15 +113,17 @@ impl LogsIngest {
             ));
         }
         let received = now_ns();
-        let batches = transcode::transcode(request, received).map_err(|e| {
-            Status::invalid_argument(format!("malformed protobuf ExportLogsServiceRequest: {e}"))
-        })?;
+        let batches = transcode::transcode(request, received, self.limits)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let records: usize = batches.iter().map(|b| b.records).sum();
         self.metrics
             .otlp_log_records_received
             .inc_by(records as u64);
         // Submitted one after another (each waits for room in the memory
-        // budget), answered together.
+        // budget). Each answer is awaited beside the next submissions, and
+        // gives its share of the budget back as soon as it comes: a request
+        // bigger than the budget then waits for its own first batches to
+        // be stored, rather than for itself.
         let mut pending = Vec::with_capacity(batches.len());
         for batch in batches {
             let encoded = EncodedBatch::scan(batch.encoded.into()).map_err(|e| {
@@ -124,14 +134,19 @@ impl LogsIngest {
                 .submit(encoded, scope, received as i64)
                 .await
                 .map_err(crate::server::submit_status)?;
-            pending.push((batch.records, answer));
+            let outcome = tokio::spawn(async move { answer.answer().await.outcome });
+            pending.push((batch.records, outcome));
         }
         let mut rejected = 0i64;
         let mut reasons = Vec::new();
         let mut first_record = 0usize;
         let mut failure = None;
-        for (records, answer) in pending {
-            match answer.answer().await.outcome {
+        for (records, outcome) in pending {
+            let outcome = outcome.await.unwrap_or_else(|_| AckOutcome::Failed {
+                code: tonic::Code::Unavailable,
+                message: "the collector stopped before storing this request".into(),
+            });
+            match outcome {
                 AckOutcome::Stored {
                     rejected: count,
                     rejections,

@@ -12,6 +12,7 @@
 //! map) is rare: it is decoded with prost and rendered by [`mapping`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use aires_proto::v1::fields as out;
 use base64::Engine as _;
@@ -57,11 +58,57 @@ pub struct Batch {
     pub records: usize,
 }
 
-/// The batches of an encoded `ExportLogsServiceRequest`, one per resource
-/// (none for a resource without records), in request order; or why the
-/// request does not decode (then nothing of it is taken).
-pub fn transcode(request: &[u8], received_ns: u64) -> Result<Vec<Batch>, DecodeError> {
-    let mut batches = Vec::new();
+/// How large the output may grow.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A batch is cut once its encoded size reaches this (as the SDKs cut
+    /// theirs at `max_batch_bytes`), so each fits the memory budget.
+    pub batch_bytes: usize,
+    /// A batch is cut once it holds this many records.
+    pub batch_records: usize,
+    /// All the batches of one request together, at most: a resource's
+    /// attributes are copied into each of its records, so a small request
+    /// can otherwise ask for a huge output.
+    pub total_bytes: usize,
+}
+
+impl Limits {
+    /// The limits for requests of at most `max_message_bytes`.
+    pub fn for_messages_of(max_message_bytes: usize) -> Self {
+        Limits {
+            batch_bytes: 1 << 20,
+            batch_records: 4096,
+            total_bytes: max_message_bytes.saturating_mul(16).max(16 << 20),
+        }
+    }
+}
+
+/// Why a request was not transcoded (then nothing of it is taken).
+#[derive(Debug, thiserror::Error)]
+pub enum TranscodeError {
+    /// The request does not decode.
+    #[error("malformed protobuf ExportLogsServiceRequest: {0}")]
+    Malformed(#[from] DecodeError),
+    /// Its records come to more than the limit as events.
+    #[error(
+        "the request's records come to more than {0} bytes as events (a resource's attributes \
+         are copied into each of its records); send fewer records, or smaller resources, per request"
+    )]
+    TooLarge(usize),
+}
+
+/// The batches of an encoded `ExportLogsServiceRequest`: each resource's
+/// records in one or more batches (none for a resource without records),
+/// in request order.
+pub fn transcode(
+    request: &[u8],
+    received_ns: u64,
+    limits: Limits,
+) -> Result<Vec<Batch>, TranscodeError> {
+    let mut output = Output {
+        limits,
+        ..Output::default()
+    };
     let mut scratch = Scratch {
         ids: Ids::new(),
         ..Scratch::default()
@@ -71,15 +118,83 @@ pub fn transcode(request: &[u8], received_ns: u64) -> Result<Vec<Batch>, DecodeE
         let (tag, wire_type) = wire::key(&mut buf)?;
         if tag == otlp::REQUEST_RESOURCE_LOGS && wire_type == LENGTH_DELIMITED {
             let resource_logs = wire::length_delimited(&mut buf)?;
-            let batch = resource_batch(resource_logs, received_ns, &mut scratch)?;
-            if batch.records > 0 {
-                batches.push(batch);
-            }
+            resource_batches(resource_logs, received_ns, &mut output, &mut scratch)?;
         } else {
             wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?;
         }
     }
-    Ok(batches)
+    Ok(output.batches)
+}
+
+/// The batches written so far, and the one being written.
+#[derive(Default)]
+struct Output {
+    limits: Limits,
+    batches: Vec<Batch>,
+    total: usize,
+    current: Vec<u8>,
+    records: usize,
+    /// The current resource's batch-level fields.
+    fields: BatchFields,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::for_messages_of(4 << 20)
+    }
+}
+
+#[derive(Default)]
+struct BatchFields {
+    sdk_name: String,
+    sdk_version: String,
+    service: String,
+    environment: String,
+}
+
+impl Output {
+    /// One more event was written into `current`: cuts the batch at the
+    /// limits, and refuses an output over the total.
+    fn written(&mut self, ids: &mut Ids) -> Result<(), TranscodeError> {
+        self.records += 1;
+        if self.total + self.current.len() > self.limits.total_bytes {
+            return Err(TranscodeError::TooLarge(self.limits.total_bytes));
+        }
+        if self.current.len() >= self.limits.batch_bytes
+            || self.records >= self.limits.batch_records
+        {
+            self.finish(ids);
+        }
+        Ok(())
+    }
+
+    /// Ends the current batch, if it holds any record: the batch's own
+    /// fields after its events (protobuf fields may come in any order).
+    fn finish(&mut self, ids: &mut Ids) {
+        if self.records == 0 {
+            return;
+        }
+        let mut encoded = std::mem::take(&mut self.current);
+        let fields = &self.fields;
+        put_bytes(&mut encoded, out::event_batch::BATCH_ID, &ids.next());
+        put_str(&mut encoded, out::event_batch::SDK_NAME, &fields.sdk_name);
+        put_str(
+            &mut encoded,
+            out::event_batch::SDK_VERSION,
+            &fields.sdk_version,
+        );
+        put_str(&mut encoded, out::event_batch::SERVICE, &fields.service);
+        put_str(
+            &mut encoded,
+            out::event_batch::ENVIRONMENT,
+            &fields.environment,
+        );
+        self.total += encoded.len();
+        self.batches.push(Batch {
+            encoded,
+            records: std::mem::take(&mut self.records),
+        });
+    }
 }
 
 /// Buffers reused from record to record: for the messages of an event
@@ -89,7 +204,7 @@ struct Scratch<'a> {
     ids: Ids,
     inner: Vec<u8>,
     record_attributes: Vec<KeyValue<'a>>,
-    attributes: Vec<(&'a str, Value<'a>)>,
+    attributes: Attributes<'a>,
 }
 
 /// UUID v7s for one request: one drawn from the clock and the random
@@ -292,13 +407,15 @@ fn first<'a>(attributes: &[KeyValue<'a>], name: &str) -> Option<Value<'a>> {
         .and_then(|(_, value)| *value)
 }
 
-fn resource_batch<'a>(
+fn resource_batches<'a>(
     mut buf: &'a [u8],
     received_ns: u64,
+    output: &mut Output,
     scratch: &mut Scratch<'a>,
-) -> Result<Batch, DecodeError> {
+) -> Result<(), TranscodeError> {
     // The aires.v1 form is about as long as the OTLP one.
-    let mut encoded = Vec::with_capacity(buf.len() + buf.len() / 4 + 64);
+    output.current =
+        Vec::with_capacity((buf.len() + buf.len() / 4 + 64).min(output.limits.batch_bytes + 4096));
     let mut resource: Vec<KeyValue<'a>> = Vec::new();
     let mut scope_logs: Vec<&[u8]> = Vec::new();
     while !buf.is_empty() {
@@ -332,27 +449,17 @@ fn resource_batch<'a>(
         .filter(|(k, _)| *k != key::SERVICE && !key::ENVIRONMENT.contains(k))
         .collect();
 
-    let mut records = 0;
+    output.fields = BatchFields {
+        sdk_name,
+        sdk_version: text(key::SDK_VERSION).unwrap_or_default(),
+        service: text(key::SERVICE).unwrap_or_default(),
+        environment,
+    };
     for scope in scope_logs {
-        records += scope_records(scope, &shared, received_ns, &mut encoded, scratch)?;
+        scope_records(scope, &shared, received_ns, output, scratch)?;
     }
-    // The batch's own fields after its events: protobuf fields may come
-    // in any order.
-    let batch_id = scratch.ids.next();
-    put_bytes(&mut encoded, out::event_batch::BATCH_ID, &batch_id);
-    put_str(&mut encoded, out::event_batch::SDK_NAME, &sdk_name);
-    put_str(
-        &mut encoded,
-        out::event_batch::SDK_VERSION,
-        &text(key::SDK_VERSION).unwrap_or_default(),
-    );
-    put_str(
-        &mut encoded,
-        out::event_batch::SERVICE,
-        &text(key::SERVICE).unwrap_or_default(),
-    );
-    put_str(&mut encoded, out::event_batch::ENVIRONMENT, &environment);
-    Ok(Batch { encoded, records })
+    output.finish(&mut scratch.ids);
+    Ok(())
 }
 
 /// Writes the events of one `ScopeLogs`; returns how many.
@@ -360,9 +467,9 @@ fn scope_records<'a>(
     mut buf: &'a [u8],
     resource: &[KeyValue<'a>],
     received_ns: u64,
-    encoded: &mut Vec<u8>,
+    output: &mut Output,
     scratch: &mut Scratch<'a>,
-) -> Result<usize, DecodeError> {
+) -> Result<(), TranscodeError> {
     let mut scope_name = "";
     let mut scope_attributes = Vec::new();
     let mut records = Vec::new();
@@ -398,13 +505,15 @@ fn scope_records<'a>(
             received_ns,
         };
         // The event is written in place, after room for its length.
+        let encoded = &mut output.current;
         put_key(encoded, out::event_batch::EVENTS, LENGTH_DELIMITED);
         let start = encoded.len() + LENGTH_ROOM;
         encoded.extend_from_slice(&[0; LENGTH_ROOM]);
         event(record, &context, encoded, scratch)?;
         set_length(encoded, start);
+        output.written(&mut scratch.ids)?;
     }
-    Ok(records.len())
+    Ok(())
 }
 
 /// What every record of a scope shares.
@@ -566,27 +675,23 @@ fn event<'a>(
     attributes.clear();
     for &(key, value) in context.resource.iter().chain(context.scope_attributes) {
         if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
-            push(&mut attributes, key, value);
+            attributes.push(key, value);
         }
     }
     if !severity_text.is_empty() {
-        push(
-            &mut attributes,
-            key::SEVERITY_TEXT,
-            Value::Str(severity_text),
-        );
+        attributes.push(key::SEVERITY_TEXT, Value::Str(severity_text));
     }
     if !event_name.is_empty() {
-        push(&mut attributes, key::EVENT_NAME, Value::Str(event_name));
+        attributes.push(key::EVENT_NAME, Value::Str(event_name));
     }
     for &(key, value) in &record_attributes {
         let Some(value) = value else { continue };
         if !columns.take(key, value) && !matches!(value, Value::Empty) {
-            push(&mut attributes, key, value);
+            attributes.push(key, value);
         }
     }
 
-    event.reserve(buf_len_hint(&attributes));
+    event.reserve(buf_len_hint(&attributes.list));
     put_bytes(event, out::event::ID, &scratch.ids.next());
     let timestamp = [time, observed]
         .into_iter()
@@ -605,7 +710,7 @@ fn event<'a>(
         put_str(event, out::event::SESSION_ID, &session.text());
     }
     let inner = &mut scratch.inner;
-    for &(key, value) in &attributes {
+    for &(key, value) in &attributes.list {
         // The common values are written in place: their length is known.
         let key_len = if key.is_empty() {
             0
@@ -724,12 +829,45 @@ fn put_double(buf: &mut Vec<u8>, field: u32, value: f64) {
     buf.extend_from_slice(&value.to_bits().to_le_bytes());
 }
 
-/// Adds an attribute; a repeated key keeps its last value in its first
-/// place.
-fn push<'a>(attributes: &mut Vec<(&'a str, Value<'a>)>, key: &'a str, value: Value<'a>) {
-    match attributes.iter().position(|(k, _)| *k == key) {
-        Some(at) => attributes[at] = (key, value),
-        None => attributes.push((key, value)),
+/// An event's attributes as they are gathered: a repeated key keeps its
+/// last value in its first place. Found by a scan while short (a record
+/// has a dozen), through an index once long, so a request with thousands
+/// of attributes per record costs linear time, not quadratic.
+#[derive(Default)]
+struct Attributes<'a> {
+    list: Vec<(&'a str, Value<'a>)>,
+    index: HashMap<&'a str, usize>,
+}
+
+/// Past this many attributes, keys are found through the index.
+const SCAN_UP_TO: usize = 32;
+
+impl<'a> Attributes<'a> {
+    fn clear(&mut self) {
+        self.list.clear();
+        self.index.clear();
+    }
+
+    fn push(&mut self, key: &'a str, value: Value<'a>) {
+        if self.list.len() < SCAN_UP_TO {
+            match self.list.iter().position(|(k, _)| *k == key) {
+                Some(at) => self.list[at] = (key, value),
+                None => self.list.push((key, value)),
+            }
+            return;
+        }
+        if self.index.is_empty() {
+            for (at, (k, _)) in self.list.iter().enumerate() {
+                self.index.entry(k).or_insert(at);
+            }
+        }
+        match self.index.get(key) {
+            Some(&at) => self.list[at] = (key, value),
+            None => {
+                self.index.insert(key, self.list.len());
+                self.list.push((key, value));
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use proptest::prelude::*;
 use prost::Message as _;
 
-use super::transcode;
+use super::{transcode, Limits, TranscodeError};
 use crate::otlp::translate::translate;
 
 /// Keys that fill columns, and ordinary ones, some repeated.
@@ -195,7 +195,8 @@ fn check(request: &ExportLogsServiceRequest) {
         .filter(|b| !b.events.is_empty())
         .map(canonical)
         .collect();
-    let fast = transcode(&request.encode_to_vec(), 42).expect("a valid request transcodes");
+    let fast = transcode(&request.encode_to_vec(), 42, Limits::default())
+        .expect("a valid request transcodes");
     let records: Vec<usize> = fast.iter().map(|b| b.records).collect();
     let got: Vec<Vec<u8>> = fast
         .into_iter()
@@ -235,9 +236,9 @@ proptest! {
 
 #[test]
 fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
-    assert!(transcode(&[], 1).unwrap().is_empty());
+    assert!(transcode(&[], 1, Limits::default()).unwrap().is_empty());
     assert!(
-        transcode(b"\x0a\xff\xff\xff", 1).is_err(),
+        transcode(b"\x0a\xff\xff\xff", 1, Limits::default()).is_err(),
         "a length past the end"
     );
     let bad_utf8 = ExportLogsServiceRequest {
@@ -255,7 +256,10 @@ fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
     let mut bytes = bad_utf8.encode_to_vec();
     let at = bytes.windows(4).position(|w| w == b"MARK").unwrap();
     bytes[at] = 0xff;
-    assert!(transcode(&bytes, 1).is_err(), "text that is not UTF-8");
+    assert!(
+        transcode(&bytes, 1, Limits::default()).is_err(),
+        "text that is not UTF-8"
+    );
 }
 
 #[test]
@@ -278,11 +282,18 @@ fn an_event_longer_than_its_length_room_is_moved_along_and_still_reads() {
             ..Default::default()
         }],
     };
-    check(&request);
-    let batch = &transcode(&request.encode_to_vec(), 1).unwrap()[0];
-    let decoded = proto::EventBatch::decode(batch.encoded.as_slice()).unwrap();
-    assert_eq!(decoded.events[0].message.len(), long.len());
-    assert_eq!(decoded.events.len(), 2);
+    let batches = transcode(&request.encode_to_vec(), 1, Limits::default()).unwrap();
+    // The long event passes the batch's byte limit: the next starts a batch.
+    let events: Vec<proto::Event> = batches
+        .iter()
+        .flat_map(|b| {
+            proto::EventBatch::decode(b.encoded.as_slice())
+                .unwrap()
+                .events
+        })
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].message.len(), long.len());
 }
 
 #[test]
@@ -351,4 +362,113 @@ fn ids_are_distinct_version_7_uuids_within_and_across_requests() {
             assert!(seen.insert(id), "{id} repeated");
         }
     }
+}
+
+fn one_resource(resource: Vec<KeyValue>, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: resource,
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn text_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(V::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_large_resource_is_cut_into_batches_that_keep_every_record_in_order() {
+    let records: Vec<LogRecord> = (0..10_000)
+        .map(|i| LogRecord {
+            body: Some(AnyValue {
+                value: Some(V::StringValue(format!("record {i}"))),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let request = one_resource(vec![text_kv("service.name", "big")], records);
+    let batches = transcode(&request.encode_to_vec(), 1, Limits::default()).unwrap();
+    let counts: Vec<usize> = batches.iter().map(|b| b.records).collect();
+    assert_eq!(counts, [4096, 4096, 1808]);
+    let mut messages = Vec::new();
+    for batch in &batches {
+        let decoded = proto::EventBatch::decode(batch.encoded.as_slice()).unwrap();
+        assert_eq!(decoded.service, "big", "every batch names the resource");
+        assert_eq!(decoded.batch_id.len(), 16);
+        messages.extend(decoded.events.into_iter().map(|e| e.message));
+    }
+    let expected: Vec<String> = (0..10_000).map(|i| format!("record {i}")).collect();
+    assert_eq!(messages, expected);
+}
+
+#[test]
+fn a_batch_is_also_cut_at_its_byte_limit() {
+    let records = vec![
+        LogRecord {
+            body: Some(AnyValue {
+                value: Some(V::StringValue("x".repeat(700))),
+            }),
+            ..Default::default()
+        };
+        10
+    ];
+    let limits = Limits {
+        batch_bytes: 2_000,
+        ..Limits::default()
+    };
+    let batches = transcode(&one_resource(vec![], records).encode_to_vec(), 1, limits).unwrap();
+    assert!(batches.len() >= 4, "{} batches", batches.len());
+    assert!(batches.iter().all(|b| b.encoded.len() < 2_000 + 800));
+    assert_eq!(batches.iter().map(|b| b.records).sum::<usize>(), 10);
+}
+
+#[test]
+fn a_request_whose_resource_copies_would_be_huge_is_refused() {
+    // 20 KiB of resource attributes, copied into each of 200 records:
+    // 4 MB of events from a request of 20 KiB.
+    let resource = vec![text_kv("k8s.pod.labels", &"l".repeat(20 << 10))];
+    let request = one_resource(resource, vec![LogRecord::default(); 200]);
+    let limits = Limits {
+        total_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    match transcode(&request.encode_to_vec(), 1, limits) {
+        Err(TranscodeError::TooLarge(limit)) => assert_eq!(limit, 1 << 20),
+        other => panic!("not refused: {:?}", other.map(|b| b.len())),
+    }
+}
+
+#[test]
+fn thousands_of_attributes_on_one_record_are_kept_as_the_reference_keeps_them() {
+    let mut attributes: Vec<KeyValue> = (0..5_000)
+        .map(|i| text_kv(&format!("k{i}"), "first"))
+        .collect();
+    // Repeats, late: the last value wins, in the first place.
+    attributes.extend(
+        (0..5_000)
+            .step_by(7)
+            .map(|i| text_kv(&format!("k{i}"), "last")),
+    );
+    let request = one_resource(
+        vec![text_kv("k3", "resource")],
+        vec![LogRecord {
+            attributes,
+            ..Default::default()
+        }],
+    );
+    check(&request);
 }
