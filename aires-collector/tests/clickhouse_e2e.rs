@@ -43,6 +43,34 @@ async fn collector_into(clickhouse: &TestClickHouse) -> aires_collector::Running
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_older_than_the_ttl_is_kept_from_when_it_was_received() {
+    // Events are kept --clickhouse-ttl-days (30) from their receipt: one
+    // whose own time is 40 days back (replayed, a wrong clock) is stored
+    // and stays, rather than being deleted by the TTL as it is inserted.
+    let clickhouse = TestClickHouse::start();
+    let collector = collector_into(&clickhouse).await;
+    let sdk = sdk(GrpcConfig::new(endpoint(&collector)), |c| c);
+    let forty_days = 40 * 24 * 3_600 * 1_000_000_000u64;
+    let then = aires_core::__private::system_unix_nanos() - forty_days;
+    sdk.emit(
+        Event::builder(Level::Info, "replayed from long ago")
+            .timestamp_unix_nanos(then)
+            .build(),
+    );
+    flush(&sdk).await;
+    let rows = clickhouse
+        .rows(
+            "SELECT toUnixTimestamp64Nano(timestamp) AS ts FROM events \
+             WHERE message = 'replayed from long ago'",
+        )
+        .await;
+    assert_eq!(rows.len(), 1, "the old event is stored: {rows:?}");
+    assert_eq!(int(&rows[0]["ts"]), then as i128, "with its own time");
+    shutdown_sdk(sdk).await;
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_arrives_once_with_every_field_intact() {
     let clickhouse = TestClickHouse::start();
     let collector = collector_into(&clickhouse).await;
@@ -232,7 +260,7 @@ async fn migrations_are_idempotent_and_recorded() {
         aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
             .await
             .unwrap();
-    assert_eq!(first, vec![1, 2, 3, 4]);
+    assert_eq!(first, vec![1, 2, 3, 4, 5]);
     let again =
         aires_collector::sink::clickhouse::migrations::apply(&client, &clickhouse.database, 30)
             .await
@@ -241,7 +269,8 @@ async fn migrations_are_idempotent_and_recorded() {
     let recorded = clickhouse
         .rows("SELECT version FROM aires_migrations FINAL ORDER BY version")
         .await;
-    assert_eq!(recorded.len(), 4);
+    let versions: Vec<i128> = recorded.iter().map(|r| int(&r["version"])).collect();
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

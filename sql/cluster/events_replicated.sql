@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS {database}.events ON CLUSTER {cluster}
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/events', '{replica}')
 PARTITION BY toDate(timestamp)
 ORDER BY (service, severity, timestamp)
-TTL toDateTime(timestamp) + INTERVAL {ttl_days} DAY;
+TTL toDateTime(received_at) + INTERVAL {ttl_days} DAY;
 
 -- Events of one trace land on one shard, so a trace lookup reads one
 -- shard; events without a trace spread evenly.
