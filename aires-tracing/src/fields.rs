@@ -326,6 +326,44 @@ fn set_http_part(http: &mut HttpInfo, part: HttpPart, value: FieldValue<'_>) -> 
     }
 }
 
+/// The `Visit` methods of a visitor that handles every kind of value in
+/// one `field(&Field, FieldValue)` method (errors are handled apart).
+macro_rules! record_each_kind_through_field {
+    () => {
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.field(field, FieldValue::F64(value));
+        }
+
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.field(field, FieldValue::I64(value));
+        }
+
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.field(field, FieldValue::U64(value));
+        }
+
+        fn record_i128(&mut self, field: &Field, value: i128) {
+            self.field(field, FieldValue::I128(value));
+        }
+
+        fn record_u128(&mut self, field: &Field, value: u128) {
+            self.field(field, FieldValue::U128(value));
+        }
+
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.field(field, FieldValue::Bool(value));
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.field(field, FieldValue::Str(value));
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.field(field, FieldValue::Debug(value));
+        }
+    };
+}
+
 /// Writes an event's fields into its builder, in the queue slot: the
 /// message, typed attributes, the reserved names' columns, the error.
 pub(crate) struct EventVisitor<'b> {
@@ -419,33 +457,7 @@ impl<'b> EventVisitor<'b> {
 }
 
 impl Visit for EventVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, FieldValue::F64(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, FieldValue::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, FieldValue::U64(value));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.field(field, FieldValue::I128(value));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.field(field, FieldValue::U128(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, FieldValue::Bool(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, FieldValue::Str(value));
-    }
+    record_each_kind_through_field!();
 
     /// The first error fills the error columns, with its `source()` chain;
     /// a second one is kept as its text.
@@ -466,10 +478,6 @@ impl Visit for EventVisitor<'_> {
             self.builder.set_error_info(info);
             self.has_error = true;
         }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, FieldValue::Debug(value));
     }
 }
 
@@ -506,41 +514,11 @@ impl SpanFieldVisitor<'_> {
 }
 
 impl Visit for SpanFieldVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, FieldValue::F64(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, FieldValue::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, FieldValue::U64(value));
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.field(field, FieldValue::I128(value));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.field(field, FieldValue::U128(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, FieldValue::Bool(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, FieldValue::Str(value));
-    }
+    record_each_kind_through_field!();
 
     /// A span outlives the borrow of its error: it keeps the text.
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
         self.store(field.name(), Value::Str(Cow::Owned(value.to_string())));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, FieldValue::Debug(value));
     }
 }
 

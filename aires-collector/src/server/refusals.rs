@@ -11,9 +11,6 @@
 //! `max_decoding_message_size` but reports it as `OUT_OF_RANGE`; this layer
 //! rewrites it to `RESOURCE_EXHAUSTED` naming the limit. Streaming handlers
 //! see a later message's size error themselves and use [`explain`].
-//! And a message prost cannot decode, which tonic reports as `INTERNAL`,
-//! becomes `INVALID_ARGUMENT`: the input is at fault, and OTLP clients
-//! must not retry it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,8 +25,6 @@ use tower::{Layer, Service};
 use crate::telemetry::Metrics;
 
 const TONIC_TOO_LARGE: &str = "message length too large";
-const PROST_DECODE: &str = "failed to decode Protobuf message";
-const PROST_DECODE_ENCODED: &str = "failed%20to%20decode%20Protobuf%20message";
 
 /// Counts refused requests and restates tonic's "too large" status.
 #[derive(Clone, Debug)]
@@ -110,16 +105,6 @@ where
                 if let Ok(message) = HeaderValue::from_str(&limit_message(limit)) {
                     headers.insert("grpc-message", message);
                 }
-            }
-            // prost's decode error (services whose messages tonic decodes,
-            // such as OTLP's) comes as INTERNAL; it is the client's input.
-            let undecodable = headers.get("grpc-status").is_some_and(|v| v == "13")
-                && headers
-                    .get("grpc-message")
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|m| m.contains(PROST_DECODE) || m.contains(PROST_DECODE_ENCODED));
-            if undecodable {
-                headers.insert("grpc-status", HeaderValue::from_static("3"));
             }
             Ok(response)
         })

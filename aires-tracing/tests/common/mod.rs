@@ -10,28 +10,18 @@ use std::time::Duration;
 
 use aires::transport::MemoryTransport;
 use aires_proto::v1::{self as proto, attribute::Value as V};
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 use tracing_subscriber::fmt::MakeWriter;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-static GLOBAL: Mutex<()> = Mutex::new(());
+/// The facade's test helpers: the lock that keeps tests of the global
+/// pipeline apart comes from there.
+#[path = "../../../aires/tests/common/mod.rs"]
+mod facade;
 
-/// Serializes tests that init the global pipeline (cargo-nextest runs each
-/// test in a process of its own; `cargo test` runs a binary's tests on
-/// several threads of one).
-pub fn global_lock() -> MutexGuard<'static, ()> {
-    let guard = GLOBAL.lock();
-    let _ = aires::shutdown(Duration::from_secs(5));
-    guard
-}
-
-/// The same lock, without shutting anything down: a shutdown counts as
-/// one, so later events would be counted as after shutdown, not before
-/// init. Every test shuts its own pipeline down before it ends.
-pub fn global_lock_untouched() -> MutexGuard<'static, ()> {
-    GLOBAL.lock()
-}
+#[allow(unused_imports)] // not every test binary takes the lock
+pub use facade::{global_lock, global_lock_untouched};
 
 /// A config for tests: no environment overrides, every level.
 pub fn test_config(memory: &MemoryTransport) -> aires::Config {
