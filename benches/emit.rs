@@ -1,6 +1,8 @@
 //! Cost of one event on the calling thread, Aires side by side with the
-//! loggers Rust services use today, for the same event: a static message
-//! and three fields (an integer, a float and a string).
+//! loggers Rust services use today, for the same events: a static message
+//! with three fields (an integer, a float and a string), and the headline
+//! event with five (an integer, a static string, an unsigned, a float and
+//! a bool; the benches named `*_5`).
 //!
 //! - `aires`: `aires::info!` through the real global pipeline (queue, batch
 //!   worker, a null transport).
@@ -38,6 +40,9 @@ fn aires(group: &mut Group<'_>) {
     group.bench_function("aires", |b| {
         b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::aires_info))
     });
+    group.bench_function("aires_5", |b| {
+        b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::aires_info_5))
+    });
     group.bench_function("aires_disabled", |b| b.iter(|| peers::aires_debug(1)));
 }
 
@@ -46,6 +51,9 @@ fn tracing_json_non_blocking(group: &mut Group<'_>) {
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("tracing_json_non_blocking", |b| {
             b.iter(|| peers::tracing_info(1))
+        });
+        group.bench_function("tracing_json_non_blocking_5", |b| {
+            b.iter(|| peers::tracing_info_5(1))
         });
         group.bench_function("tracing_json_non_blocking_disabled", |b| {
             b.iter(|| peers::tracing_debug(1))
@@ -63,6 +71,13 @@ fn tracing_opentelemetry_batch(group: &mut Group<'_>) {
                 })
             })
         });
+        group.bench_function("tracing_opentelemetry_batch_5", |b| {
+            b.iter_custom(|iters| {
+                timed_in_chunks_with(iters, CHUNK, peers::tracing_info_5, || {
+                    provider.force_flush().expect("force_flush")
+                })
+            })
+        });
         group.bench_function("tracing_opentelemetry_batch_disabled", |b| {
             b.iter(|| peers::tracing_debug(1))
         });
@@ -73,6 +88,7 @@ fn tracing_opentelemetry_batch(group: &mut Group<'_>) {
 fn log_env_logger(group: &mut Group<'_>) {
     peers::install_env_logger();
     group.bench_function("log_env_logger", |b| b.iter(|| peers::log_info(1)));
+    group.bench_function("log_env_logger_5", |b| b.iter(|| peers::log_info_5(1)));
     group.bench_function("log_env_logger_disabled", |b| {
         b.iter(|| peers::log_debug(1))
     });

@@ -1,6 +1,7 @@
 //! The peers of the side-by-side benches, each set up the way its users
-//! usually run it, and the same event emitted through each: a static
-//! message and three fields (an integer, a float and a string).
+//! usually run it, and the same events emitted through each: a static
+//! message with three fields (an integer, a float and a string), and the
+//! headline event with five (`*_5`).
 //!
 //! - tracing JSON: `tracing-subscriber`'s JSON fmt layer writing through
 //!   `tracing-appender`'s non-blocking writer (set not to drop) into
@@ -58,17 +59,18 @@ pub fn tracing_info(i: u64) {
     )
 }
 
-/// The bridge benches' event: a static message and five fields (an
-/// integer, a float, two strings and a bool), as `tracing` users write it.
+/// The headline event: a static message and five fields (an integer, a
+/// static string, an unsigned, a float and a bool), as a service logs a
+/// handled request.
 #[inline(always)]
 pub fn tracing_info_5(i: u64) {
     tracing::info!(
-        order_id = black_box(i),
-        amount = black_box(9.99),
-        currency = "EUR",
-        customer = "ada",
-        paid = true,
-        "order placed"
+        user_id = black_box(i),
+        path = "/api/orders",
+        status = 200u64,
+        latency_ms = black_box(12.5),
+        ok = true,
+        "request handled"
     )
 }
 
@@ -76,12 +78,12 @@ pub fn tracing_info_5(i: u64) {
 #[inline(always)]
 pub fn aires_info_5(i: u64) {
     aires::info!(
-        "order placed",
-        order_id = black_box(i),
-        amount = black_box(9.99),
-        currency = "EUR",
-        customer = "ada",
-        paid = true
+        "request handled",
+        user_id = black_box(i),
+        path = "/api/orders",
+        status = 200u64,
+        latency_ms = black_box(12.5),
+        ok = true
     )
 }
 
@@ -105,6 +107,19 @@ pub fn log_info(i: u64) {
         amount = black_box(9.99),
         currency = "EUR";
         "order placed"
+    )
+}
+
+/// The headline five-field event through `log`.
+#[inline(always)]
+pub fn log_info_5(i: u64) {
+    log::info!(
+        user_id = black_box(i),
+        path = "/api/orders",
+        status = 200u64,
+        latency_ms = black_box(12.5),
+        ok = true;
+        "request handled"
     )
 }
 

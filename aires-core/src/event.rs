@@ -20,7 +20,7 @@ use crate::uuid7::Uuid7;
 use crate::value::{Attribute, Str, Value};
 
 /// How many attributes an event holds without allocating.
-pub const INLINE_ATTRIBUTES: usize = 4;
+pub const INLINE_ATTRIBUTES: usize = 8;
 
 /// The attribute list of an event.
 pub type Attributes = SmallVec<[Attribute; INLINE_ATTRIBUTES]>;

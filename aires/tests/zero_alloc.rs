@@ -1,5 +1,5 @@
 //! The emit path makes no heap allocation on the calling thread for an event
-//! with a static message and a handful of primitive or literal fields.
+//! with a static message and up to eight primitive or literal fields.
 //!
 //! A counting global allocator counts allocations made by this test's thread
 //! only while armed; the worker threads allocate freely.
@@ -65,6 +65,7 @@ fn emitting_a_static_event_with_primitive_fields_does_not_allocate() {
     let guard = aires::init(common::test_config(memory.clone()).queue_capacity(1024)).unwrap();
     let trace = TraceId::from_int(0x1234).unwrap();
     let span = SpanId::from_int(0x56).unwrap();
+    // Eight fields of every primitive kind and literal text, plus the ids.
     let emit = |i: u64| {
         aires::info!(
             "order placed",
@@ -72,6 +73,10 @@ fn emitting_a_static_event_with_primitive_fields_does_not_allocate() {
             amount = 9.99,
             paid = true,
             currency = "EUR",
+            quantity = 3i64,
+            ratio = 0.5f32,
+            region = "eu-west-1",
+            retried = false,
             trace_id = trace,
             span_id = span,
         );
@@ -90,15 +95,34 @@ fn emitting_a_static_event_with_primitive_fields_does_not_allocate() {
     });
     assert_eq!(allocations, 0, "the emit path allocated");
 
-    // The counter does see allocations, so the zero above means something.
+    // The counter does see allocations, so the zero above means something:
+    // a formatted message allocates its String, and a ninth field moves the
+    // attributes to the heap (with room in the queue: a dropped event is
+    // not built).
+    aires::flush(Duration::from_secs(10)).unwrap();
     let formatted = allocations_in(|| aires::info!("order {}", 7));
     assert!(formatted >= 1, "a formatted message allocates its String");
+    let nine = allocations_in(|| {
+        aires::info!(
+            "nine",
+            a = 1,
+            b = 2,
+            c = 3,
+            d = 4,
+            e = 5,
+            f = 6,
+            g = 7,
+            h = 8,
+            i = 9
+        )
+    });
+    assert_eq!(nine, 1, "a ninth attribute spills to the heap once");
 
     guard.shutdown(Duration::from_secs(10)).unwrap();
     let metrics = aires::metrics();
     assert_eq!(
         metrics.events_enqueued + metrics.events_dropped_queue_full,
-        5_002
+        5_003
     );
     assert!(memory.event_count() >= 1024);
 }
@@ -111,6 +135,11 @@ fn building_an_event_with_the_builder_does_not_allocate() {
                 .attr("ms", i)
                 .attr("table", aires::Value::from_static("orders"))
                 .attr("cached", false)
+                .attr("rows", 12u64)
+                .attr("cost", 0.25)
+                .attr("shard", -3i64)
+                .attr("replica", aires::Value::from_static("b"))
+                .attr("hedged", true)
                 .build();
             std::hint::black_box(event);
         }
