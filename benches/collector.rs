@@ -11,7 +11,6 @@ use aires_core::__private::BatchEncoder;
 use aires_core::transport::{EncodedBatch, Transport};
 use aires_core::{Limits, Uuid7};
 use aires_transport_grpc::{GrpcConfig, GrpcTransport};
-use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 const BATCH: usize = 256;
@@ -25,10 +24,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn encoded_batch() -> EncodedBatch {
     let events = aires_benches::sample_events(BATCH);
     let mut encoder = BatchEncoder::new("bench", "prod", Limits::default());
-    let mut buf = BytesMut::new();
+    let mut buf = Vec::new();
     let id = Uuid7::now();
     encoder.encode(id, &events, &mut buf);
-    EncodedBatch::new(id, buf.freeze(), BATCH)
+    EncodedBatch::new(id, buf, BATCH)
 }
 
 fn decode_transform(c: &mut Criterion) {

@@ -6,7 +6,6 @@ use std::hint::black_box;
 use aires::{Event, Limits, Uuid7};
 use aires_core::__private::BatchEncoder;
 use aires_proto::v1 as proto;
-use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use prost::Message;
 
@@ -52,7 +51,7 @@ fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode_batch_256");
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut encoder = BatchEncoder::new("bench", "prod", Limits::default());
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = Vec::with_capacity(64 * 1024);
     group.bench_function("aires_batch_encoder", |b| {
         b.iter(|| {
             buf.clear();

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use aires_core::__private::BatchEncoder;
 use aires_core::{CallSite, Event, HttpInfo, Level, Limits, SpanId, TraceId, Uuid7, Value};
-use bytes::BytesMut;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -93,9 +92,9 @@ fn aires_requests(events: &[Event]) -> Vec<Vec<u8>> {
     events
         .chunks(PER_REQUEST)
         .map(|chunk| {
-            let mut buf = BytesMut::new();
+            let mut buf = Vec::new();
             encoder.encode(Uuid7::now(), chunk, &mut buf);
-            buf.to_vec()
+            buf
         })
         .collect()
 }

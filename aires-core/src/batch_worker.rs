@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, TryRecvError};
 use crossbeam_utils::Backoff;
 use tokio::sync::mpsc;
@@ -42,6 +42,8 @@ pub(crate) struct BatchWorker {
     pub(crate) counters: Arc<Counters>,
 }
 
+/// The bytes a batch's buffer starts with.
+const BATCH_BUFFER: usize = 64 * 1024;
 /// How often a busy worker looks at the queue.
 const POLL_INTERVAL: Duration = Duration::from_micros(200);
 /// Empty polls in a row (about 50 ms) before the worker parks.
@@ -58,7 +60,7 @@ const CONTROL_CHECK_EVERY: u64 = 256;
 /// bytes: each event is encoded from its queue slot and dropped there, so
 /// it is never copied or held.
 struct Batching {
-    buf: BytesMut,
+    buf: Vec<u8>,
     batch_id: Uuid7,
     batch_len: usize,
     dequeued: u64,
@@ -84,7 +86,7 @@ impl BatchWorker {
     pub(crate) fn run(mut self) {
         self.events.register_worker();
         let mut state = Batching {
-            buf: BytesMut::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(BATCH_BUFFER),
             batch_id: Uuid7::now(),
             batch_len: 0,
             dequeued: 0,
@@ -117,7 +119,11 @@ impl BatchWorker {
                     std::hint::spin_loop();
                     continue;
                 }
-                Pop::NotReady | Pop::Empty => not_ready_spins = 0,
+                Pop::NotReady | Pop::Empty => {
+                    not_ready_spins = 0;
+                    // Caught up: show the callers all the room there is.
+                    self.events.publish_head();
+                }
             }
             if matches!(self.check_control(&mut state), Next::Stop) {
                 break;
@@ -176,9 +182,10 @@ impl BatchWorker {
             match self.take(state) {
                 Pop::Event | Pop::Abandoned => backoff.reset(),
                 Pop::NotReady => backoff.snooze(),
-                Pop::Empty => return,
+                Pop::Empty => break,
             }
         }
+        self.events.publish_head();
     }
 
     /// Takes the event at the head of the queue, if one is ready: encodes
@@ -286,15 +293,16 @@ impl BatchWorker {
         if state.batch_len == 0 {
             return;
         }
+        let next = Vec::with_capacity(BATCH_BUFFER.max(state.buf.len()));
         let encoded = EncodedBatch {
             id: state.batch_id,
             event_count: state.batch_len,
             attempt: 1,
-            payload: state.buf.split().freeze(),
+            // The batch keeps its buffer; the next starts in a new one as
+            // large as this one needed.
+            payload: Bytes::from(std::mem::replace(&mut state.buf, next)),
         };
         state.batch_len = 0;
-        // Reclaims the buffer once delivery has dropped earlier batches.
-        state.buf.reserve(64 * 1024);
         self.publish(state);
         self.forward(Outgoing::Batch(encoded));
     }

@@ -3,15 +3,15 @@
 //! Written against the `.proto` by hand with prost's wire primitives instead
 //! of building the generated structs: the generated types own their strings,
 //! so going through them would copy every static message and key. Here each
-//! event is measured, then written straight into one reused buffer. Tests
-//! decode the output with the generated types to keep the two in step.
+//! event is written straight into one reused buffer, in one pass (see
+//! [`Writer`]). Tests decode the output with the generated types, and check
+//! it is byte for byte what prost writes, to keep the two in step.
 //!
 //! Size limits are applied here, on the worker thread, so the caller's thread
 //! never pays for them.
 
 use aires_proto::v1::fields as field;
-use bytes::{BufMut, BytesMut};
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+use prost::encoding::{encoded_len_varint, WireType};
 
 use crate::callsite::CallSite;
 use crate::config::{Limits, TRUNCATION_MARKER};
@@ -71,156 +71,143 @@ impl<'a> Text<'a> {
     }
 }
 
-/// Where encoded fields go: a [`Counter`] measures, a [`Writer`] writes.
-/// Running the same field walk through both keeps lengths and bytes in step.
-trait Out {
-    /// A string field with implicit presence: skipped when empty.
-    fn text(&mut self, tag: u32, text: Text<'_>);
-    /// A string field written even when empty (a oneof member).
-    fn text_always(&mut self, tag: u32, text: Text<'_>);
-    /// A bytes field, skipped when empty.
-    fn bytes(&mut self, tag: u32, bytes: &[u8]);
-    /// A varint field; skipped when zero unless `always`.
-    fn varint(&mut self, tag: u32, value: u64, always: bool);
-    /// A fixed64 field, skipped when zero.
-    fn fixed64(&mut self, tag: u32, value: u64);
-    /// A double field, always written (a oneof member).
-    fn double(&mut self, tag: u32, value: f64);
-    /// A nested message.
-    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits);
-    /// Records values dropped outright (not cut), for the truncation count.
-    fn note_dropped(&mut self, _count: u64) {}
-}
-
-/// A message body, walked field by field into an [`Out`].
+/// A message body, written field by field.
 trait Encode {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits);
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits);
 }
 
-#[inline]
-fn delimited_len(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
+/// Appends a varint (inlined: prost's is a call per value).
+#[inline(always)]
+fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
 }
 
-/// Measures an encoding without writing it.
-struct Counter(usize);
-
-impl Counter {
-    fn measure<M: Encode>(message: &M, limits: &Limits) -> usize {
-        let mut counter = Counter(0);
-        message.encode(&mut counter, limits);
-        counter.0
-    }
+/// Writes a field key; constant tags fold to one byte.
+#[inline(always)]
+fn put_key(buf: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    put_varint(buf, u64::from(tag << 3 | wire_type as u32));
 }
 
-impl Out for Counter {
-    #[inline]
-    fn text(&mut self, tag: u32, text: Text<'_>) {
-        if text.len() > 0 {
-            self.0 += delimited_len(tag, text.len());
-        }
-    }
-    #[inline]
-    fn text_always(&mut self, tag: u32, text: Text<'_>) {
-        self.0 += delimited_len(tag, text.len());
-    }
-    #[inline]
-    fn bytes(&mut self, tag: u32, bytes: &[u8]) {
-        if !bytes.is_empty() {
-            self.0 += delimited_len(tag, bytes.len());
-        }
-    }
-    #[inline]
-    fn varint(&mut self, tag: u32, value: u64, always: bool) {
-        if value != 0 || always {
-            self.0 += key_len(tag) + encoded_len_varint(value);
-        }
-    }
-    #[inline]
-    fn fixed64(&mut self, tag: u32, value: u64) {
-        if value != 0 {
-            self.0 += key_len(tag) + 8;
-        }
-    }
-    #[inline]
-    fn double(&mut self, tag: u32, _value: f64) {
-        self.0 += key_len(tag) + 8;
-    }
-    #[inline]
-    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits) {
-        self.0 += delimited_len(tag, Counter::measure(message, limits));
-    }
-}
-
-/// Writes an encoding into a buffer, counting cut values.
+/// Writes an encoding into a buffer in one pass, counting cut values.
+///
+/// A nested message's length comes before its body, and is only known
+/// after it. Instead of measuring each message first (a second walk of
+/// every attribute), the writer leaves room for the length the message
+/// most likely needs, writes the body, then writes the length; when the
+/// guess was wrong it moves the body by the difference. The output is
+/// canonical protobuf either way (minimal varints), as prost writes it.
 struct Writer<'b> {
-    buf: &'b mut BytesMut,
+    buf: &'b mut Vec<u8>,
     truncated: u64,
 }
 
 impl Writer<'_> {
     #[inline]
     fn header(&mut self, tag: u32, len: usize) {
-        encode_key(tag, WireType::LengthDelimited, self.buf);
-        encode_varint(len as u64, self.buf);
+        put_key(self.buf, tag, WireType::LengthDelimited);
+        put_varint(self.buf, len as u64);
     }
-}
 
-impl Out for Writer<'_> {
+    /// A string field with implicit presence: skipped when empty.
     #[inline]
     fn text(&mut self, tag: u32, text: Text<'_>) {
         if text.len() > 0 {
             self.text_always(tag, text);
         }
     }
-    #[inline]
+
+    /// A string field written even when empty (a oneof member).
+    #[inline(always)]
     fn text_always(&mut self, tag: u32, text: Text<'_>) {
         self.header(tag, text.len());
-        self.buf.put_slice(text.head.as_bytes());
+        self.buf.extend_from_slice(text.head.as_bytes());
         if text.cut {
-            self.buf.put_slice(TRUNCATION_MARKER.as_bytes());
+            self.buf.extend_from_slice(TRUNCATION_MARKER.as_bytes());
             self.truncated += 1;
         }
     }
+
+    /// A bytes field, skipped when empty.
     #[inline]
     fn bytes(&mut self, tag: u32, bytes: &[u8]) {
         if !bytes.is_empty() {
             self.header(tag, bytes.len());
-            self.buf.put_slice(bytes);
+            self.buf.extend_from_slice(bytes);
         }
     }
+
+    /// A varint field; skipped when zero unless `always`.
     #[inline]
     fn varint(&mut self, tag: u32, value: u64, always: bool) {
         if value != 0 || always {
-            encode_key(tag, WireType::Varint, self.buf);
-            encode_varint(value, self.buf);
+            put_key(self.buf, tag, WireType::Varint);
+            put_varint(self.buf, value);
         }
     }
+
+    /// A fixed64 field, skipped when zero.
     #[inline]
     fn fixed64(&mut self, tag: u32, value: u64) {
         if value != 0 {
-            encode_key(tag, WireType::SixtyFourBit, self.buf);
-            self.buf.put_u64_le(value);
+            put_key(self.buf, tag, WireType::SixtyFourBit);
+            self.buf.extend_from_slice(&value.to_le_bytes());
         }
     }
+
+    /// A double field, always written (a oneof member).
     #[inline]
     fn double(&mut self, tag: u32, value: f64) {
-        encode_key(tag, WireType::SixtyFourBit, self.buf);
-        self.buf.put_f64_le(value);
+        put_key(self.buf, tag, WireType::SixtyFourBit);
+        self.buf.extend_from_slice(&value.to_le_bytes());
     }
-    #[inline]
-    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits) {
-        self.header(tag, Counter::measure(message, limits));
+
+    /// A nested message whose length most likely takes `guess` bytes (1
+    /// for up to 127 bytes of body, 2 for up to 16383).
+    #[inline(always)]
+    fn message<M: Encode>(&mut self, tag: u32, message: &M, limits: &Limits, guess: usize) {
+        put_key(self.buf, tag, WireType::LengthDelimited);
+        let at = self.buf.len();
+        for _ in 0..guess {
+            self.buf.push(0);
+        }
         message.encode(self, limits);
+        let len = self.buf.len() - at - guess;
+        let needed = encoded_len_varint(len as u64);
+        if needed > guess {
+            self.buf.resize(at + needed + len, 0);
+        }
+        if needed != guess {
+            self.buf
+                .copy_within(at + guess..at + guess + len, at + needed);
+            self.buf.truncate(at + needed + len);
+        }
+        let mut value = len;
+        for byte in &mut self.buf[at..at + needed - 1] {
+            *byte = value as u8 | 0x80;
+            value >>= 7;
+        }
+        self.buf[at + needed - 1] = value as u8;
     }
+
+    /// Records values dropped outright (not cut), for the truncation count.
     fn note_dropped(&mut self, count: u64) {
         self.truncated += count;
     }
 }
 
+/// Bytes of the length of an attribute or call site: one (bodies up to
+/// 127 bytes) unless a long value makes it more.
+const SHORT: usize = 1;
+/// Bytes of the length of an event: two (bodies of 128 to 16383 bytes).
+const EVENT: usize = 2;
+
 /// `aires.v1.Event`.
 impl Encode for Event {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits) {
         let value_limit = limits.max_value_bytes;
         out.bytes(field::event::ID, &self.id.to_bytes());
         out.fixed64(field::event::TIMESTAMP_UNIX_NANO, self.timestamp_unix_nanos);
@@ -241,7 +228,7 @@ impl Encode for Event {
         }
         let kept = self.attributes.len().min(limits.max_attributes);
         for attribute in &self.attributes[..kept] {
-            out.message(field::event::ATTRIBUTES, attribute, limits);
+            attribute.encode(out, limits);
         }
         if kept < self.attributes.len() {
             let dropped = (self.attributes.len() - kept) as u64;
@@ -249,6 +236,7 @@ impl Encode for Event {
                 field::event::ATTRIBUTES,
                 &DroppedAttributes(dropped),
                 limits,
+                SHORT,
             );
             out.note_dropped(dropped);
         }
@@ -259,14 +247,14 @@ impl Encode for Event {
             }
             out.note_dropped((extras.tags.len() - tags) as u64);
             if let Some(http) = &extras.http {
-                out.message(field::event::HTTP, http, limits);
+                out.message(field::event::HTTP, http, limits, SHORT);
             }
             if let Some(error) = &extras.error {
-                out.message(field::event::ERROR, error, limits);
+                out.message(field::event::ERROR, error, limits, EVENT);
             }
         }
         if let Some(site) = self.call_site.as_deref() {
-            out.message(field::event::CALL_SITE, site, limits);
+            out.message(field::event::CALL_SITE, site, limits, SHORT);
         }
     }
 }
@@ -276,7 +264,7 @@ impl Encode for Event {
 struct DroppedAttributes(u64);
 
 impl Encode for DroppedAttributes {
-    fn encode<O: Out>(&self, out: &mut O, _limits: &Limits) {
+    fn encode(&self, out: &mut Writer<'_>, _limits: &Limits) {
         out.text(
             field::attribute::KEY,
             Text::new("aires.dropped_attributes", usize::MAX),
@@ -285,18 +273,32 @@ impl Encode for DroppedAttributes {
     }
 }
 
-/// `aires.v1.Attribute`.
-impl Encode for Attribute {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
-        out.text(
-            field::attribute::KEY,
-            Text::new(&self.key, limits.max_value_bytes),
-        );
+/// `aires.v1.Attribute`: the most frequent message, so its length is
+/// worked out with arithmetic (its fields are all known) rather than by
+/// [`Writer::message`]'s guess and fix-up.
+impl Attribute {
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits) {
+        let key = Text::new(&self.key, limits.max_value_bytes);
+        let text = match &self.value {
+            Value::Str(s) => Text::new(s, limits.max_value_bytes),
+            _ => Text::new("", 0),
+        };
+        let key_len = if key.len() > 0 {
+            delimited_len(key.len())
+        } else {
+            0
+        };
+        let value_len = match &self.value {
+            Value::Str(_) => delimited_len(text.len()),
+            Value::I64(v) => 1 + encoded_len_varint(*v as u64),
+            Value::U64(v) => 1 + encoded_len_varint(*v),
+            Value::F64(_) => 9,
+            Value::Bool(_) => 2,
+        };
+        out.header(field::event::ATTRIBUTES, key_len + value_len);
+        out.text(field::attribute::KEY, key);
         match &self.value {
-            Value::Str(s) => out.text_always(
-                field::attribute::STRING_VALUE,
-                Text::new(s, limits.max_value_bytes),
-            ),
+            Value::Str(_) => out.text_always(field::attribute::STRING_VALUE, text),
             Value::I64(v) => out.varint(field::attribute::INT_VALUE, *v as u64, true),
             Value::U64(v) => out.varint(field::attribute::UINT_VALUE, *v, true),
             Value::F64(v) => out.double(field::attribute::DOUBLE_VALUE, *v),
@@ -305,9 +307,15 @@ impl Encode for Attribute {
     }
 }
 
+/// Bytes of a length-delimited field with a one-byte tag.
+#[inline(always)]
+fn delimited_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
 /// `aires.v1.HttpInfo`.
 impl Encode for crate::http::HttpInfo {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits) {
         let max = limits.max_value_bytes;
         out.text(field::http_info::METHOD, Text::new(&self.method, max));
         out.text(field::http_info::ROUTE, Text::new(&self.route, max));
@@ -332,7 +340,7 @@ impl Encode for crate::http::HttpInfo {
 
 /// `aires.v1.ErrorInfo`.
 impl Encode for crate::error_info::ErrorInfo {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits) {
         out.text(
             field::error_info::TYPE,
             Text::new(&self.type_name, limits.max_value_bytes),
@@ -360,7 +368,7 @@ impl Encode for crate::error_info::ErrorInfo {
 
 /// `aires.v1.CallSite`.
 impl Encode for CallSite {
-    fn encode<O: Out>(&self, out: &mut O, limits: &Limits) {
+    fn encode(&self, out: &mut Writer<'_>, limits: &Limits) {
         let max = limits.max_value_bytes;
         out.text(field::call_site::FILE, Text::new(&self.file, max));
         out.varint(field::call_site::LINE, u64::from(self.line), false);
@@ -395,7 +403,7 @@ impl BatchEncoder {
     }
 
     /// Appends the encoded `EventBatch` to `buf`.
-    pub fn encode(&mut self, batch_id: Uuid7, events: &[Event], buf: &mut BytesMut) {
+    pub fn encode(&mut self, batch_id: Uuid7, events: &[Event], buf: &mut Vec<u8>) {
         self.begin(batch_id, buf);
         for event in events {
             self.push(event, buf);
@@ -406,7 +414,7 @@ impl BatchEncoder {
     /// with [`BatchEncoder::push`]; protobuf allows the repeated `events`
     /// field to come after the others, so a batch can be encoded as its
     /// events arrive, without holding them.
-    pub fn begin(&mut self, batch_id: Uuid7, buf: &mut BytesMut) {
+    pub fn begin(&mut self, batch_id: Uuid7, buf: &mut Vec<u8>) {
         let limits = self.limits;
         let mut out = Writer { buf, truncated: 0 };
         out.bytes(field::event_batch::BATCH_ID, &batch_id.to_bytes());
@@ -431,10 +439,10 @@ impl BatchEncoder {
 
     /// Appends one event to the batch begun in `buf`.
     #[inline]
-    pub fn push(&mut self, event: &Event, buf: &mut BytesMut) {
+    pub fn push(&mut self, event: &Event, buf: &mut Vec<u8>) {
         let limits = self.limits;
         let mut out = Writer { buf, truncated: 0 };
-        out.message(field::event_batch::EVENTS, event, &limits);
+        out.message(field::event_batch::EVENTS, event, &limits, EVENT);
         self.truncated += out.truncated;
     }
 }
@@ -448,10 +456,10 @@ mod tests {
     use std::time::Duration;
 
     fn decode(encoder: &mut BatchEncoder, events: &[Event]) -> proto::EventBatch {
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         let id = Uuid7::now();
         encoder.encode(id, events, &mut buf);
-        let batch = proto::EventBatch::decode(buf.freeze()).expect("valid protobuf");
+        let batch = proto::EventBatch::decode(&buf[..]).expect("valid protobuf");
         assert_eq!(batch.batch_id.as_ref(), id.to_bytes());
         batch
     }
@@ -533,6 +541,61 @@ mod tests {
             ("src/pay.rs", 42, "shop::pay")
         );
         assert_eq!(encoder.truncated(), 0);
+    }
+
+    /// Events whose lengths take one, two and three bytes, and attributes,
+    /// HTTP parts and errors of one and two: every guess of the one-pass
+    /// writer, right and wrong.
+    fn events_of_every_length() -> Vec<Event> {
+        static SITE: CallSite = CallSite::new_static("src/a.rs", 7, "a");
+        let io = std::io::Error::other("x".repeat(300));
+        vec![
+            Event::builder(Level::Info, "").build(),
+            Event::builder(Level::Info, "short").attr("k", 1).build(),
+            Event::builder(Level::Warn, "m".repeat(150))
+                .attr("long", "v".repeat(200))
+                .attr("f", 0.5)
+                .call_site(&SITE)
+                .build(),
+            Event::builder(Level::Error, "e")
+                .http(HttpInfo::new("GET", "r".repeat(130)).status(200))
+                .error(&io)
+                .tags(["t"])
+                .session_id("s")
+                .build(),
+            Event::builder(Level::Info, "m".repeat(20_000))
+                .attr("big", "b".repeat(20_000))
+                .build(),
+        ]
+    }
+
+    #[test]
+    fn each_event_is_byte_for_byte_what_prost_writes() {
+        let limits = Limits {
+            max_message_bytes: 1 << 20,
+            max_value_bytes: 1 << 20,
+            max_attributes: 128,
+        };
+        let mut encoder = BatchEncoder::new("s", "e", limits);
+        for event in events_of_every_length() {
+            let mut buf = Vec::new();
+            encoder.begin(Uuid7::now(), &mut buf);
+            let header = buf.len();
+            encoder.push(&event, &mut buf);
+            let ours = &buf[header..];
+            let decoded = proto::EventBatch::decode(&buf[..])
+                .expect("valid protobuf")
+                .events
+                .remove(0);
+            let mut theirs = Vec::new();
+            prost::encoding::message::encode(field::event_batch::EVENTS, &decoded, &mut theirs);
+            assert_eq!(
+                ours,
+                &theirs[..],
+                "message of {} bytes",
+                event.message().len()
+            );
+        }
     }
 
     #[test]

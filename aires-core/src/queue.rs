@@ -14,6 +14,18 @@
 //! the publish the slot is not ready; the consumer sees "not ready" and
 //! comes back later, it never blocks on it.
 //!
+//! Telling "full" without touching the worker's lines: a caller that finds
+//! the queue full must not read what the worker writes for every event (the
+//! head position, the stamp of the slot it is reading), or every refused
+//! call pulls those lines away from the worker and a burst of refused calls
+//! slows the drain to a fraction of its rate. So the worker also publishes
+//! its position as a hint, on a line of its own, every [`HINT_STEP`] events
+//! and whenever it stops draining; callers compare the hint with `tail` and
+//! refuse without looking further when it says full. The hint lags the head
+//! by less than a step, so a refusal can come up to a step early while the
+//! worker is draining (the queue is then all but full); never late, since
+//! the slots' stamps still guard every claim.
+//!
 //! Waking the worker: the worker sets `sleeping` before it parks and then
 //! looks at `tail` once more; a producer looks at `sleeping` after its
 //! claim (a sequentially consistent read-modify-write of `tail`). One of the
@@ -38,6 +50,18 @@ use crate::value::Str;
 /// far longer than a writer preempted or throttled (a container's CPU
 /// quota can stop a thread for ~100 ms) ever takes.
 const WRITER_STALL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How many slots ahead of the one it reads the worker asks the CPU to
+/// fetch (when they are known to be published): the lines of a slot
+/// another core wrote then arrive while the worker encodes the slots
+/// before it, instead of one miss after another.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Events the worker takes between two publications of its position to the
+/// callers (see the module docs): one cache-line transfer per step instead
+/// of one per event. Smaller for small queues: a step is a power of two of
+/// at most an eighth of the capacity.
+const HINT_STEP: usize = 32;
 
 /// One slot: its stamp says whose turn it is; its value is the event,
 /// unless `abandoned` says the caller's code panicked while building it.
@@ -64,6 +88,13 @@ pub(crate) enum Pop {
 
 pub(crate) struct EventQueue {
     head: CachePadded<AtomicUsize>,
+    /// `head` as the callers see it: published every `hint_mask + 1` events
+    /// and whenever the worker stops draining; never ahead of `head`.
+    head_hint: CachePadded<AtomicUsize>,
+    hint_mask: usize,
+    /// The worker's last look at `tail` (only the worker writes it): slots
+    /// before it are claimed, and far enough behind it, written.
+    seen_tail: CachePadded<AtomicUsize>,
     tail: CachePadded<AtomicUsize>,
     buffer: Box<[Slot]>,
     cap: usize,
@@ -99,6 +130,9 @@ impl EventQueue {
             .collect();
         EventQueue {
             head: CachePadded::new(AtomicUsize::new(0)),
+            head_hint: CachePadded::new(AtomicUsize::new(0)),
+            hint_mask: prev_power_of_two((cap / 8).clamp(1, HINT_STEP)) - 1,
+            seen_tail: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             buffer,
             cap,
@@ -112,8 +146,14 @@ impl EventQueue {
     #[inline]
     pub(crate) fn try_claim(&self) -> Option<Claim<'_>> {
         let backoff = Backoff::new();
+        // The hint first: it is never ahead of `head`, which is never ahead
+        // of a `tail` read after it, so the distance below is well formed.
+        let hint = self.head_hint.load(Ordering::Acquire);
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
+            if self.distance(hint, tail) >= self.cap {
+                return None;
+            }
             let index = tail & (self.one_lap - 1);
             let lap = tail & !(self.one_lap - 1);
             let new_tail = if index + 1 < self.cap {
@@ -213,6 +253,50 @@ impl EventQueue {
         }
     }
 
+    /// Slots from position `from` to position `to` (`from` not after `to`).
+    #[inline(always)]
+    fn distance(&self, from: usize, to: usize) -> usize {
+        let mask = self.one_lap - 1;
+        let laps = (to & !mask).wrapping_sub(from & !mask) / self.one_lap;
+        (laps * self.cap)
+            .wrapping_add(to & mask)
+            .wrapping_sub(from & mask)
+    }
+
+    /// Publishes the worker's position to the callers now (see the module
+    /// docs); the worker calls this whenever it stops draining.
+    pub(crate) fn publish_head(&self) {
+        let head = self.head.load(Ordering::Relaxed);
+        if self.head_hint.load(Ordering::Relaxed) != head {
+            self.head_hint.store(head, Ordering::Release);
+        }
+        self.seen_tail
+            .store(self.tail.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Asks the CPU to fetch the slot `PREFETCH_AHEAD` places after the
+    /// head at `index`, if it was claimed long enough ago to be written (a
+    /// slot still being written is left to its caller).
+    #[inline(always)]
+    fn prefetch_ahead(&self, head: usize, index: usize) {
+        // Positions only grow (a lap adds `one_lap`), so they compare as
+        // numbers; the head may have passed the tail last seen.
+        let seen_tail = self.seen_tail.load(Ordering::Relaxed);
+        if self.cap <= 2 * PREFETCH_AHEAD
+            || seen_tail <= head
+            || self.distance(head, seen_tail) <= 2 * PREFETCH_AHEAD
+        {
+            return;
+        }
+        let mut ahead = index + PREFETCH_AHEAD;
+        if ahead >= self.cap {
+            ahead -= self.cap;
+        }
+        // SAFETY: `ahead < cap`.
+        let slot = unsafe { self.buffer.get_unchecked(ahead) };
+        prefetch(slot);
+    }
+
     /// The head's position, if its slot is claimed by a caller and not yet
     /// written.
     fn head_being_written(&self) -> Option<usize> {
@@ -242,11 +326,13 @@ impl EventQueue {
                 lap.wrapping_add(self.one_lap)
             };
             // Frees the slot even if `take` unwinds.
+            self.prefetch_ahead(head, index);
             let release = Release {
                 queue: self,
                 slot,
                 head: new_head,
                 stamp: head.wrapping_add(self.one_lap),
+                publish: (index + 1) & self.hint_mask == 0,
             };
             // SAFETY: the stamp says a producer published this slot (its
             // Release store pairs with the Acquire load above) and no one
@@ -350,18 +436,45 @@ impl Drop for EventQueue {
     }
 }
 
+/// Fetches a slot's cache lines into this core's cache, ahead of use.
+#[inline(always)]
+fn prefetch(slot: &Slot) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = (slot as *const Slot).cast::<i8>();
+        for line in 0..std::mem::size_of::<Slot>() / 64 {
+            // SAFETY: a prefetch is a hint; the address is inside the slot.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(line * 64)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
+fn prev_power_of_two(n: usize) -> usize {
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
 /// Hands a consumed slot back to the producers.
 struct Release<'a> {
     queue: &'a EventQueue,
     slot: &'a Slot,
     head: usize,
     stamp: usize,
+    /// Also publish the position to the callers (once a step).
+    publish: bool,
 }
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
         self.queue.head.store(self.head, Ordering::Release);
         self.slot.stamp.store(self.stamp, Ordering::Release);
+        if self.publish {
+            self.queue.head_hint.store(self.head, Ordering::Release);
+            let tail = self.queue.tail.load(Ordering::Relaxed);
+            self.queue.seen_tail.store(tail, Ordering::Relaxed);
+        }
     }
 }
 
@@ -487,6 +600,43 @@ mod tests {
             assert!(matches!(queue.pop_with(|_| {}), Pop::Empty));
             assert_eq!(queue.len(), 0);
         }
+    }
+
+    #[test]
+    fn callers_see_room_a_step_at_a_time_and_all_of_it_once_published() {
+        let queue = EventQueue::new(256);
+        let step = HINT_STEP as u64;
+        let fill = |queue: &EventQueue| {
+            let mut n = 0;
+            while push(queue, n) {
+                n += 1;
+            }
+            n
+        };
+        assert_eq!(fill(&queue), 256);
+        for _ in 0..20 {
+            // Fewer than a step taken: the callers' view is unchanged.
+            for _ in 0..step - 1 {
+                assert!(pop_n(&queue).is_some());
+            }
+            assert_eq!(fill(&queue), 0, "room shown before a step was taken");
+            // The step's last event publishes the room of the whole step.
+            assert!(pop_n(&queue).is_some());
+            assert_eq!(fill(&queue), step, "the room of one step");
+            assert_eq!(queue.len(), 256);
+        }
+        // Published on demand too (the worker does when it stops draining).
+        for _ in 0..3 {
+            assert!(pop_n(&queue).is_some());
+        }
+        assert_eq!(fill(&queue), 0);
+        queue.publish_head();
+        assert_eq!(fill(&queue), 3);
+        let mut drained = 0;
+        while pop_n(&queue).is_some() {
+            drained += 1;
+        }
+        assert_eq!(drained, 256);
     }
 
     #[test]
