@@ -4,6 +4,7 @@
 //! It is a plain OS thread reading the event queue and a small control
 //! channel, so it works whether or not the application runs Tokio.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use crate::delivery::Outgoing;
 use crate::encode::BatchEncoder;
 use crate::event::Event;
 use crate::metrics::Counters;
+use crate::overflow::Overflow;
 use crate::queue::{EventQueue, Pop};
 use crate::transport::EncodedBatch;
 use crate::uuid7::Uuid7;
@@ -33,6 +35,10 @@ pub(crate) enum Control {
 
 pub(crate) struct BatchWorker {
     pub(crate) events: Arc<EventQueue>,
+    /// The overflow list, with `OverflowPolicy::Grow`.
+    pub(crate) overflow: Option<Arc<Overflow>>,
+    /// Events taken from the overflow list, to encode before the ring's.
+    pub(crate) spilled: VecDeque<(Event, usize)>,
     pub(crate) control: Receiver<Control>,
     pub(crate) delivery: mpsc::Sender<Outgoing>,
     pub(crate) encoder: BatchEncoder,
@@ -151,7 +157,10 @@ impl BatchWorker {
     /// Sleeps until a producer or a control request wakes it, or until the
     /// batch deadline (or [`MAX_PARK`]).
     fn park(&self, state: &Batching) {
-        if !self.events.prepare_to_park() || !self.control.is_empty() {
+        if !self.events.prepare_to_park()
+            || !self.control.is_empty()
+            || self.overflow.as_ref().is_some_and(|list| list.has_events())
+        {
             self.events.awake();
             return;
         }
@@ -177,10 +186,17 @@ impl BatchWorker {
     /// so a flush under continuous load still ends.
     fn drain(&mut self, state: &mut Batching) {
         let until = self.events.tail_position();
+        // Listed events are older than the ring's (see `overflow`), and
+        // under load the list may keep growing: take as many as it held.
+        let listed = self.overflow.as_ref().map_or(0, |list| list.len());
         let backoff = Backoff::new();
-        while self.events.head_position() != until {
+        let mut taken = 0;
+        while self.events.head_position() != until || taken < listed {
             match self.take(state) {
-                Pop::Event | Pop::Abandoned => backoff.reset(),
+                Pop::Event | Pop::Abandoned => {
+                    taken += 1;
+                    backoff.reset()
+                }
                 Pop::NotReady => backoff.snooze(),
                 Pop::Empty => break,
             }
@@ -194,15 +210,40 @@ impl BatchWorker {
     /// slot is free counts it and cuts the batch if it is full, since
     /// cutting may wait on delivery.
     fn take(&mut self, state: &mut Batching) -> Pop {
+        if let Some((event, size)) = self.spilled.pop_front() {
+            let len_before = self.encode(&event, state);
+            drop(event);
+            if let Some(list) = &self.overflow {
+                list.settled(size);
+            }
+            self.settle(len_before, state);
+            return Pop::Event;
+        }
         let events = self.events.clone();
         let mut len_before = 0;
         let pop = events.pop_with(|event| len_before = self.encode(event, state));
         match pop {
             Pop::Event => self.settle(len_before, state),
             Pop::Abandoned => self.abandoned(state),
+            Pop::Empty if self.take_listed() => return self.take(state),
             Pop::NotReady | Pop::Empty => {}
         }
         pop
+    }
+
+    /// The ring is empty: moves a chunk of the overflow list (if any) into
+    /// `spilled`, unless the ring got events meanwhile (checked under the
+    /// list's lock, see `overflow`).
+    fn take_listed(&mut self) -> bool {
+        let Some(list) = &self.overflow else {
+            return false;
+        };
+        let events = &self.events;
+        list.is_active()
+            && list.take(
+                || events.tail_position() == events.head_position(),
+                &mut self.spilled,
+            )
     }
 
     /// Appends the event to the batch; returns the batch's length in bytes
@@ -348,6 +389,8 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let worker = BatchWorker {
             events: queue.clone(),
+            overflow: None,
+            spilled: VecDeque::new(),
             control: control_rx,
             delivery: to_delivery,
             encoder: BatchEncoder::new("svc", "env", Limits::default()),

@@ -33,6 +33,30 @@ pub enum OverflowPolicy {
     /// `events_dropped_queue_full`. Bounds the stall, and so can lose
     /// events: use `Block` where nothing may be lost.
     BlockFor(Duration),
+    /// Never block, and spend memory before dropping: while the queue is
+    /// full, events are built on the heap and listed behind it, up to
+    /// `max_bytes` (an event with five fields takes about 600 bytes), and
+    /// only then dropped and counted. For bursts that outrun the worker
+    /// (a batch job's start, a retry storm) when memory is cheaper than
+    /// losing events; [`OverflowPolicy::grow`] gives 64 MiB. Order per
+    /// thread is kept.
+    Grow {
+        /// The most the listed events may hold, in bytes.
+        max_bytes: usize,
+    },
+}
+
+impl OverflowPolicy {
+    /// The budget of [`OverflowPolicy::grow`]: 64 MiB, about 110K events
+    /// of five fields beside the default queue's 4096.
+    pub const DEFAULT_GROW_BYTES: usize = 64 << 20;
+
+    /// [`OverflowPolicy::Grow`] with [`OverflowPolicy::DEFAULT_GROW_BYTES`].
+    pub const fn grow() -> Self {
+        OverflowPolicy::Grow {
+            max_bytes: Self::DEFAULT_GROW_BYTES,
+        }
+    }
 }
 
 /// Size limits applied when a batch is encoded. A longer value is cut at a
@@ -107,7 +131,7 @@ impl Default for Limits {
 /// | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
 /// | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
 /// | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
-/// | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, `block`, or `block:<ms>`) |
+/// | `overflow` | drop | `AIRES_OVERFLOW` (`drop`, `block`, `block:<ms>`, `grow` or `grow:<MiB>`) |
 /// | `retry.max_elapsed` | 120 s | `AIRES_RETRY_MAX_ELAPSED_MS` |
 /// | `max_in_flight` | 64 | `AIRES_MAX_IN_FLIGHT` |
 /// | `send_timeout` | 10 s | `AIRES_SEND_TIMEOUT_MS` |
@@ -364,7 +388,10 @@ impl Config {
             has_transport: self.transport.is_some(),
             endpoint: self.endpoint.as_deref(),
             env_overrides: self.env_overrides,
-            may_block: !matches!(self.overflow, OverflowPolicy::DropNewest),
+            may_block: matches!(
+                self.overflow,
+                OverflowPolicy::Block | OverflowPolicy::BlockFor(_)
+            ),
         }
     }
 
@@ -582,10 +609,19 @@ fn parse_overflow(value: &str) -> Result<OverflowPolicy, ConfigError> {
         let ms: u64 = parse_env("AIRES_OVERFLOW", ms)?;
         return Ok(OverflowPolicy::BlockFor(Duration::from_millis(ms)));
     }
+    if trimmed.eq_ignore_ascii_case("grow") {
+        return Ok(OverflowPolicy::grow());
+    }
+    if let Some(mib) = trimmed.strip_prefix("grow:") {
+        let mib: usize = parse_env("AIRES_OVERFLOW", mib)?;
+        return Ok(OverflowPolicy::Grow {
+            max_bytes: mib.saturating_mul(1 << 20),
+        });
+    }
     Err(env_error(
         "AIRES_OVERFLOW",
         value,
-        "expected `drop`, `block` or `block:<milliseconds>`",
+        "expected `drop`, `block`, `block:<milliseconds>`, `grow` or `grow:<MiB>`",
     ))
 }
 
@@ -687,6 +723,17 @@ mod tests {
             .apply_env(env(&[("AIRES_OVERFLOW", "block")]))
             .unwrap();
         assert_eq!(blocking.overflow, OverflowPolicy::Block);
+        let growing = |v| {
+            Config::default()
+                .apply_env(env(&[("AIRES_OVERFLOW", v)]))
+                .unwrap()
+                .overflow
+        };
+        assert_eq!(growing("grow"), OverflowPolicy::grow());
+        assert_eq!(
+            growing("grow:8"),
+            OverflowPolicy::Grow { max_bytes: 8 << 20 }
+        );
     }
 
     #[test]

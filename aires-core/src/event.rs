@@ -111,6 +111,36 @@ impl Event {
         }
     }
 
+    /// About how many bytes this event holds, inline and on the heap (for
+    /// the budget of [`OverflowPolicy::Grow`](crate::OverflowPolicy)).
+    pub(crate) fn footprint(&self) -> usize {
+        fn owned(s: &Str) -> usize {
+            match s {
+                std::borrow::Cow::Owned(s) => s.capacity(),
+                std::borrow::Cow::Borrowed(_) => 0,
+            }
+        }
+        let spilled = if self.attributes.spilled() {
+            self.attributes.capacity() * std::mem::size_of::<Attribute>()
+        } else {
+            0
+        };
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|a| {
+                owned(&a.key)
+                    + match &a.value {
+                        Value::Str(s) => owned(s),
+                        _ => 0,
+                    }
+            })
+            .sum();
+        // Extras (HTTP, error, tags) are rare; counted at a round 1 KiB.
+        let extras = if self.extras.is_some() { 1024 } else { 0 };
+        std::mem::size_of::<Event>() + owned(&self.message) + spilled + attributes + extras
+    }
+
     /// The event's UUID v7.
     pub fn id(&self) -> Uuid7 {
         self.id

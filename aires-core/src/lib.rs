@@ -57,6 +57,7 @@ mod http;
 mod ids;
 mod level;
 mod metrics;
+mod overflow;
 mod pipeline;
 mod queue;
 mod retry;

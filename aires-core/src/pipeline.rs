@@ -20,6 +20,7 @@ use crate::encode::BatchEncoder;
 use crate::event::{Event, EventBuilder};
 use crate::level::{Level, LevelFilter};
 use crate::metrics::{Counters, Metrics};
+use crate::overflow::Overflow;
 use crate::queue::{Claim, EventQueue, Pop};
 use crate::transport::{StdoutTransport, Transport};
 use crate::value::Str;
@@ -63,6 +64,13 @@ pub enum ShutdownError {
     Timeout(Duration),
 }
 
+/// Where a caller's event goes.
+enum Slot<'a> {
+    Claimed(Claim<'a>),
+    Overflow,
+    None,
+}
+
 /// A handle on a running pipeline. Clones share it.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
@@ -72,6 +80,8 @@ pub struct Pipeline {
 #[derive(Debug)]
 struct Shared {
     queue: Arc<EventQueue>,
+    /// Where events go while the queue is full, with `OverflowPolicy::Grow`.
+    overflow_list: Option<Arc<Overflow>>,
     control: Sender<Control>,
     overflow: OverflowPolicy,
     filter: AtomicU8,
@@ -110,6 +120,10 @@ impl Pipeline {
         };
         let counters = Arc::new(Counters::default());
         let queue = Arc::new(EventQueue::new(config.queue_capacity));
+        let overflow_list = match config.overflow {
+            OverflowPolicy::Grow { max_bytes } => Some(Arc::new(Overflow::new(max_bytes))),
+            _ => None,
+        };
         let (control, control_receiver) = crossbeam_channel::bounded(16);
         let (to_delivery, inbox) = tokio::sync::mpsc::channel(1);
         let (finished_tx, finished) = crossbeam_channel::bounded(1);
@@ -161,6 +175,8 @@ impl Pipeline {
             })?;
         let worker = BatchWorker {
             events: queue.clone(),
+            overflow: overflow_list.clone(),
+            spilled: Default::default(),
             control: control_receiver,
             delivery: to_delivery,
             encoder: adjust(BatchEncoder::new(
@@ -182,6 +198,7 @@ impl Pipeline {
         Ok(Pipeline {
             shared: Arc::new(Shared {
                 queue,
+                overflow_list,
                 control,
                 overflow: config.overflow,
                 filter: AtomicU8::new(level_filter_byte(config.level)),
@@ -223,8 +240,10 @@ impl Pipeline {
     /// callers check [`Pipeline::enabled`] before building the event.
     #[inline(always)]
     pub fn emit(&self, event: Event) {
-        if let Some(claim) = self.claim() {
-            claim.write(event);
+        match self.claim() {
+            Slot::Claimed(claim) => claim.write(event),
+            Slot::Overflow => self.spill(event),
+            Slot::None => {}
         }
     }
 
@@ -242,45 +261,77 @@ impl Pipeline {
         message: impl Into<Str>,
         fill: impl FnOnce(&mut EventBuilder),
     ) {
-        if let Some(claim) = self.claim() {
-            claim.write_new(level, message.into(), fill);
+        match self.claim() {
+            Slot::Claimed(claim) => claim.write_new(level, message.into(), fill),
+            Slot::Overflow => {
+                let mut builder = Event::builder(level, message);
+                fill(&mut builder);
+                self.spill(builder.build());
+            }
+            Slot::None => {}
         }
     }
 
-    /// A queue slot for one event, or `None` (counted) when there is none.
+    /// A queue slot for one event, the overflow list, or nothing (counted).
     #[inline(always)]
-    fn claim(&self) -> Option<Claim<'_>> {
+    fn claim(&self) -> Slot<'_> {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             shared.counters.dropped_after_shutdown.add(1);
-            return None;
+            return Slot::None;
         }
-        let claim = shared.queue.try_claim();
-        if claim.is_some() {
-            return claim;
+        if let Some(list) = &shared.overflow_list {
+            if list.is_active() {
+                return Slot::Overflow;
+            }
         }
-        self.claim_slow()
+        match shared.queue.try_claim() {
+            Some(claim) => Slot::Claimed(claim),
+            None => self.claim_slow(),
+        }
     }
 
-    /// The queue is full: wait for room (blocking policy) or count a drop.
+    /// The queue is full: wait for room (blocking policies), go to the
+    /// overflow list (`Grow`), or count a drop.
     #[cold]
-    fn claim_slow(&self) -> Option<Claim<'_>> {
+    fn claim_slow(&self) -> Slot<'_> {
         let shared = &*self.shared;
         let claim = match shared.overflow {
-            OverflowPolicy::DropNewest => None,
             OverflowPolicy::Block => shared.queue.claim_until(None, &shared.closed),
             OverflowPolicy::BlockFor(timeout) => shared
                 .queue
                 .claim_until(Some(crate::clock::deadline_after(timeout)), &shared.closed),
+            OverflowPolicy::Grow { .. } => return Slot::Overflow,
+            OverflowPolicy::DropNewest => None,
         };
-        if claim.is_none() {
-            if shared.closed.load(Ordering::Relaxed) {
-                shared.counters.dropped_after_shutdown.add(1);
-            } else {
-                shared.counters.dropped_queue_full.add(1);
+        match claim {
+            Some(claim) => Slot::Claimed(claim),
+            None => {
+                self.count_refused();
+                Slot::None
             }
         }
-        claim
+    }
+
+    /// Appends an event to the overflow list, or drops and counts it when
+    /// the list is at its budget.
+    #[cold]
+    fn spill(&self, event: Event) {
+        let list = self.shared.overflow_list.as_ref().expect("Grow policy");
+        if !list.push(event) {
+            self.count_refused();
+        } else {
+            self.shared.queue.wake_worker_if_sleeping();
+        }
+    }
+
+    fn count_refused(&self) {
+        let shared = &*self.shared;
+        if shared.closed.load(Ordering::Relaxed) {
+            shared.counters.dropped_after_shutdown.add(1);
+        } else {
+            shared.counters.dropped_queue_full.add(1);
+        }
     }
 
     /// Sends everything enqueued before this call and waits until the
@@ -337,6 +388,10 @@ impl Pipeline {
         // The worker has gone (so this thread may take from the queue):
         // count events that slipped in after its final drain (emitted
         // concurrently with shutdown).
+        if let Some(list) = &self.shared.overflow_list {
+            let left = list.clear() as u64;
+            self.shared.counters.dropped_after_shutdown.add(left);
+        }
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             match self.shared.queue.pop_with(|_| {}) {
@@ -369,7 +424,12 @@ impl Pipeline {
     /// A snapshot of this pipeline's counters.
     pub fn metrics(&self) -> Metrics {
         let c = &self.shared.counters;
-        let queue_depth = self.shared.queue.len() as u64;
+        let listed = self
+            .shared
+            .overflow_list
+            .as_ref()
+            .map_or(0, |list| list.len());
+        let queue_depth = (self.shared.queue.len() + listed) as u64;
         Metrics {
             events_enqueued: Counters::get(&c.dequeued) + queue_depth,
             events_sent: Counters::get(&c.events_sent),

@@ -412,7 +412,7 @@ impl EventQueue {
 
     /// Wakes the worker if it is parked (or about to park).
     #[inline]
-    fn wake_if_sleeping(&self) {
+    pub(crate) fn wake_worker_if_sleeping(&self) {
         if self.sleeping.load(Ordering::SeqCst) {
             self.wake_worker();
         }
@@ -541,7 +541,7 @@ impl Drop for Claim<'_> {
             unsafe { *self.slot.abandoned.get() = true };
         }
         self.slot.stamp.store(self.stamp, Ordering::Release);
-        self.queue.wake_if_sleeping();
+        self.queue.wake_worker_if_sleeping();
     }
 }
 
@@ -583,6 +583,12 @@ mod tests {
             _ => panic!("unexpected value"),
         });
         n
+    }
+
+    #[test]
+    fn a_slot_is_eight_cache_lines() {
+        // The README states the default queue's memory from this.
+        assert_eq!(std::mem::size_of::<Slot>(), 512);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Every event arrives, in order per thread; batches are cut by size and by
-//! age; a full queue drops and counts, or blocks when asked to.
+//! age; a full queue drops and counts, blocks, or grows when asked to.
 
 mod common;
 
@@ -120,6 +120,107 @@ fn a_full_queue_drops_and_counts_without_blocking() {
         metrics.events_enqueued + metrics.events_dropped_queue_full,
         EMITTED,
         "{metrics:?}"
+    );
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let metrics = pipeline.metrics();
+    assert_eq!(gated.memory.event_count() as u64, metrics.events_enqueued);
+    assert_eq!(metrics.events_sent, metrics.events_enqueued);
+}
+
+#[test]
+fn the_grow_policy_lists_a_burst_behind_a_full_queue_in_order_per_thread() {
+    const THREADS: i64 = 4;
+    const PER_THREAD: i64 = 500;
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(16)
+            .batch_size(4)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::grow()),
+    )
+    .unwrap();
+    // Nothing is sent while the gate is shut: all but a few events must
+    // wait in the queue and the list behind it, and no caller blocks.
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let pipeline = pipeline.clone();
+            scope.spawn(move || {
+                for i in 0..PER_THREAD {
+                    // Both ways in: a finished event and one built in place.
+                    if i % 2 == 0 {
+                        pipeline.emit(
+                            Event::builder(Level::Info, "e")
+                                .attr("t", t)
+                                .attr("i", i)
+                                .build(),
+                        );
+                    } else {
+                        pipeline.emit_with(Level::Info, "e", |b| {
+                            b.push_attr("t", t);
+                            b.push_attr("i", i);
+                        });
+                    }
+                }
+            });
+        }
+    });
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_dropped(), 0, "{metrics:?}");
+    assert_eq!(metrics.events_enqueued, (THREADS * PER_THREAD) as u64);
+    assert!(
+        metrics.queue_depth > 16,
+        "the list holds events: {metrics:?}"
+    );
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let mut next = [0i64; THREADS as usize];
+    for event in gated.memory.events() {
+        let t = int_attr(&event, "t") as usize;
+        assert_eq!(int_attr(&event, "i"), next[t], "thread {t} out of order");
+        next[t] += 1;
+    }
+    assert_eq!(next, [PER_THREAD; THREADS as usize]);
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_sent, (THREADS * PER_THREAD) as u64);
+    assert_eq!(metrics.queue_depth, 0);
+}
+
+#[test]
+fn the_grow_policy_drops_and_counts_past_its_budget() {
+    let gated = GatedTransport::new();
+    let budget = 60_000;
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(16)
+            .batch_size(4)
+            .max_in_flight(1)
+            .overflow(OverflowPolicy::Grow { max_bytes: budget }),
+    )
+    .unwrap();
+    const EMITTED: u64 = 2_000;
+    for i in 0..EMITTED {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    let metrics = pipeline.metrics();
+    assert!(metrics.events_dropped_queue_full > 0, "{metrics:?}");
+    // Waiting: the queue's 16 and what the budget holds (an event takes
+    // at least its inline size); beyond them, a few batches in the worker
+    // and delivery.
+    let listed_at_most = budget / std::mem::size_of::<Event>();
+    assert!(metrics.queue_depth > 16, "{metrics:?}");
+    assert!(
+        metrics.queue_depth as usize <= 16 + listed_at_most,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics.events_enqueued - metrics.queue_depth <= 16,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics.events_enqueued + metrics.events_dropped_queue_full,
+        EMITTED
     );
     gated.open();
     pipeline.shutdown(DEADLINE).unwrap();

@@ -86,6 +86,7 @@ fn main() {
     let outcome = match setup.as_str() {
         "aires" => aires(None, info_5),
         "aires-block" => aires(Some(aires::OverflowPolicy::Block), info_5),
+        "aires-grow" => aires(Some(aires::OverflowPolicy::grow()), info_5),
         "tracing-aires" => aires(None, tracing_5),
         "tracing-aires-block" => aires(Some(aires::OverflowPolicy::Block), tracing_5),
         "opentelemetry" => {
