@@ -105,6 +105,62 @@ if "aires" in instructions:
                 f"{instructions[setup]}", f"{instructions[setup] / instructions['aires']:.1f}× fewer", "",
                 "`scripts/bench` (callgrind on `emit-profile`)")
 
+# The headline five-field event (user_id, path, status, latency_ms, ok).
+aires_5 = crit.get("emit_vs_peers/aires_5")
+if aires_5 is not None:
+    row("emit, static message + 5 fields (wall)", fmt_ns(aires_5), "—", "—", "", CRIT_EMIT)
+    for name, bench, target in (
+        ("tracing + OpenTelemetry batch (b), 5 fields", "emit_vs_peers/tracing_opentelemetry_batch_5", 12.0),
+        ("tracing JSON, non_blocking (a), 5 fields", "emit_vs_peers/tracing_json_non_blocking_5", 40.0),
+        ("log + env_logger (c), 5 fields", "emit_vs_peers/log_env_logger_5", None),
+    ):
+        peer_ns = crit.get(bench)
+        if peer_ns is None:
+            continue
+        ratio = peer_ns / aires_5
+        target_text = f"≥ {target:.0f}× cheaper: {met(ratio >= target)}" if target else ""
+        row(f"emit vs {name}", fmt_ns(aires_5), fmt_ns(peer_ns), f"{ratio:.1f}× cheaper",
+            target_text, CRIT_EMIT)
+if "aires-5" in instructions:
+    for name, setup in (("tracing + OpenTelemetry batch (b), 5 fields", "tracing-opentelemetry-5"),
+                        ("tracing JSON, non_blocking (a), 5 fields", "tracing-json-5")):
+        if setup in instructions:
+            row(f"emit instructions vs {name} (callgrind)", f"{instructions['aires-5']}",
+                f"{instructions[setup]}", f"{instructions[setup] / instructions['aires-5']:.1f}× fewer",
+                "", "`scripts/bench` (callgrind on `emit-profile`)")
+
+# The burst: 2M calls of the five-field event from one thread.
+burst = {}
+for run in load_jsonl("burst.jsonl"):
+    burst.setdefault(run["setup"], []).append(run)
+
+
+def burst_median(setup, key):
+    values = [r[key] for r in burst.get(setup, [])]
+    return statistics.median(values) if values else None
+
+
+BURST = "`scripts/bench` (`target/release/burst SETUP`)"
+sustained = None
+if burst_median("aires-block", "emit_seconds"):
+    sustained = 2_000_000 / burst_median("aires-block", "emit_seconds")
+    row("sustained, 1 producer, 5 fields, nothing dropped: events/s", f"{sustained:,.0f}", "—", "—",
+        f"≥ 5M/s: {met(sustained >= 5e6)}", BURST + " `aires-block`")
+if sustained and burst.get("aires"):
+    # Per run: delivered against the queue plus 0.9 x sustained x the burst's duration.
+    shares = [r["delivered"] / (r["queue_capacity"] + 0.9 * sustained * r["emit_seconds"])
+              for r in burst["aires"]]
+    delivered = burst_median("aires", "delivered")
+    row("burst at defaults: delivered / (queue + 0.9 × sustained × duration)",
+        f"{delivered:,.0f} delivered", "—", f"{statistics.median(shares):.2f}",
+        f"≥ 1: {met(statistics.median(shares) >= 1)}", BURST + " `aires`")
+for setup, label in (("aires", "defaults"), ("aires-grow", "grow()")):
+    a = burst_median(setup, "delivered")
+    o = burst_median("opentelemetry", "delivered")
+    if a and o:
+        row(f"burst, 2M calls, {label}: delivered", f"{a:,.0f}", f"{o:,.0f} (OpenTelemetry defaults)",
+            f"{a / o:.2f}×", "", BURST)
+
 PIPE = "`scripts/bench` (`target/release/pipeline-vs-otel --seconds 5`)"
 for producers in (1, 2):
     a = pipeline_median("aires", producers, "events_per_cpu_second")
@@ -185,7 +241,7 @@ try:
 except ImportError:
     sys.exit("matplotlib is missing: scripts/python-venv tools/bench-requirements.txt")
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.8))
 labels, values = [], []
 if aires_ns is not None:
     labels.append("Aires")
@@ -212,6 +268,14 @@ right.set_xticks(range(len(groups)), [f"{p} producer thread{'s' if p > 1 else ''
 right.set_ylabel("events delivered per CPU-second (client + receiver)")
 right.set_title("Pipeline over gRPC on loopback")
 right.legend(fontsize=8)
+setups = [(s, l) for s, l in (("aires", "Aires\ndefaults"), ("aires-grow", "Aires\ngrow()"),
+                              ("opentelemetry", "OpenTelemetry\ndefaults")) if burst.get(s)]
+heights = [burst_median(s, "delivered") for s, _ in setups]
+bars = third.bar([l for _, l in setups], heights,
+                 color=["#d95f02" if s != "opentelemetry" else "#7570b3" for s, _ in setups])
+third.bar_label(bars, labels=[f"{h / 1e6:.2f}M" for h in heights])
+third.set_ylabel("events delivered of 2M calls")
+third.set_title("Burst: 2M calls (5 fields), one thread")
 fig.suptitle(f"Aires vs peers — {where}", fontsize=10)
 fig.tight_layout()
 fig.savefig(os.path.join(out, "chart.png"), dpi=110)

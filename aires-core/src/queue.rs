@@ -143,7 +143,7 @@ impl EventQueue {
     }
 
     /// Claims the next slot, or `None` when the queue is full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_claim(&self) -> Option<Claim<'_>> {
         let backoff = Backoff::new();
         // The hint first: it is never ahead of `head`, which is never ahead
@@ -257,7 +257,8 @@ impl EventQueue {
     #[inline(always)]
     fn distance(&self, from: usize, to: usize) -> usize {
         let mask = self.one_lap - 1;
-        let laps = (to & !mask).wrapping_sub(from & !mask) / self.one_lap;
+        // `one_lap` is a power of two: a shift, not a division.
+        let laps = (to & !mask).wrapping_sub(from & !mask) >> self.one_lap.trailing_zeros();
         (laps * self.cap)
             .wrapping_add(to & mask)
             .wrapping_sub(from & mask)
