@@ -39,6 +39,8 @@ pub(crate) struct BatchWorker {
     pub(crate) overflow: Option<Arc<Overflow>>,
     /// Events taken from the overflow list, to encode before the ring's.
     pub(crate) spilled: VecDeque<(Event, usize)>,
+    /// Events encoded from `spilled` so far (a flush counts them).
+    pub(crate) listed_taken: usize,
     pub(crate) control: Receiver<Control>,
     pub(crate) delivery: mpsc::Sender<Outgoing>,
     pub(crate) encoder: BatchEncoder,
@@ -190,13 +192,10 @@ impl BatchWorker {
         // under load the list may keep growing: take as many as it held.
         let listed = self.overflow.as_ref().map_or(0, |list| list.len());
         let backoff = Backoff::new();
-        let mut taken = 0;
-        while self.events.head_position() != until || taken < listed {
+        let start = self.listed_taken;
+        while self.events.head_position() != until || self.listed_taken - start < listed {
             match self.take(state) {
-                Pop::Event | Pop::Abandoned => {
-                    taken += 1;
-                    backoff.reset()
-                }
+                Pop::Event | Pop::Abandoned => backoff.reset(),
                 Pop::NotReady => backoff.snooze(),
                 Pop::Empty => break,
             }
@@ -216,6 +215,7 @@ impl BatchWorker {
             if let Some(list) = &self.overflow {
                 list.settled(size);
             }
+            self.listed_taken += 1;
             self.settle(len_before, state);
             return Pop::Event;
         }
@@ -391,6 +391,7 @@ mod tests {
             events: queue.clone(),
             overflow: None,
             spilled: VecDeque::new(),
+            listed_taken: 0,
             control: control_rx,
             delivery: to_delivery,
             encoder: BatchEncoder::new("svc", "env", Limits::default()),

@@ -177,6 +177,7 @@ impl Pipeline {
             events: queue.clone(),
             overflow: overflow_list.clone(),
             spilled: Default::default(),
+            listed_taken: 0,
             control: control_receiver,
             delivery: to_delivery,
             encoder: adjust(BatchEncoder::new(
