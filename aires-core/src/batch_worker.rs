@@ -3,6 +3,17 @@
 //!
 //! It is a plain OS thread reading the event queue and a small control
 //! channel, so it works whether or not the application runs Tokio.
+//!
+//! Batches adapt to the store's pace. A full batch (`batch_size` events)
+//! is cut while the in-flight window has room; while every slot of the
+//! window is taken, it keeps growing, up to `max_batch_bytes`, instead of
+//! the worker waiting behind the window with the queue filling up. The
+//! events would wait either way; one larger request then replaces several
+//! round trips, and the collector's writes grow with it, which is what a
+//! store paying per insert needs (the "natural batching" of the LMAX
+//! disruptor). Light traffic never fills the window, so it keeps small,
+//! prompt batches. Memory stays within the stated bound: `max_in_flight`
+//! batches of at most `max_batch_bytes` each.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -12,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, TryRecvError};
 use crossbeam_utils::Backoff;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::delivery::Outgoing;
 use crate::encode::BatchEncoder;
@@ -47,6 +58,9 @@ pub(crate) struct BatchWorker {
     pub(crate) batch_size: usize,
     pub(crate) max_batch_bytes: usize,
     pub(crate) batch_timeout: Duration,
+    /// Delivery's in-flight window: no free permit means a full batch keeps
+    /// growing (see the module's docs).
+    pub(crate) window: Arc<Semaphore>,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -137,11 +151,13 @@ impl BatchWorker {
                 break;
             }
             self.publish(&state);
-            if state.deadline.is_some_and(|at| Instant::now() >= at) {
+            if state.deadline.is_some_and(|at| Instant::now() >= at) || self.may_cut_full(&state) {
                 self.cut(&mut state);
                 continue;
             }
-            if empty_polls < POLLS_BEFORE_PARKING {
+            // A batch grown while the window was full is not parked on: it
+            // leaves as soon as the window has room.
+            if empty_polls < POLLS_BEFORE_PARKING || state.batch_len >= self.batch_size {
                 empty_polls += 1;
                 std::thread::sleep(POLL_INTERVAL);
                 continue;
@@ -279,9 +295,15 @@ impl BatchWorker {
             self.begin(state);
             state.batch_len = 1;
         }
-        if state.batch_len >= self.batch_size || state.buf.len() >= self.max_batch_bytes {
+        if state.buf.len() >= self.max_batch_bytes || self.may_cut_full(state) {
             self.cut(state);
         }
+    }
+
+    /// A full batch leaves while the in-flight window has room; otherwise
+    /// it grows (see the module's docs).
+    fn may_cut_full(&self, state: &Batching) -> bool {
+        state.batch_len >= self.batch_size && self.window.available_permits() > 0
     }
 
     /// Starts a batch: its deadline, its id, its header.
@@ -379,10 +401,22 @@ mod tests {
         control: crossbeam_channel::Sender<Control>,
         delivery: mpsc::Receiver<Outgoing>,
         counters: Arc<Counters>,
+        window: Arc<Semaphore>,
         thread: std::thread::JoinHandle<()>,
     }
 
     fn start(batch_size: usize, max_batch_bytes: usize, batch_timeout: Duration) -> Harness {
+        start_with_window(batch_size, max_batch_bytes, batch_timeout, 64)
+    }
+
+    /// A worker whose in-flight window has `free` permits.
+    fn start_with_window(
+        batch_size: usize,
+        max_batch_bytes: usize,
+        batch_timeout: Duration,
+        free: usize,
+    ) -> Harness {
+        let window = Arc::new(Semaphore::new(free));
         let queue = Arc::new(EventQueue::new(64));
         let (control, control_rx) = crossbeam_channel::unbounded();
         let (to_delivery, delivery) = mpsc::channel(64);
@@ -398,6 +432,7 @@ mod tests {
             batch_size,
             max_batch_bytes,
             batch_timeout,
+            window: window.clone(),
             counters: counters.clone(),
         };
         let thread = std::thread::spawn(move || worker.run());
@@ -406,6 +441,7 @@ mod tests {
             control,
             delivery,
             counters,
+            window,
             thread,
         }
     }
@@ -440,6 +476,15 @@ mod tests {
                     decoded.events.into_iter().map(|e| e.message).collect()
                 }
                 other => panic!("expected a batch, got {}", name(&other)),
+            }
+        }
+
+        /// Waits until the worker has taken `n` events from the queue.
+        fn wait_dequeued(&self, n: u64) {
+            let until = Instant::now() + DEADLINE;
+            while self.counters.dequeued.load(Ordering::Relaxed) < n {
+                assert!(Instant::now() < until, "the worker did not take {n} events");
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
 
@@ -532,5 +577,48 @@ mod tests {
         assert_eq!(worker.batch(), ["after", "last"]);
         assert_eq!(worker.counters.dropped_abandoned.get(), 1);
         worker.shut_down();
+    }
+
+    #[test]
+    fn while_the_window_is_full_a_full_batch_grows_and_leaves_once_it_has_room() {
+        let mut worker = start_with_window(3, 1 << 20, Duration::from_secs(600), 0);
+        for i in 0..7 {
+            worker.push(&format!("e{i}"));
+        }
+        // Taken from the queue, not waiting behind the window: the queue
+        // stays free for the callers.
+        worker.wait_dequeued(7);
+        assert!(
+            worker.delivery.try_recv().is_err(),
+            "a batch was cut while no slot of the window was free"
+        );
+        worker.window.add_permits(1);
+        assert_eq!(
+            worker.batch(),
+            ["e0", "e1", "e2", "e3", "e4", "e5", "e6"],
+            "one grown batch, in order, as soon as the window has room"
+        );
+        // With room, the next batches are cut at batch_size again.
+        for i in 7..10 {
+            worker.push(&format!("e{i}"));
+        }
+        assert_eq!(worker.batch(), ["e7", "e8", "e9"]);
+        worker.shut_down();
+    }
+
+    #[test]
+    fn a_grown_batch_still_stops_at_max_batch_bytes() {
+        let mut worker = start_with_window(1, 1000, Duration::from_secs(600), 0);
+        let big = "x".repeat(400);
+        for _ in 0..5 {
+            worker.push(&big);
+        }
+        assert_eq!(worker.batch().len(), 2);
+        assert_eq!(worker.batch().len(), 2);
+        worker.control.send(Control::Shutdown).unwrap();
+        worker.queue.wake_worker();
+        assert_eq!(worker.batch().len(), 1);
+        assert!(matches!(worker.next(), Outgoing::Shutdown));
+        worker.thread.join().unwrap();
     }
 }

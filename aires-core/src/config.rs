@@ -127,7 +127,7 @@ impl Default for Limits {
 /// | `environment` | `"development"` | `AIRES_ENVIRONMENT` |
 /// | `endpoint` | none | `AIRES_ENDPOINT` |
 /// | `level` | `info` | `AIRES_LEVEL` |
-/// | `batch_size` | 256 | `AIRES_BATCH_SIZE` |
+/// | `batch_size` | 256 (grows up to `max_batch_bytes` while the in-flight window is full) | `AIRES_BATCH_SIZE` |
 /// | `batch_timeout` | 500 ms | `AIRES_BATCH_TIMEOUT_MS` |
 /// | `max_batch_bytes` | 1 MiB | `AIRES_MAX_BATCH_BYTES` |
 /// | `queue_capacity` | 4096 | `AIRES_QUEUE_CAPACITY` |
@@ -293,7 +293,8 @@ impl Config {
         /// The least severe level recorded. Default `info`.
         level: LevelFilter,
         /// Events per batch: a batch is cut as soon as this many are
-        /// waiting. Default 256.
+        /// waiting and the in-flight window has room; while it is full,
+        /// the batch keeps growing up to `max_batch_bytes`. Default 256.
         batch_size: usize,
         /// A batch is cut at the latest this long after its first event.
         /// Default 500 ms.
@@ -311,11 +312,10 @@ impl Config {
         /// Retries of a batch that failed with a retryable error.
         retry: RetryPolicy,
         /// Batches sent concurrently. Default 64. A batch is acknowledged
-        /// once the collector has stored it, so this window (times
-        /// `batch_size`) bounds one process's throughput to a slow store:
-        /// at 64 x 256, end to end into the dev ClickHouse went from 30K to
-        /// 51K events/s against 16 x 256, with event-to-queryable p99
-        /// still near 1 s. It only fills under load.
+        /// once the collector has stored it, so this window bounds one
+        /// process's throughput to a slow store; while it is full, batches
+        /// grow (up to `max_batch_bytes`) so the events in flight follow
+        /// the store's pace. It only fills under load.
         max_in_flight: usize,
         /// A send that takes longer fails as retryable. Default 10 s.
         send_timeout: Duration,

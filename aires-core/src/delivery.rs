@@ -46,6 +46,9 @@ pub(crate) struct Delivery {
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_in_flight: usize,
+    /// One permit per batch that may be in flight; the batch worker looks
+    /// at it to grow batches while none is free (see `batch_worker`).
+    pub(crate) window: Arc<Semaphore>,
     pub(crate) send_timeout: Duration,
     pub(crate) counters: Arc<Counters>,
     pub(crate) reporter: DropReporter,
@@ -58,7 +61,7 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     pub(crate) async fn run(mut self) {
-        let permits = Arc::new(Semaphore::new(self.max_in_flight));
+        let permits = self.window.clone();
         let all = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
         let reporter = tokio::spawn(self.reporter.clone().run());
         for batch in std::mem::take(&mut self.replay) {

@@ -148,6 +148,7 @@ impl Pipeline {
             },
             None => (None, Vec::new()),
         };
+        let window = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("aires-delivery")
@@ -157,6 +158,7 @@ impl Pipeline {
             transport,
             retry: config.retry,
             max_in_flight: config.max_in_flight,
+            window: window.clone(),
             send_timeout: config.send_timeout,
             counters: counters.clone(),
             reporter,
@@ -188,6 +190,7 @@ impl Pipeline {
             batch_size: config.batch_size,
             max_batch_bytes: config.max_batch_bytes,
             batch_timeout: config.batch_timeout,
+            window,
             counters: counters.clone(),
         };
         thread::Builder::new()

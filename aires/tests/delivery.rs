@@ -11,6 +11,15 @@ use aires_core::Pipeline;
 use common::{int_attr, test_config, GatedTransport};
 
 const DEADLINE: Duration = Duration::from_secs(20);
+/// The smallest `max_batch_bytes`: while the window is full, the worker's
+/// batch grows up to it before the queue starts to fill.
+const GROWN_BATCH_BYTES: usize = 64 * 1024;
+/// At most this many events are out of the queue and not yet sent with a
+/// transport that holds every send and one slot in flight: three such
+/// batches (the one waiting for the window, the one handed over behind it,
+/// the one the worker holds), each event taking at least 20 bytes (its id
+/// and time alone).
+const HELD_PAST_THE_QUEUE: usize = 3 * GROWN_BATCH_BYTES / 20;
 
 #[test]
 fn every_event_from_every_thread_arrives_in_order() {
@@ -131,13 +140,15 @@ fn a_full_queue_drops_and_counts_without_blocking() {
 #[test]
 fn the_grow_policy_lists_a_burst_behind_a_full_queue_in_order_per_thread() {
     const THREADS: i64 = 4;
-    const PER_THREAD: i64 = 500;
+    // More than the worker and delivery hold past the queue.
+    const PER_THREAD: i64 = HELD_PAST_THE_QUEUE as i64 / 2;
     let gated = GatedTransport::new();
     let pipeline = Pipeline::start(
         test_config(gated.clone())
             .queue_capacity(16)
             .batch_size(4)
             .max_in_flight(1)
+            .max_batch_bytes(GROWN_BATCH_BYTES)
             .overflow(OverflowPolicy::grow()),
     )
     .unwrap();
@@ -196,18 +207,19 @@ fn the_grow_policy_drops_and_counts_past_its_budget() {
             .queue_capacity(16)
             .batch_size(4)
             .max_in_flight(1)
+            .max_batch_bytes(GROWN_BATCH_BYTES)
             .overflow(OverflowPolicy::Grow { max_bytes: budget }),
     )
     .unwrap();
-    const EMITTED: u64 = 2_000;
+    const EMITTED: u64 = 30_000;
     for i in 0..EMITTED {
         pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
     }
     let metrics = pipeline.metrics();
     assert!(metrics.events_dropped_queue_full > 0, "{metrics:?}");
     // Waiting: the queue's 16 and what the budget holds (an event takes
-    // at least its inline size); beyond them, a few batches in the worker
-    // and delivery.
+    // at least its inline size); beyond them, the batches in delivery and
+    // the worker.
     let listed_at_most = budget / std::mem::size_of::<Event>();
     assert!(metrics.queue_depth > 16, "{metrics:?}");
     assert!(
@@ -215,7 +227,7 @@ fn the_grow_policy_drops_and_counts_past_its_budget() {
         "{metrics:?}"
     );
     assert!(
-        metrics.events_enqueued - metrics.queue_depth <= 16,
+        metrics.events_enqueued - metrics.queue_depth <= 16 + HELD_PAST_THE_QUEUE as u64,
         "{metrics:?}"
     );
     assert_eq!(
@@ -350,14 +362,19 @@ fn the_block_policy_waits_its_timeout_then_drops_and_counts() {
             .queue_capacity(4)
             .batch_size(2)
             .max_in_flight(1)
+            .max_batch_bytes(GROWN_BATCH_BYTES)
             .overflow(OverflowPolicy::BlockFor(timeout)),
     )
     .unwrap();
-    // The transport holds every send, so the queue fills; the first call
-    // that finds no room waits for the timeout, then drops its event.
+    // The transport holds every send, so (once the worker's batch has grown
+    // to its limit) the queue fills; the first call that finds no room
+    // waits for the timeout, then drops its event.
     let mut emitted = 0;
     let waited = loop {
-        assert!(emitted < 50, "the queue never filled");
+        assert!(
+            emitted < 20 + HELD_PAST_THE_QUEUE as u64,
+            "the queue never filled"
+        );
         let started = Instant::now();
         pipeline.emit(Event::builder(Level::Info, "e").build());
         emitted += 1;
@@ -418,6 +435,68 @@ fn up_to_max_in_flight_batches_are_sent_at_once() {
     pipeline.shutdown(DEADLINE).unwrap();
     assert_eq!(overlap.peak.load(Ordering::SeqCst), 3);
     assert_eq!(overlap.gate.memory.event_count(), 10);
+}
+
+#[test]
+fn while_the_window_is_full_batches_grow_and_callers_do_not_wait() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let gated = GatedTransport::new();
+    let pipeline = Pipeline::start(
+        test_config(gated.clone())
+            .batch_size(10)
+            .max_in_flight(1)
+            .queue_capacity(64)
+            .batch_timeout(Duration::from_secs(3600))
+            .overflow(OverflowPolicy::Block),
+    )
+    .unwrap();
+    for i in 0..10 {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    // The first batch takes the only slot of the window and waits there.
+    assert!(common::wait_until(DEADLINE, || pipeline
+        .metrics()
+        .batches_in_flight
+        == 1));
+    // Ten times the queue's capacity, under the blocking policy: with
+    // batches cut at batch_size, the worker would wait behind the window
+    // and the callers behind the full queue until the gate opens.
+    let emitted = AtomicUsize::new(10);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 10..650 {
+                pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+                emitted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        assert!(
+            common::wait_until(DEADLINE, || emitted.load(Ordering::SeqCst) == 650),
+            "callers waited behind the window: {} of 650 emitted",
+            emitted.load(Ordering::SeqCst)
+        );
+    });
+    assert_eq!(gated.memory.event_count(), 0, "the gate is still shut");
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let sizes: Vec<usize> = gated
+        .memory
+        .batches()
+        .iter()
+        .map(|b| b.event_count)
+        .collect();
+    assert_eq!(sizes[0], 10);
+    assert!(
+        sizes[1] > 10 * 10,
+        "the next batch grew while the window was full: {sizes:?}"
+    );
+    let order: Vec<i64> = gated
+        .memory
+        .events()
+        .iter()
+        .map(|e| int_attr(e, "i"))
+        .collect();
+    assert_eq!(order, (0..650).collect::<Vec<i64>>());
+    assert_eq!(pipeline.metrics().events_dropped(), 0);
 }
 
 #[test]
