@@ -5,6 +5,10 @@
 //! Sends to the collector named by `AIRES_ENDPOINT` (scripts/demo sets it):
 //!
 //!     AIRES_ENDPOINT=http://127.0.0.1:4317 cargo run --example demo_traffic -- 2000
+//!
+//! With `--trickle RATE`, it keeps sending RATE requests a second until it
+//! is stopped (`scripts/demo --console` runs it so, for the console's live
+//! tail).
 
 use std::error::Error;
 use std::fmt;
@@ -63,12 +67,35 @@ impl Error for PaymentDeclined {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let requests: u64 = std::env::args().nth(1).map_or(Ok(2000), |n| n.parse())?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // (requests, pause between requests) for a burst or a trickle.
+    let (requests, trickle): (u64, Option<Duration>) = match args.as_slice() {
+        [flag, rate] if flag == "--trickle" => {
+            let rate: f64 = rate.parse()?;
+            (
+                u64::MAX,
+                Some(Duration::from_secs_f64(1.0 / rate.max(0.01))),
+            )
+        }
+        [n] => (n.parse()?, None),
+        [] => (2000, None),
+        _ => return Err("usage: demo_traffic [REQUESTS | --trickle RATE]".into()),
+    };
     let guard = aires::init(aires::Config::new("webshop").environment("demo"))?;
-    let mut random = Random(0x5eed_1234_abcd_0001);
+    // A fixed seed for the burst (the same shop every run); the trickle
+    // draws new ids, so its traces are its own.
+    let seed = match trickle {
+        None => 0x5eed_1234_abcd_0001,
+        Some(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 | 1),
+    };
+    let mut random = Random(seed);
     let mut failed = 0;
     for order_id in 0..requests {
-        if order_id % 20 == 19 {
+        if let Some(pause) = trickle {
+            std::thread::sleep(pause);
+        } else if order_id % 20 == 19 {
             // About 2000 requests a second: a busy shop, not a flood.
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -17,18 +17,28 @@ const state = {
 
 // ---- the API ----
 
+// GET `path` with `params`; or, for the listings (whose query line may be
+// long), POST them as JSON.
+const POSTED = new Set(['/api/search', '/api/histogram', '/api/tail']);
+
 async function api(path, params = {}) {
   const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
-  }
+  const given = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ''));
   const headers = {};
   const key = sessionStorage.getItem('aires-api-key');
   if (key) headers.Authorization = 'Bearer ' + key;
-  const res = await fetch(url, { headers });
+  let init = { headers };
+  if (POSTED.has(path)) {
+    headers['Content-Type'] = 'application/json';
+    init = { method: 'POST', headers, body: JSON.stringify(given) };
+  } else {
+    for (const [k, v] of Object.entries(given)) url.searchParams.set(k, v);
+  }
+  const res = await fetch(url, init);
   let body;
   try { body = await res.json(); } catch { body = { error: `${res.status} ${res.statusText}` }; }
-  if ((res.status === 401 || res.status === 403) && res.headers.get('www-authenticate') !== null || res.status === 403) {
+  // The API wants a key (basic auth, if set, the browser asks for itself).
+  if ((res.status === 401 && (res.headers.get('www-authenticate') || '').startsWith('Bearer')) || res.status === 403) {
     const entered = prompt(body.error + '\nAPI key:');
     if (entered) { sessionStorage.setItem('aires-api-key', entered); return api(path, params); }
   }
@@ -352,6 +362,7 @@ function route() {
   const hash = location.hash || '#/search';
   const [path, query = ''] = hash.slice(1).split('?');
   const params = new URLSearchParams(query);
+  $('#detail').hidden = true;
   if (path.startsWith('/trace/')) return showTrace(decodeURIComponent(path.slice(7)));
   if (path === '/dashboards') return showDashboards();
   showView('search');
