@@ -165,6 +165,12 @@ impl Store {
         }
     }
 
+    /// Runs a statement as the console does (same settings and limits),
+    /// returning its rows: what the benchmarks time as the direct query.
+    pub async fn run(&self, statement: &Sql) -> Result<Vec<Value>, StoreError> {
+        self.rows(&statement.text, &statement.params).await
+    }
+
     /// Runs `sql` with `params`, returning its rows as JSON objects.
     async fn rows(&self, sql: &str, params: &[(String, Param)]) -> Result<Vec<Value>, StoreError> {
         let mut query = self
@@ -222,15 +228,14 @@ impl Store {
         sql
     }
 
-    /// Matching events, newest first, `limit` at a time, after `before`.
-    pub async fn search(
-        &self,
+    /// The statement behind [`Store::search`] (one row more than `limit`,
+    /// to know whether a next page exists).
+    pub fn search_sql(
         query: &Query,
         range: &TimeRange,
         limit: u32,
         before: Option<&Cursor>,
-    ) -> Result<SearchPage, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE);
+    ) -> Sql {
         let mut sql = Self::condition(query, range);
         if let Some(cursor) = before {
             let ts = sql.param(Param::Int(cursor.ts));
@@ -240,11 +245,24 @@ impl Store {
             ));
         }
         let rows = sql.param(Param::Int(i64::from(limit) + 1));
-        let text = format!(
+        sql.text = format!(
             "SELECT {LIST_COLUMNS} FROM events WHERE {} ORDER BY timestamp DESC, toString(id) DESC LIMIT {rows}",
             sql.text
         );
-        let mut events = self.rows(&text, &sql.params).await?;
+        sql
+    }
+
+    /// Matching events, newest first, `limit` at a time, after `before`.
+    pub async fn search(
+        &self,
+        query: &Query,
+        range: &TimeRange,
+        limit: u32,
+        before: Option<&Cursor>,
+    ) -> Result<SearchPage, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let statement = Self::search_sql(query, range, limit, before);
+        let mut events = self.rows(&statement.text, &statement.params).await?;
         let next = if events.len() > limit as usize {
             events.truncate(limit as usize);
             events.last().and_then(cursor_of).map(|c| c.encode())
@@ -252,6 +270,19 @@ impl Store {
             None
         };
         Ok(SearchPage { events, next })
+    }
+
+    /// The statement behind [`Store::histogram`], in buckets of `step`
+    /// seconds.
+    pub fn histogram_sql(query: &Query, range: &TimeRange, step: i64) -> Sql {
+        let mut sql = Self::condition(query, range);
+        let step_p = sql.param(Param::Int(step));
+        sql.text = format!(
+            "SELECT toUnixTimestamp(toStartOfInterval(timestamp, toIntervalSecond({step_p}))) AS t, \
+             severity, count() AS n FROM events WHERE {} GROUP BY t, severity ORDER BY t",
+            sql.text,
+        );
+        sql
     }
 
     /// Counts of matching events per level over `range`, in about
@@ -263,14 +294,8 @@ impl Store {
         buckets: u32,
     ) -> Result<Histogram, StoreError> {
         let step = range.step_seconds(buckets);
-        let mut sql = Self::condition(query, range);
-        let step_p = sql.param(Param::Int(step));
-        let text = format!(
-            "SELECT toUnixTimestamp(toStartOfInterval(timestamp, toIntervalSecond({step_p}))) AS t, \
-             severity, count() AS n FROM events WHERE {} GROUP BY t, severity ORDER BY t",
-            sql.text,
-        );
-        let rows = self.rows(&text, &sql.params).await?;
+        let statement = Self::histogram_sql(query, range, step);
+        let rows = self.rows(&statement.text, &statement.params).await?;
         let times = range.bucket_starts(step);
         let mut levels = Map::new();
         for row in rows {
@@ -297,7 +322,9 @@ impl Store {
     }
 
     /// One event with every column, by id (`ts_ns`, when known, lets the
-    /// store skip other days' parts).
+    /// store skip other days' parts). Integers wider than a double's 53
+    /// bits come as text (ClickHouse quotes the 64-bit ones itself), so
+    /// the page shows them exactly.
     pub async fn event(
         &self,
         id: uuid::Uuid,
@@ -312,7 +339,8 @@ impl Store {
         }
         let text = format!(
             "SELECT toString(toUnixTimestamp64Nano(timestamp)) AS ts, \
-             toString(toUnixTimestamp64Nano(received_at)) AS received_ns, * EXCEPT (timestamp, received_at) \
+             toString(toUnixTimestamp64Nano(received_at)) AS received_ns, \
+             * EXCEPT (timestamp, received_at, batch_digest), toString(batch_digest) AS batch_digest \
              FROM events WHERE {} LIMIT 1",
             sql.text
         );
@@ -321,14 +349,20 @@ impl Store {
 
     /// Every event of a trace, oldest first, up to [`MAX_TRACE_EVENTS`].
     pub async fn trace(&self, trace_id: &str) -> Result<Vec<Value>, StoreError> {
+        let statement = Self::trace_sql(trace_id);
+        self.rows(&statement.text, &statement.params).await
+    }
+
+    /// The statement behind [`Store::trace`].
+    pub fn trace_sql(trace_id: &str) -> Sql {
         let mut sql = Sql::default();
         let id = sql.param(Param::Str(trace_id.to_ascii_lowercase()));
         let rows = sql.param(Param::Int(i64::from(MAX_TRACE_EVENTS)));
-        let text = format!(
+        sql.text = format!(
             "SELECT {LIST_COLUMNS} FROM events WHERE trace_id = {id} \
              ORDER BY timestamp, id LIMIT {rows}"
         );
-        self.rows(&text, &sql.params).await
+        sql
     }
 
     /// Events received after `cursor_ns` (and within the overlap before

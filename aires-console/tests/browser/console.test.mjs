@@ -138,6 +138,35 @@ test('live tail shows a freshly stored event within seconds', async (t) => {
   await shot(page, 'tail');
 });
 
+test('live tail under a flood samples, says so on screen, and stays responsive', async (t) => {
+  const page = await open(t);
+  await search(page, 'service:browser-flood');
+  await page.click('#live');
+  await page.waitForResponse((r) => r.url().endsWith('/api/tail'));
+  const now = BigInt(Date.now()) * 1000000n;
+  const records = Array.from({ length: 3000 }, (_, i) => ({
+    timeUnixNano: (now + BigInt(i)).toString(), severityNumber: 9, body: { stringValue: `flood ${i}` } }));
+  const res = await fetch(`http://${OTLP}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ resourceLogs: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'browser-flood' } }] },
+      scopeLogs: [{ logRecords: records }] }] }),
+  });
+  assert.equal(res.status, 200);
+  await page.waitForFunction(() => /too many to show/.test(document.querySelector('#tail-rate').textContent), null, { timeout: DEADLINE });
+  const said = await page.textContent('#tail-rate');
+  assert.match(said, /3,000 new events/);
+  const rows = await page.$$eval('#results tbody tr', (r) => r.length);
+  assert.ok(rows > 0 && rows <= 1000, `rows shown: ${rows}`);
+  // Still responsive: pausing takes effect at once.
+  const started = Date.now();
+  await page.click('#live', { timeout: 2000 });
+  assert.equal(await page.getAttribute('#live', 'aria-pressed'), 'false');
+  assert.ok(Date.now() - started < 2000);
+  await shot(page, 'tail-flood');
+});
+
 test('the dashboards render non-empty series from the views', async (t) => {
   const page = await open(t, '#/dashboards');
   await page.waitForSelector('#dash-errors[data-series]');
