@@ -373,6 +373,10 @@ impl BatchWorker {
     /// Blocks while `max_in_flight` batches are already being sent: that is
     /// the backpressure that lets the queue fill and the drop policy apply.
     fn forward(&self, outgoing: Outgoing) {
+        // The hand-off may wait: show the callers all the room there is
+        // first, or a blocked worker would leave up to a hint's step of
+        // slots looking taken.
+        self.events.publish_head();
         // Delivery is gone only if its thread panicked: count what it would
         // have carried.
         if let Err(mpsc::error::SendError(Outgoing::Batch(batch))) =
@@ -416,10 +420,21 @@ mod tests {
         batch_timeout: Duration,
         free: usize,
     ) -> Harness {
+        start_with(batch_size, max_batch_bytes, batch_timeout, free, 64)
+    }
+
+    /// ...whose hand-off to delivery holds `hand_off` outgoing messages.
+    fn start_with(
+        batch_size: usize,
+        max_batch_bytes: usize,
+        batch_timeout: Duration,
+        free: usize,
+        hand_off: usize,
+    ) -> Harness {
         let window = Arc::new(Semaphore::new(free));
         let queue = Arc::new(EventQueue::new(64));
         let (control, control_rx) = crossbeam_channel::unbounded();
-        let (to_delivery, delivery) = mpsc::channel(64);
+        let (to_delivery, delivery) = mpsc::channel(hand_off);
         let counters = Arc::new(Counters::default());
         let worker = BatchWorker {
             events: queue.clone(),
@@ -619,6 +634,48 @@ mod tests {
         worker.queue.wake_worker();
         assert_eq!(worker.batch().len(), 1);
         assert!(matches!(worker.next(), Outgoing::Shutdown));
+        worker.thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_worker_waiting_on_delivery_leaves_the_whole_queue_to_the_callers() {
+        // Delivery takes nothing: the first batch fills the hand-off, the
+        // worker waits with the second.
+        let mut worker = start_with(3, 1 << 20, Duration::from_secs(600), 64, 1);
+        for i in 0..6 {
+            worker.push(&format!("e{i}"));
+        }
+        worker.wait_dequeued(6);
+        // Every slot is free again, and callers must see all of them (the
+        // head the callers read is otherwise published every few events).
+        let until = Instant::now() + DEADLINE;
+        let mut claimed = Vec::new();
+        while claimed.len() < 64 {
+            match worker.queue.try_claim() {
+                Some(claim) => claimed.push(claim),
+                None => assert!(
+                    Instant::now() < until,
+                    "only {} of 64 slots offered to callers",
+                    claimed.len()
+                ),
+            }
+        }
+        for claim in claimed {
+            claim.write(Event::builder(Level::Info, "later".to_owned()).build());
+        }
+        // Let it finish: take the hand-off, then shut down.
+        assert!(matches!(worker.next(), Outgoing::Batch(_)));
+        worker.control.send(Control::Shutdown).unwrap();
+        worker.queue.wake_worker();
+        let mut events = 0;
+        loop {
+            match worker.next() {
+                Outgoing::Batch(batch) => events += batch.event_count,
+                Outgoing::Shutdown => break,
+                Outgoing::Flush(_) => panic!("no flush was asked"),
+            }
+        }
+        assert_eq!(events, 3 + 64);
         worker.thread.join().unwrap();
     }
 }

@@ -502,6 +502,9 @@ impl Config {
         if let OverflowPolicy::BlockFor(timeout) = self.overflow {
             positive("overflow block timeout (ms)", timeout.as_millis())?;
         }
+        if let OverflowPolicy::Grow { max_bytes } = self.overflow {
+            positive("overflow grow budget (bytes)", max_bytes as u128)?;
+        }
         for (option, value, max, requirement) in [
             (
                 "batch_size",

@@ -97,9 +97,12 @@ export interface InitOptions {
   retryMaxElapsedMs?: number
   /**
    * When the queue is full: `drop` (default) drops the event and never
-   * blocks; `block` waits for room.
+   * blocks; `block` waits for room; `grow` lists the event on the heap,
+   * up to `overflow_max_bytes`, then drops.
    */
   overflow?: string
+  /** With `grow`: the bytes listed at most. Default 64 MiB. */
+  overflowMaxBytes?: number
   /**
    * With `block`: the longest wait in ms, after which the event is
    * dropped. Default none: wait as long as it takes.

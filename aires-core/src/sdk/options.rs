@@ -118,6 +118,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         env: None, // part of AIRES_OVERFLOW (`block:<ms>`)
     },
     OptionSpec {
+        name: "overflow_max_bytes",
+        unit: Unit::Bytes,
+        default: || crate::config::OverflowPolicy::DEFAULT_GROW_BYTES.to_string(),
+        env: None, // part of AIRES_OVERFLOW (`grow:<MiB>`)
+    },
+    OptionSpec {
         name: "retry_max_elapsed",
         unit: Unit::Duration,
         default: || ms(Config::default().retry.max_elapsed),

@@ -27,6 +27,7 @@ pub struct Settings {
     pub queue_capacity: Option<usize>,
     pub overflow: Option<String>,
     pub block_timeout: Option<Duration>,
+    pub overflow_max_bytes: Option<usize>,
     pub retry_max_elapsed: Option<Duration>,
     pub max_in_flight: Option<usize>,
     pub send_timeout: Option<Duration>,
@@ -101,25 +102,44 @@ impl Settings {
         if let Some(v) = self.queue_capacity {
             config.queue_capacity = v;
         }
-        config.overflow = match (self.overflow.as_deref(), self.block_timeout) {
-            (None | Some("drop"), None) => OverflowPolicy::DropNewest,
-            (None | Some("drop"), Some(_)) => {
+        let overflow = self.overflow.as_deref();
+        // An option of one policy given with another is a mistake.
+        for (option, given, policy) in [
+            ("block_timeout", self.block_timeout.is_some(), "block"),
+            (
+                "overflow_max_bytes",
+                self.overflow_max_bytes.is_some(),
+                "grow",
+            ),
+        ] {
+            if given && overflow != Some(policy) {
                 return Err(format!(
                     "{} needs {}",
-                    name("block_timeout"),
-                    spelling.setting("overflow", "block")
+                    name(option),
+                    spelling.setting("overflow", policy)
                 ));
             }
+        }
+        config.overflow = match overflow {
+            None | Some("drop") => OverflowPolicy::DropNewest,
             // No timeout unless one is asked for: `block` loses nothing.
-            (Some("block"), None) => OverflowPolicy::Block,
-            (Some("block"), Some(timeout)) => OverflowPolicy::BlockFor(timeout),
-            (Some(other), _) => {
+            Some("block") => match self.block_timeout {
+                None => OverflowPolicy::Block,
+                Some(timeout) => OverflowPolicy::BlockFor(timeout),
+            },
+            Some("grow") => match self.overflow_max_bytes {
+                Some(0) => return Err(format!("{} must be positive", name("overflow_max_bytes"))),
+                given => OverflowPolicy::Grow {
+                    max_bytes: given.unwrap_or(OverflowPolicy::DEFAULT_GROW_BYTES),
+                },
+            },
+            Some(other) => {
                 return Err(match spelling {
                     Spelling::Python => {
-                        format!("overflow must be \"drop\" or \"block\", got {other:?}")
+                        format!("overflow must be \"drop\", \"block\" or \"grow\", got {other:?}")
                     }
                     Spelling::JavaScript => {
-                        format!("overflow must be 'drop' or 'block'; got {other:?}")
+                        format!("overflow must be 'drop', 'block' or 'grow'; got {other:?}")
                     }
                 });
             }
@@ -212,6 +232,57 @@ mod tests {
             lonely.to_config(Spelling::JavaScript).unwrap_err(),
             "blockTimeoutMs needs overflow: 'block'"
         );
+        let grow = Settings {
+            overflow: Some("grow".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            grow.to_config(Spelling::Python).unwrap().0.overflow,
+            OverflowPolicy::grow()
+        );
+        let budget = Settings {
+            overflow: Some("grow".into()),
+            overflow_max_bytes: Some(1 << 20),
+            ..Settings::default()
+        };
+        assert_eq!(
+            budget.to_config(Spelling::Python).unwrap().0.overflow,
+            OverflowPolicy::Grow { max_bytes: 1 << 20 }
+        );
+        for (settings, python, javascript) in [
+            (
+                Settings {
+                    overflow_max_bytes: Some(1 << 20),
+                    ..Settings::default()
+                },
+                "overflow_max_bytes needs overflow=\"grow\"",
+                "overflowMaxBytes needs overflow: 'grow'",
+            ),
+            (
+                Settings {
+                    overflow: Some("grow".into()),
+                    overflow_max_bytes: Some(0),
+                    ..Settings::default()
+                },
+                "overflow_max_bytes must be positive",
+                "overflowMaxBytes must be positive",
+            ),
+            (
+                Settings {
+                    overflow: Some("grow".into()),
+                    block_timeout: Some(Duration::from_secs(1)),
+                    ..Settings::default()
+                },
+                "block_timeout needs overflow=\"block\"",
+                "blockTimeoutMs needs overflow: 'block'",
+            ),
+        ] {
+            assert_eq!(settings.to_config(Spelling::Python).unwrap_err(), python);
+            assert_eq!(
+                settings.to_config(Spelling::JavaScript).unwrap_err(),
+                javascript
+            );
+        }
         let bad = Settings {
             level: Some("loud".into()),
             ..Settings::default()

@@ -33,9 +33,11 @@ function freePort() {
 const PRODUCER = `
 const aires = require('aires');
 aires.init({ service: 'node-block', endpoint: process.env.ENDPOINT, overflow: 'block',
-  queueCapacity: 64, batchSize: 16, batchTimeoutMs: 20, envOverrides: false });
+  queueCapacity: 64, batchSize: 16, maxBatchBytes: 65536, batchTimeoutMs: 20, envOverrides: false });
 const started = Date.now();
-for (let i = 0; i < 2000; i++) aires.info('tick', { i });
+// More than the window (64 x 16), the batches that grow behind it (three
+// of 64 KiB, ~1,400 events each) and the queue hold.
+for (let i = 0; i < 10000; i++) aires.info('tick', { i });
 const waited = Date.now() - started;
 aires.flush(60000).then((done) => {
   console.log(JSON.stringify({ done, waited, metrics: aires.metrics() }));
@@ -56,7 +58,7 @@ test('block without a timeout loses nothing while the collector is away', { skip
     const { done, waited, metrics } = JSON.parse(stdout);
     assert.ok(done);
     assert.ok(waited >= 1000, `the producer should have waited for the collector, waited ${waited} ms`);
-    assert.equal(metrics.eventsSent, 2000);
+    assert.equal(metrics.eventsSent, 10000);
     assert.equal(metrics.eventsDropped, 0);
     assert.equal(metrics.eventsOutcomeUnknown, 0);
     assert.ok(metrics.batchRetries > 0);
@@ -66,7 +68,7 @@ test('block without a timeout loses nothing while the collector is away', { skip
 });
 
 test('overflow options are checked', () => {
-  assert.throws(() => aires.init({ transport: 'memory', overflow: 'wait' }), /overflow must be 'drop' or 'block'/);
+  assert.throws(() => aires.init({ transport: 'memory', overflow: 'wait' }), /overflow must be 'drop', 'block' or 'grow'/);
   assert.throws(() => aires.init({ transport: 'memory', blockTimeoutMs: 5, envOverrides: false }), /blockTimeoutMs needs overflow: 'block'/);
 });
 
@@ -88,4 +90,62 @@ test('a spool keeps what a cut-short shutdown could not send, for the next start
   } finally {
     await aires.shutdown(5000);
   }
+});
+
+const GROW_PRODUCER = `
+const aires = require('aires');
+aires.init({ service: 'node-grow', endpoint: process.env.ENDPOINT, overflow: process.env.OVERFLOW,
+  queueCapacity: 64, batchSize: 16, maxBatchBytes: 65536, batchTimeoutMs: 20, envOverrides: false });
+// Returns with nothing listening: no call waits for the collector.
+for (let i = 0; i < 20000; i++) aires.info('tick', { i });
+console.log(JSON.stringify(aires.metrics()));
+if (process.env.OVERFLOW === 'drop') process.exit(0);
+// The parent starts the collector once it has read the line above.
+process.stdin.once('data', () => {
+  aires.flush(60000).then((done) => console.log(JSON.stringify({ done, metrics: aires.metrics() })));
+});
+`;
+
+for (const overflow of ['drop', 'grow']) {
+  test(`overflow '${overflow}' with the collector away: ${overflow === 'grow' ? 'lists the burst and delivers it' : 'drops and counts'}`, { skip }, async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['-e', GROW_PRODUCER], {
+      cwd: path.join(__dirname, '..'),
+      env: { ...process.env, ENDPOINT: `http://127.0.0.1:${port}`, OVERFLOW: overflow },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const lines = [];
+    const nextLine = () => new Promise((resolve) => {
+      const look = () => {
+        const at = out.indexOf('\n');
+        if (at >= 0) { lines.push(out.slice(0, at)); out = out.slice(at + 1); resolve(lines[lines.length - 1]); } else child.stdout.once('data', (d) => { out += d; look(); });
+      };
+      look();
+    });
+    const first = JSON.parse(await nextLine());
+    if (overflow === 'drop') {
+      assert.ok(first.eventsDroppedQueueFull > 0, JSON.stringify(first));
+      child.stdin.end();
+      return;
+    }
+    assert.equal(first.eventsDropped, 0, JSON.stringify(first));
+    assert.ok(first.queueDepth > 64, 'listed beyond the queue');
+    const collector = spawn(collectorBin, ['--sink', 'null', '--listen', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0'], { stdio: 'ignore' });
+    try {
+      child.stdin.write('go\n');
+      const { done, metrics } = JSON.parse(await nextLine());
+      assert.ok(done);
+      assert.equal(metrics.eventsSent, 20000);
+      assert.equal(metrics.eventsDropped, 0);
+    } finally {
+      collector.kill('SIGTERM');
+      child.kill();
+    }
+  });
+}
+
+test('grow options are checked', () => {
+  assert.throws(() => aires.init({ transport: 'memory', overflowMaxBytes: 1 << 20, envOverrides: false }), /overflowMaxBytes needs overflow: 'grow'/);
+  assert.throws(() => aires.init({ transport: 'memory', overflow: 'grow', overflowMaxBytes: 0, envOverrides: false }), /overflowMaxBytes/);
 });

@@ -89,8 +89,10 @@ export interface Options {
   sendTimeoutMs?: number;
   /** How long a failed batch is retried, ms. Default 120000; `AIRES_RETRY_MAX_ELAPSED_MS`. */
   retryMaxElapsedMs?: number;
-  /** `drop` (default): a full queue drops the event (counted), never blocking. `block`: wait for room, losing nothing. `AIRES_OVERFLOW`. */
-  overflow?: 'drop' | 'block';
+  /** `drop` (default): a full queue drops the event (counted), never blocking. `block`: wait for room, losing nothing. `grow`: list what does not fit on the heap, up to `overflowMaxBytes`, then drop (counted), never blocking. `AIRES_OVERFLOW`. */
+  overflow?: 'drop' | 'block' | 'grow';
+  /** With `overflow: 'grow'`: the bytes listed at most. Default 64 MiB. */
+  overflowMaxBytes?: number;
   /** With `overflow: 'block'`: the longest wait, ms, then the event is dropped (counted). Default none: wait as long as it takes. */
   blockTimeoutMs?: number;
   /** Keep batches in this directory until settled; the next start sends what a crash left. Default none; `AIRES_SPOOL_DIR`. */
@@ -379,7 +381,7 @@ export function setLevel(level: Level | 'off'): void {
 }
 
 const STRING_OPTIONS = ['service', 'environment', 'endpoint', 'level', 'transport', 'overflow', 'spoolDir'] as const;
-const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'maxBatchBytes', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'spoolMaxBytes', 'shutdownTimeoutMs', 'exitTimeoutMs'] as const;
+const COUNT_OPTIONS = ['batchSize', 'batchTimeoutMs', 'maxBatchBytes', 'queueCapacity', 'maxInFlight', 'sendTimeoutMs', 'retryMaxElapsedMs', 'blockTimeoutMs', 'overflowMaxBytes', 'spoolMaxBytes', 'shutdownTimeoutMs', 'exitTimeoutMs'] as const;
 const BOOLEAN_OPTIONS = ['envOverrides', 'captureCallSite', 'openTelemetry'] as const;
 
 function check(options: Options): void {
@@ -404,8 +406,8 @@ function check(options: Options): void {
       throw new TypeError(`aires.init: ${key} must be a boolean, got ${typeof v}`);
     }
   }
-  if (options.overflow !== undefined && options.overflow !== 'drop' && options.overflow !== 'block') {
-    throw new TypeError(`aires.init: overflow must be 'drop' or 'block'; got ${options.overflow}`);
+  if (options.overflow !== undefined && options.overflow !== 'drop' && options.overflow !== 'block' && options.overflow !== 'grow') {
+    throw new TypeError(`aires.init: overflow must be 'drop', 'block' or 'grow'; got ${options.overflow}`);
   }
   if (options.level !== undefined && !(options.level in LEVELS)) {
     throw new TypeError(`aires.init: level must be one of ${Object.keys(LEVELS).join(', ')}; got ${options.level}`);

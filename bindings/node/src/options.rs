@@ -38,8 +38,11 @@ pub struct InitOptions {
     /// How long a failed batch is retried, in ms. Default 120000.
     pub retry_max_elapsed_ms: Option<u32>,
     /// When the queue is full: `drop` (default) drops the event and never
-    /// blocks; `block` waits for room.
+    /// blocks; `block` waits for room; `grow` lists the event on the heap,
+    /// up to `overflow_max_bytes`, then drops.
     pub overflow: Option<String>,
+    /// With `grow`: the bytes listed at most. Default 64 MiB.
+    pub overflow_max_bytes: Option<u32>,
     /// With `block`: the longest wait in ms, after which the event is
     /// dropped. Default none: wait as long as it takes.
     pub block_timeout_ms: Option<u32>,
@@ -74,6 +77,7 @@ impl InitOptions {
             queue_capacity: self.queue_capacity.map(|n| n as usize),
             overflow: self.overflow.clone(),
             block_timeout: ms(self.block_timeout_ms),
+            overflow_max_bytes: self.overflow_max_bytes.map(|n| n as usize),
             retry_max_elapsed: ms(self.retry_max_elapsed_ms),
             max_in_flight: self.max_in_flight.map(|n| n as usize),
             send_timeout: ms(self.send_timeout_ms),

@@ -36,7 +36,7 @@ const SDK_NAME: &str = "aires-python";
 #[pyo3(signature = (
     *, service=None, environment=None, endpoint=None, level=None, batch_size=None,
     batch_timeout=None, max_batch_bytes=None, queue_capacity=None, overflow=None,
-    block_timeout=None, retry_max_elapsed=None, max_in_flight=None, send_timeout=None,
+    block_timeout=None, overflow_max_bytes=None, retry_max_elapsed=None, max_in_flight=None, send_timeout=None,
     shutdown_timeout=None, env_overrides=true, transport=None, opentelemetry=None,
     spool_dir=None, spool_max_bytes=None,
 ))]
@@ -52,6 +52,7 @@ pub fn init(
     queue_capacity: Option<usize>,
     overflow: Option<String>,
     block_timeout: Option<f64>,
+    overflow_max_bytes: Option<usize>,
     retry_max_elapsed: Option<f64>,
     max_in_flight: Option<usize>,
     send_timeout: Option<f64>,
@@ -73,6 +74,7 @@ pub fn init(
         queue_capacity,
         overflow,
         block_timeout: optional_seconds("block_timeout", block_timeout)?,
+        overflow_max_bytes,
         retry_max_elapsed: optional_seconds("retry_max_elapsed", retry_max_elapsed)?,
         max_in_flight,
         send_timeout: optional_seconds("send_timeout", send_timeout)?,

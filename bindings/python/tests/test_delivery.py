@@ -57,12 +57,15 @@ def test_block_without_a_timeout_loses_nothing_while_the_collector_restarts(tmp_
         overflow="block",  # no block_timeout: wait as long as it takes
         queue_capacity=64,
         batch_size=16,
+        max_batch_bytes=64 * 1024,  # the smallest: the worker's batch fills soon
         batch_timeout=0.02,
         env_overrides=False,
     )
     collector = None
     try:
-        total = 2_000
+        # More than the window (64 x 16), the batches that grow behind it
+        # (three of 64 KiB, ~1,400 events each) and the queue hold.
+        total = 10_000
         producer = threading.Thread(
             target=lambda: [aires.info("tick", i=i) for i in range(total)]
         )
@@ -139,3 +142,55 @@ def test_a_spool_keeps_what_a_cut_short_shutdown_could_not_send(tmp_path):
 def test_spool_max_bytes_needs_a_spool_dir():
     with pytest.raises(ValueError, match="spool_max_bytes needs spool_dir"):
         aires.init(transport="memory", spool_max_bytes=1000, env_overrides=False)
+
+
+@pytest.mark.parametrize("overflow", ["drop", "grow"])
+def test_grow_lists_a_burst_the_queue_cannot_hold_and_never_waits(overflow):
+    """With the collector away, the queue fills: `drop` drops (counted),
+    `grow` lists the rest on the heap and delivers it once the collector is
+    back, and neither makes the producer wait."""
+    collector_bin = _collector_bin()
+    port = _free_port()
+    aires.init(
+        service="py-grow",
+        endpoint=f"http://127.0.0.1:{port}",
+        overflow=overflow,
+        queue_capacity=64,
+        batch_size=16,
+        max_batch_bytes=64 * 1024,  # the smallest: the worker's batch fills soon
+        batch_timeout=0.02,
+        env_overrides=False,
+    )
+    collector = None
+    try:
+        total = 20_000
+        # Returns with nothing listening: no call waited for the collector.
+        for i in range(total):
+            aires.info("tick", i=i)
+        metrics = aires.metrics()
+        if overflow == "drop":
+            assert metrics["events_dropped_queue_full"] > 0, metrics
+            return
+        assert metrics["events_dropped"] == 0, metrics
+        assert metrics["queue_depth"] > 64, metrics  # listed beyond the queue
+        collector = subprocess.Popen(
+            [str(collector_bin), "--sink", "null", "--listen", f"127.0.0.1:{port}",
+             "--metrics-listen", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        assert aires.flush(DEADLINE_S)
+        metrics = aires.metrics()
+        assert metrics["events_sent"] == total, metrics
+        assert metrics["events_dropped"] == 0, metrics
+    finally:
+        aires.shutdown(5.0)
+        if collector is not None:
+            collector.terminate()
+            collector.wait(30)
+
+
+def test_grow_options_are_checked():
+    with pytest.raises(ValueError, match='overflow_max_bytes needs overflow="grow"'):
+        aires.init(transport="memory", overflow_max_bytes=1 << 20, env_overrides=False)
+    with pytest.raises(ValueError, match="overflow_max_bytes"):
+        aires.init(transport="memory", overflow="grow", overflow_max_bytes=0, env_overrides=False)

@@ -26,7 +26,7 @@ from aires import _native
         ({"level": "loud"}, ValueError, "unknown level \"loud\""),
         ({"batch_timeout": -1.0}, ValueError, "batch_timeout must be a finite number of seconds"),
         ({"send_timeout": float("nan")}, ValueError, "send_timeout must be a finite number"),
-        ({"overflow": "sometimes"}, ValueError, "overflow must be \"drop\" or \"block\""),
+        ({"overflow": "sometimes"}, ValueError, "overflow must be \"drop\", \"block\" or \"grow\""),
         ({"transport": "carrier-pigeon"}, ValueError, "transport must be one of"),
         ({"batch_size": -1}, OverflowError, "negative"),
     ],

@@ -92,6 +92,7 @@ def init(
     queue_capacity: Optional[int] = None,
     overflow: Optional[str] = None,
     block_timeout: Optional[float] = None,
+    overflow_max_bytes: Optional[int] = None,
     retry_max_elapsed: Optional[float] = None,
     max_in_flight: Optional[int] = None,
     send_timeout: Optional[float] = None,
@@ -110,7 +111,12 @@ def init(
     from OpenTelemetry's current span when ``opentelemetry.trace`` has been
     imported by then; ``True`` requires it, ``False`` never looks.
     ``transport`` is ``"default"`` (gRPC to ``endpoint``, or stdout without
-    one), ``"stdout"``, ``"null"`` or ``"memory"`` (tests).
+    one), ``"stdout"``, ``"null"`` or ``"memory"`` (tests). ``overflow`` is
+    what a call does when the queue is full: ``"drop"`` (the default; the
+    event is dropped and counted), ``"block"`` (wait for room, at most
+    ``block_timeout`` if given) or ``"grow"`` (list the event on the heap,
+    up to ``overflow_max_bytes``, 64 MiB by default, then drop and count;
+    never waits).
 
     Raises ``ValueError`` for an invalid option and ``RuntimeError`` when
     already running (call :func:`shutdown` first).
@@ -129,6 +135,7 @@ def init(
         queue_capacity=queue_capacity,
         overflow=overflow,
         block_timeout=block_timeout,
+        overflow_max_bytes=overflow_max_bytes,
         retry_max_elapsed=retry_max_elapsed,
         max_in_flight=max_in_flight,
         send_timeout=send_timeout,

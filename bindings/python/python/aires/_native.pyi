@@ -52,6 +52,7 @@ def init(
     queue_capacity: Optional[int] = None,
     overflow: Optional[str] = None,
     block_timeout: Optional[float] = None,
+    overflow_max_bytes: Optional[int] = None,
     retry_max_elapsed: Optional[float] = None,
     max_in_flight: Optional[int] = None,
     send_timeout: Optional[float] = None,
