@@ -230,7 +230,7 @@ async function openEvent(id, ts) {
     const body = $('#detail-body');
     const links = el('p', {},
       e.trace_id ? el('a', { href: `#/trace/${e.trace_id}`, id: 'detail-trace' }, 'Open trace →') : null, ' ',
-      e.session_id ? el('a', { href: '#/search?' + new URLSearchParams({ q: `session:"${e.session_id}"`, since: '24h' }), id: 'detail-session' }, 'Same session →') : null);
+      e.session_id ? el('a', { href: '#/search?' + new URLSearchParams({ q: `session:"${e.session_id.replace(/["\\]/g, '\\$&')}"`, since: '24h' }), id: 'detail-session' }, 'Same session →') : null);
     const main = el('dl', {});
     kv(main, 'time', fmtTime(e.ts));
     for (const k of ['severity', 'service', 'environment', 'message', 'id', 'trace_id', 'span_id', 'session_id']) kv(main, k, e[k]);

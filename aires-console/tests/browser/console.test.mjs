@@ -4,12 +4,14 @@
 // starts. What the page shows is checked against direct SQL counts.
 //
 // Environment: CONSOLE_URL, CLICKHOUSE_URL, OTLP_HTTP (the collector's
-// OTLP/HTTP address), SCREENSHOTS (a directory for the screenshots kept
-// as artefacts), CHROMIUM (default /usr/bin/chromium).
+// OTLP/HTTP address), AIRES_BIN (the `aires` binary, for the command line
+// on the same data), SCREENSHOTS (a directory for the screenshots kept as
+// artefacts), CHROMIUM (default /usr/bin/chromium).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const CONSOLE = process.env.CONSOLE_URL;
@@ -211,4 +213,19 @@ test('dragging on the histogram narrows the range', async (t) => {
   await page.waitForFunction(() => document.querySelector('#count').textContent !== 'searching…');
   assert.equal(await page.inputValue('#range'), 'custom');
   assert.ok(Number(await page.getAttribute('#count', 'data-total')) <= total);
+});
+
+test('the command line finds the same events in the same store', async () => {
+  const aires = (...args) => execFileSync(process.env.AIRES_BIN, ['--clickhouse-url', CLICKHOUSE, ...args], { encoding: 'utf8' });
+  const lines = aires('search', 'served', 'route:/pay', '--since', '1h', '--limit', '100000', '--json').trim().split('\n');
+  const count = Number(await sql(`SELECT count() FROM events WHERE hasToken(message, 'served') AND http_route = '/pay' AND timestamp >= now64(9) - INTERVAL 1 HOUR`));
+  assert.equal(lines.length, count);
+  assert.ok(lines.every((l) => JSON.parse(l).http_route === '/pay'));
+  const trace = await sql(`SELECT trace_id FROM events WHERE severity = 'error' AND service = 'webshop' ORDER BY timestamp DESC LIMIT 1`);
+  const traced = aires('trace', trace, '--json').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(traced.length, Number(await sql(`SELECT count() FROM events WHERE trace_id = '${trace}'`)));
+  assert.ok(traced.every((e) => e.trace_id === trace));
+  const errors = aires('errors', 'service:webshop', '--limit', '3');
+  assert.match(errors, /caused by: (card gateway timed out after 30s|inventory service reset the connection)/);
+  assert.equal(errors.split('\n').filter((l) => l.includes('ERROR')).length, 3);
 });
