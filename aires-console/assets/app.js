@@ -133,13 +133,16 @@ async function runSearch() {
   stopTail();
   showError(null);
   const params = searchParams();
+  // Older pages follow this query and this window, whatever is typed or
+  // however long it takes to scroll.
+  state.params = params.since ? { ...params, to: String(Date.now()) } : params;
   writeHash('search', params);
   const tbody = $('#results tbody');
   $('#count').textContent = 'searching…';
   try {
     const [page, hist] = await Promise.all([
-      api('/api/search', { ...params, limit: 100 }),
-      api('/api/histogram', { ...params, buckets: 120 }),
+      api('/api/search', { ...state.params, limit: 100 }),
+      api('/api/histogram', { ...state.params, buckets: 120 }),
     ]);
     tbody.replaceChildren(...page.events.map((e) => eventRow(e)));
     state.next = page.next;
@@ -159,7 +162,7 @@ async function runSearch() {
 async function loadMore() {
   if (!state.next) return;
   try {
-    const page = await api('/api/search', { ...searchParams(), limit: 100, before: state.next });
+    const page = await api('/api/search', { ...state.params, limit: 100, before: state.next });
     $('#results tbody').append(...page.events.map((e) => eventRow(e)));
     state.next = page.next;
     $('#more').hidden = !page.next;
@@ -363,7 +366,11 @@ function route() {
   const [path, query = ''] = hash.slice(1).split('?');
   const params = new URLSearchParams(query);
   $('#detail').hidden = true;
-  if (path.startsWith('/trace/')) return showTrace(decodeURIComponent(path.slice(7)));
+  if (path.startsWith('/trace/')) {
+    let id = path.slice(7);
+    try { id = decodeURIComponent(id); } catch { /* shown as typed; the API says what is wrong */ }
+    return showTrace(id);
+  }
   if (path === '/dashboards') return showDashboards();
   showView('search');
   if (params.has('q')) $('#q').value = params.get('q');

@@ -7,8 +7,8 @@
 //! | `GET /api/search?q=&since=&from=&to=&limit=&before=` (or `POST` with these as JSON) | `{events, next}`: newest first; `next` is the `before` of the next page |
 //! | `GET /api/histogram?q=&since=&from=&to=&buckets=` (or `POST`) | `{step_seconds, times, levels: {level: [count per bucket]}}` |
 //! | `GET /api/events/{id}?ts=` | every column of one event (`ts`, its time in ns, spares a scan) |
-//! | `GET /api/traces/{trace_id}` | `{events}`: the trace's events, oldest first |
-//! | `GET /api/tail?q=&cursor=` (or `POST`) | `{events, cursor, matched}`: events received since `cursor`, oldest first; `matched` when more matched than were sent |
+//! | `GET /api/traces/{trace_id}` | `{events, truncated}`: the trace's events, oldest first; `truncated` when there were more than 5000 |
+//! | `GET /api/tail?q=&cursor=` (or `POST`) | `{events, cursor, matched}`: events received since `cursor` and in the 5 s before it (an insert may become visible late), oldest first; `matched`: how many were received since `cursor`, when more than the 200 sent |
 //! | `GET /api/dashboards/error-rate?since=&from=&to=` | `{step_seconds, times, series: {service: {total, errors, rate}}}` from the `error_rate_per_minute` view |
 //! | `GET /api/dashboards/latency?since=&from=&to=&service=` | `{step_seconds, times, series: {route: {requests, p50, p95, p99}}}` from the `http_latency_per_minute` view |
 //! | `GET /api/health` | `{"ok": true}` |
@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::query::{self, ParseError};
-use crate::range::{now_ns, RangeError, TimeRange};
+use crate::range::{now_ns, RangeError, TimeRange, MAX_TIME_NS};
 use crate::store::{Cursor, Store, StoreError};
 
 /// Why a request was refused, as the answer says it.
@@ -54,6 +54,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Store(StoreError::TooLarge) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Store(_) => StatusCode::BAD_GATEWAY,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
@@ -125,7 +126,32 @@ pub fn router(store: Store) -> Router {
         .fallback(|| async {
             ApiError::NotFound("no such API route; see the console's README".into())
         })
+        .layer(axum::middleware::map_response(json_refusal))
         .with_state(Arc::new(store))
+}
+
+/// Refusals made before a handler runs (a path that does not decode, a
+/// method the route does not take, a body too large) come as plain text
+/// or empty: said as JSON too, so every refusal reads the same.
+async fn json_refusal(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let error = if text.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_owned()
+    } else {
+        text
+    };
+    (status, Json(json!({ "error": error }))).into_response()
 }
 
 async fn search(State(store): State<Arc<Store>>, p: Listing) -> Answer<crate::store::SearchPage> {
@@ -165,7 +191,9 @@ async fn event(
     let ts = match p.ts.as_deref() {
         Some(ts) if !ts.is_empty() => Some(
             ts.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("`{ts}` is not a time in ns")))?,
+                .ok()
+                .filter(|ns| (0..=MAX_TIME_NS).contains(ns))
+                .ok_or_else(|| ApiError::BadRequest(format!("`{ts}` is not a time in ns")))?,
         ),
         _ => None,
     };
@@ -205,7 +233,9 @@ async fn tail(State(store): State<Arc<Store>>, p: Listing) -> Answer<crate::stor
     let cursor = match p.cursor.as_deref() {
         Some(c) if !c.is_empty() => Some(
             c.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("`{c}` is not a tail cursor")))?,
+                .ok()
+                .filter(|ns| (0..=MAX_TIME_NS).contains(ns))
+                .ok_or_else(|| ApiError::BadRequest(format!("`{c}` is not a tail cursor")))?,
         ),
         _ => None,
     };

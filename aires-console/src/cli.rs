@@ -306,7 +306,11 @@ async fn console(
         source.clickhouse_url
     );
     let _ = std::io::stdout().flush();
-    let app = server::app(Store::new(&source.store_config()), auth);
+    let app = server::app(
+        Store::new(&source.store_config()),
+        auth,
+        server::Hosts::for_listener(local),
+    );
     server::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -384,55 +388,59 @@ async fn tail(
     json: bool,
     out: &Printer,
 ) -> Result<(), ClientError> {
-    // The latest `lines` events, oldest first, as `tail` prints them.
-    let page = client
-        .get(
-            "/api/search",
-            &[
-                ("q", query.to_owned()),
-                ("since", "24h".into()),
-                ("limit", lines.max(1).to_string()),
-            ],
-        )
-        .await?;
+    // Received (ns) of each event printed or passed over, to print each once.
     let mut seen: HashMap<String, i64> = HashMap::new();
-    if lines > 0 {
-        for event in page["events"].as_array().into_iter().flatten().rev() {
-            out.event(event, json);
-        }
+    let poll = |cursor: String| async move {
+        client
+            .get("/api/tail", &[("q", query.to_owned()), ("cursor", cursor)])
+            .await
+    };
+    // Following starts where the store is now: what it holds is the past,
+    // printed below only as far as asked.
+    let mut cursor = String::new();
+    if follow {
+        let page = poll(cursor.clone()).await?;
+        remember(&mut seen, &page);
+        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
     }
-    for event in page["events"].as_array().into_iter().flatten() {
-        if let Some(id) = event["id"].as_str() {
-            seen.insert(id.to_owned(), i64::MAX);
+    // The latest `lines` events, oldest first, as `tail` prints them.
+    if lines > 0 {
+        let page = client
+            .get(
+                "/api/search",
+                &[
+                    ("q", query.to_owned()),
+                    ("since", "24h".into()),
+                    ("limit", lines.to_string()),
+                ],
+            )
+            .await?;
+        for event in page["events"].as_array().into_iter().flatten().rev() {
+            if let Some(id) = event["id"].as_str() {
+                seen.insert(id.to_owned(), i64::MAX);
+            }
+            out.event(event, json);
         }
     }
     if !follow {
         return Ok(());
     }
-    let mut cursor = String::new();
+    let _ = std::io::stdout().flush();
+    eprintln!("aires: following new events (Ctrl-C stops)");
     loop {
         let started = std::time::Instant::now();
-        let page = client
-            .get(
-                "/api/tail",
-                &[("q", query.to_owned()), ("cursor", cursor.clone())],
-            )
-            .await?;
+        let page = poll(cursor.clone()).await?;
         for event in page["events"].as_array().into_iter().flatten() {
-            let Some(id) = event["id"].as_str() else {
+            let (Some(id), received) = (event["id"].as_str(), received_ns(event)) else {
                 continue;
             };
-            let received: i64 = event["received_ns"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
             if seen.insert(id.to_owned(), received).is_none() {
                 out.event(event, json);
             }
         }
         if let Some(matched) = page["matched"].as_u64() {
             eprintln!(
-                "aires: {matched} events matched since the last poll; only the newest were printed"
+                "aires: {matched} new events since the last poll; only the newest 200 were printed"
             );
         }
         if let Some(next) = page["cursor"].as_str() {
@@ -442,6 +450,22 @@ async fn tail(
         }
         let _ = std::io::stdout().flush();
         tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
+    }
+}
+
+fn received_ns(event: &Value) -> i64 {
+    event["received_ns"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Marks a tail page's events as seen without printing them.
+fn remember(seen: &mut HashMap<String, i64>, page: &Value) {
+    for event in page["events"].as_array().into_iter().flatten() {
+        if let Some(id) = event["id"].as_str() {
+            seen.insert(id.to_owned(), received_ns(event));
+        }
     }
 }
 

@@ -5,6 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The longest range a query may cover.
 pub const MAX_RANGE_NS: i64 = 400 * 86_400 * 1_000_000_000;
+/// The latest time accepted (2200-01-01): times are Unix nanoseconds from
+/// 1970 on, so that no arithmetic on them can overflow.
+pub const MAX_TIME_NS: i64 = 7_258_118_400 * 1_000_000_000;
 
 /// A half-open time range `[from, to)`, in Unix nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +55,25 @@ pub fn parse_duration(text: &str) -> Result<i64, RangeError> {
     number.checked_mul(unit_ns).ok_or_else(bad)
 }
 
-/// Reads a point in time relative to `now` (nanoseconds).
+/// Reads a point in time relative to `now` (nanoseconds), between 1970
+/// and [`MAX_TIME_NS`].
 pub fn parse_time(text: &str, now: i64) -> Result<i64, RangeError> {
+    let at = parse_any_time(text, now)?;
+    in_bounds(at).ok_or_else(|| RangeError::BadTime(text.trim().to_owned()))
+}
+
+/// `ns` if it is a time this module works with.
+fn in_bounds(ns: i64) -> Option<i64> {
+    (0..=MAX_TIME_NS).contains(&ns).then_some(ns)
+}
+
+fn parse_any_time(text: &str, now: i64) -> Result<i64, RangeError> {
     let text = text.trim();
     if text == "now" {
         return Ok(now);
     }
     if let Some(ago) = text.strip_prefix("now-") {
-        return Ok(now - parse_duration(ago)?);
+        return Ok(now.saturating_sub(parse_duration(ago)?));
     }
     if let Ok(ms) = text.parse::<i64>() {
         return ms
@@ -86,7 +100,13 @@ impl TimeRange {
             _ => now,
         };
         let from_ns = match (since, from) {
-            (Some(s), _) if !s.is_empty() => to_ns - parse_duration(s)?,
+            (Some(s), _) if !s.is_empty() => {
+                let back = parse_duration(s)?;
+                if back > MAX_RANGE_NS {
+                    return Err(RangeError::TooLong);
+                }
+                to_ns - back
+            }
             (_, Some(f)) if !f.is_empty() => parse_time(f, now)?,
             _ => to_ns - 3_600 * 1_000_000_000,
         };
@@ -172,6 +192,30 @@ mod tests {
             Err(RangeError::TooLong)
         );
         assert!(parse_duration("99999999999999999999h").is_err());
+    }
+
+    #[test]
+    fn times_far_out_of_range_are_refused_not_wrapped() {
+        for (from, to) in [
+            ("-9223372036854", "9223372036854"),
+            ("-1", "now"),
+            ("9223372036854", "now"),
+            ("now-99999999999d", "now"),
+            ("0", "7258118400001"),
+        ] {
+            let error = TimeRange::parse(None, Some(from), Some(to), NOW).unwrap_err();
+            assert!(
+                matches!(error, RangeError::BadTime(_) | RangeError::BadDuration(_)),
+                "{from}..{to}: {error:?}"
+            );
+        }
+        assert_eq!(
+            TimeRange::parse(Some("9999d"), None, None, NOW),
+            Err(RangeError::TooLong)
+        );
+        // The widest range accepted stays a small number of buckets.
+        let widest = TimeRange::parse(Some("400d"), None, None, NOW).unwrap();
+        assert!(widest.bucket_starts(widest.step_seconds(10)).len() <= 401);
     }
 
     #[test]

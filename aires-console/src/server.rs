@@ -32,15 +32,73 @@ pub enum Auth {
 /// The console's address by default: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8480";
 
+/// Which `Host` headers the console answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosts {
+    /// Any (the console listens beyond loopback, where the names it is
+    /// reached by are the operator's to know).
+    Any,
+    /// `localhost`, `127.0.0.1` and `[::1]` only, on any port (an SSH
+    /// tunnel may change it): a web page the browser is on cannot reach a
+    /// console on loopback by rebinding its own name to 127.0.0.1.
+    Loopback,
+}
+
+impl Hosts {
+    /// What a console listening on `addr` answers.
+    pub fn for_listener(addr: SocketAddr) -> Hosts {
+        if addr.ip().is_loopback() {
+            Hosts::Loopback
+        } else {
+            Hosts::Any
+        }
+    }
+
+    fn allows(self, host: Option<&str>) -> bool {
+        match self {
+            Hosts::Any => true,
+            Hosts::Loopback => {
+                let Some(host) = host else { return false };
+                let name = match host.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or(""),
+                    None => host.split(':').next().unwrap_or(""),
+                };
+                matches!(
+                    name.to_ascii_lowercase().as_str(),
+                    "localhost" | "127.0.0.1" | "::1"
+                )
+            }
+        }
+    }
+}
+
 /// The whole console: page, assets and API.
-pub fn app(store: Store, auth: Auth) -> Router {
+pub fn app(store: Store, auth: Auth, hosts: Hosts) -> Router {
     let auth = Arc::new(auth);
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{name}", get(assets::file))
         .merge(crate::api::router(store))
         .layer(middleware::from_fn_with_state(auth, check_auth))
+        .layer(middleware::from_fn_with_state(hosts, check_host))
         .layer(middleware::from_fn(security_headers))
+}
+
+async fn check_host(State(hosts): State<Hosts>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if hosts.allows(host) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        axum::Json(serde_json::json!({
+            "error": "this console answers only requests for localhost; to reach it by another name, listen on that address (--listen)"
+        })),
+    )
+        .into_response()
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.
@@ -162,6 +220,32 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_console_on_loopback_answers_only_loopback_names() {
+        let hosts = Hosts::for_listener("127.0.0.1:8480".parse().unwrap());
+        for ok in [
+            "localhost:8480",
+            "127.0.0.1:9000",
+            "[::1]:8480",
+            "LOCALHOST",
+            "127.0.0.1",
+        ] {
+            assert!(hosts.allows(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "evil.example:8480",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+            "[::2]:1",
+            "",
+        ] {
+            assert!(!hosts.allows(Some(refused)), "{refused}");
+        }
+        assert!(!hosts.allows(None));
+        let open = Hosts::for_listener("0.0.0.0:8480".parse().unwrap());
+        assert!(open.allows(Some("console.internal:8480")));
+    }
 
     #[test]
     fn keys_compare_whole() {

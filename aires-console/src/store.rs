@@ -46,6 +46,8 @@ pub const MAX_TAIL: u32 = 200;
 /// How far back a tail poll looks before its cursor: an insert may become
 /// visible a little after a later one was received.
 pub const TAIL_OVERLAP_NS: i64 = 5_000_000_000;
+/// The most events re-read from that overlap per poll.
+pub const MAX_TAIL_OVERLAP: u32 = 1_000;
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,9 @@ pub enum StoreError {
     /// The store stopped the query at `max_execution_time`.
     #[error("the query took longer than {0:?}; narrow the time range or the query")]
     Timeout(Duration),
+    /// The answer would be longer than [`MAX_RESULT_ROWS`].
+    #[error("the answer would hold more than {MAX_RESULT_ROWS} rows; narrow the time range or the query")]
+    TooLarge,
     /// The store answered with an error.
     #[error("ClickHouse refused the query: {0}")]
     Refused(String),
@@ -95,11 +100,13 @@ pub struct Histogram {
 /// What a tail poll found.
 #[derive(Debug, Clone, Serialize)]
 pub struct TailPage {
-    /// New events, oldest first (the client skips ids it has shown).
+    /// New events and the overlap's, oldest first (the client skips ids
+    /// it has shown).
     pub events: Vec<Value>,
     /// The cursor for the next poll: the newest `received_at` seen (ns).
     pub cursor: String,
-    /// How many matched since the cursor, when more than were returned.
+    /// How many were received after the cursor, when more than
+    /// [`MAX_TAIL`] (only the newest of them are in `events`).
     pub matched: Option<u64>,
 }
 
@@ -181,7 +188,8 @@ impl Store {
                 self.max_execution_time.as_secs().max(1).to_string(),
             )
             .with_setting("max_result_rows", MAX_RESULT_ROWS.to_string())
-            .with_setting("result_overflow_mode", "break");
+            // An answer cut short would look whole: refuse it instead.
+            .with_setting("result_overflow_mode", "throw");
         for (name, value) in params {
             query = query.param(name, value);
         }
@@ -208,6 +216,11 @@ impl Store {
                 if text.contains("Code: 159") || text.contains("TIMEOUT_EXCEEDED") =>
             {
                 StoreError::Timeout(self.max_execution_time)
+            }
+            Error::BadResponse(text)
+                if text.contains("Code: 396") || text.contains("TOO_MANY_ROWS_OR_BYTES") =>
+            {
+                StoreError::TooLarge
             }
             Error::BadResponse(text) => StoreError::Refused(text),
             Error::Network(e) => StoreError::Unreachable(e.to_string()),
@@ -365,47 +378,64 @@ impl Store {
         sql
     }
 
-    /// Events received after `cursor_ns` (and within the overlap before
-    /// it), newest [`MAX_TAIL`] of them, returned oldest first.
+    /// Events received after `cursor_ns` (the last minute without one):
+    /// the newest [`MAX_TAIL`] of them, and those received in the
+    /// [`TAIL_OVERLAP_NS`] before the cursor (newest [`MAX_TAIL_OVERLAP`]),
+    /// which an insert may have made visible only since the last poll. All
+    /// oldest first; the client skips ids it has shown.
     pub async fn tail(
         &self,
         query: &Query,
         cursor_ns: Option<i64>,
     ) -> Result<TailPage, StoreError> {
-        let now = crate::range::now_ns();
-        let since = cursor_ns.unwrap_or(now - 60_000_000_000) - TAIL_OVERLAP_NS;
-        let mut sql = Sql::default();
-        let from = sql.param(Param::Int(since));
-        sql.and(&format!("received_at > fromUnixTimestamp64Nano({from})"));
-        push_query(query, &mut sql);
-        let condition = sql.text.clone();
-        let rows = sql.param(Param::Int(i64::from(MAX_TAIL) + 1));
-        let text = format!(
-            "SELECT {LIST_COLUMNS}, toString(toUnixTimestamp64Nano(received_at)) AS received_ns \
-             FROM events WHERE {condition} ORDER BY received_at DESC, id DESC LIMIT {rows}"
-        );
-        let mut events = self.rows(&text, &sql.params).await?;
-        let newest = events
+        let after = cursor_ns.unwrap_or_else(|| crate::range::now_ns() - 60_000_000_000);
+        let overlap_from = after.saturating_sub(TAIL_OVERLAP_NS);
+        let received = |sql: &mut Sql, from: i64, to: Option<i64>| {
+            let from = sql.param(Param::Int(from));
+            sql.and(&format!("received_at > fromUnixTimestamp64Nano({from})"));
+            if let Some(to) = to {
+                let to = sql.param(Param::Int(to));
+                sql.and(&format!("received_at <= fromUnixTimestamp64Nano({to})"));
+            }
+            push_query(query, sql);
+        };
+        let select = |sql: &mut Sql, limit: u32| {
+            let rows = sql.param(Param::Int(i64::from(limit)));
+            format!(
+                "SELECT {LIST_COLUMNS}, toString(toUnixTimestamp64Nano(received_at)) AS received_ns \
+                 FROM events WHERE {} ORDER BY received_at DESC, id DESC LIMIT {rows}",
+                sql.text
+            )
+        };
+        let mut fresh = Sql::default();
+        received(&mut fresh, after, None);
+        let condition = fresh.clone();
+        let text = select(&mut fresh, MAX_TAIL + 1);
+        let mut events = self.rows(&text, &fresh.params).await?;
+        let cursor = events
             .first()
             .and_then(|e| e["received_ns"].as_str())
-            .and_then(|ns| ns.parse::<i64>().ok());
-        let cursor = newest
-            .max(cursor_ns)
-            .unwrap_or(since + TAIL_OVERLAP_NS)
-            .to_string();
+            .and_then(|ns| ns.parse::<i64>().ok())
+            .unwrap_or(after)
+            .max(after);
         let matched = if events.len() > MAX_TAIL as usize {
             events.truncate(MAX_TAIL as usize);
-            let count = format!("SELECT count() AS n FROM events WHERE {condition}");
-            let params = &sql.params[..sql.params.len() - 1];
-            let rows = self.rows(&count, params).await?;
+            let count = format!("SELECT count() AS n FROM events WHERE {}", condition.text);
+            let rows = self.rows(&count, &condition.params).await?;
             rows.first().and_then(|r| as_i64(&r["n"])).map(|n| n as u64)
         } else {
             None
         };
+        if cursor_ns.is_some() {
+            let mut late = Sql::default();
+            received(&mut late, overlap_from, Some(after));
+            let text = select(&mut late, MAX_TAIL_OVERLAP);
+            events.extend(self.rows(&text, &late.params).await?);
+        }
         events.reverse();
         Ok(TailPage {
             events,
-            cursor,
+            cursor: cursor.to_string(),
             matched,
         })
     }
@@ -536,6 +566,25 @@ fn cursor_of(event: &Value) -> Option<Cursor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stores_refusals_are_told_apart() {
+        use clickhouse::error::Error;
+        let store = Store::new(&StoreConfig::default());
+        let said = |text: &str| store.error(Error::BadResponse(text.into()));
+        assert!(matches!(
+            said("Code: 159. DB::Exception: Timeout exceeded: elapsed 10.2 seconds. (TIMEOUT_EXCEEDED)"),
+            StoreError::Timeout(_)
+        ));
+        assert!(matches!(
+            said("Code: 396. DB::Exception: Limit for result exceeded, max rows: 10.00 thousand. (TOO_MANY_ROWS_OR_BYTES)"),
+            StoreError::TooLarge
+        ));
+        assert!(matches!(
+            said("Code: 60. DB::Exception: Unknown table expression identifier 'events'. (UNKNOWN_TABLE)"),
+            StoreError::Refused(_)
+        ));
+    }
 
     #[test]
     fn a_cursor_reads_back_what_it_wrote_and_refuses_the_rest() {

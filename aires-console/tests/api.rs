@@ -319,6 +319,91 @@ async fn the_tail_returns_what_is_stored_after_its_cursor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_counts_only_new_events_and_rereads_its_overlap_for_late_inserts() {
+    let stack = Stack::start().await;
+    let client = stack.client();
+    let tail = |cursor: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(
+                    "/api/tail",
+                    &[("q", "service:checkout".into()), ("cursor", cursor)],
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let messages = |page: &Value| -> Vec<String> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // More than one poll shows.
+    stack
+        .send_all(
+            "checkout",
+            (0..250).map(|i| {
+                Event::builder(Level::Info, "busy")
+                    .attr("n", 3000 + i)
+                    .build()
+            }),
+        )
+        .await;
+    let first = tail(String::new()).await;
+    let checkout = stack
+        .sent
+        .iter()
+        .filter(|s| s.service == "checkout")
+        .count() as u64;
+    assert_eq!(
+        first["matched"].as_u64(),
+        Some(checkout + 250),
+        "counted, not all shown"
+    );
+    assert_eq!(first["events"].as_array().unwrap().len(), 200);
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+
+    // One new event: those seen before the cursor are re-read (the
+    // overlap) but not counted as new.
+    stack
+        .send(
+            "checkout",
+            Event::builder(Level::Info, "one more")
+                .attr("n", 4000)
+                .build(),
+        )
+        .await;
+    let next = tail(cursor.clone()).await;
+    assert!(
+        next["matched"].is_null(),
+        "only one is new: {}",
+        next["matched"]
+    );
+    assert!(messages(&next).contains(&"one more".to_owned()));
+    let cursor = next["cursor"].as_str().unwrap().to_owned();
+
+    // An insert that becomes visible late, received before the cursor.
+    let late = cursor.parse::<i64>().unwrap() - 2_000_000_000;
+    stack
+        .clickhouse
+        .client()
+        .query(&format!(
+            "INSERT INTO events (timestamp, received_at, id, service, severity, message) \
+             SELECT now64(9), fromUnixTimestamp64Nano(toInt64({late})), generateUUIDv4(), \
+             'checkout', 'info', 'late arrival'"
+        ))
+        .execute()
+        .await
+        .unwrap();
+    let after = tail(cursor).await;
+    assert!(messages(&after).contains(&"late arrival".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboards_read_the_views() {
     let stack = Stack::start().await;
     let client = stack.client();
@@ -437,6 +522,15 @@ async fn bad_requests_get_a_clear_4xx_and_nothing_breaks() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("unknown field"), "{error}");
+    // A method a route does not take: refused as JSON like the rest.
+    let error = client
+        .post(
+            "/api/traces/4bf92f3577b34da6a3ce929d0e0e4736",
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(405), "{error}");
     for (path, params, status, says) in [
         (
             "/api/search",
@@ -506,6 +600,43 @@ async fn bad_requests_get_a_clear_4xx_and_nothing_breaks() {
             "not a tail cursor",
         ),
         ("/api/nothing", vec![], 404, "no such API route"),
+        ("/api/events/%FF%FE", vec![], 400, "UTF-8"),
+        (
+            "/api/tail",
+            vec![("cursor", "-1".to_owned())],
+            400,
+            "not a tail cursor",
+        ),
+        (
+            "/api/events/0193a4b2-0000-7000-8000-000000000000",
+            vec![("ts", "-9223372036854775808".to_owned())],
+            400,
+            "not a time in ns",
+        ),
+        (
+            "/api/histogram",
+            vec![
+                ("from", "-9223372036854".to_owned()),
+                ("to", "9223372036854".to_owned()),
+            ],
+            400,
+            "is not a time",
+        ),
+        (
+            "/api/dashboards/error-rate",
+            vec![
+                ("from", "-9223372036854".to_owned()),
+                ("to", "9223372036854".to_owned()),
+            ],
+            400,
+            "is not a time",
+        ),
+        (
+            "/api/search",
+            vec![("since", "9999d".to_owned())],
+            400,
+            "longer than 400 days",
+        ),
     ] {
         let error = client.get(path, &params).await.unwrap_err();
         assert_eq!(error.status(), Some(status), "{path} {params:?}: {error}");

@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use aires::{Event, Level};
 use common::{trace_hex, Stack, CAUSE, DEADLINE};
@@ -141,13 +140,29 @@ async fn tail_prints_the_latest_then_follows_new_events() {
     assert!(events.iter().all(|e| e["service"] == "search"));
 
     let mut child = aires(&stack)
-        .args(["tail", "-f", "-n", "0", "--json", "freshly"])
+        .args(["tail", "-f", "-n", "2", "--json", "service:search"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Sent after the tail started: it must appear, once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The latest two, oldest first, then nothing older: it follows.
+    let latest: Vec<Value> = vec![next_json(&mut lines).await, next_json(&mut lines).await];
+    assert_eq!(
+        latest.iter().map(|e| e["id"].clone()).collect::<Vec<_>>(),
+        events[3..]
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect::<Vec<_>>(),
+        "the same latest two as `tail -n 5` ended with"
+    );
+    let following = tokio::time::timeout(DEADLINE, errors.next_line())
+        .await
+        .expect("it says when it follows")
+        .unwrap()
+        .unwrap();
+    assert!(following.contains("following"), "{following}");
     stack
         .send(
             "search",
@@ -156,13 +171,7 @@ async fn tail_prints_the_latest_then_follows_new_events() {
                 .build(),
         )
         .await;
-    let line = tokio::time::timeout(DEADLINE, lines.next_line())
-        .await
-        .expect("the new event is printed")
-        .unwrap()
-        .unwrap();
-    let event: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(event["message"], "freshly stored");
+    assert_eq!(next_json(&mut lines).await["message"], "freshly stored");
     stack
         .send(
             "search",
@@ -171,13 +180,11 @@ async fn tail_prints_the_latest_then_follows_new_events() {
                 .build(),
         )
         .await;
-    let line = tokio::time::timeout(DEADLINE, lines.next_line())
-        .await
-        .expect("the second is printed")
-        .unwrap()
-        .unwrap();
-    let event: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(event["message"], "freshly again", "each event printed once");
+    assert_eq!(
+        next_json(&mut lines).await["message"],
+        "freshly again",
+        "each event printed once, and nothing from before"
+    );
     child.kill().await.unwrap();
 }
 
@@ -191,6 +198,7 @@ async fn through_a_running_console_the_answers_are_the_same() {
     let app = aires_console::server::app(
         aires_console::store::Store::new(&stack.store_config()),
         aires_console::server::Auth::ApiKeys(vec!["key".into()]),
+        aires_console::server::Hosts::Loopback,
     );
     tokio::spawn(aires_console::server::serve(
         listener,
@@ -217,4 +225,14 @@ async fn through_a_running_console_the_answers_are_the_same() {
     let refused = run(&stack, &["--console", &base, "search", "x"]).await;
     assert_eq!(refused.code, 2);
     assert!(refused.stderr.contains("API key"), "{}", refused.stderr);
+}
+
+/// The next line of a child's output, as JSON, within the deadline.
+async fn next_json(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Value {
+    let line = tokio::time::timeout(DEADLINE, lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .expect("a line");
+    serde_json::from_str(&line).unwrap()
 }

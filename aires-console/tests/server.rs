@@ -13,7 +13,11 @@ use common::{Stack, EVENTS};
 async fn serve(stack: &Stack, auth: Auth) -> String {
     let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = server::app(Store::new(&stack.store_config()), auth);
+    let app = server::app(
+        Store::new(&stack.store_config()),
+        auth,
+        server::Hosts::for_listener(addr),
+    );
     tokio::spawn(server::serve(listener, app, std::future::pending()));
     format!("http://{addr}")
 }
@@ -71,6 +75,26 @@ async fn the_page_and_its_assets_are_served_small_and_with_their_types() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_loopback_only_requests_for_localhost_are_answered() {
+    let stack = Stack::start().await;
+    let base = serve(&stack, Auth::Open).await;
+    let port = base.rsplit(':').next().unwrap();
+    // What a page whose name was rebound to 127.0.0.1 would send.
+    let status = raw_status(
+        &base,
+        &format!("GET /api/search HTTP/1.1\r\nHost: attacker.example:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 421);
+    let status = raw_status(
+        &base,
+        &format!("GET /api/search HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

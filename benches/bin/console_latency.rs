@@ -153,6 +153,30 @@ async fn main() {
         }
     }
     report("trace lookup", "trace view", rows, via_console, direct);
+
+    // A live tail's poll, a second after the last: what the page asks
+    // every second (received_at has no index: this one scans it).
+    for line in ["", "service:checkout"] {
+        let mut times = Vec::new();
+        for run in 0..args.runs + 2 {
+            let cursor = (now_ns() - 1_000_000_000).to_string();
+            let started = Instant::now();
+            console
+                .get("/api/tail", &[("q", line.to_owned()), ("cursor", cursor)])
+                .await
+                .expect("a tail poll");
+            if run >= 2 {
+                times.push(ms(started.elapsed()));
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{{\"case\":\"tail poll {line}\",\"request\":\"tail\",\"runs\":{},\"console_p50_ms\":{:.1},\"console_p95_ms\":{:.1}}}",
+            times.len(),
+            percentile(&times, 0.5),
+            percentile(&times, 0.95)
+        );
+    }
 }
 
 fn report(name: &str, kind: &str, rows: usize, mut console: Vec<f64>, mut direct: Vec<f64>) {

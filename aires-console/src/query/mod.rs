@@ -180,6 +180,8 @@ pub enum ParseError {
     },
     #[error("a lone `-` negates nothing")]
     EmptyNegation,
+    #[error("`{0}` is a number of milliseconds: compare it (`{0}:>250`), it takes no prefix")]
+    NoPrefix(String),
     #[error("the query contains a control character")]
     ControlCharacter,
 }
@@ -362,6 +364,9 @@ fn check(field: &Field, name: &str, op: Op, value: &Value) -> Result<(), ParseEr
             op: op.to_string(),
         });
     }
+    if let (Field::HttpDuration, Value::Prefix(_)) = (field, value) {
+        return Err(ParseError::NoPrefix(name.to_owned()));
+    }
     let Value::Exact(text) = value else {
         return Ok(());
     };
@@ -513,6 +518,7 @@ mod tests {
                 },
             ),
             ("a - b", ParseError::EmptyNegation),
+            ("duration:25*", ParseError::NoPrefix("duration".into())),
             ("a\u{0}b", ParseError::ControlCharacter),
         ] {
             assert_eq!(parse(line), Err(error), "{line:?}");

@@ -213,7 +213,14 @@ impl Stack {
 
     /// Sends one more event of `service` and waits until it is stored.
     pub async fn send(&self, service: &'static str, event: Event) {
-        self.pipelines[service].emit(event);
+        self.send_all(service, [event]).await;
+    }
+
+    /// Sends events of `service` and waits until they are stored.
+    pub async fn send_all(&self, service: &'static str, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            self.pipelines[service].emit(event);
+        }
         self.flush().await;
     }
 
