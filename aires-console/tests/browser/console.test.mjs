@@ -134,12 +134,30 @@ test('live tail shows a freshly stored event within seconds', async (t) => {
   await page.waitForSelector(`#results tbody tr:has-text("${text}")`, { timeout: DEADLINE });
   const onScreen = Date.now();
   writeFileSync(`${SHOTS}/tail-latency.json`, JSON.stringify({ sent_to_screen_ms: onScreen - sent, stored_to_screen_ms: onScreen - stored }));
-  // Pausing keeps what is shown and where the tail is.
+  // Pausing keeps what is shown and where the tail is: what arrives
+  // meanwhile comes on resuming, and nothing twice.
   await page.click('#live');
   assert.equal(await page.getAttribute('#live', 'aria-pressed'), 'false');
   assert.ok(await page.$(`#results tbody tr:has-text("${text}")`), 'still shown when paused');
+  const during = `${text} while paused`;
+  assert.equal((await sendLog('browser-test', during)).status, 200);
+  await page.click('#live');
+  await page.waitForSelector(`#results tbody tr:has-text("${during}")`, { timeout: DEADLINE });
+  assert.equal(await page.$$eval('#results tbody tr', (rows, t) => rows.filter((r) => r.textContent.includes(t) && !r.textContent.includes('paused')).length, text), 1);
   await shot(page, 'tail');
 });
+
+/** Sends one log record over OTLP/HTTP JSON to the collector. */
+function sendLog(service, body) {
+  return fetch(`http://${OTLP}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ resourceLogs: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeLogs: [{ logRecords: [{ timeUnixNano: (BigInt(Date.now()) * 1000000n).toString(), severityNumber: 9, body: { stringValue: body } }] }],
+    }] }),
+  });
+}
 
 test('live tail under a flood samples, says so on screen, and stays responsive', async (t) => {
   const page = await open(t);
