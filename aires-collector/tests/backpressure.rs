@@ -13,6 +13,10 @@ use common::*;
 
 /// Smaller than what the client keeps in flight (4 batches of 100), so the
 /// collector, not the client, is the limit.
+/// The SDK's request size limit in these tests, and the events such a
+/// request holds at most (each event here encodes to 30 bytes or more).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+const MAX_REQUEST_EVENTS: usize = MAX_REQUEST_BYTES / 30;
 const QUEUE_CAPACITY: usize = 300;
 
 async fn slow_sink_backpressures(mode: Mode) {
@@ -29,6 +33,9 @@ async fn slow_sink_backpressures(mode: Mode) {
     let sdk = sdk(GrpcConfig::new(endpoint(&collector)).mode(mode), |c| {
         c.batch_size(100)
             .max_in_flight(4)
+            // The smallest: while its window is full, the SDK's batches
+            // grow up to this, and a request is at most this large.
+            .max_batch_bytes(MAX_REQUEST_BYTES)
             .queue_capacity(200)
             .overflow(OverflowPolicy::Block)
     });
@@ -89,9 +96,13 @@ async fn slow_sink_backpressures(mode: Mode) {
         "every event exactly once"
     );
     assert_eq!(sdk.metrics().events_dropped(), 0);
-    // A slow sink gets larger writes, up to max_batch_rows.
+    // A slow sink gets larger writes: up to max_batch_rows, plus at most
+    // one request's rows (a request is not split).
     let largest = sink.batches.lock().iter().map(|b| b.len()).max().unwrap();
-    assert!(largest > 50 && largest <= 300, "largest write {largest}");
+    assert!(
+        largest > 50 && largest <= 300 + MAX_REQUEST_EVENTS,
+        "largest write {largest}"
+    );
     shutdown_sdk(sdk).await;
     collector.shutdown().await.unwrap();
 }

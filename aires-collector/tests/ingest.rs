@@ -48,8 +48,15 @@ async fn streaming_ingestion_stores_every_event() {
     emit(&sdk, 2_000);
     flush(&sdk).await;
     assert_eq!(indexes(&sink.rows()), (0..2_000).collect::<Vec<_>>());
-    assert_eq!(sdk.metrics().batches_sent, 40);
-    assert_eq!(sdk.metrics().events_dropped(), 0);
+    // Batches of 50, or larger while all 8 slots of the window are taken.
+    let metrics = sdk.metrics();
+    assert!(
+        (1..=40).contains(&metrics.batches_sent),
+        "{} batches",
+        metrics.batches_sent
+    );
+    assert_eq!(metrics.events_sent, 2_000);
+    assert_eq!(metrics.events_dropped(), 0);
     shutdown_sdk(sdk).await;
     collector.shutdown().await.unwrap();
 }
