@@ -148,16 +148,36 @@ test('live tail shows a freshly stored event within seconds', async (t) => {
 });
 
 /** Sends one log record over OTLP/HTTP JSON to the collector. */
-function sendLog(service, body) {
+function sendLog(service, body, attributes = []) {
   return fetch(`http://${OTLP}/v1/logs`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ resourceLogs: [{
       resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
-      scopeLogs: [{ logRecords: [{ timeUnixNano: (BigInt(Date.now()) * 1000000n).toString(), severityNumber: 9, body: { stringValue: body } }] }],
+      scopeLogs: [{ logRecords: [{ timeUnixNano: (BigInt(Date.now()) * 1000000n).toString(), severityNumber: 9, body: { stringValue: body }, attributes }] }],
     }] }),
   });
 }
+
+test('an event links to the other events of its session', async (t) => {
+  // A session id with a quote and a backslash: the link must quote it.
+  const session = `s-${Date.now()} "quoted" \\ id`;
+  const attrs = [{ key: 'session.id', value: { stringValue: session } }];
+  for (const body of ['session start', 'session step', 'session end']) {
+    assert.equal((await sendLog('browser-session', body, attrs)).status, 200);
+  }
+  await sendLog('browser-session', 'another session', [{ key: 'session.id', value: { stringValue: 'other' } }]);
+  const page = await open(t);
+  await search(page, 'service:browser-session "session end"');
+  await page.click('#results tbody tr:first-child');
+  await page.waitForSelector('#detail:not([hidden]) #detail-session');
+  const answered = page.waitForResponse((r) => r.url().endsWith('/api/search'));
+  await page.click('#detail-session');
+  await answered;
+  await page.waitForFunction(() => document.querySelector('#count').textContent !== 'searching…');
+  const messages = await page.$$eval('#results tbody tr', (rows) => rows.map((r) => r.children[3].textContent));
+  assert.deepEqual(messages.sort(), ['session end', 'session start', 'session step']);
+});
 
 test('live tail under a flood samples, says so on screen, and stays responsive', async (t) => {
   const page = await open(t);
