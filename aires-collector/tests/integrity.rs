@@ -378,21 +378,32 @@ async fn a_client_that_goes_away_is_counted_as_cancelled_not_refused() {
     let sink = Arc::new(MemorySink::default());
     *sink.delay.lock() = Duration::from_secs(2);
     let collector = collector(sink.clone(), |_| {}).await;
+    let metrics = collector.metrics();
     let mut client = client(&collector).await;
-    // A unary call given up while the store is slow.
-    let gave_up = tokio::time::timeout(Duration::from_millis(200), client.ingest(batch(2))).await;
-    assert!(gave_up.is_err(), "the call was still waiting");
-    // A stream reset by its client.
+    // A unary call given up while the store is slow: only once the
+    // collector has it (a loaded machine may take longer than any fixed
+    // wait to deliver it), so that there is something to cancel.
+    let unary = {
+        let mut client = client.clone();
+        tokio::spawn(async move { client.ingest(batch(2)).await })
+    };
+    assert!(wait_until(DEADLINE, || metrics.events_received.get() >= 2).await);
+    unary.abort();
+    assert!(
+        unary.await.unwrap_err().is_cancelled(),
+        "the call was still waiting"
+    );
+    // A stream reset by its client, once its batch is received.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tx.send(batch(1)).await.unwrap();
     let acks = client
         .ingest_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
         .unwrap();
+    assert!(wait_until(DEADLINE, || metrics.events_received.get() >= 3).await);
     drop(acks);
     drop(tx);
     drop(client);
-    let metrics = collector.metrics();
     assert!(
         wait_until(DEADLINE, || metrics.requests_cancelled.get() >= 2).await,
         "cancellations counted: {}",
