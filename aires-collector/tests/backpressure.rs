@@ -40,7 +40,10 @@ async fn slow_sink_backpressures(mode: Mode) {
             .overflow(OverflowPolicy::Block)
     });
 
-    const EVENTS: usize = 4_000;
+    // Past what the SDK holds before its producer must wait: its queue
+    // (200), its window (4 x 100) and the batches that grow behind it
+    // (three of at most MAX_REQUEST_EVENTS).
+    const EVENTS: usize = 20_000;
     let producing = Arc::new(AtomicBool::new(true));
     let producer = {
         let sdk = sdk.clone();
