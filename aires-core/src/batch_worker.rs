@@ -537,19 +537,23 @@ mod tests {
 
     #[test]
     fn a_batch_is_cut_before_an_event_would_take_it_past_max_batch_bytes() {
-        let mut worker = start(100, 1000, Duration::from_secs(600));
-        let big = "x".repeat(400);
-        for _ in 0..5 {
-            worker.push(&big);
+        // A batch far below batch_size, and one past it growing while the
+        // window is full: the byte limit cuts both.
+        for (batch_size, free) in [(100, 64), (1, 0)] {
+            let mut worker = start_with_window(batch_size, 1000, Duration::from_secs(600), free);
+            let big = "x".repeat(400);
+            for _ in 0..5 {
+                worker.push(&big);
+            }
+            // Two events fit in 1,000 bytes with their framing; a third would not.
+            assert_eq!(worker.batch().len(), 2, "{free} free");
+            assert_eq!(worker.batch().len(), 2, "{free} free");
+            worker.control.send(Control::Shutdown).unwrap();
+            worker.queue.wake_worker();
+            assert_eq!(worker.batch().len(), 1);
+            assert!(matches!(worker.next(), Outgoing::Shutdown));
+            worker.thread.join().unwrap();
         }
-        // Two events fit in 1,000 bytes with their framing; a third would not.
-        assert_eq!(worker.batch().len(), 2);
-        assert_eq!(worker.batch().len(), 2);
-        worker.control.send(Control::Shutdown).unwrap();
-        worker.queue.wake_worker();
-        assert_eq!(worker.batch().len(), 1);
-        assert!(matches!(worker.next(), Outgoing::Shutdown));
-        worker.thread.join().unwrap();
     }
 
     #[test]
@@ -619,22 +623,6 @@ mod tests {
         }
         assert_eq!(worker.batch(), ["e7", "e8", "e9"]);
         worker.shut_down();
-    }
-
-    #[test]
-    fn a_grown_batch_still_stops_at_max_batch_bytes() {
-        let mut worker = start_with_window(1, 1000, Duration::from_secs(600), 0);
-        let big = "x".repeat(400);
-        for _ in 0..5 {
-            worker.push(&big);
-        }
-        assert_eq!(worker.batch().len(), 2);
-        assert_eq!(worker.batch().len(), 2);
-        worker.control.send(Control::Shutdown).unwrap();
-        worker.queue.wake_worker();
-        assert_eq!(worker.batch().len(), 1);
-        assert!(matches!(worker.next(), Outgoing::Shutdown));
-        worker.thread.join().unwrap();
     }
 
     #[test]
