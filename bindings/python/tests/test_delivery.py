@@ -34,6 +34,15 @@ def _collector_bin() -> pathlib.Path:
     return path
 
 
+def _null_collector(collector_bin: pathlib.Path, port: int, out) -> subprocess.Popen:
+    """The collector binary on `port`, discarding what it stores."""
+    return subprocess.Popen(
+        [str(collector_bin), "--sink", "null", "--listen", f"127.0.0.1:{port}",
+         "--metrics-listen", "127.0.0.1:0"],
+        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,11 +86,7 @@ def test_block_without_a_timeout_loses_nothing_while_the_collector_restarts(tmp_
         time.sleep(1.0)  # the outage: longer than any bounded wait would last
         assert producer.is_alive(), "the producer should still be waiting"
         log = (tmp_path / "collector.log").open("w")
-        collector = subprocess.Popen(
-            [str(collector_bin), "--sink", "null", "--listen", f"127.0.0.1:{port}",
-             "--metrics-listen", "127.0.0.1:0"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
-        )
+        collector = _null_collector(collector_bin, port, log)
         producer.join(DEADLINE_S)
         assert not producer.is_alive()
         assert aires.flush(DEADLINE_S)
@@ -173,11 +178,7 @@ def test_grow_lists_a_burst_the_queue_cannot_hold_and_never_waits(overflow):
             return
         assert metrics["events_dropped"] == 0, metrics
         assert metrics["queue_depth"] > 64, metrics  # listed beyond the queue
-        collector = subprocess.Popen(
-            [str(collector_bin), "--sink", "null", "--listen", f"127.0.0.1:{port}",
-             "--metrics-listen", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        collector = _null_collector(collector_bin, port, subprocess.DEVNULL)
         assert aires.flush(DEADLINE_S)
         metrics = aires.metrics()
         assert metrics["events_sent"] == total, metrics
