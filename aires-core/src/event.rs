@@ -344,7 +344,21 @@ impl EventBuilder {
     /// Adds a typed field in place.
     #[inline(always)]
     pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
-        self.event.attributes.push(Attribute::new(key, value));
+        self.attribute_writer().push(key, value);
+    }
+
+    #[doc(hidden)]
+    /// Appends fields in place, keeping the count in a register until the
+    /// writer is dropped: what the macros use for an event's fields.
+    #[inline(always)]
+    pub fn attribute_writer(&mut self) -> AttributeWriter<'_> {
+        let attributes = &mut self.event.attributes;
+        AttributeWriter {
+            len: attributes.len(),
+            cap: attributes.capacity(),
+            base: attributes.as_mut_ptr(),
+            attributes,
+        }
     }
 
     #[doc(hidden)]
@@ -436,9 +450,122 @@ impl EventBuilder {
     }
 }
 
+/// Appends attributes to an event in its slot (see
+/// [`EventBuilder::attribute_writer`]).
+///
+/// Why not `SmallVec::push` per field: each push reads the length back from
+/// the slot, a line the caller is still taking over from the worker's core,
+/// and assembles the attribute on the stack before copying it in (read back
+/// in wider pieces than it was written, which stalls store forwarding).
+/// Here the length lives in a register, each key and value is written once
+/// where it stays, and the length is stored once, when the writer is
+/// dropped (also on unwind, so the event stays well formed).
+#[doc(hidden)]
+pub struct AttributeWriter<'a> {
+    attributes: &'a mut Attributes,
+    base: *mut Attribute,
+    len: usize,
+    cap: usize,
+}
+
+impl AttributeWriter<'_> {
+    /// Adds a typed field.
+    #[inline(always)]
+    pub fn push(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
+        let (key, value) = (key.into(), value.into());
+        if self.len < self.cap {
+            // SAFETY: `len < cap`: the element at `len` is allocated and
+            // unused; `Drop` makes it part of the list.
+            unsafe {
+                let slot = self.base.add(self.len);
+                std::ptr::addr_of_mut!((*slot).key).write(key);
+                std::ptr::addr_of_mut!((*slot).value).write(value);
+            }
+            self.len += 1;
+        } else {
+            self.grow(Attribute { key, value });
+        }
+    }
+
+    /// The list is full (a ninth field, or more): the slow path, which may
+    /// move the list to the heap.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, attribute: Attribute) {
+        // SAFETY: the first `len` elements were written by `push`.
+        unsafe { self.attributes.set_len(self.len) };
+        self.attributes.push(attribute);
+        self.len = self.attributes.len();
+        self.cap = self.attributes.capacity();
+        self.base = self.attributes.as_mut_ptr();
+    }
+}
+
+impl std::fmt::Debug for AttributeWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttributeWriter")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for AttributeWriter<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the first `len` elements are initialised (the list's own
+        // and those `push` wrote); `len <= cap`.
+        unsafe { self.attributes.set_len(self.len) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_writer_keeps_order_past_the_inline_list_and_on_unwind() {
+        let mut builder = Event::builder(Level::Info, "m").attr("first", 0u64);
+        {
+            let mut fields = builder.attribute_writer();
+            for i in 1..12u64 {
+                fields.push(format!("k{i}"), i);
+            }
+        }
+        let keys: Vec<String> = builder
+            .event
+            .attributes
+            .iter()
+            .map(|a| a.key.to_string())
+            .collect();
+        let mut expected = vec!["first".to_string()];
+        expected.extend((1..12).map(|i| format!("k{i}")));
+        assert_eq!(keys, expected);
+        assert_eq!(builder.event.attributes[11].value, Value::U64(11));
+
+        // A value that panics while being converted: the fields written
+        // before it stay, and the list stays well formed (dropped cleanly).
+        let mut builder = Event::builder(Level::Info, "m");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut fields = builder.attribute_writer();
+            fields.push("a", String::from("owned"));
+            fields.push("b", 2u64);
+            fields.push("c", Panics);
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(builder.event.attributes.len(), 2);
+        assert_eq!(
+            builder.event.attributes[0].value,
+            Value::Str("owned".into())
+        );
+        drop(builder);
+    }
+
+    struct Panics;
+    impl From<Panics> for Value {
+        fn from(_: Panics) -> Value {
+            panic!("a value that cannot be converted")
+        }
+    }
 
     #[test]
     fn builder_sets_every_part() {

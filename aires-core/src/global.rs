@@ -307,28 +307,32 @@ pub fn dispatch_with(level: Level, message: impl Into<Str>, fill: impl FnOnce(&m
 #[inline(always)]
 fn with_current<T>(payload: T, send: impl FnOnce(&Pipeline, T)) {
     let generation = GENERATION.load(Ordering::Acquire);
-    let mut pending = Some((payload, send));
-    let _ = CACHE.try_with(|cache| {
-        let Ok(mut cache) = cache.try_borrow_mut() else {
+    // The cache is reached through a pointer rather than inside `try_with`'s
+    // closure, so the payload (the macro's fields) is handed to `send` as it
+    // is: moving it into the closure and out again copied every field.
+    if let Ok(cache) = CACHE.try_with(|cache| cache as *const RefCell<Cached>) {
+        // SAFETY: a thread's locals live until the thread runs their
+        // destructors as it exits; this call runs on the thread, and
+        // `try_with` succeeded, so the cache is not destroyed before the
+        // call returns.
+        let cache = unsafe { &*cache };
+        if let Ok(mut cache) = cache.try_borrow_mut() {
+            if cache.generation != generation {
+                cache.pipeline = CURRENT.lock().clone();
+                cache.generation = generation;
+            }
+            match &cache.pipeline {
+                Some(pipeline) => send(pipeline, payload),
+                None => count_no_pipeline(generation),
+            }
             return;
-        };
-        if cache.generation != generation {
-            cache.pipeline = CURRENT.lock().clone();
-            cache.generation = generation;
         }
-        let (payload, send) = pending.take().expect("taken once");
-        match &cache.pipeline {
-            Some(pipeline) => send(pipeline, payload),
-            None => count_no_pipeline(generation),
-        }
-    });
-    if let Some((payload, send)) = pending {
-        // The lock is released before `send` runs: it may log in turn.
-        let current = CURRENT.lock().clone();
-        match current {
-            Some(pipeline) => send(&pipeline, payload),
-            None => count_no_pipeline(generation),
-        }
+    }
+    // The lock is released before `send` runs: it may log in turn.
+    let current = CURRENT.lock().clone();
+    match current {
+        Some(pipeline) => send(&pipeline, payload),
+        None => count_no_pipeline(generation),
     }
 }
 

@@ -91,7 +91,7 @@ pub mod __private {
     pub use crate::clock::{now_unix_nanos, system_unix_nanos};
     pub use crate::config::{validate_endpoint, ConfigParts};
     pub use crate::encode::BatchEncoder;
-    pub use crate::event::{Attributes, INLINE_ATTRIBUTES};
+    pub use crate::event::{AttributeWriter, Attributes, INLINE_ATTRIBUTES};
     pub use crate::global::{
         count_filtered, dispatch, dispatch_with, forget_after_fork, init_with_encoder,
         AbandonOnUnwind,

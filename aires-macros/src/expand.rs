@@ -21,6 +21,7 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
 
     let mut bindings = Vec::new();
     let mut calls = Vec::new();
+    let mut pushes = Vec::new();
     let mut seen_reserved: Vec<&str> = Vec::new();
     let mut named_format_args = Vec::new();
     let placeholders = placeholder_names(&message.value());
@@ -64,12 +65,25 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
             continue;
         }
         let key = &field.key.text;
+        if let FieldValue::Plain(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        })) = &field.value
+        {
+            // A string literal stays borrowed (no allocation) and is written
+            // into the slot as a constant: it has nothing to evaluate early,
+            // and a value made before the claim is copied in, not written.
+            if let Some(ident) = &field.key.ident {
+                if placeholders.contains(&field.key.text) {
+                    named_format_args.push(quote!(#ident = #lit));
+                }
+            }
+            pushes.push(quote!(
+                __aires_fields.push(#key, #krate::__private::Value::from_static(#lit));
+            ));
+            continue;
+        }
         let value = match &field.value {
-            // A string literal stays borrowed: no allocation.
-            FieldValue::Plain(syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(lit),
-                ..
-            })) => quote!(#krate::__private::Value::from_static(#lit)),
             FieldValue::Plain(expr) => quote!(#expr),
             FieldValue::Display(expr) => quote!(::std::string::ToString::to_string(&#expr)),
             FieldValue::Debug(expr) => quote!(::std::format!("{:?}", #expr)),
@@ -87,10 +101,21 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
                 named_format_args.push(quote!(#ident = #binding));
             }
         }
-        calls.push(quote!(
-            __aires_builder.push_attr(#key, #binding);
+        pushes.push(quote!(
+            __aires_fields.push(#key, #binding);
         ));
     }
+
+    // The fields after the reserved keys (which set other parts of the
+    // event): the order among the fields is kept.
+    let fields = if pushes.is_empty() {
+        quote!()
+    } else {
+        quote!(
+            let mut __aires_fields = __aires_builder.attribute_writer();
+            #(#pushes)*
+        )
+    };
 
     let text = message.value();
     let message_expr = if format_args.is_empty() && !text.contains('{') && !text.contains('}') {
@@ -120,6 +145,7 @@ pub(crate) fn expand(input: EventInput) -> syn::Result<TokenStream> {
                 move |__aires_builder: &mut #krate::__private::EventBuilder| {
                     __aires_builder.set_call_site(&__AIRES_CALLSITE);
                     #(#calls)*
+                    #fields
                 },
             );
         } else if #krate::__private::STATIC_MAX_LEVEL.allows(__AIRES_LEVEL) {

@@ -75,6 +75,12 @@ fn messages_format_arguments_and_fields() {
         aires::info!("order {order_id} for {name}", order_id = 42);
         aires::info!("shown {}", 1, point = ?Point { x: 1 }, addr = %std::net::Ipv4Addr::LOCALHOST);
         aires::info!("braces {{literal}}");
+        aires::info!(
+            "to {path}",
+            path = "/api",
+            trace_id = aires::TraceId::from_int(7),
+            n = 1
+        );
     });
     assert_eq!(events[0].message, "user ada logged in from home");
     assert_eq!(attr(&events[0], "attempts"), Some(&V::IntValue(3)));
@@ -89,6 +95,20 @@ fn messages_format_arguments_and_fields() {
         Some(&V::StringValue("127.0.0.1".into()))
     );
     assert_eq!(events[3].message, "braces {literal}");
+    // A literal value named in the message, beside a reserved key: both
+    // kept, the fields in their order.
+    assert_eq!(events[4].message, "to /api");
+    let keys: Vec<&str> = events[4]
+        .attributes
+        .iter()
+        .map(|a| a.key.as_str())
+        .collect();
+    assert_eq!(keys, ["path", "n"]);
+    assert_eq!(
+        attr(&events[4], "path"),
+        Some(&V::StringValue("/api".into()))
+    );
+    assert!(!events[4].trace_id.is_empty());
 }
 
 #[test]
