@@ -1,4 +1,4 @@
-//! A fast, process-wide monotonic UUID v7 generator (RFC 9562).
+//! A fast UUID v7 generator (RFC 9562): unique process-wide, increasing per thread.
 //!
 //! `uuid::Uuid::now_v7()` reads the clock and the OS random source on every
 //! call (about 280 ns here). This generator reuses the timestamp the event
@@ -135,8 +135,8 @@ fn fresh_process_bits() -> u64 {
 pub struct Uuid7(u128);
 
 impl Uuid7 {
-    /// A new id stamped with `unix_nanos`, greater than every id this process
-    /// generated before.
+    /// A new id stamped with `unix_nanos`: unique in this process, and
+    /// greater than every id this thread generated before.
     #[inline]
     pub fn generate(unix_nanos: u64) -> Uuid7 {
         GENERATOR.next(unix_nanos)
