@@ -6,6 +6,8 @@
 //!
 //! - `aires`: `aires::info!` through the real global pipeline (queue, batch
 //!   worker, a null transport).
+//! - `tracing_aires_5`: `tracing::info!` through the Aires layer
+//!   (`aires::tracing::layer()`) into that pipeline.
 //! - `tracing_json_non_blocking`: `tracing::info!` into a
 //!   `tracing-subscriber` JSON fmt layer writing through `tracing-appender`'s
 //!   non-blocking writer into `io::sink()`.
@@ -44,6 +46,13 @@ fn aires(group: &mut Group<'_>) {
         b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::aires_info_5))
     });
     group.bench_function("aires_disabled", |b| b.iter(|| peers::aires_debug(1)));
+    // `tracing` into Aires: the same `tracing::info!` as the tracing peers,
+    // through the Aires layer into the pipeline above.
+    tracing::subscriber::with_default(peers::tracing_aires(), || {
+        group.bench_function("tracing_aires_5", |b| {
+            b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::tracing_info_5))
+        });
+    });
 }
 
 fn tracing_json_non_blocking(group: &mut Group<'_>) {

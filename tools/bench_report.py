@@ -37,6 +37,13 @@ for path in sorted(glob.glob(os.path.join(out, "criterion-run*.tsv"))):
     for row in csv.DictReader(open(path), delimiter="\t"):
         runs.setdefault(row["benchmark"], []).append(float(row["median_ns"]))
 crit = {bench: statistics.median(values) for bench, values in runs.items()}
+# The same for the benches that declare a throughput: events per second.
+rates = {}
+for path in sorted(glob.glob(os.path.join(out, "criterion-run*.tsv"))):
+    for row in csv.DictReader(open(path), delimiter="\t"):
+        if row["elements_per_s"]:
+            rates.setdefault(row["benchmark"], []).append(float(row["elements_per_s"]))
+rates = {bench: statistics.median(values) for bench, values in rates.items()}
 n_runs = len(glob.glob(os.path.join(out, "criterion-run*.tsv")))
 
 instructions = {}
@@ -121,6 +128,25 @@ if aires_5 is not None:
         target_text = f"≥ {target:.0f}× cheaper: {met(ratio >= target)}" if target else ""
         row(f"emit vs {name}", fmt_ns(aires_5), fmt_ns(peer_ns), f"{ratio:.1f}× cheaper",
             target_text, CRIT_EMIT)
+# The same tracing::info! through the Aires layer (issue targets: at least
+# 4x cheaper than tracing into OpenTelemetry, within 2x of aires::info!).
+layer_5 = crit.get("emit_vs_peers/tracing_aires_5")
+otel_5 = crit.get("emit_vs_peers/tracing_opentelemetry_batch_5")
+if layer_5 is not None and otel_5 is not None:
+    ratio = otel_5 / layer_5
+    row("tracing::info! through the Aires layer vs tracing + OpenTelemetry batch, 5 fields (wall)",
+        fmt_ns(layer_5), fmt_ns(otel_5), f"{ratio:.1f}× cheaper", f"≥ 4×: {met(ratio >= 4)}", CRIT_EMIT)
+if layer_5 is not None and aires_5 is not None:
+    ratio = layer_5 / aires_5
+    row("tracing::info! through the Aires layer vs aires::info!, 5 fields (wall)",
+        fmt_ns(layer_5), fmt_ns(aires_5), f"{ratio:.1f}× the cost", f"≤ 2×: {met(ratio <= 2)}", CRIT_EMIT)
+# One producer and two into the null transport, nothing dropped.
+one = rates.get("info_5_to_null_transport/producers/1")
+two = rates.get("info_5_to_null_transport/producers/2")
+if one is not None and two is not None:
+    row("sustained, 5 fields, 2 producers vs 1: events/s (criterion, blocking policy)",
+        f"{two:,.0f}", f"{one:,.0f} (1 producer)", f"{two / one:.2f}×", "",
+        "`cargo bench -p aires-benches --bench throughput -- info_5_to_null_transport`")
 if "aires-5" in instructions:
     for name, setup in (("tracing + OpenTelemetry batch (b), 5 fields", "tracing-opentelemetry-5"),
                         ("tracing JSON, non_blocking (a), 5 fields", "tracing-json-5")):
