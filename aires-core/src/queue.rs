@@ -99,6 +99,8 @@ pub(crate) struct EventQueue {
     buffer: Box<[Slot]>,
     cap: usize,
     one_lap: usize,
+    /// Whether this processor has `prefetchw` (see [`prefetch_for_write`]).
+    prefetchw: bool,
     sleeping: CachePadded<AtomicBool>,
     worker: OnceLock<Thread>,
 }
@@ -137,6 +139,7 @@ impl EventQueue {
             buffer,
             cap,
             one_lap: (cap + 1).next_power_of_two(),
+            prefetchw: has_prefetchw(),
             sleeping: CachePadded::new(AtomicBool::new(false)),
             worker: OnceLock::new(),
         }
@@ -174,9 +177,12 @@ impl EventQueue {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        let next = if index + 1 < self.cap { index + 1 } else { 0 };
-                        // SAFETY: `next < cap`.
-                        prefetch_for_write(unsafe { self.buffer.get_unchecked(next) });
+                        if self.prefetchw {
+                            let next = if index + 1 < self.cap { index + 1 } else { 0 };
+                            // SAFETY: `next < cap`; the processor has the
+                            // instruction.
+                            unsafe { prefetch_for_write(self.buffer.get_unchecked(next)) };
+                        }
                         return Some(Claim {
                             queue: self,
                             slot,
@@ -231,11 +237,14 @@ impl EventQueue {
         let mut pause = std::time::Duration::from_micros(10);
         let mut stalled: Option<(usize, Instant)> = None;
         loop {
-            if let Some(claim) = self.try_claim() {
-                return Some(claim);
-            }
+            // `closed` first: a caller waiting when the pipeline shuts down
+            // is released (and its event counted as dropped after the
+            // shutdown), not handed a slot the shutdown's last drain frees.
             if closed.load(Ordering::Relaxed) {
                 return None;
+            }
+            if let Some(claim) = self.try_claim() {
+                return Some(claim);
             }
             let now = Instant::now();
             if deadline.is_some_and(|deadline| now >= deadline) {
@@ -461,22 +470,43 @@ fn prefetch(slot: &Slot) {
 /// The caller that claims a slot asks for the next one: a single producer
 /// writes it next, and its lines, last read by the worker's core, then
 /// arrive while this event is built instead of stalling the next one's
-/// stores. `prefetchw` is a hint: processors without it (before Intel's
-/// Broadwell) execute it as a no-op.
+/// stores.
+///
+/// # Safety
+/// The processor must have `prefetchw` ([`has_prefetchw`]).
 #[inline(always)]
-fn prefetch_for_write(slot: &Slot) {
+unsafe fn prefetch_for_write(slot: &Slot) {
     #[cfg(target_arch = "x86_64")]
     {
         let start = (slot as *const Slot).cast::<u8>();
         for line in 0..std::mem::size_of::<Slot>() / 64 {
-            // SAFETY: a prefetch is a hint; the address is inside the slot.
+            // SAFETY: a prefetch is a hint (it never faults); the address
+            // is inside the slot, and the caller checked the instruction.
             unsafe {
-                std::arch::asm!("prefetchw [{0}]", in(reg) start.add(line * 64), options(nostack, preserves_flags, readonly));
+                std::arch::asm!(
+                    "prefetchw [{0}]",
+                    in(reg) start.add(line * 64),
+                    options(nostack, preserves_flags, readonly)
+                );
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = slot;
+}
+
+/// Whether the processor has `prefetchw` (CPUID leaf 0x8000_0001, ECX bit
+/// 8: every x86-64 processor of AMD, Intel's since Broadwell).
+fn has_prefetchw() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        // CPUID exists on every x86-64 processor; the leaf is checked to
+        // exist before it is read.
+        __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & (1 << 8) != 0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 fn prev_power_of_two(n: usize) -> usize {
@@ -591,6 +621,20 @@ impl Drop for Abandon<'_> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// The `prefetchw` check agrees with what the kernel reports (Linux
+    /// names the CPUID bit `3dnowprefetch`).
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[test]
+    fn prefetchw_detection_agrees_with_the_kernel() {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+        let flags = cpuinfo
+            .lines()
+            .find(|line| line.starts_with("flags"))
+            .expect("a flags line");
+        let kernel = flags.split_whitespace().any(|flag| flag == "3dnowprefetch");
+        assert_eq!(has_prefetchw(), kernel, "{flags}");
+    }
 
     fn push(queue: &EventQueue, n: u64) -> bool {
         match queue.try_claim() {
