@@ -497,10 +497,22 @@ fn scope_records<'a>(
             _ => wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?,
         }
     }
+    // The attributes every record of the scope starts with (resource, then
+    // scope; a repeated key keeps its last value in its first place),
+    // encoded once: a record whose own attributes repeat none of their keys
+    // copies these bytes instead of writing them again.
+    let mut shared = Attributes::default();
+    for &(key, value) in resource.iter().chain(&scope_attributes) {
+        if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
+            shared.push(key, value);
+        }
+    }
+    let mut shared_encoded = Vec::new();
+    put_attributes(&mut shared_encoded, &mut scratch.inner, &shared.list);
     for record in &records {
         let context = Context {
-            resource,
-            scope_attributes: &scope_attributes,
+            shared: &shared,
+            shared_encoded: &shared_encoded,
             scope_name,
             received_ns,
         };
@@ -518,8 +530,10 @@ fn scope_records<'a>(
 
 /// What every record of a scope shares.
 struct Context<'c, 'a> {
-    resource: &'c [KeyValue<'a>],
-    scope_attributes: &'c [KeyValue<'a>],
+    /// The resource's and the scope's attributes, merged.
+    shared: &'c Attributes<'a>,
+    /// `shared` as the event's attribute fields.
+    shared_encoded: &'c [u8],
     scope_name: &'a str,
     received_ns: u64,
 }
@@ -669,15 +683,11 @@ fn event<'a>(
     }
 
     // Attributes, lowest precedence first; a repeated key keeps its last
-    // value in its first place.
+    // value in its first place. The record's own first, then (below) the
+    // scope's shared ones before them.
     let mut columns = Columns::default();
     let mut attributes = std::mem::take(&mut scratch.attributes);
     attributes.clear();
-    for &(key, value) in context.resource.iter().chain(context.scope_attributes) {
-        if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
-            attributes.push(key, value);
-        }
-    }
     if !severity_text.is_empty() {
         attributes.push(key::SEVERITY_TEXT, Value::Str(severity_text));
     }
@@ -691,7 +701,25 @@ fn event<'a>(
         }
     }
 
-    event.reserve(buf_len_hint(&attributes.list));
+    // Where the record repeats a shared key, the merged list is built as
+    // the precedence says; otherwise the shared bytes are copied as they
+    // are, ahead of the record's own.
+    let repeats_shared = attributes
+        .list
+        .iter()
+        .any(|(key, _)| context.shared.contains(key));
+    let shared_encoded = if repeats_shared {
+        let own = attributes.list.clone();
+        attributes.clear();
+        for &(key, value) in context.shared.list.iter().chain(&own) {
+            attributes.push(key, value);
+        }
+        &[][..]
+    } else {
+        context.shared_encoded
+    };
+
+    event.reserve(shared_encoded.len() + buf_len_hint(&attributes.list));
     put_bytes(event, out::event::ID, &scratch.ids.next());
     let timestamp = [time, observed]
         .into_iter()
@@ -710,57 +738,8 @@ fn event<'a>(
         put_str(event, out::event::SESSION_ID, &session.text());
     }
     let inner = &mut scratch.inner;
-    for &(key, value) in &attributes.list {
-        // The common values are written in place: their length is known.
-        let key_len = if key.is_empty() {
-            0
-        } else {
-            field_len(key.len())
-        };
-        match value {
-            Value::Str(s) => {
-                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
-                put_varint(event, (key_len + field_len(s.len())) as u64);
-                put_str(event, out::attribute::KEY, key);
-                put_str_always(event, out::attribute::STRING_VALUE, s);
-                continue;
-            }
-            Value::Int(i) => {
-                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
-                put_varint(event, (key_len + 1 + varint_len(i as u64)) as u64);
-                put_str(event, out::attribute::KEY, key);
-                put_varint_field_always(event, out::attribute::INT_VALUE, i as u64);
-                continue;
-            }
-            _ => {}
-        }
-        inner.clear();
-        put_str(inner, out::attribute::KEY, key);
-        match value {
-            Value::Str(s) => put_str_always(inner, out::attribute::STRING_VALUE, s),
-            Value::Bool(b) => put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64),
-            Value::Int(i) => put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64),
-            Value::Double(d) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
-            Value::Other(raw) => {
-                use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
-                match decoded(raw).value {
-                    Some(V::StringValue(s)) => {
-                        put_str_always(inner, out::attribute::STRING_VALUE, &s)
-                    }
-                    Some(V::BoolValue(b)) => {
-                        put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64)
-                    }
-                    Some(V::IntValue(i)) => {
-                        put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64)
-                    }
-                    Some(V::DoubleValue(d)) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
-                    _ => put_str_always(inner, out::attribute::STRING_VALUE, &value.text()),
-                }
-            }
-            other => put_str_always(inner, out::attribute::STRING_VALUE, &other.text()),
-        }
-        put_bytes_always(event, out::event::ATTRIBUTES, inner);
-    }
+    event.extend_from_slice(shared_encoded);
+    put_attributes(event, inner, &attributes.list);
     let http = &columns.http;
     if http.any {
         inner.clear();
@@ -823,6 +802,62 @@ fn event<'a>(
     Ok(())
 }
 
+/// Writes `attributes` as an event's attribute fields (`inner` is scratch
+/// space for the values not written in place).
+fn put_attributes(event: &mut Vec<u8>, inner: &mut Vec<u8>, attributes: &[(&str, Value<'_>)]) {
+    for &(key, value) in attributes {
+        // The common values are written in place: their length is known.
+        let key_len = if key.is_empty() {
+            0
+        } else {
+            field_len(key.len())
+        };
+        match value {
+            Value::Str(s) => {
+                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
+                put_varint(event, (key_len + field_len(s.len())) as u64);
+                put_str(event, out::attribute::KEY, key);
+                put_str_always(event, out::attribute::STRING_VALUE, s);
+                continue;
+            }
+            Value::Int(i) => {
+                put_key(event, out::event::ATTRIBUTES, LENGTH_DELIMITED);
+                put_varint(event, (key_len + 1 + varint_len(i as u64)) as u64);
+                put_str(event, out::attribute::KEY, key);
+                put_varint_field_always(event, out::attribute::INT_VALUE, i as u64);
+                continue;
+            }
+            _ => {}
+        }
+        inner.clear();
+        put_str(inner, out::attribute::KEY, key);
+        match value {
+            Value::Str(s) => put_str_always(inner, out::attribute::STRING_VALUE, s),
+            Value::Bool(b) => put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64),
+            Value::Int(i) => put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64),
+            Value::Double(d) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
+            Value::Other(raw) => {
+                use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+                match decoded(raw).value {
+                    Some(V::StringValue(s)) => {
+                        put_str_always(inner, out::attribute::STRING_VALUE, &s)
+                    }
+                    Some(V::BoolValue(b)) => {
+                        put_varint_field_always(inner, out::attribute::BOOL_VALUE, b as u64)
+                    }
+                    Some(V::IntValue(i)) => {
+                        put_varint_field_always(inner, out::attribute::INT_VALUE, i as u64)
+                    }
+                    Some(V::DoubleValue(d)) => put_double(inner, out::attribute::DOUBLE_VALUE, d),
+                    _ => put_str_always(inner, out::attribute::STRING_VALUE, &value.text()),
+                }
+            }
+            other => put_str_always(inner, out::attribute::STRING_VALUE, &other.text()),
+        }
+        put_bytes_always(event, out::event::ATTRIBUTES, inner);
+    }
+}
+
 #[inline]
 fn put_double(buf: &mut Vec<u8>, field: u32, value: f64) {
     put_key(buf, field, FIXED64);
@@ -846,6 +881,16 @@ impl<'a> Attributes<'a> {
     fn clear(&mut self) {
         self.list.clear();
         self.index.clear();
+    }
+
+    /// Whether `key` is in the list (a scan while it is short, else the
+    /// index `push` built).
+    fn contains(&self, key: &str) -> bool {
+        if self.index.is_empty() {
+            self.list.iter().any(|(k, _)| *k == key)
+        } else {
+            self.index.contains_key(key)
+        }
     }
 
     fn push(&mut self, key: &'a str, value: Value<'a>) {

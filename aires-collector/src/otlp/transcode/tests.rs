@@ -472,3 +472,24 @@ fn thousands_of_attributes_on_one_record_are_kept_as_the_reference_keeps_them() 
     );
     check(&request);
 }
+
+#[test]
+fn a_large_resource_is_written_once_per_scope_and_a_record_repeating_its_keys_still_wins() {
+    // Past the scan limit on both sides: the shared keys are found through
+    // their index, and a record that repeats one takes the merged path.
+    let resource: Vec<KeyValue> = (0..40)
+        .map(|i| text_kv(&format!("r{i}"), "resource"))
+        .collect();
+    let own = |repeat: Option<&str>| LogRecord {
+        attributes: (0..40)
+            .map(|i| text_kv(&format!("own{i}"), "record"))
+            .chain(repeat.map(|key| text_kv(key, "record wins")))
+            .collect(),
+        ..Default::default()
+    };
+    let request = one_resource(
+        resource,
+        vec![own(None), own(Some("r37")), own(None), own(Some("r0"))],
+    );
+    check(&request);
+}
