@@ -232,6 +232,7 @@ impl BatchWorker {
                 list.settled(size);
             }
             self.listed_taken += 1;
+            Counters::add(&self.counters.listed_dequeued, 1);
             self.settle(len_before, state);
             return Pop::Event;
         }

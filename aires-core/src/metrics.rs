@@ -4,8 +4,8 @@
 //! cache-padded cells so that producers on several cores do not fight over
 //! one cache line. Counters written only by the worker threads are plain
 //! atomics. An accepted event increments nothing on the caller's thread:
-//! `events_enqueued` is derived from what the batch worker has taken plus
-//! what still waits in the queue.
+//! `events_enqueued` is derived from the queue's claims (one position) and
+//! the overflow list's events, taken and waiting.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,6 +68,8 @@ impl StripedCounter {
 pub(crate) struct Counters {
     /// Events the batch worker has taken off the queue (single writer).
     pub(crate) dequeued: AtomicU64,
+    /// Of those, the ones taken from the overflow list (single writer).
+    pub(crate) listed_dequeued: AtomicU64,
     pub(crate) dropped_queue_full: StripedCounter,
     pub(crate) dropped_after_shutdown: StripedCounter,
     pub(crate) dropped_abandoned: StripedCounter,

@@ -435,7 +435,12 @@ impl Pipeline {
             .map_or(0, |list| list.len());
         let queue_depth = (self.shared.queue.len() + listed) as u64;
         Metrics {
-            events_enqueued: Counters::get(&c.dequeued) + queue_depth,
+            // Not the worker's count plus the queue's length: the worker
+            // moves its position and then its count, and a snapshot taken
+            // between the two reads counted an event twice, or not at all.
+            events_enqueued: self.shared.queue.claims()
+                + Counters::get(&c.listed_dequeued)
+                + listed as u64,
             events_sent: Counters::get(&c.events_sent),
             events_dropped_queue_full: c.dropped_queue_full.get(),
             events_dropped_after_shutdown: c.dropped_after_shutdown.get(),

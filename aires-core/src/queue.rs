@@ -374,6 +374,14 @@ impl EventQueue {
         self.tail.load(Ordering::SeqCst)
     }
 
+    /// Slots claimed since the queue was made: every event that entered
+    /// it (abandoned ones included). One load of `tail`, so it is exact at
+    /// any moment, unlike the worker's count plus what waits, which it
+    /// updates at two different instants.
+    pub(crate) fn claims(&self) -> u64 {
+        self.distance(0, self.tail.load(Ordering::SeqCst)) as u64
+    }
+
     /// The position of the next event to take.
     pub(crate) fn head_position(&self) -> usize {
         self.head.load(Ordering::Relaxed)

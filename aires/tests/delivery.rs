@@ -109,6 +109,38 @@ fn a_partial_batch_is_cut_when_its_timeout_passes() {
     assert_eq!(decoded.batch_id.len(), 16);
 }
 
+/// `events_enqueued + events_dropped_queue_full` is every call, at any
+/// moment, also while the worker is draining: it was the worker's count
+/// plus the queue's length, two values it moves at two instants, and a
+/// snapshot between them was one off.
+#[test]
+fn every_snapshot_counts_each_call_once_while_the_worker_drains() {
+    let pipeline = Pipeline::start(
+        test_config(aires::transport::NullTransport::new())
+            .queue_capacity(1 << 16)
+            .batch_size(16),
+    )
+    .unwrap();
+    const EMITTED: u64 = 200_000;
+    for i in 0..EMITTED {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    let mut snapshots = 0;
+    loop {
+        let metrics = pipeline.metrics();
+        assert_eq!(
+            metrics.events_enqueued + metrics.events_dropped_queue_full,
+            EMITTED,
+            "snapshot {snapshots}: {metrics:?}"
+        );
+        snapshots += 1;
+        if metrics.queue_depth == 0 && snapshots >= 1_000 {
+            break;
+        }
+    }
+    pipeline.shutdown(DEADLINE).unwrap();
+}
+
 #[test]
 fn a_full_queue_drops_and_counts_without_blocking() {
     let gated = GatedTransport::new();
