@@ -368,12 +368,18 @@ impl EventBuilder {
     /// writer is dropped: what the macros use for an event's fields.
     #[inline(always)]
     pub fn attribute_writer(&mut self) -> AttributeWriter<'_> {
-        let attributes = &mut self.event.attributes;
+        // Held as a raw pointer, like `base`: a `&mut` stored beside a
+        // pointer derived from it would be reborrowed when moved, which
+        // the aliasing rules count as a write that retires the pointer.
+        let attributes: *mut Attributes = &mut self.event.attributes;
+        // SAFETY: `attributes` comes from a live `&mut`, for `'_`.
+        let list = unsafe { &mut *attributes };
         AttributeWriter {
-            len: attributes.len(),
-            cap: attributes.capacity(),
-            base: attributes.as_mut_ptr(),
+            len: list.len(),
+            cap: list.capacity(),
+            base: list.as_mut_ptr(),
             attributes,
+            _list: std::marker::PhantomData,
         }
     }
 
@@ -478,10 +484,11 @@ impl EventBuilder {
 /// dropped (also on unwind, so the event stays well formed).
 #[doc(hidden)]
 pub struct AttributeWriter<'a> {
-    attributes: &'a mut Attributes,
+    attributes: *mut Attributes,
     base: *mut Attribute,
     len: usize,
     cap: usize,
+    _list: std::marker::PhantomData<&'a mut Attributes>,
 }
 
 impl AttributeWriter<'_> {
@@ -508,12 +515,14 @@ impl AttributeWriter<'_> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, attribute: Attribute) {
-        // SAFETY: the first `len` elements were written by `push`.
-        unsafe { self.attributes.set_len(self.len) };
-        self.attributes.push(attribute);
-        self.len = self.attributes.len();
-        self.cap = self.attributes.capacity();
-        self.base = self.attributes.as_mut_ptr();
+        // SAFETY: the writer borrows the list for its life; the first
+        // `len` elements were written by `push`.
+        let list = unsafe { &mut *self.attributes };
+        unsafe { list.set_len(self.len) };
+        list.push(attribute);
+        self.len = list.len();
+        self.cap = list.capacity();
+        self.base = list.as_mut_ptr();
     }
 }
 
@@ -528,9 +537,10 @@ impl std::fmt::Debug for AttributeWriter<'_> {
 impl Drop for AttributeWriter<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the first `len` elements are initialised (the list's own
-        // and those `push` wrote); `len <= cap`.
-        unsafe { self.attributes.set_len(self.len) };
+        // SAFETY: the writer borrows the list for its life; the first
+        // `len` elements are initialised (the list's own and those `push`
+        // wrote); `len <= cap`.
+        unsafe { (*self.attributes).set_len(self.len) };
     }
 }
 
