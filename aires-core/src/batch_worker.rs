@@ -16,7 +16,6 @@
 //! batches of at most `max_batch_bytes` each.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -150,7 +149,6 @@ impl BatchWorker {
             if matches!(self.check_control(&mut state), Next::Stop) {
                 break;
             }
-            self.publish(&state);
             if state.deadline.is_some_and(|at| Instant::now() >= at) || self.may_cut_full(&state) {
                 self.cut(&mut state);
                 continue;
@@ -168,7 +166,6 @@ impl BatchWorker {
         // Shutdown was asked or every handle is gone: send the rest, then
         // let delivery finish.
         self.cut(&mut state);
-        self.publish(&state);
         self.forward(Outgoing::Shutdown);
     }
 
@@ -196,7 +193,6 @@ impl BatchWorker {
     fn abandoned(&self, state: &mut Batching) {
         state.dequeued += 1;
         self.counters.dropped_abandoned.add(1);
-        self.publish(state);
     }
 
     /// Takes everything claimed before this call, waiting for slots still
@@ -232,7 +228,6 @@ impl BatchWorker {
                 list.settled(size);
             }
             self.listed_taken += 1;
-            Counters::add(&self.counters.listed_dequeued, 1);
             self.settle(len_before, state);
             return Pop::Event;
         }
@@ -283,8 +278,6 @@ impl BatchWorker {
     /// Counts the event just encoded and cuts the batch at its limits.
     fn settle(&mut self, len_before: usize, state: &mut Batching) {
         state.dequeued += 1;
-        // A plain store (one writer): keeps `events_enqueued` exact.
-        self.publish(state);
         if state.buf.len() > self.max_batch_bytes && state.batch_len > 1 {
             // This event would push the batch past its byte limit: send the
             // batch without it, and start the next one with it. Protobuf
@@ -331,7 +324,6 @@ impl BatchWorker {
     fn obey(&mut self, request: Control, state: &mut Batching) -> Next {
         self.drain(state);
         self.cut(state);
-        self.publish(state);
         match request {
             Control::Flush(reply) => {
                 self.forward(Outgoing::Flush(reply));
@@ -343,13 +335,6 @@ impl BatchWorker {
                 Next::Stop
             }
         }
-    }
-
-    /// Makes the dequeued count visible to `metrics()`.
-    fn publish(&self, state: &Batching) {
-        self.counters
-            .dequeued
-            .store(state.dequeued, Ordering::Relaxed);
     }
 
     fn cut(&mut self, state: &mut Batching) {
@@ -367,7 +352,6 @@ impl BatchWorker {
             payload: Bytes::from(std::mem::replace(&mut state.buf, next)),
         };
         state.batch_len = 0;
-        self.publish(state);
         self.forward(Outgoing::Batch(encoded));
     }
 
@@ -495,11 +479,14 @@ mod tests {
             }
         }
 
-        /// Waits until the worker has taken `n` events from the queue.
-        fn wait_dequeued(&self, n: u64) {
+        /// Waits until the worker has taken every event from the queue.
+        fn wait_taken(&self) {
             let until = Instant::now() + DEADLINE;
-            while self.counters.dequeued.load(Ordering::Relaxed) < n {
-                assert!(Instant::now() < until, "the worker did not take {n} events");
+            while self.queue.len() > 0 {
+                assert!(
+                    Instant::now() < until,
+                    "the worker did not take every event"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -532,7 +519,7 @@ mod tests {
         worker.queue.wake_worker();
         assert_eq!(worker.batch(), ["e6"]);
         assert!(matches!(worker.next(), Outgoing::Shutdown));
-        assert_eq!(worker.counters.dequeued.load(Ordering::Relaxed), 7);
+        assert_eq!(worker.queue.len(), 0);
         worker.thread.join().unwrap();
     }
 
@@ -607,7 +594,7 @@ mod tests {
         }
         // Taken from the queue, not waiting behind the window: the queue
         // stays free for the callers.
-        worker.wait_dequeued(7);
+        worker.wait_taken();
         assert!(
             worker.delivery.try_recv().is_err(),
             "a batch was cut while no slot of the window was free"
@@ -634,7 +621,7 @@ mod tests {
         for i in 0..6 {
             worker.push(&format!("e{i}"));
         }
-        worker.wait_dequeued(6);
+        worker.wait_taken();
         // Every slot is free again, and callers must see all of them (the
         // head the callers read is otherwise published every few events).
         let until = Instant::now() + DEADLINE;

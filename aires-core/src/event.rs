@@ -344,23 +344,7 @@ impl EventBuilder {
     /// Adds a typed field in place.
     #[inline(always)]
     pub fn push_attr(&mut self, key: impl Into<Str>, value: impl Into<Value>) {
-        let (key, value) = (key.into(), value.into());
-        let attributes = &mut self.event.attributes;
-        let len = attributes.len();
-        if !attributes.spilled() && len < INLINE_ATTRIBUTES {
-            // Written where it stays, as `AttributeWriter::push` does, with
-            // one look at the list instead of a writer's set-up per field.
-            // SAFETY: inline with room: the element at `len` is allocated
-            // and unused, and initialised before `set_len`.
-            unsafe {
-                let slot = attributes.as_mut_ptr().add(len);
-                std::ptr::addr_of_mut!((*slot).key).write(key);
-                std::ptr::addr_of_mut!((*slot).value).write(value);
-                attributes.set_len(len + 1);
-            }
-        } else {
-            attributes.push(Attribute { key, value });
-        }
+        self.event.attributes.push(Attribute::new(key, value));
     }
 
     #[doc(hidden)]

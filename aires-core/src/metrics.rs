@@ -5,7 +5,7 @@
 //! one cache line. Counters written only by the worker threads are plain
 //! atomics. An accepted event increments nothing on the caller's thread:
 //! `events_enqueued` is derived from the queue's claims (one position) and
-//! the overflow list's events, taken and waiting.
+//! the events ever appended to the overflow list.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -66,10 +66,6 @@ impl StripedCounter {
 /// The live counters of one pipeline.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    /// Events the batch worker has taken off the queue (single writer).
-    pub(crate) dequeued: AtomicU64,
-    /// Of those, the ones taken from the overflow list (single writer).
-    pub(crate) listed_dequeued: AtomicU64,
     pub(crate) dropped_queue_full: StripedCounter,
     pub(crate) dropped_after_shutdown: StripedCounter,
     pub(crate) dropped_abandoned: StripedCounter,
@@ -111,7 +107,8 @@ impl Counters {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
-    /// Events accepted into the queue.
+    /// Events accepted into the queue (or the overflow list), whatever
+    /// became of them since; it only grows.
     pub events_enqueued: u64,
     /// Events the transport confirmed.
     pub events_sent: u64,

@@ -15,7 +15,7 @@
 //! and it clears `active` only when it has taken the last one.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
@@ -35,6 +35,8 @@ pub(crate) struct Overflow {
     bytes: AtomicUsize,
     /// Events held, counted the same way.
     len: AtomicUsize,
+    /// Events ever appended (only grows): their part of `events_enqueued`.
+    appended: AtomicU64,
     max_bytes: usize,
 }
 
@@ -45,6 +47,7 @@ impl Overflow {
             events: Mutex::new(VecDeque::new()),
             bytes: AtomicUsize::new(0),
             len: AtomicUsize::new(0),
+            appended: AtomicU64::new(0),
             max_bytes,
         }
     }
@@ -71,6 +74,7 @@ impl Overflow {
         }
         self.bytes.fetch_add(size, Ordering::Relaxed);
         self.len.fetch_add(1, Ordering::Relaxed);
+        self.appended.fetch_add(1, Ordering::Relaxed);
         events.push_back((event, size));
         // SeqCst: pairs with the worker's look before it parks (as the
         // queue's `tail` does with `sleeping`).
@@ -102,6 +106,11 @@ impl Overflow {
     pub(crate) fn settled(&self, size: usize) {
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         self.len.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Events ever appended.
+    pub(crate) fn appended(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
     }
 
     /// Events held (listed or taken and not yet encoded).

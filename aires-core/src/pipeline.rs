@@ -435,12 +435,15 @@ impl Pipeline {
             .map_or(0, |list| list.len());
         let queue_depth = (self.shared.queue.len() + listed) as u64;
         Metrics {
-            // Not the worker's count plus the queue's length: the worker
-            // moves its position and then its count, and a snapshot taken
-            // between the two reads counted an event twice, or not at all.
+            // Two counts that only grow, each read once: not the worker's
+            // count plus what waits, which the worker moves at two
+            // instants (a snapshot between them counted an event twice).
             events_enqueued: self.shared.queue.claims()
-                + Counters::get(&c.listed_dequeued)
-                + listed as u64,
+                + self
+                    .shared
+                    .overflow_list
+                    .as_ref()
+                    .map_or(0, |list| list.appended()),
             events_sent: Counters::get(&c.events_sent),
             events_dropped_queue_full: c.dropped_queue_full.get(),
             events_dropped_after_shutdown: c.dropped_after_shutdown.get(),

@@ -115,30 +115,38 @@ fn a_partial_batch_is_cut_when_its_timeout_passes() {
 /// snapshot between them was one off.
 #[test]
 fn every_snapshot_counts_each_call_once_while_the_worker_drains() {
-    let pipeline = Pipeline::start(
-        test_config(aires::transport::NullTransport::new())
-            .queue_capacity(1 << 16)
-            .batch_size(16),
-    )
-    .unwrap();
-    const EMITTED: u64 = 200_000;
-    for i in 0..EMITTED {
-        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
-    }
-    let mut snapshots = 0;
-    loop {
-        let metrics = pipeline.metrics();
-        assert_eq!(
-            metrics.events_enqueued + metrics.events_dropped_queue_full,
-            EMITTED,
-            "snapshot {snapshots}: {metrics:?}"
-        );
-        snapshots += 1;
-        if metrics.queue_depth == 0 && snapshots >= 1_000 {
-            break;
+    // With the default policy, and with the overflow list taking what the
+    // queue cannot.
+    for overflow in [OverflowPolicy::DropNewest, OverflowPolicy::grow()] {
+        let pipeline = Pipeline::start(
+            test_config(aires::transport::NullTransport::new())
+                .queue_capacity(1 << 16)
+                .batch_size(16)
+                .overflow(overflow),
+        )
+        .unwrap();
+        const EMITTED: u64 = 200_000;
+        for i in 0..EMITTED {
+            pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
         }
+        let mut snapshots = 0;
+        let mut last_enqueued = 0;
+        loop {
+            let metrics = pipeline.metrics();
+            assert_eq!(
+                metrics.events_enqueued + metrics.events_dropped_queue_full,
+                EMITTED,
+                "{overflow:?}, snapshot {snapshots}: {metrics:?}"
+            );
+            assert!(metrics.events_enqueued >= last_enqueued, "it only grows");
+            last_enqueued = metrics.events_enqueued;
+            snapshots += 1;
+            if metrics.queue_depth == 0 && snapshots >= 1_000 {
+                break;
+            }
+        }
+        pipeline.shutdown(DEADLINE).unwrap();
     }
-    pipeline.shutdown(DEADLINE).unwrap();
 }
 
 #[test]

@@ -205,6 +205,8 @@ struct Scratch<'a> {
     inner: Vec<u8>,
     record_attributes: Vec<KeyValue<'a>>,
     attributes: Attributes<'a>,
+    /// A record's own attributes, while the merged list is built.
+    own: Vec<(&'a str, Value<'a>)>,
 }
 
 /// UUID v7s for one request: one drawn from the clock and the random
@@ -709,9 +711,11 @@ fn event<'a>(
         .iter()
         .any(|(key, _)| context.shared.contains(key));
     let shared_encoded = if repeats_shared {
-        let own = attributes.list.clone();
+        let own = &mut scratch.own;
+        own.clear();
+        own.extend_from_slice(&attributes.list);
         attributes.clear();
-        for &(key, value) in context.shared.list.iter().chain(&own) {
+        for &(key, value) in context.shared.list.iter().chain(own.iter()) {
             attributes.push(key, value);
         }
         &[][..]
