@@ -234,17 +234,7 @@ impl Reserved {
     #[inline]
     pub(crate) fn of(name: &str) -> Option<Reserved> {
         use HttpPart::*;
-        // Most names are passed over on their first byte and length, or a
-        // prefix, before the full comparison.
-        let candidate = match name.as_bytes().first() {
-            Some(b't') => name.len() == 8,
-            Some(b's') => matches!(name.len(), 7 | 10 | 14),
-            Some(b'h') => name.starts_with("http."),
-            Some(b'u') => name.starts_with("url.") || name.len() == 19,
-            Some(b'c') => name.len() == 14,
-            _ => false,
-        };
-        if !candidate {
+        if !Reserved::may_be(name) {
             return None;
         }
         Some(match name {
@@ -264,6 +254,22 @@ impl Reserved {
             "http.response.body.size" => Reserved::Http(ResponseBytes),
             _ => return None,
         })
+    }
+}
+
+impl Reserved {
+    /// False for most names that are not reserved, decided on their first
+    /// byte and length, or a prefix, before any full comparison.
+    #[inline(always)]
+    fn may_be(name: &str) -> bool {
+        match name.as_bytes().first() {
+            Some(b't') => name.len() == 8,
+            Some(b's') => matches!(name.len(), 7 | 10 | 14),
+            Some(b'h') => name.starts_with("http."),
+            Some(b'u') => name.starts_with("url.") || name.len() == 19,
+            Some(b'c') => name.len() == 14,
+            _ => false,
+        }
     }
 }
 
@@ -392,7 +398,23 @@ impl<'b> EventVisitor<'b> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
+    fn is_plain(&self, name: &str) -> bool {
+        is_plain(name, self.skip_log_fields)
+    }
+
+    /// The position of the next text value among the event's, for the
+    /// look-up of its text.
+    #[inline(always)]
+    fn next_text(&mut self) -> usize {
+        self.texts += 1;
+        self.texts - 1
+    }
+
+    /// A field of any kind and name: the message, a reserved name, or an
+    /// ordinary attribute. The `Visit` methods take the short way for
+    /// ordinary names ([`Self::is_plain`]) and come here for the rest.
+    #[inline(never)]
     fn field(&mut self, field: &Field, value: FieldValue<'_>) {
         let name = field.name();
         if name == "message" {
@@ -416,10 +438,7 @@ impl<'b> EventVisitor<'b> {
         }
         // Field names are `'static`: the key is borrowed, not copied.
         let value = match value {
-            FieldValue::Str(_) | FieldValue::Debug(_) => {
-                self.texts += 1;
-                value.to_value_at(self.texts - 1)
-            }
+            FieldValue::Str(_) | FieldValue::Debug(_) => value.to_value_at(self.next_text()),
             other => other.to_value(),
         };
         self.builder.push_attr(name, value);
@@ -456,8 +475,55 @@ impl<'b> EventVisitor<'b> {
     }
 }
 
+/// Whether `name` is an ordinary attribute: not the message, not
+/// reserved, not a `log.*` field to skip. Most names are decided on their
+/// first byte and length; `EventVisitor::field` makes the exact test.
+#[inline(always)]
+fn is_plain(name: &str, skip_log_fields: bool) -> bool {
+    match name.as_bytes().first() {
+        Some(b'm') => name != "message",
+        Some(b'l') => !(skip_log_fields && name.starts_with("log.")),
+        _ => !Reserved::may_be(name),
+    }
+}
+
+/// An event's `Visit` method for one kind of value: an ordinary name is
+/// pushed as its typed value at once, any other goes through `field`.
+macro_rules! record_plain_or_through_field {
+    ($method:ident, $ty:ty, $kind:ident, |$this:ident, $v:ident| $plain:expr) => {
+        #[inline]
+        fn $method(&mut self, field: &Field, $v: $ty) {
+            let name = field.name();
+            if self.is_plain(name) {
+                let $this = &mut *self;
+                let value = $plain;
+                self.builder.push_attr(name, value);
+            } else {
+                self.field(field, FieldValue::$kind($v));
+            }
+        }
+    };
+}
+
 impl Visit for EventVisitor<'_> {
-    record_each_kind_through_field!();
+    record_plain_or_through_field!(record_f64, f64, F64, |_this, v| Value::F64(v));
+    record_plain_or_through_field!(record_i64, i64, I64, |_this, v| Value::I64(v));
+    record_plain_or_through_field!(record_u64, u64, U64, |_this, v| Value::U64(v));
+    record_plain_or_through_field!(record_bool, bool, Bool, |_this, v| Value::Bool(v));
+    record_plain_or_through_field!(record_str, &str, Str, |this, v| {
+        Value::Str(texts::value(this.next_text(), v))
+    });
+    record_plain_or_through_field!(record_debug, &dyn fmt::Debug, Debug, |this, v| {
+        Value::Str(texts::debug(this.next_text(), v, false))
+    });
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.field(field, FieldValue::I128(value));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.field(field, FieldValue::U128(value));
+    }
 
     /// The first error fills the error columns, with its `source()` chain;
     /// a second one is kept as its text.
@@ -609,39 +675,108 @@ mod tests {
 
 #[cfg(test)]
 mod reserved_tests {
-    use super::Reserved;
+    use super::{is_plain, Reserved};
+
+    /// Every name reserved for a column.
+    const RESERVED: [&str; 21] = [
+        "trace_id",
+        "span_id",
+        "session_id",
+        "http.method",
+        "http.request.method",
+        "http.route",
+        "http.path",
+        "url.path",
+        "http.status_code",
+        "http.response.status_code",
+        "http.duration_ms",
+        "http.user_agent",
+        "user_agent.original",
+        "http.client_ip",
+        "client.address",
+        "http.host",
+        "server.address",
+        "http.scheme",
+        "url.scheme",
+        "http.request.body.size",
+        "http.response.body.size",
+    ];
 
     #[test]
     fn the_quick_check_lets_every_reserved_name_through() {
-        for name in [
-            "trace_id",
-            "span_id",
-            "session_id",
-            "http.method",
-            "http.request.method",
-            "http.route",
-            "http.path",
-            "url.path",
-            "http.status_code",
-            "http.response.status_code",
-            "http.duration_ms",
-            "http.user_agent",
-            "user_agent.original",
-            "http.client_ip",
-            "client.address",
-            "http.host",
-            "server.address",
-            "http.scheme",
-            "url.scheme",
-            "http.request.body.size",
-            "http.response.body.size",
-        ] {
+        for name in RESERVED {
             assert!(Reserved::of(name).is_some(), "{name}");
         }
         for name in [
             "order_id", "customer", "currency", "trace", "span", "http", "client",
         ] {
             assert!(Reserved::of(name).is_none(), "{name}");
+        }
+    }
+
+    /// A name the short way (`is_plain`) takes as ordinary must be one:
+    /// a reserved name or the message taken as an attribute would lose its
+    /// column. (It may send an ordinary name the long way.)
+    #[test]
+    fn the_short_way_for_ordinary_names_agrees_with_the_full_test() {
+        let long_way = |name: &str, skip_log: bool| {
+            name != "message"
+                && !(skip_log && name.starts_with("log."))
+                && Reserved::of(name).is_none()
+        };
+        let mut names = vec![
+            "",
+            "m",
+            "message",
+            "messages",
+            "Message",
+            "mes",
+            "log",
+            "log.",
+            "log.target",
+            "log.module_path",
+            "logger",
+            "latency_ms",
+            "user_id",
+            "path",
+            "status",
+            "ok",
+            "trace",
+            "trace_ix",
+            "span_ix",
+            "sessionid",
+            "http",
+            "http_",
+            "url",
+            "url.x",
+            "client",
+            "client_address",
+            "server_address",
+            "user_agent_original",
+            "error",
+        ];
+        names.extend(RESERVED);
+        // Every name of the same first byte and length as a reserved one.
+        let near: Vec<String> = RESERVED
+            .iter()
+            .map(|name| format!("{}{}", &name[..1], "x".repeat(name.len() - 1)))
+            .collect();
+        names.extend(near.iter().map(String::as_str));
+        for name in names {
+            for skip_log in [false, true] {
+                assert!(
+                    !is_plain(name, skip_log) || long_way(name, skip_log),
+                    "{name:?}, skip_log {skip_log}"
+                );
+            }
+        }
+        for name in RESERVED.iter().chain(&["message"]) {
+            assert!(!is_plain(name, false), "{name}");
+        }
+        assert!(!is_plain("log.target", true));
+        // The headline event's names all take the short way.
+        for name in ["user_id", "path", "status", "latency_ms", "ok", "log.x"] {
+            assert!(is_plain(name, false), "{name}");
         }
     }
 }

@@ -261,9 +261,16 @@ where
             aires_core::__private::count_filtered();
             return;
         }
-        let origin = match event.normalized_metadata() {
-            Some(metadata) => Origin::Log(metadata),
-            None => Origin::Tracing(event.metadata()),
+        // `tracing-log`'s call sites are all named "log event": any other
+        // name is passed over before its (dearer) test of the call site.
+        let metadata = event.metadata();
+        let normalized = match metadata.name() == "log event" {
+            true => event.normalized_metadata(),
+            false => None,
+        };
+        let origin = match normalized {
+            Some(normalized) => Origin::Log(normalized),
+            None => Origin::Tracing(metadata),
         };
 
         let leaf = ctx.event_span(event);
@@ -290,7 +297,12 @@ where
                 Origin::Tracing(metadata) => {
                     set_static_call_site(builder, metadata);
                     let target = metadata.target();
-                    if metadata.module_path() != Some(target) {
+                    // By default both are the same `module_path!()` text:
+                    // the same pointer, compared before the bytes.
+                    let same = metadata
+                        .module_path()
+                        .is_some_and(|module| std::ptr::eq(module, target) || module == target);
+                    if !same {
                         builder.push_attr("target", target);
                         pushed_before = true;
                     }
