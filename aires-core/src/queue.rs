@@ -393,8 +393,7 @@ impl EventQueue {
 
     /// Slots claimed since the queue was made: every event that entered
     /// it (abandoned ones included). One load of `tail`, so it is exact at
-    /// any moment, unlike the worker's count plus what waits, which it
-    /// updates at two different instants.
+    /// any moment.
     pub(crate) fn claims(&self) -> u64 {
         self.distance(0, self.tail.load(Ordering::SeqCst)) as u64
     }
@@ -492,10 +491,10 @@ fn prefetch(slot: &Slot) {
 
 /// Asks for a slot's cache lines in this core's cache, owned for writing.
 ///
-/// The caller that claims a slot asks for the next one: a single producer
-/// writes it next, and its lines, last read by the worker's core, then
-/// arrive while this event is built instead of stalling the next one's
-/// stores.
+/// Asks for a slot's lines for writing, ahead of the caller that will
+/// claim it (see [`CLAIM_PREFETCH_AHEAD`]): its lines, last read by the
+/// worker's core, then arrive while earlier events are built instead of
+/// stalling that event's stores.
 ///
 /// # Safety
 /// The processor must have `prefetchw` ([`has_prefetchw`]).

@@ -25,12 +25,15 @@ pub(crate) enum FieldValue<'a> {
 impl FieldValue<'_> {
     /// The typed Aires value: integers keep their signedness, integers
     /// beyond 64 bits become their decimal text, `?x` / `%x` their text.
+    #[inline(always)]
     pub(crate) fn to_value(self) -> Value {
         self.to_value_at(usize::MAX)
     }
 
     /// [`FieldValue::to_value`] for the `position`-th field of an event
-    /// (where its text is looked up first).
+    /// (where its text is looked up first). Inlined: for a value of a
+    /// known kind only its own arm remains.
+    #[inline(always)]
     pub(crate) fn to_value_at(self, position: usize) -> Value {
         match self {
             FieldValue::I64(v) => Value::I64(v),
@@ -437,11 +440,18 @@ impl<'b> EventVisitor<'b> {
             }
         }
         // Field names are `'static`: the key is borrowed, not copied.
-        let value = match value {
+        let value = self.attribute_value(value);
+        self.builder.push_attr(name, value);
+    }
+
+    /// An ordinary attribute's value; text is looked up by its position
+    /// among the event's text values.
+    #[inline(always)]
+    fn attribute_value(&mut self, value: FieldValue<'_>) -> Value {
+        match value {
             FieldValue::Str(_) | FieldValue::Debug(_) => value.to_value_at(self.next_text()),
             other => other.to_value(),
-        };
-        self.builder.push_attr(name, value);
+        }
     }
 
     /// Fills the column of `reserved`; false when the value does not fit
@@ -490,39 +500,30 @@ fn is_plain(name: &str, skip_log_fields: bool) -> bool {
 /// An event's `Visit` method for one kind of value: an ordinary name is
 /// pushed as its typed value at once, any other goes through `field`.
 macro_rules! record_plain_or_through_field {
-    ($method:ident, $ty:ty, $kind:ident, |$this:ident, $v:ident| $plain:expr) => {
+    ($($method:ident($ty:ty) => $kind:ident;)*) => {$(
         #[inline]
-        fn $method(&mut self, field: &Field, $v: $ty) {
+        fn $method(&mut self, field: &Field, value: $ty) {
             let name = field.name();
             if self.is_plain(name) {
-                let $this = &mut *self;
-                let value = $plain;
+                let value = self.attribute_value(FieldValue::$kind(value));
                 self.builder.push_attr(name, value);
             } else {
-                self.field(field, FieldValue::$kind($v));
+                self.field(field, FieldValue::$kind(value));
             }
         }
-    };
+    )*};
 }
 
 impl Visit for EventVisitor<'_> {
-    record_plain_or_through_field!(record_f64, f64, F64, |_this, v| Value::F64(v));
-    record_plain_or_through_field!(record_i64, i64, I64, |_this, v| Value::I64(v));
-    record_plain_or_through_field!(record_u64, u64, U64, |_this, v| Value::U64(v));
-    record_plain_or_through_field!(record_bool, bool, Bool, |_this, v| Value::Bool(v));
-    record_plain_or_through_field!(record_str, &str, Str, |this, v| {
-        Value::Str(texts::value(this.next_text(), v))
-    });
-    record_plain_or_through_field!(record_debug, &dyn fmt::Debug, Debug, |this, v| {
-        Value::Str(texts::debug(this.next_text(), v, false))
-    });
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        self.field(field, FieldValue::I128(value));
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        self.field(field, FieldValue::U128(value));
+    record_plain_or_through_field! {
+        record_f64(f64) => F64;
+        record_i64(i64) => I64;
+        record_u64(u64) => U64;
+        record_i128(i128) => I128;
+        record_u128(u128) => U128;
+        record_bool(bool) => Bool;
+        record_str(&str) => Str;
+        record_debug(&dyn fmt::Debug) => Debug;
     }
 
     /// The first error fills the error columns, with its `source()` chain;
