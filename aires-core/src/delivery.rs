@@ -29,7 +29,9 @@ use crate::transport::{EncodedBatch, Transport, TransportError};
 /// What the batch worker hands to delivery.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
-    Batch(EncodedBatch),
+    /// One or more batches, in order: the worker groups batches cut while
+    /// more events were waiting, so that one wake-up carries them all.
+    Batches(Vec<EncodedBatch>),
     /// Answer once every batch handed over before this one is settled.
     Flush(crossbeam_channel::Sender<()>),
     /// Settle everything, then stop.
@@ -70,7 +72,11 @@ impl Delivery {
         }
         while let Some(outgoing) = self.inbox.recv().await {
             match outgoing {
-                Outgoing::Batch(batch) => self.send(batch, &permits, true).await,
+                Outgoing::Batches(group) => {
+                    for batch in group {
+                        self.send(batch, &permits, true).await;
+                    }
+                }
                 Outgoing::Flush(reply) => {
                     let settled = permits.acquire_many(all).await.expect("never closed");
                     drop(settled);

@@ -403,6 +403,15 @@ impl EventQueue {
         self.head.load(Ordering::Relaxed)
     }
 
+    /// Slots claimed after the head, for the worker (which alone moves the
+    /// head): one load of `tail`, where [`EventQueue::len`] may retry.
+    pub(crate) fn backlog(&self) -> usize {
+        self.distance(
+            self.head.load(Ordering::Relaxed),
+            self.tail.load(Ordering::Acquire),
+        )
+    }
+
     /// Events queued (including slots claimed and still being written).
     pub(crate) fn len(&self) -> usize {
         loop {
