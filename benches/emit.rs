@@ -8,6 +8,8 @@
 //!   worker, a null transport).
 //! - `tracing_aires_5`: `tracing::info!` through the Aires layer
 //!   (`aires::tracing::layer()`) into that pipeline.
+//! - `tracing_visit_only_5`: the same call into a layer that visits every
+//!   field and keeps nothing: what `tracing` itself costs any layer.
 //! - `tracing_json_non_blocking`: `tracing::info!` into a
 //!   `tracing-subscriber` JSON fmt layer writing through `tracing-appender`'s
 //!   non-blocking writer into `io::sink()`.
@@ -51,6 +53,12 @@ fn aires(group: &mut Group<'_>) {
     tracing::subscriber::with_default(peers::tracing_aires(), || {
         group.bench_function("tracing_aires_5", |b| {
             b.iter_custom(|iters| timed_in_chunks(iters, CHUNK, peers::tracing_info_5))
+        });
+    });
+    // The floor under it: the same call into a layer that only visits.
+    tracing::subscriber::with_default(peers::tracing_visit_only(), || {
+        group.bench_function("tracing_visit_only_5", |b| {
+            b.iter(|| peers::tracing_info_5(black_box(1)))
         });
     });
 }

@@ -93,6 +93,46 @@ pub fn tracing_aires() -> impl tracing::Subscriber + Send + Sync {
     tracing_subscriber::registry().with(aires::tracing::layer())
 }
 
+/// What any layer pays before its own work: `tracing`'s dispatch to a
+/// layer on a registry, and one `Visit` call per field, into a visitor
+/// that keeps nothing (the floor under `tracing_aires_5`).
+pub fn tracing_visit_only() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(VisitOnly)
+}
+
+struct VisitOnly;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for VisitOnly {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        event.record(&mut Discard);
+    }
+}
+
+/// Looks at each value, as a layer would, and keeps none.
+struct Discard;
+
+impl tracing::field::Visit for Discard {
+    fn record_f64(&mut self, _: &tracing::field::Field, value: f64) {
+        black_box(value);
+    }
+
+    fn record_u64(&mut self, _: &tracing::field::Field, value: u64) {
+        black_box(value);
+    }
+
+    fn record_bool(&mut self, _: &tracing::field::Field, value: bool) {
+        black_box(value);
+    }
+
+    fn record_str(&mut self, _: &tracing::field::Field, value: &str) {
+        black_box(value);
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        black_box(value);
+    }
+}
+
 /// The same call at a level the set-up filters out.
 #[inline(always)]
 pub fn tracing_debug(i: u64) {

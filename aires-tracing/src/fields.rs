@@ -50,7 +50,7 @@ impl FieldValue<'_> {
             FieldValue::F64(v) => Value::F64(v),
             FieldValue::Bool(v) => Value::Bool(v),
             FieldValue::Str(v) => Value::Str(texts::value(position, v)),
-            FieldValue::Debug(v) => Value::Str(texts::debug(position, v, false)),
+            FieldValue::Debug(v) => Value::Str(texts::debug(position, v)),
         }
     }
 
@@ -98,6 +98,7 @@ impl FieldValue<'_> {
 /// so each is copied once, into a bounded process-wide table
 /// (`aires_core`'s interner, as the language bindings use), and then shared.
 pub(crate) mod texts {
+    use std::borrow::Cow;
     use std::cell::RefCell;
     use std::fmt::{self, Write as _};
 
@@ -109,6 +110,9 @@ pub(crate) mod texts {
         values: Interner,
         /// Where `Debug` text is written before it is looked up.
         buf: String,
+        /// The last message given as format arguments, interned: a call
+        /// site's next event usually has the same one.
+        last_message: &'static str,
     }
 
     thread_local! {
@@ -116,6 +120,7 @@ pub(crate) mod texts {
             messages: Interner::messages(),
             values: Interner::values(),
             buf: String::new(),
+            last_message: "",
         });
     }
 
@@ -144,25 +149,106 @@ pub(crate) mod texts {
         with(|t| t.messages.at(0, text)).unwrap_or_else(|| text.to_owned().into())
     }
 
-    /// The `Debug` text of a field (`?x`, `%x`, or the message's format
-    /// arguments), interned as a message or a value.
-    pub(crate) fn debug(position: usize, value: &dyn fmt::Debug, is_message: bool) -> Str {
+    /// A message given as format arguments (what `tracing`'s macros make
+    /// of one). It is compared with this thread's last message while it is
+    /// written, and copied only once it differs, so a repeated message is
+    /// neither copied nor looked up.
+    pub(crate) fn message_args(args: &dyn fmt::Debug) -> Str {
+        with(|t| {
+            t.buf.clear();
+            let last = t.last_message;
+            let mut text = Compared {
+                last,
+                matched: 0,
+                differs: false,
+                buf: &mut t.buf,
+            };
+            // An error from a `Debug` impl keeps what was written before it.
+            let _ = write!(text, "{args:?}");
+            match (text.differs, text.matched) {
+                (false, matched) if matched == last.len() => return Cow::Borrowed(last),
+                // The start of the last message, and no more.
+                (false, matched) => t.buf.push_str(&last[..matched]),
+                (true, _) => {}
+            }
+            let message = t.messages.at(0, &t.buf);
+            if let Cow::Borrowed(interned) = message {
+                t.last_message = interned;
+            }
+            shrink(&mut t.buf);
+            message
+        })
+        .unwrap_or_else(|| super::debug_text(args).into())
+    }
+
+    /// Text written after `last` for as long as it matches it, then into
+    /// `buf` (the matched part first).
+    struct Compared<'a> {
+        last: &'static str,
+        /// Bytes of `last` matched so far: a sum of whole `str`s' lengths,
+        /// so always at a character boundary.
+        matched: usize,
+        differs: bool,
+        buf: &'a mut String,
+    }
+
+    impl fmt::Write for Compared<'_> {
+        #[inline]
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if !self.differs {
+                let rest = &self.last.as_bytes()[self.matched..];
+                if rest.len() >= s.len() && same_bytes(&rest[..s.len()], s.as_bytes()) {
+                    self.matched += s.len();
+                    return Ok(());
+                }
+                self.differs = true;
+                self.buf.push_str(&self.last[..self.matched]);
+            }
+            self.buf.push_str(s);
+            Ok(())
+        }
+    }
+
+    /// `a == b` for slices of one length, word by word in line (the last
+    /// word overlapping), rather than a call to `memcmp` for the short
+    /// pieces a message is made of.
+    #[inline(always)]
+    fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+        let n = a.len();
+        if n < 8 || b.len() != n {
+            return a == b;
+        }
+        let word = |bytes: &[u8], at: usize| {
+            u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+        };
+        let mut at = 0;
+        while at + 8 < n {
+            if word(a, at) != word(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(a, n - 8) == word(b, n - 8)
+    }
+
+    /// The `Debug` text of a field (`?x`, `%x`), interned as a value.
+    pub(crate) fn debug(position: usize, value: &dyn fmt::Debug) -> Str {
         with(|t| {
             t.buf.clear();
             let _ = write!(t.buf, "{value:?}");
-            let text = if is_message {
-                t.messages.at(0, &t.buf)
-            } else {
-                t.values.at(position, &t.buf)
-            };
-            // One huge `Debug` text must not hold its memory for the life
-            // of the thread.
-            if t.buf.capacity() > 64 << 10 {
-                t.buf = String::new();
-            }
+            let text = t.values.at(position, &t.buf);
+            shrink(&mut t.buf);
             text
         })
         .unwrap_or_else(|| super::debug_text(value).into())
+    }
+
+    /// One huge `Debug` text must not hold its memory for the life of the
+    /// thread.
+    fn shrink(buf: &mut String) {
+        if buf.capacity() > 64 << 10 {
+            *buf = String::new();
+        }
     }
 }
 
@@ -423,7 +509,7 @@ impl<'b> EventVisitor<'b> {
         if name == "message" {
             self.builder.set_message(match value {
                 FieldValue::Str(text) => texts::message(text),
-                FieldValue::Debug(args) => texts::debug(0, args, true),
+                FieldValue::Debug(args) => texts::message_args(args),
                 other => match other.to_value() {
                     Value::Str(text) => text,
                     value => value.to_string().into(),
@@ -491,10 +577,19 @@ impl<'b> EventVisitor<'b> {
 #[inline(always)]
 fn is_plain(name: &str, skip_log_fields: bool) -> bool {
     match name.as_bytes().first() {
-        Some(b'm') => name != "message",
+        Some(b'm') => !is_message(name),
         Some(b'l') => !(skip_log_fields && name.starts_with("log.")),
         _ => !Reserved::may_be(name),
     }
+}
+
+/// `name == "message"`, by two overlapping 4-byte loads instead of a call
+/// to `memcmp`: every event's message field passes this test.
+#[inline(always)]
+fn is_message(name: &str) -> bool {
+    let word = |bytes: &[u8]| u32::from_ne_bytes(bytes.try_into().expect("4 bytes"));
+    let bytes = name.as_bytes();
+    bytes.len() == 7 && word(&bytes[..4]) == word(b"mess") && word(&bytes[3..]) == word(b"sage")
 }
 
 /// An event's `Visit` method for one kind of value: an ordinary name is
@@ -523,7 +618,21 @@ impl Visit for EventVisitor<'_> {
         record_u128(u128) => U128;
         record_bool(bool) => Bool;
         record_str(&str) => Str;
-        record_debug(&dyn fmt::Debug) => Debug;
+    }
+
+    /// The message comes here (as format arguments), and goes straight to
+    /// its look-up.
+    #[inline]
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        if is_message(name) {
+            self.builder.set_message(texts::message_args(value));
+        } else if self.is_plain(name) {
+            let value = self.attribute_value(FieldValue::Debug(value));
+            self.builder.push_attr(name, value);
+        } else {
+            self.field(field, FieldValue::Debug(value));
+        }
     }
 
     /// The first error fills the error columns, with its `source()` chain;
@@ -676,7 +785,8 @@ mod tests {
 
 #[cfg(test)]
 mod reserved_tests {
-    use super::{is_plain, Reserved};
+    use super::{is_message, is_plain, texts, Reserved, Str};
+    use std::borrow::Cow;
 
     /// Every name reserved for a column.
     const RESERVED: [&str; 21] = [
@@ -779,5 +889,80 @@ mod reserved_tests {
         for name in ["user_id", "path", "status", "latency_ms", "ok", "log.x"] {
             assert!(is_plain(name, false), "{name}");
         }
+    }
+
+    #[test]
+    fn is_message_is_the_exact_test() {
+        for name in [
+            "message", "messagf", "nessage", "messag", "messages", "MESSAGE", "", "m",
+        ] {
+            assert_eq!(is_message(name), name == "message", "{name}");
+        }
+    }
+
+    /// The message is compared with the thread's last one while written:
+    /// whatever it has in common with that one, it comes out whole.
+    #[test]
+    fn a_message_comes_out_whole_whatever_it_shares_with_the_last() {
+        let user = "ann";
+        let cases: Vec<(String, Str)> = vec![
+            (
+                "request handled".into(),
+                texts::message_args(&format_args!("request handled")),
+            ),
+            // The same again: the interned text itself.
+            (
+                "request handled".into(),
+                texts::message_args(&format_args!("request handled")),
+            ),
+            // Its start only, then more than it, then a change in the middle.
+            (
+                "request".into(),
+                texts::message_args(&format_args!("request")),
+            ),
+            (
+                "request handled twice".into(),
+                texts::message_args(&format_args!("request handled twice")),
+            ),
+            (
+                "request mishandled".into(),
+                texts::message_args(&format_args!("request mishandled")),
+            ),
+            // Pieces and arguments: the first piece matches, the rest not.
+            (
+                "request by ann, 3 times".into(),
+                texts::message_args(&format_args!("request by {user}, {} times", 3)),
+            ),
+            (
+                "request by ann, 4 times".into(),
+                texts::message_args(&format_args!("request by {user}, {} times", 4)),
+            ),
+            ("".into(), texts::message_args(&format_args!(""))),
+            ("é – ü".into(), texts::message_args(&format_args!("é – ü"))),
+            (
+                "é – x".into(),
+                texts::message_args(&format_args!("é – {}", "x")),
+            ),
+            (
+                "a long message that spans more than three words!".into(),
+                texts::message_args(&format_args!(
+                    "a long message that spans more than three words!"
+                )),
+            ),
+            (
+                "a long message that spans more than three words?".into(),
+                texts::message_args(&format_args!(
+                    "a long message that spans more than three words?"
+                )),
+            ),
+        ];
+        for (expected, got) in &cases {
+            assert_eq!(got, expected);
+        }
+        // A repeated message is the one interned copy, not a new one.
+        let (Cow::Borrowed(first), Cow::Borrowed(second)) = (&cases[0].1, &cases[1].1) else {
+            panic!("a short message is interned")
+        };
+        assert!(std::ptr::eq(*first, *second));
     }
 }

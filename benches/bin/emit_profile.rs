@@ -9,7 +9,8 @@
 //!
 //! The bridge set-ups emit the five-field event instead (`peers::tracing_info_5`):
 //! `aires-5` (Aires' own macro), `tracing-aires` (the Aires layer),
-//! `tracing-opentelemetry-5`, `tracing-json-5`.
+//! `tracing-opentelemetry-5`, `tracing-json-5`; and `tracing-visit-only-5`
+//! (a layer that only visits the fields: `tracing`'s own part).
 
 use std::time::Duration;
 
@@ -94,6 +95,11 @@ fn main() {
             });
             assert_eq!(aires::metrics().events_dropped(), 0);
             guard.shutdown(Duration::from_secs(60)).expect("shutdown");
+        }
+        "tracing-visit-only-5" => {
+            tracing::subscriber::with_default(peers::tracing_visit_only(), || {
+                run(events, peers::tracing_info_5, || {})
+            });
         }
         "tracing-opentelemetry-5" => {
             let (subscriber, provider) = peers::tracing_opentelemetry();
