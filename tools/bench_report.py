@@ -138,6 +138,11 @@ if layer_5 is not None and aires_5 is not None:
     ratio = layer_5 / aires_5
     row("tracing::info! through the Aires layer vs aires::info!, 5 fields (wall)",
         fmt_ns(layer_5), fmt_ns(aires_5), f"{ratio:.1f}× the cost", f"≤ 2×: {met(ratio <= 2)}", CRIT_EMIT)
+# What tracing itself costs any layer: the same call into one that only visits.
+floor_5 = crit.get("emit_vs_peers/tracing_visit_only_5")
+if floor_5 is not None and aires_5 is not None:
+    row("tracing::info! into a layer that only visits the fields (tracing's own part) vs aires::info!, 5 fields (wall)",
+        fmt_ns(floor_5), fmt_ns(aires_5), f"{floor_5 / aires_5:.2f}× the cost", "—", CRIT_EMIT)
 # One producer and two into the null transport, nothing dropped.
 one = rates.get("info_5_to_null_transport/producers/1")
 two = rates.get("info_5_to_null_transport/producers/2")
