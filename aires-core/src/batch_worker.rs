@@ -185,8 +185,7 @@ impl BatchWorker {
         // Shutdown was asked or every handle is gone: send the rest, then
         // let delivery finish.
         self.cut(&mut state);
-        self.release(&mut state);
-        self.forward(Outgoing::Shutdown);
+        self.follow_with(Outgoing::Shutdown, &mut state);
     }
 
     /// Sleeps until a producer or a control request wakes it, or until the
@@ -319,9 +318,10 @@ impl BatchWorker {
     }
 
     /// A full batch leaves while the in-flight window has room; otherwise
-    /// it grows (see the module's docs).
+    /// it grows (see the module's docs). Batches held for the next
+    /// hand-off count against the room: each will take a slot.
     fn may_cut_full(&self, state: &Batching) -> bool {
-        state.batch_len >= self.batch_size && self.window.available_permits() > 0
+        state.batch_len >= self.batch_size && self.window.available_permits() > state.held.len()
     }
 
     /// Starts a batch: its deadline, its id, its header.
@@ -348,10 +348,9 @@ impl BatchWorker {
     fn obey(&mut self, request: Control, state: &mut Batching) -> Next {
         self.drain(state);
         self.cut(state);
-        self.release(state);
         match request {
             Control::Flush(reply) => {
-                self.forward(Outgoing::Flush(reply));
+                self.follow_with(Outgoing::Flush(reply), state);
                 Next::Continue
             }
             Control::Shutdown => {
@@ -403,6 +402,13 @@ impl BatchWorker {
         self.forward(Outgoing::Batches(group));
     }
 
+    /// Hands a flush or the shutdown to delivery after every batch held:
+    /// delivery answers it once everything before it is settled.
+    fn follow_with(&mut self, control: Outgoing, state: &mut Batching) {
+        self.release(state);
+        self.forward(control);
+    }
+
     /// Blocks while `max_in_flight` batches are already being sent: that is
     /// the backpressure that lets the queue fill and the drop policy apply.
     fn forward(&self, outgoing: Outgoing) {
@@ -447,7 +453,7 @@ mod tests {
     }
 
     fn start(batch_size: usize, max_batch_bytes: usize, batch_timeout: Duration) -> Harness {
-        start_with_window(batch_size, max_batch_bytes, batch_timeout, 64)
+        Setup::new(batch_size, max_batch_bytes, batch_timeout).start()
     }
 
     /// A worker whose in-flight window has `free` permits.
@@ -457,68 +463,95 @@ mod tests {
         batch_timeout: Duration,
         free: usize,
     ) -> Harness {
-        start_with(batch_size, max_batch_bytes, batch_timeout, free, 64)
-    }
-
-    /// ...whose hand-off to delivery holds `hand_off` outgoing messages.
-    fn start_with(
-        batch_size: usize,
-        max_batch_bytes: usize,
-        batch_timeout: Duration,
-        free: usize,
-        hand_off: usize,
-    ) -> Harness {
-        start_after(
-            batch_size,
-            max_batch_bytes,
-            batch_timeout,
+        Setup {
             free,
-            hand_off,
-            &[],
-        )
+            ..Setup::new(batch_size, max_batch_bytes, batch_timeout)
+        }
+        .start()
     }
 
-    /// ...that finds `waiting` in its queue when it starts.
-    fn start_after(
+    /// A worker's settings, and what it finds when it starts.
+    struct Setup {
         batch_size: usize,
         max_batch_bytes: usize,
         batch_timeout: Duration,
+        /// Free permits of the in-flight window.
         free: usize,
+        /// Messages the hand-off to delivery holds.
         hand_off: usize,
-        waiting: &[String],
-    ) -> Harness {
-        let window = Arc::new(Semaphore::new(free));
-        let queue = Arc::new(EventQueue::new(64));
-        for message in waiting {
-            let claim = queue.try_claim().expect("room in the queue");
-            claim.write(Event::builder(Level::Info, message.clone()).build());
+        /// Events already in the queue.
+        waiting: Vec<String>,
+        /// A control request already asked.
+        first: Option<Control>,
+    }
+
+    impl Setup {
+        fn new(batch_size: usize, max_batch_bytes: usize, batch_timeout: Duration) -> Setup {
+            Setup {
+                batch_size,
+                max_batch_bytes,
+                batch_timeout,
+                free: 64,
+                hand_off: 64,
+                waiting: Vec::new(),
+                first: None,
+            }
         }
-        let (control, control_rx) = crossbeam_channel::unbounded();
-        let (to_delivery, delivery) = mpsc::channel(hand_off);
-        let counters = Arc::new(Counters::default());
-        let worker = BatchWorker {
-            events: queue.clone(),
-            overflow: None,
-            spilled: VecDeque::new(),
-            listed_taken: 0,
-            control: control_rx,
-            delivery: to_delivery,
-            encoder: BatchEncoder::new("svc", "env", Limits::default()),
-            batch_size,
-            max_batch_bytes,
-            batch_timeout,
-            window: window.clone(),
-            counters: counters.clone(),
-        };
-        let thread = std::thread::spawn(move || worker.run());
-        Harness {
-            queue,
-            control,
-            delivery,
-            counters,
-            window,
-            thread,
-            pending: VecDeque::new(),
+
+        /// Batches of `batch_size` events, with `waiting` in the queue.
+        fn waiting(batch_size: usize, waiting: &[String]) -> Setup {
+            Setup {
+                waiting: waiting.to_vec(),
+                ..Setup::new(batch_size, 1 << 20, Duration::from_secs(600))
+            }
+        }
+
+        fn start(self) -> Harness {
+            let Setup {
+                batch_size,
+                max_batch_bytes,
+                batch_timeout,
+                free,
+                hand_off,
+                waiting,
+                first,
+            } = self;
+            let window = Arc::new(Semaphore::new(free));
+            let queue = Arc::new(EventQueue::new(waiting.len().max(64)));
+            for message in waiting {
+                let claim = queue.try_claim().expect("room in the queue");
+                claim.write(Event::builder(Level::Info, message).build());
+            }
+            let (control, control_rx) = crossbeam_channel::unbounded();
+            if let Some(request) = first {
+                control.send(request).unwrap();
+            }
+            let (to_delivery, delivery) = mpsc::channel(hand_off);
+            let counters = Arc::new(Counters::default());
+            let worker = BatchWorker {
+                events: queue.clone(),
+                overflow: None,
+                spilled: VecDeque::new(),
+                listed_taken: 0,
+                control: control_rx,
+                delivery: to_delivery,
+                encoder: BatchEncoder::new("svc", "env", Limits::default()),
+                batch_size,
+                max_batch_bytes,
+                batch_timeout,
+                window: window.clone(),
+                counters: counters.clone(),
+            };
+            let thread = std::thread::spawn(move || worker.run());
+            Harness {
+                queue,
+                control,
+                delivery,
+                counters,
+                window,
+                thread,
+                pending: VecDeque::new(),
+            }
         }
     }
 
@@ -542,6 +575,26 @@ mod tests {
                     Err(e) => panic!("nothing handed to delivery: {e}"),
                 }
             }
+        }
+
+        /// The next hand-off, which must be a group of batches.
+        fn group(&mut self) -> Vec<EncodedBatch> {
+            match self.hand_off() {
+                Outgoing::Batches(group) => group,
+                other => panic!("expected batches, got {}", name(&other)),
+            }
+        }
+
+        /// The groups handed over until `events` events have been.
+        fn groups_of(&mut self, events: usize) -> Vec<Vec<EncodedBatch>> {
+            let mut groups = Vec::new();
+            let mut seen = 0;
+            while seen < events {
+                let group = self.group();
+                seen += group.iter().map(|batch| batch.event_count).sum::<usize>();
+                groups.push(group);
+            }
+            groups
         }
 
         /// The next message to delivery, a group's batches one at a time.
@@ -711,8 +764,24 @@ mod tests {
     fn a_worker_waiting_on_delivery_leaves_the_whole_queue_to_the_callers() {
         // Delivery takes nothing: the first batch fills the hand-off, the
         // worker waits with the second.
-        let mut worker = start_with(3, 1 << 20, Duration::from_secs(600), 64, 1);
-        for i in 0..6 {
+        let mut worker = Setup {
+            hand_off: 1,
+            ..Setup::new(3, 1 << 20, Duration::from_secs(600))
+        }
+        .start();
+        for i in 0..3 {
+            worker.push(&format!("e{i}"));
+        }
+        // The first batch alone, so that the second is not grouped with it.
+        let until = Instant::now() + DEADLINE;
+        while worker.delivery.is_empty() {
+            assert!(
+                Instant::now() < until,
+                "the first batch was not handed over"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for i in 3..6 {
             worker.push(&format!("e{i}"));
         }
         worker.wait_taken();
@@ -756,12 +825,10 @@ mod tests {
     #[test]
     fn batches_cut_while_more_events_wait_are_handed_over_together_in_order() {
         let waiting = numbered(12, 2);
-        let mut worker = start_after(3, 1 << 20, Duration::from_secs(600), 64, 64, &waiting);
+        let mut worker = Setup::waiting(3, &waiting).start();
         // One hand-off, one wake-up of delivery: four batches of three,
         // each its own batch with its own id, in the queue's order.
-        let Outgoing::Batches(group) = worker.hand_off() else {
-            panic!("expected batches")
-        };
+        let group = worker.group();
         let ids: std::collections::HashSet<_> = group.iter().map(|batch| batch.id).collect();
         assert_eq!(ids.len(), 4, "each batch keeps an id of its own");
         let batches: Vec<Vec<String>> = group.into_iter().map(messages).collect();
@@ -772,11 +839,35 @@ mod tests {
                 .map(<[String]>::to_vec)
                 .collect::<Vec<_>>()
         );
-        // Light traffic is not held: a lone full batch leaves at once.
+        // With nothing waiting behind it, a batch is handed over alone.
         for i in 12..15 {
             worker.push(&format!("e{i}"));
         }
-        assert_eq!(worker.batch(), ["e12", "e13", "e14"]);
+        let group = worker.group();
+        assert_eq!(group.len(), 1);
+        assert_eq!(
+            group.into_iter().flat_map(messages).collect::<Vec<_>>(),
+            ["e12", "e13", "e14"]
+        );
+        worker.shut_down();
+    }
+
+    #[test]
+    fn held_batches_count_against_the_window_so_the_next_one_grows() {
+        // Two free slots in the window and four batches' worth waiting:
+        // two batches are cut and held, the rest grows into one batch
+        // instead of two more small ones the window has no room for.
+        let waiting = numbered(12, 2);
+        let mut worker = Setup {
+            free: 2,
+            ..Setup::waiting(3, &waiting)
+        }
+        .start();
+        let batches: Vec<EncodedBatch> = worker.groups_of(12).into_iter().flatten().collect();
+        let sizes: Vec<usize> = batches.iter().map(|batch| batch.event_count).collect();
+        let seen: Vec<String> = batches.into_iter().flat_map(messages).collect();
+        assert_eq!(sizes, [3, 3, 6]);
+        assert_eq!(seen, waiting);
         worker.shut_down();
     }
 
@@ -785,46 +876,46 @@ mod tests {
         // 64 waiting events in batches of two: 32 batches, in groups of at
         // most MAX_HELD.
         let waiting = numbered(64, 2);
-        let mut worker = start_after(2, 1 << 20, Duration::from_secs(600), 64, 64, &waiting);
-        let mut sizes = Vec::new();
-        let mut seen = Vec::new();
-        while seen.len() < waiting.len() {
-            let Outgoing::Batches(group) = worker.hand_off() else {
-                panic!("expected batches")
-            };
-            sizes.push(group.len());
-            seen.extend(group.into_iter().flat_map(messages));
-        }
+        let mut worker = Setup::waiting(2, &waiting).start();
+        let groups = worker.groups_of(64);
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
         assert_eq!(sizes, [MAX_HELD, 32 - MAX_HELD]);
+        let seen: Vec<String> = groups.into_iter().flatten().flat_map(messages).collect();
         assert_eq!(seen, waiting);
         worker.shut_down();
 
         // Batches of one large event, 2,000 bytes a group at most.
         let waiting: Vec<String> = numbered(40, 2).iter().map(|m| m.repeat(150)).collect();
-        let mut worker = start_after(1, 2000, Duration::from_secs(600), 64, 64, &waiting);
-        let mut seen = Vec::new();
-        let mut largest = 0;
-        while seen.len() < waiting.len() {
-            let Outgoing::Batches(group) = worker.hand_off() else {
-                panic!("expected batches")
-            };
+        let mut worker = Setup {
+            max_batch_bytes: 2000,
+            ..Setup::waiting(1, &waiting)
+        }
+        .start();
+        let groups = worker.groups_of(40);
+        for group in &groups {
             let bytes: usize = group.iter().map(|batch| batch.payload.len()).sum();
             assert!(bytes <= 2000, "a group of {bytes} bytes was handed over");
-            largest = largest.max(group.len());
-            seen.extend(group.into_iter().flat_map(messages));
         }
-        assert!(largest > 1, "no batches were grouped");
+        assert!(
+            groups.iter().any(|group| group.len() > 1),
+            "no batches were grouped"
+        );
+        let seen: Vec<String> = groups.into_iter().flatten().flat_map(messages).collect();
         assert_eq!(seen, waiting);
         worker.shut_down();
     }
 
     #[test]
     fn held_batches_are_handed_over_before_a_flush_answers() {
-        let waiting = numbered(9, 1);
+        // The flush is seen while draining (every CONTROL_CHECK_EVERY
+        // events), with batches held: they and the rest go first.
+        let waiting = numbered(CONTROL_CHECK_EVERY as usize + 44, 3);
         let (reply, _answer) = crossbeam_channel::bounded(1);
-        let mut worker = start_after(3, 1 << 20, Duration::from_secs(600), 64, 64, &waiting);
-        worker.control.send(Control::Flush(reply)).unwrap();
-        worker.queue.wake_worker();
+        let mut worker = Setup {
+            first: Some(Control::Flush(reply)),
+            ..Setup::waiting(3, &waiting)
+        }
+        .start();
         let mut seen = Vec::new();
         loop {
             match worker.next() {
