@@ -86,7 +86,7 @@ const MAX_PARK: Duration = Duration::from_secs(1);
 /// still looked at every this many events.
 const CONTROL_CHECK_EVERY: u64 = 256;
 /// The most batches handed to delivery at once (see the module's docs).
-pub(crate) const MAX_HELD: usize = 16;
+const MAX_HELD: usize = 16;
 
 /// The worker's state between messages. The current batch exists only as
 /// bytes: each event is encoded from its queue slot and dropped there, so

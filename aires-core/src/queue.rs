@@ -498,12 +498,10 @@ fn prefetch(slot: &Slot) {
     let _ = slot;
 }
 
-/// Asks for a slot's cache lines in this core's cache, owned for writing.
-///
-/// Asks for a slot's lines for writing, ahead of the caller that will
-/// claim it (see [`CLAIM_PREFETCH_AHEAD`]): its lines, last read by the
-/// worker's core, then arrive while earlier events are built instead of
-/// stalling that event's stores.
+/// Asks for a slot's cache lines in this core's cache, owned for writing,
+/// ahead of the caller that will claim it (see [`CLAIM_PREFETCH_AHEAD`]):
+/// its lines, last read by the worker's core, then arrive while earlier
+/// events are built instead of stalling that event's stores.
 ///
 /// # Safety
 /// The processor must have `prefetchw` ([`has_prefetchw`]).

@@ -102,7 +102,7 @@ pub(crate) mod texts {
     use std::cell::RefCell;
     use std::fmt::{self, Write as _};
 
-    use aires_core::sdk::intern::Interner;
+    use aires_core::sdk::intern::{same_bytes, Interner};
     use aires_core::Str;
 
     struct Texts {
@@ -110,9 +110,6 @@ pub(crate) mod texts {
         values: Interner,
         /// Where `Debug` text is written before it is looked up.
         buf: String,
-        /// The last message given as format arguments, interned: a call
-        /// site's next event usually has the same one.
-        last_message: &'static str,
     }
 
     thread_local! {
@@ -120,7 +117,6 @@ pub(crate) mod texts {
             messages: Interner::messages(),
             values: Interner::values(),
             buf: String::new(),
-            last_message: "",
         });
     }
 
@@ -150,13 +146,14 @@ pub(crate) mod texts {
     }
 
     /// A message given as format arguments (what `tracing`'s macros make
-    /// of one). It is compared with this thread's last message while it is
-    /// written, and copied only once it differs, so a repeated message is
-    /// neither copied nor looked up.
+    /// of one). It is compared with this thread's last message (the one
+    /// its table would compare it with first) while it is written, and
+    /// copied only once it differs, so a repeated message is neither copied
+    /// nor looked up.
     pub(crate) fn message_args(args: &dyn fmt::Debug) -> Str {
         with(|t| {
             t.buf.clear();
-            let last = t.last_message;
+            let last = t.messages.recent(0).unwrap_or("");
             let mut text = Compared {
                 last,
                 matched: 0,
@@ -172,9 +169,6 @@ pub(crate) mod texts {
                 (true, _) => {}
             }
             let message = t.messages.at(0, &t.buf);
-            if let Cow::Borrowed(interned) = message {
-                t.last_message = interned;
-            }
             shrink(&mut t.buf);
             message
         })
@@ -207,28 +201,6 @@ pub(crate) mod texts {
             self.buf.push_str(s);
             Ok(())
         }
-    }
-
-    /// `a == b` for slices of one length, word by word in line (the last
-    /// word overlapping), rather than a call to `memcmp` for the short
-    /// pieces a message is made of.
-    #[inline(always)]
-    fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-        let n = a.len();
-        if n < 8 || b.len() != n {
-            return a == b;
-        }
-        let word = |bytes: &[u8], at: usize| {
-            u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-        };
-        let mut at = 0;
-        while at + 8 < n {
-            if word(a, at) != word(b, at) {
-                return false;
-            }
-            at += 8;
-        }
-        word(a, n - 8) == word(b, n - 8)
     }
 
     /// The `Debug` text of a field (`?x`, `%x`), interned as a value.
@@ -344,9 +316,7 @@ impl Reserved {
             _ => return None,
         })
     }
-}
 
-impl Reserved {
     /// False for most names that are not reserved, decided on their first
     /// byte and length, or a prefix, before any full comparison.
     #[inline(always)]
@@ -506,7 +476,7 @@ impl<'b> EventVisitor<'b> {
     #[inline(never)]
     fn field(&mut self, field: &Field, value: FieldValue<'_>) {
         let name = field.name();
-        if name == "message" {
+        if is_message(name) {
             self.builder.set_message(match value {
                 FieldValue::Str(text) => texts::message(text),
                 FieldValue::Debug(args) => texts::message_args(args),
@@ -621,7 +591,9 @@ impl Visit for EventVisitor<'_> {
     }
 
     /// The message comes here (as format arguments), and goes straight to
-    /// its look-up.
+    /// its look-up: through `field`'s general test it cost about 50
+    /// instructions more per event (callgrind, `emit-profile
+    /// tracing-aires`).
     #[inline]
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let name = field.name();
@@ -638,7 +610,7 @@ impl Visit for EventVisitor<'_> {
     /// The first error fills the error columns, with its `source()` chain;
     /// a second one is kept as its text.
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        if field.name() == "message" {
+        if is_message(field.name()) {
             self.builder.set_message(value.to_string());
             return;
         }

@@ -264,9 +264,10 @@ where
         // `tracing-log`'s call sites are all named "log event": any other
         // name is passed over before its (dearer) test of the call site.
         let metadata = event.metadata();
-        let normalized = match metadata.name() == "log event" {
-            true => event.normalized_metadata(),
-            false => None,
+        let normalized = if metadata.name() == "log event" {
+            event.normalized_metadata()
+        } else {
+            None
         };
         let origin = match normalized {
             Some(normalized) => Origin::Log(normalized),

@@ -149,11 +149,18 @@ impl Interner {
         }
     }
 
+    /// What [`Interner::at`] last interned at `position`: the text it
+    /// compares the next one with first.
+    #[inline]
+    pub fn recent(&self, position: usize) -> Option<&'static str> {
+        self.recent.get(position).copied()
+    }
+
     /// [`Interner::get`] for the `position`-th text of a call.
     #[inline]
     pub fn at(&mut self, position: usize, text: &str) -> Str {
-        if let Some(&recent) = self.recent.get(position) {
-            if recent == text {
+        if let Some(recent) = self.recent(position) {
+            if same_bytes(recent.as_bytes(), text.as_bytes()) {
                 return Cow::Borrowed(recent);
             }
         }
@@ -167,6 +174,29 @@ impl Interner {
         }
         value
     }
+}
+
+/// `a == b`, word by word in line (the last word overlapping) rather than
+/// a call to `memcmp`, for the short texts that repeat in every event: a
+/// field's value or the pieces of a message, against what they were last
+/// time.
+#[inline(always)]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n < 8 || b.len() != n {
+        return a == b;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// FxHash, eight bytes at a time (also the Python binding's call-site
@@ -227,6 +257,22 @@ impl Hasher for WordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_is_slice_equality_at_every_length() {
+        let text: Vec<u8> = (0..40u8).collect();
+        for n in 0..=text.len() {
+            let a = &text[..n];
+            let copy = a.to_vec();
+            assert!(same_bytes(a, &copy), "{n} bytes");
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 1;
+                assert!(!same_bytes(a, &b), "{n} bytes, differing at {at}");
+            }
+            assert!(!same_bytes(a, &text[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 
     #[test]
     fn equal_text_is_one_pointer_and_long_text_is_owned() {
