@@ -249,6 +249,13 @@ if e2e:
         f"{e2e['engine_ceiling_rows_per_s_100k']:,} (engine's own insert ceiling, same run)",
         f"{e2e['ratio_to_ceiling_100k']:.2f} of the ceiling",
         f"≥ 300K/s: {met(e2e['events_per_s_delivered'] >= 300_000)}", "`scripts/bench-e2e 200000`")
+    share = e2e.get("engine_share_during_load")
+    if share:
+        row("end to end: the engine's time during the load, inserts / queries / idle",
+            f"{share['inserts']:.2f} / {share['queries']:.2f} / {share['idle']:.2f}",
+            f"{e2e['engine_ceiling_rows_per_s_10k']:,} (10K-row inserts)",
+            f"{e2e['events_per_s_delivered'] / e2e['engine_ceiling_rows_per_s_10k']:.2f} of it", "—",
+            "`scripts/bench-e2e 200000`")
     q = e2e.get("queryable_latency_ms")
     if q:
         row("end to end: event-to-queryable p50 / p99", f"{q['p50']:.0f} / {q['p99']:.0f} ms", "—", "—",

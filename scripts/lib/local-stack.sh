@@ -6,6 +6,7 @@
 #   source scripts/lib/local-stack.sh
 #   stack_start WORKDIR [collector flags...]
 #   -> sets CLICKHOUSE_URL, COLLECTOR_GRPC, COLLECTOR_METRICS
+# CLICKHOUSE_DEV_FLAGS (optional) are added to the dev ClickHouse's own.
 
 source scripts/lib/cargo-target.sh
 
@@ -49,8 +50,9 @@ stack_start() {
     cargo build --release --locked -q -p aires-collector --bin aires-collector
     rm -rf "$work"
     mkdir -p "$work"
+    # shellcheck disable=SC2086
     tools/clickhouse-dev/.venv/bin/python tools/clickhouse-dev/server.py \
-        --port 0 --data "$work/clickhouse" >"$work/clickhouse.log" 2>&1 &
+        --port 0 --data "$work/clickhouse" ${CLICKHOUSE_DEV_FLAGS:-} >"$work/clickhouse.log" 2>&1 &
     stack_pids+=($!)
     CLICKHOUSE_URL=$(wait_for "$!" "$work/clickhouse.log" 'http://[0-9.:]*')
     "$(cargo_target_dir)/release/aires-collector" --sink clickhouse --clickhouse-url "$CLICKHOUSE_URL" \

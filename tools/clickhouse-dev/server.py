@@ -37,6 +37,11 @@ Statements run one at a time (one engine, one session). It is a development
 tool, not a production server.
 
     python server.py --port 8123 --data /tmp/ch-data [--user u --password p]
+
+`--statement-log FILE` appends a line per statement: when it took the
+engine and when it gave it back (Unix seconds), `insert` or `query`, and
+the bytes of data it carried. `scripts/bench-e2e` reads it to show how
+the engine's time was shared during the load.
 """
 
 import argparse
@@ -55,6 +60,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 import zlib
 
@@ -213,28 +219,41 @@ def with_settings(query, settings):
 class Engine:
     """One chDB session on a data directory, used by one statement at a time."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, statement_log=None):
         self.session = chdb_session.Session(data_dir)
         self.lock = threading.Lock()
+        self.statement_log = open(statement_log, "a", buffering=1) if statement_log else None
         self.spool = tempfile.mkdtemp(prefix="clickhouse-dev-")
         atexit.register(shutil.rmtree, self.spool, True)
 
     def run(self, query, database, default_format, settings, data, query_params):
         with self.lock:
-            # Like ClickHouse's HTTP interface: each request starts in its
-            # `database`, or `default`.
-            name = (database or "default").replace("`", "``")
-            self._query(f"USE `{name}`", "TabSeparated")
-            insert = INSERT_RE.match(query)
-            if insert and data is not None:
-                return self._insert(insert, settings, data)
-            if data:
-                query = query + "\n" + data.decode("utf-8", "replace")
-            fmt = default_format
-            match = TRAILING_FORMAT_RE.search(query)
-            if match:
-                fmt = match.group("format")
-            return self._query(with_settings(query, settings), fmt, query_params)
+            start = time.time()
+            try:
+                return self._run(query, database, default_format, settings, data, query_params)
+            finally:
+                if self.statement_log is not None:
+                    kind = "insert" if data is not None and INSERT_RE.match(query) else "query"
+                    self.statement_log.write(
+                        f"{start:.6f}\t{time.time():.6f}\t{kind}\t{len(data or b'')}\n"
+                    )
+
+    def _run(self, query, database, default_format, settings, data, query_params):
+        """One statement, the engine held."""
+        # Like ClickHouse's HTTP interface: each request starts in its
+        # `database`, or `default`.
+        name = (database or "default").replace("`", "``")
+        self._query(f"USE `{name}`", "TabSeparated")
+        insert = INSERT_RE.match(query)
+        if insert and data is not None:
+            return self._insert(insert, settings, data)
+        if data:
+            query = query + "\n" + data.decode("utf-8", "replace")
+        fmt = default_format
+        match = TRAILING_FORMAT_RE.search(query)
+        if match:
+            fmt = match.group("format")
+        return self._query(with_settings(query, settings), fmt, query_params)
 
     def _insert(self, match, settings, data):
         path = os.path.join(self.spool, "insert.bin")
@@ -387,10 +406,11 @@ def main():
     parser.add_argument("--user", default="default")
     parser.add_argument("--password", default="")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--statement-log", help="append each statement's timing to this file")
     args = parser.parse_args()
 
     server = Server((args.host, args.port), Handler)
-    server.engine = Engine(args.data)
+    server.engine = Engine(args.data, args.statement_log)
     server.user, server.password, server.verbose = args.user, args.password, args.verbose
     host, port = server.server_address[:2]
     print(f"clickhouse-dev listening on http://{host}:{port}", flush=True)

@@ -27,11 +27,16 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def server():
+def statement_log():
+    return pathlib.Path(tempfile.mkdtemp(prefix="clickhouse-dev-test-log-")) / "statements.tsv"
+
+
+@pytest.fixture(scope="module")
+def server(statement_log):
     data = tempfile.mkdtemp(prefix="clickhouse-dev-test-")
     process = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--port", "0", "--data", data,
-         "--user", "aires", "--password", "s3cret"],
+         "--user", "aires", "--password", "s3cret", "--statement-log", str(statement_log)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     line = process.stdout.readline()
@@ -74,6 +79,21 @@ def test_ping_and_queries_in_url_or_body(server):
     assert request(server, body=b"SELECT 'body'")[2] == b"body\n"
     status, _, text = request(server, "SELECT 1 AS x", default_format="JSONEachRow")
     assert (status, text) == (200, b'{"x":1}\n')
+
+
+def test_the_statement_log_times_each_statement_with_its_kind_and_data(server, statement_log):
+    seen = statement_log.read_text().count("\n")
+    before = time.time()
+    assert request(server, body=b"CREATE TABLE IF NOT EXISTS logged (n UInt8) ENGINE = Memory")[0] == 200
+    assert request(server, "INSERT INTO logged FORMAT RowBinary", body=b"\x01\x02\x03")[0] == 200
+    assert request(server, "SELECT sum(n) FROM logged")[2] == b"6\n"
+    after = time.time()
+    lines = [line.split("\t") for line in statement_log.read_text().splitlines()[seen:]]
+    assert [(kind, size) for _, _, kind, size in lines] == [
+        ("query", "0"), ("insert", "3"), ("query", "0")
+    ]
+    for began, ended, _, _ in lines:
+        assert before <= float(began) <= float(ended) <= after
 
 
 def test_insert_data_settings_and_database(server):
