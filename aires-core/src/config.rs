@@ -25,7 +25,11 @@ pub enum OverflowPolicy {
     /// down instead (until the retry budget settles the batches ahead).
     /// Only a shutdown ends the wait (the event is counted as emitted after
     /// shutdown), or a caller logging from inside one of its own event's
-    /// fields, which could otherwise wait for itself. The event takes its
+    /// fields (a `Debug` impl that logs) while the queue is full, which
+    /// could otherwise wait for itself: once that outer event is the oldest
+    /// in the queue and has not been written for 5 s, the inner one is
+    /// dropped and counted as queue-full, and other callers waiting for
+    /// room wait those 5 s too. The event takes its
     /// timestamp and id when it gets its queue slot, so after a wait they
     /// are the end of the wait's, which keeps ids in queue order.
     Block,

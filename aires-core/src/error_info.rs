@@ -9,7 +9,9 @@ use crate::value::Str;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorInfo {
-    /// The error's type name, for example `"std::io::error::Error"`.
+    /// The error's type name, for example `"std::io::error::Error"`; empty
+    /// when the type is not known (an error given as `&dyn Error` or
+    /// `Box<dyn Error>`).
     pub type_name: Str,
     /// The error's `Display` text.
     pub message: String,
@@ -32,7 +34,7 @@ impl ErrorInfo {
         }
         let backtrace = Backtrace::capture();
         ErrorInfo {
-            type_name: Str::Borrowed(std::any::type_name::<E>()),
+            type_name: Str::Borrowed(known_type_name::<E>()),
             message: error.to_string(),
             chain,
             backtrace: (backtrace.status() == BacktraceStatus::Captured)
@@ -48,6 +50,18 @@ impl ErrorInfo {
             message: message.into(),
             ..ErrorInfo::default()
         }
+    }
+}
+
+/// `E`'s name, or "" when `E` erases the error's type (`dyn Error`,
+/// `Arc<dyn Error>`): that name would be the same for every
+/// error, one value lumping them all together where views group by type.
+fn known_type_name<E: ?Sized>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    if name.starts_with("dyn ") || name.contains("<dyn ") {
+        ""
+    } else {
+        name
     }
 }
 
@@ -78,5 +92,24 @@ mod tests {
         assert!(info.type_name.ends_with("Outer"), "{}", info.type_name);
         assert_eq!(info.message, "payment failed");
         assert_eq!(info.chain, vec!["gateway timed out".to_string()]);
+    }
+
+    #[test]
+    fn an_erased_type_is_left_empty_and_its_message_and_chain_kept() {
+        let outer = Outer(std::io::Error::other("gateway timed out"));
+        let erased: &(dyn Error + 'static) = &outer;
+        let info = ErrorInfo::from_error(erased);
+        assert_eq!(info.type_name, "");
+        assert_eq!(info.message, "payment failed");
+        assert_eq!(info.chain, ["gateway timed out"]);
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(std::io::Error::other("x"));
+        assert_eq!(ErrorInfo::from_error(&*boxed).type_name, "");
+        let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new(std::io::Error::other("x"));
+        assert_eq!(ErrorInfo::from_error(&shared).type_name, "");
+        // A concrete type keeps its name.
+        assert_eq!(
+            ErrorInfo::from_error(&std::io::Error::other("y")).type_name,
+            "std::io::error::Error"
+        );
     }
 }

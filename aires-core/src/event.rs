@@ -326,12 +326,26 @@ impl EventBuilder {
     /// that add context first and the call's fields after use this, so the
     /// call wins, as in every SDK.
     pub fn keep_last_of_each_key(&mut self) {
+        self.keep_one_of_each_key(|attributes, i| &attributes[i + 1..]);
+    }
+
+    #[doc(hidden)]
+    /// Where a key was given twice, keeps only its first value: for bridges
+    /// that add attributes in order of precedence (an event's own fields,
+    /// then its enclosing spans' from the innermost out). The encoder's
+    /// `max_attributes` then cuts the least preferred ones.
+    pub fn keep_first_of_each_key(&mut self) {
+        self.keep_one_of_each_key(|attributes, i| &attributes[..i]);
+    }
+
+    /// Removes each attribute whose key is found again among `others(i)`.
+    fn keep_one_of_each_key(&mut self, others: fn(&[Attribute], usize) -> &[Attribute]) {
         let attributes = &mut self.event.attributes;
         let mut i = 0;
         while i < attributes.len() {
-            let repeated = attributes[i + 1..]
+            let repeated = others(attributes, i)
                 .iter()
-                .any(|later| later.key == attributes[i].key);
+                .any(|other| other.key == attributes[i].key);
             if repeated {
                 attributes.remove(i);
             } else {
@@ -568,6 +582,30 @@ mod tests {
             Value::Str("owned".into())
         );
         drop(builder);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_or_its_last_value_and_the_order() {
+        let pairs = [("a", 1u64), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let keys_values = |builder: &EventBuilder| -> Vec<(String, Value)> {
+            let event = &builder.event;
+            event
+                .attributes
+                .iter()
+                .map(|a| (a.key.to_string(), a.value.clone()))
+                .collect()
+        };
+        let mut first = Event::builder(Level::Info, "m");
+        let mut last = Event::builder(Level::Info, "m");
+        for (key, value) in pairs {
+            first.push_attr(key, value);
+            last.push_attr(key, value);
+        }
+        first.keep_first_of_each_key();
+        last.keep_last_of_each_key();
+        let kv = |k: &str, v: u64| (k.to_string(), Value::U64(v));
+        assert_eq!(keys_values(&first), [kv("a", 1), kv("b", 2), kv("c", 4)]);
+        assert_eq!(keys_values(&last), [kv("a", 3), kv("c", 4), kv("b", 5)]);
     }
 
     struct Panics;

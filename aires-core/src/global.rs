@@ -61,6 +61,7 @@ pub fn init_with_encoder(
     }
     let pipeline = Pipeline::start_with_encoder(config, adjust)?;
     shutdown_at_exit();
+    crate::fork::watch();
     level::set_global_filter(pipeline.level());
     *current = Some(pipeline.clone());
     *LAST.lock() = Some(pipeline.clone());
@@ -235,9 +236,10 @@ pub fn forget_after_fork() {
         }
         std::mem::forget(slot.lock().take());
     }
-    crate::clock::repair_after_fork();
-    // The child's copy of the id generator would repeat the parent's ids.
-    crate::uuid7::Uuid7::reseed_after_fork();
+    // The clock, and the ids the child's copy of the generators would
+    // repeat (the handler `init` registers has done this already, if it
+    // ran before the fork; twice does no harm).
+    crate::fork::repair_in_child();
     GENERATION.fetch_add(1, Ordering::Release);
     level::repair_after_fork();
     level::clear_global_filter();

@@ -52,6 +52,7 @@ mod diagnostics;
 mod encode;
 mod error_info;
 mod event;
+mod fork;
 mod global;
 mod http;
 mod ids;

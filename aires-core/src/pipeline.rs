@@ -71,6 +71,17 @@ enum Slot<'a> {
     None,
 }
 
+/// Counts an event as abandoned when building it outside a slot (the
+/// `Grow` list) unwinds; forgotten once it is built.
+struct CountAbandoned<'a>(&'a Pipeline);
+
+impl Drop for CountAbandoned<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        self.0.count_abandoned();
+    }
+}
+
 /// A handle on a running pipeline. Clones share it.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
@@ -268,8 +279,12 @@ impl Pipeline {
         match self.claim() {
             Slot::Claimed(claim) => claim.write_new(level, message.into(), fill),
             Slot::Overflow => {
+                // As in a slot: a panic in `fill` (the application's
+                // values) reaches the caller, and the event is counted.
+                let abandon_on_unwind = CountAbandoned(self);
                 let mut builder = Event::builder(level, message);
                 fill(&mut builder);
+                std::mem::forget(abandon_on_unwind);
                 self.spill(builder.build());
             }
             Slot::None => {}

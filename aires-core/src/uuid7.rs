@@ -143,8 +143,9 @@ impl Uuid7 {
     }
 
     /// Draws new per-process random bits. Call it in a forked child (the
-    /// bindings' fork hooks do), whose copy of the parent's generator would
-    /// otherwise repeat the parent's ids.
+    /// handler `init` registers and the bindings' fork hooks do), whose
+    /// copy of the parent's generator would otherwise repeat the parent's
+    /// ids.
     ///
     /// The seed mixes the child's pid, so it differs from the parent's
     /// although the child inherited every random state.

@@ -440,6 +440,8 @@ pub(crate) struct EventVisitor<'b> {
     pub(crate) has_error: bool,
     pub(crate) trace_id: Option<TraceId>,
     pub(crate) span_id: Option<SpanId>,
+    /// A `session_id` field filled the session column.
+    pub(crate) session_set: bool,
     /// Text values seen so far: their positions, for the look-up.
     texts: usize,
 }
@@ -453,6 +455,7 @@ impl<'b> EventVisitor<'b> {
             has_error: false,
             trace_id: None,
             span_id: None,
+            session_set: false,
             texts: 0,
         }
     }
@@ -520,24 +523,33 @@ impl<'b> EventVisitor<'b> {
             Reserved::SpanId => parse_span_id(value)
                 .map(|id| self.span_id = Some(id))
                 .is_some(),
-            Reserved::SessionId => match value {
-                FieldValue::Str(_) | FieldValue::Debug(_) => {
-                    self.builder
-                        .set_session_id(value.to_text().unwrap_or_default());
+            Reserved::SessionId => match session_text(value) {
+                Some(session) => {
+                    self.builder.set_session_id(session);
+                    self.session_set = true;
                     true
                 }
-                other => match other.to_u128() {
-                    Some(n) => {
-                        self.builder.set_session_id(n.to_string());
-                        true
-                    }
-                    None => false,
-                },
+                None => false,
             },
             Reserved::Http(part) => {
-                set_http_part(self.http.get_or_insert_with(HttpInfo::default), part, value)
+                // A value that does not fit leaves no empty HTTP record.
+                let mut http = self.http.take().unwrap_or_default();
+                let set = set_http_part(&mut http, part, value);
+                if set || http != HttpInfo::default() {
+                    self.http = Some(http);
+                }
+                set
             }
         }
+    }
+}
+
+/// A session id's text: text as it is, a non-negative integer as its
+/// decimal text; `None` (an ordinary attribute) for anything else.
+fn session_text(value: FieldValue<'_>) -> Option<String> {
+    match value {
+        FieldValue::Str(_) | FieldValue::Debug(_) => value.to_text(),
+        other => other.to_u128().map(|n| n.to_string()),
     }
 }
 
@@ -618,12 +630,9 @@ impl Visit for EventVisitor<'_> {
             self.builder
                 .push_attr(field.name(), Value::Str(Cow::Owned(value.to_string())));
         } else {
-            // Behind `&dyn Error` the concrete type is not known: its
-            // name would be `dyn core::error::Error` for every error, one
-            // value lumping them all together where views group by type.
-            let mut info = aires_core::ErrorInfo::from_error(value);
-            info.type_name = Cow::Borrowed("");
-            self.builder.set_error_info(info);
+            // Behind `&dyn Error` the concrete type is not known: the
+            // error's type is left empty.
+            self.builder.set_error(value);
             self.has_error = true;
         }
     }
@@ -644,6 +653,13 @@ impl SpanFieldVisitor<'_> {
         if name == "trace_id" {
             if let Some(id) = parse_trace_id(value) {
                 self.trace_id = Some(id);
+                return;
+            }
+        }
+        if name == "session_id" {
+            // Kept as its text, which fills each event's session column.
+            if let Some(session) = session_text(value) {
+                self.store(name, Value::Str(Cow::Owned(session)));
                 return;
             }
         }

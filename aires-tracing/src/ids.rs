@@ -4,19 +4,24 @@
 //! standard library's `RandomState`, seeded from the operating system) and
 //! mixes it with SplitMix64's finalizer, a bijection: no id repeats within
 //! a thread for 2⁶⁴ draws, and threads start far apart. Not for secrets,
-//! only for ids that must not collide; no lock, no system call per id.
+//! only for ids that must not collide; no lock, no system call per id. A
+//! forked child, whose copy of the counter would repeat its parent's ids,
+//! starts from a new random point (`aires_core`'s fork generation moves on
+//! in the child).
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use aires_core::sdk::fork_generation;
 use aires_core::{SpanId, TraceId};
 
 const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
 thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
+    /// The counter, and the fork generation it was seeded in.
+    static STATE: Cell<(u64, u64)> = Cell::new((seed(), fork_generation()));
 }
 
 fn seed() -> u64 {
@@ -36,10 +41,17 @@ fn mix(mut z: u64) -> u64 {
 /// A random non-zero `u64`.
 fn random_nonzero() -> u64 {
     loop {
+        let generation = fork_generation();
         let next = STATE
             .try_with(|state| {
-                let next = state.get().wrapping_add(GOLDEN_GAMMA);
-                state.set(next);
+                let (last, seeded_in) = state.get();
+                let start = if seeded_in == generation {
+                    last
+                } else {
+                    seed()
+                };
+                let next = start.wrapping_add(GOLDEN_GAMMA);
+                state.set((next, generation));
                 next
             })
             // A thread whose locals are gone (a span made in a destructor).
@@ -77,5 +89,33 @@ mod tests {
                 .unwrap();
         assert!(mine.is_disjoint(&theirs));
         assert_ne!(new_trace_id(), new_trace_id());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_forked_child_does_not_repeat_its_parents_ids() {
+        let _ = new_span_id(); // this thread's counter exists before the fork
+        let mut fds = [0; 2];
+        // SAFETY: plain system calls; the child only draws ids, writes them
+        // to the pipe and exits without running destructors or exit hooks.
+        let child = unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                let ids = [new_span_id().to_bytes(), new_span_id().to_bytes()].concat();
+                libc::write(fds[1], ids.as_ptr().cast(), ids.len());
+                libc::_exit(0);
+            }
+            libc::close(fds[1]);
+            let mut ids = [0u8; 16];
+            let n = libc::read(fds[0], ids.as_mut_ptr().cast(), ids.len());
+            let mut status = 0;
+            libc::waitpid(pid, &mut status, 0);
+            assert_eq!(n, 16, "the child answered");
+            ids
+        };
+        let parent = [new_span_id().to_bytes(), new_span_id().to_bytes()].concat();
+        assert_ne!(child.as_slice(), parent.as_slice(), "the same ids in both");
     }
 }

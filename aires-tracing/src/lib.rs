@@ -73,7 +73,9 @@
 //! parent's; each span gets a span id of its own, once, when it is created,
 //! so every event of one span carries the same ids. A span given a valid
 //! `trace_id` field (for example the trace of an incoming request) uses
-//! that trace, and its children too. With the `opentelemetry` feature and
+//! that trace, and its children too (a child takes its trace when it is
+//! created: one given later with `Span::record` reaches the children
+//! created after it, not those already open). With the `opentelemetry` feature and
 //! `tracing-opentelemetry`'s layer installed in the same subscriber, the
 //! ids are the OpenTelemetry context's instead, so the logs join the traces
 //! it exports (also outside any `tracing` span, when an OpenTelemetry
@@ -82,8 +84,11 @@
 //! The fields of the enclosing spans (given when the span is created or
 //! later with `Span::record`) are added to each event as attributes, by
 //! their plain names; where a name repeats, the event's field wins over the
-//! innermost span's, which wins over the outer spans'. A span's
-//! `session_id` fills the session column; its other fields, `http.*`
+//! innermost span's, which wins over the outer spans'. The same order
+//! decides what the limit on attributes per event (128 by default) keeps
+//! first: the event's own fields, then its spans' from the innermost out.
+//! A span's `session_id` (text, or a non-negative integer as its decimal
+//! text) fills the session column; its other fields, `http.*`
 //! included, are plain attributes (so one request span does not turn each
 //! of its events into a request in the HTTP views). Turn span fields off
 //! with [`AiresLayer::with_span_fields`]`(false)`; the ids stay.
@@ -110,7 +115,7 @@ mod ids;
 
 use std::borrow::Cow;
 
-use aires_core::{CallSite, EventBuilder, Level, SpanId, TraceId, Value};
+use aires_core::{CallSite, EventBuilder, Level, SpanId, Str, TraceId, Value};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
@@ -293,8 +298,8 @@ where
         // The message is among the fields: the visitor sets it, in the one
         // pass over them.
         aires_core::__private::dispatch_with(level, "", |builder| {
-            let mut pushed_before = false;
-            match &origin {
+            // The target is recorded when it differs from the module path.
+            let target: Option<Str> = match &origin {
                 Origin::Tracing(metadata) => {
                     set_static_call_site(builder, metadata);
                     let target = metadata.target();
@@ -303,41 +308,20 @@ where
                     let same = metadata
                         .module_path()
                         .is_some_and(|module| std::ptr::eq(module, target) || module == target);
-                    if !same {
-                        builder.push_attr("target", target);
-                        pushed_before = true;
-                    }
+                    (!same).then_some(Cow::Borrowed(target))
                 }
                 Origin::Log(metadata) => {
                     set_copied_call_site(builder, metadata);
                     let target = metadata.target();
-                    if metadata.module_path() != Some(target) {
-                        builder.push_attr("target", Value::Str(Cow::Owned(target.to_owned())));
-                        pushed_before = true;
-                    }
+                    (metadata.module_path() != Some(target)).then(|| Cow::Owned(target.to_owned()))
                 }
-            }
-            if self.span_fields {
-                if let Some(leaf) = &leaf {
-                    // Outermost first: a later value of a key wins.
-                    for span in leaf.scope().from_root() {
-                        let extensions = span.extensions();
-                        let Some(data) = extensions.get::<SpanData>() else {
-                            continue;
-                        };
-                        for (key, value) in &data.fields {
-                            pushed_before = true;
-                            match (*key, value) {
-                                ("session_id", Value::Str(session)) => {
-                                    builder.set_session_id(session.clone());
-                                }
-                                _ => builder.push_attr(*key, value.clone()),
-                            }
-                        }
-                    }
-                }
-            }
-            // The event's own fields last; this may run the application's
+            };
+            // Attributes go in in order of precedence (the event's own
+            // fields, its spans' from the innermost out, the target), and
+            // only the first of a repeated key is kept: the limit on
+            // attributes then cuts the least preferred.
+            //
+            // The event's own fields first; this may run the application's
             // `Debug` impls, so no span's extensions are held meanwhile.
             let mut visitor = EventVisitor::new(builder, matches!(origin, Origin::Log(_)));
             event.record(&mut visitor);
@@ -345,10 +329,40 @@ where
                 http,
                 trace_id: event_trace,
                 span_id: event_span,
+                session_set: mut has_session,
                 ..
             } = visitor;
             if let Some(http) = http {
                 builder.set_http(http);
+            }
+            let mut may_repeat = false;
+            if self.span_fields {
+                if let Some(leaf) = &leaf {
+                    for span in leaf.scope() {
+                        let extensions = span.extensions();
+                        let Some(data) = extensions.get::<SpanData>() else {
+                            continue;
+                        };
+                        for (key, value) in &data.fields {
+                            match (*key, value) {
+                                ("session_id", Value::Str(session)) => {
+                                    if !has_session {
+                                        builder.set_session_id(session.clone());
+                                        has_session = true;
+                                    }
+                                }
+                                _ => {
+                                    builder.push_attr(*key, value.clone());
+                                    may_repeat = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(target) = target {
+                builder.push_attr("target", Value::Str(target));
+                may_repeat = true;
             }
             if let Some(event_trace) = event_trace {
                 if Some(event_trace) != trace_id {
@@ -360,8 +374,8 @@ where
             span_id = event_span.or(span_id);
             builder.set_trace_id(trace_id);
             builder.set_span_id(span_id);
-            if pushed_before {
-                builder.keep_last_of_each_key();
+            if may_repeat {
+                builder.keep_first_of_each_key();
             }
         });
     }

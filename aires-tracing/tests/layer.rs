@@ -224,6 +224,10 @@ fn reserved_names_fill_their_columns() {
 
     let e = &events[2];
     assert!(e.trace_id.is_empty() && e.span_id.is_empty());
+    assert!(
+        e.http.is_none(),
+        "no HTTP record for values that fit none of it"
+    );
     assert_eq!(attr(e, "trace_id"), Some(&s("not an id")));
     assert_eq!(attr(e, "span_id"), Some(&V::UintValue(0)));
     assert_eq!(attr(e, "http.status_code"), Some(&V::IntValue(70_000)));
@@ -299,6 +303,49 @@ fn span_fields_are_attributes_and_the_nearest_value_wins() {
     assert_eq!(attr(e, "late"), Some(&s("recorded later")));
     assert_eq!(attr(e, "b"), Some(&V::IntValue(20)));
     assert_eq!(e.session_id, "s-event");
+}
+
+#[test]
+fn a_spans_integer_session_id_fills_the_session_column_as_an_events_does() {
+    let events = capture(|| {
+        tracing::info_span!("numbered", session_id = 7u64)
+            .in_scope(|| tracing::info!("in a numbered session"));
+        tracing::info_span!("negative", session_id = -1)
+            .in_scope(|| tracing::info!("not a session"));
+        tracing::info!(session_id = 42, "an event's own");
+    });
+    assert_eq!(events[0].session_id, "7");
+    assert_eq!(attr(&events[0], "session_id"), None);
+    assert_eq!(
+        events[1].session_id, "",
+        "a negative number is no session id"
+    );
+    assert_eq!(attr(&events[1], "session_id"), Some(&V::IntValue(-1)));
+    assert_eq!(events[2].session_id, "42");
+}
+
+#[test]
+fn past_the_attribute_limit_the_events_own_fields_and_the_innermost_spans_stay() {
+    let _lock = global_lock();
+    let memory = MemoryTransport::new();
+    let limits = aires::Limits::default().max_attributes(4);
+    let guard = aires::init(test_config(&memory).limits(limits)).unwrap();
+    tracing::subscriber::with_default(registry().with(aires_tracing::layer()), || {
+        let outer = tracing::info_span!("outer", o1 = 1, o2 = 2, o3 = 3);
+        let _outer = outer.enter();
+        let inner = tracing::info_span!("inner", i1 = 1, shared = "inner");
+        let _inner = inner.enter();
+        tracing::info!(e1 = 1, shared = "event", "many fields");
+    });
+    guard.shutdown(DEADLINE).unwrap();
+    let events = memory.events();
+    let e = &events[0];
+    assert_eq!(
+        keys(e),
+        ["e1", "shared", "i1", "o1", "aires.dropped_attributes"],
+        "the least preferred are cut: the outer span's"
+    );
+    assert_eq!(attr(e, "shared"), Some(&s("event")));
 }
 
 #[test]

@@ -45,7 +45,7 @@
 //! | `name = "text"`, `c = 'x'` | a string attribute |
 //! | `n = 5i128`, `n = 5u128` | an integer when it fits 64 bits, its decimal text otherwise |
 //! | `p:? = value`, `a:% = value`, any other value | its `Debug` / `Display` text |
-//! | `e:err = &err` (an error value: `log`'s `kv_std` feature) | the error columns: message, `source()` chain, backtrace with `RUST_BACKTRACE`, whatever the key; a second error value in one record is kept as its text |
+//! | `e:err = &err` (an error value: `log`'s `kv_std` feature) | the error columns: message, `source()` chain, backtrace with `RUST_BACKTRACE`, whatever the key; the type is left empty (`log` hands the error over as `&dyn Error`, its concrete type unknown); a second error value in one record is kept as its text |
 //! | a `None` value | not stored |
 //! | the record's file, line and module path | the call site: one `'static` call site per place in the source, shared by its records (no allocation per record for it) |
 //! | the target | attribute `target`, only when it differs from the module path (the default target is the module path) |
@@ -172,10 +172,15 @@ impl log::Log for Logger {
             return;
         }
         let args = record.args();
+        // Formatting runs the application's code: a panic there reaches
+        // the caller, and the record is counted as abandoned, as the
+        // macros' are.
+        let abandon_on_unwind = aires_core::__private::AbandonOnUnwind::arm();
         let message: Str = match args.as_str() {
             Some(text) => Cow::Borrowed(text),
             None => Cow::Owned(args.to_string()),
         };
+        abandon_on_unwind.disarm();
         aires_core::__private::dispatch_with(level, message, |builder| {
             set_call_site(builder, record);
             let target = record.target();

@@ -21,6 +21,20 @@ const GROWN_BATCH_BYTES: usize = 64 * 1024;
 /// and time alone).
 const HELD_PAST_THE_QUEUE: usize = 3 * GROWN_BATCH_BYTES / 20;
 
+/// A pipeline with a queue of 16 and one batch in flight into `gated`,
+/// which holds every send until it is opened.
+fn behind_a_shut_gate(gated: &GatedTransport, overflow: OverflowPolicy) -> Pipeline {
+    Pipeline::start(
+        test_config(gated.clone())
+            .queue_capacity(16)
+            .batch_size(4)
+            .max_in_flight(1)
+            .max_batch_bytes(GROWN_BATCH_BYTES)
+            .overflow(overflow),
+    )
+    .unwrap()
+}
+
 #[test]
 fn every_event_from_every_thread_arrives_in_order() {
     const THREADS: i64 = 4;
@@ -183,15 +197,7 @@ fn the_grow_policy_lists_a_burst_behind_a_full_queue_in_order_per_thread() {
     // More than the worker and delivery hold past the queue.
     const PER_THREAD: i64 = HELD_PAST_THE_QUEUE as i64 / 2;
     let gated = GatedTransport::new();
-    let pipeline = Pipeline::start(
-        test_config(gated.clone())
-            .queue_capacity(16)
-            .batch_size(4)
-            .max_in_flight(1)
-            .max_batch_bytes(GROWN_BATCH_BYTES)
-            .overflow(OverflowPolicy::grow()),
-    )
-    .unwrap();
+    let pipeline = behind_a_shut_gate(&gated, OverflowPolicy::grow());
     // Nothing is sent while the gate is shut: all but a few events must
     // wait in the queue and the list behind it, and no caller blocks.
     std::thread::scope(|scope| {
@@ -239,18 +245,43 @@ fn the_grow_policy_lists_a_burst_behind_a_full_queue_in_order_per_thread() {
 }
 
 #[test]
+fn with_the_grow_policy_an_event_whose_fields_panic_behind_a_full_queue_is_counted() {
+    let gated = GatedTransport::new();
+    let pipeline = behind_a_shut_gate(&gated, OverflowPolicy::grow());
+    // Past the queue and what the worker and delivery hold: the list is in
+    // use when the panicking event comes.
+    let before = HELD_PAST_THE_QUEUE as i64 + 32;
+    for i in 0..before {
+        pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());
+    }
+    assert!(pipeline.metrics().queue_depth > 16, "the list holds events");
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pipeline.emit_with(Level::Info, "panics", |b| {
+            b.push_attr("i", -1);
+            panic!("a field's value failed");
+        })
+    }));
+    assert!(unwound.is_err(), "the panic reaches the caller");
+    pipeline.emit(Event::builder(Level::Info, "e").attr("i", before).build());
+    gated.open();
+    pipeline.shutdown(DEADLINE).unwrap();
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.events_dropped_abandoned, 1, "{metrics:?}");
+    assert_eq!(metrics.events_dropped(), 1, "{metrics:?}");
+    let sent: Vec<i64> = gated
+        .memory
+        .events()
+        .iter()
+        .map(|e| int_attr(e, "i"))
+        .collect();
+    assert_eq!(sent, (0..=before).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_grow_policy_drops_and_counts_past_its_budget() {
     let gated = GatedTransport::new();
     let budget = 60_000;
-    let pipeline = Pipeline::start(
-        test_config(gated.clone())
-            .queue_capacity(16)
-            .batch_size(4)
-            .max_in_flight(1)
-            .max_batch_bytes(GROWN_BATCH_BYTES)
-            .overflow(OverflowPolicy::Grow { max_bytes: budget }),
-    )
-    .unwrap();
+    let pipeline = behind_a_shut_gate(&gated, OverflowPolicy::Grow { max_bytes: budget });
     const EMITTED: u64 = 30_000;
     for i in 0..EMITTED {
         pipeline.emit(Event::builder(Level::Info, "e").attr("i", i).build());

@@ -143,6 +143,9 @@ fn an_error_value_fills_the_error_columns_with_its_chain() {
     let error = e.error.as_ref().expect("error columns");
     assert_eq!(error.message, "payment declined");
     assert_eq!(error.chain, ["gateway timeout"]);
+    // `log` hands the error over as `&dyn Error`: its type is unknown, and
+    // "dyn core::error::Error" would name every error alike.
+    assert_eq!(error.r#type, "");
     assert_eq!(attr(e, "cause"), None, "not an attribute as well");
     assert_eq!(
         attr(e, "also"),
@@ -202,6 +205,36 @@ fn enabled_follows_aires_level() {
     assert!(logger.enabled(&at(log::Level::Warn)));
     assert!(!logger.enabled(&at(log::Level::Info)));
     guard.shutdown(DEADLINE).unwrap();
+}
+
+/// A value whose formatting panics.
+struct Panics;
+
+impl std::fmt::Debug for Panics {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("formatting failed")
+    }
+}
+
+#[test]
+fn a_panic_in_the_message_or_a_value_reaches_the_caller_and_the_record_is_counted() {
+    let _lock = global_lock();
+    install();
+    let memory = MemoryTransport::new();
+    let guard = aires::init(test_config(memory.clone())).unwrap();
+    let before = aires::metrics().events_dropped_abandoned;
+    for record in [
+        &(|| log::info!("value {:?}", Panics)) as &dyn Fn(),
+        &|| log::info!(p:? = Panics; "in a key-value"),
+    ] {
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(record));
+        assert!(unwound.is_err(), "the panic reaches the caller");
+    }
+    log::info!("after");
+    guard.shutdown(DEADLINE).unwrap();
+    let messages: Vec<_> = memory.events().into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, ["after"]);
+    assert_eq!(aires::metrics().events_dropped_abandoned - before, 2);
 }
 
 #[test]

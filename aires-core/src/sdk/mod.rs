@@ -1,7 +1,8 @@
 //! What the language bindings (Python, Node) share, so that they behave
 //! alike: the table of `init` options with their defaults and environment
 //! variables, the choice of transport by name, the metrics by name, the
-//! interned field keys and messages, and the
+//! interned field keys and messages, the number that changes in a forked
+//! child (for id generators of their own to reseed), and the
 //! canonical read-back of events held by the memory transport, on which the
 //! cross-language conformance suite (`conformance/cases.json`) compares
 //! rows. Each binding adapts these to its language's conventions (Python
@@ -13,6 +14,7 @@ mod options;
 mod rows;
 mod settings;
 
+pub use crate::fork::generation as fork_generation;
 pub use intern::Interner;
 pub use options::{OptionSpec, Unit, OPTIONS};
 pub use rows::{record, records, row, rows};
