@@ -145,6 +145,18 @@ pub struct CollectorConfig {
     )]
     pub stream_idle_timeout_secs: u64,
 
+    /// Seconds a unary call (`Ingest`, an OTLP export over gRPC or HTTP)
+    /// has, from taking its place among the calls in progress, to send its
+    /// whole message. A slower one is answered DEADLINE_EXCEEDED (HTTP 408)
+    /// and gives its place back, so clients that stall mid-message cannot
+    /// hold every place.
+    #[arg(
+        long,
+        env = "AIRES_COLLECTOR_REQUEST_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub request_read_timeout_secs: u64,
+
     /// TCP connections served at once; further connections wait in the
     /// listen queue. Each connection may buffer up to 1 MiB of request
     /// data (its HTTP/2 window).
@@ -297,6 +309,7 @@ struct FileConfig {
     max_stream_pending_batches: Option<usize>,
     max_open_streams: Option<usize>,
     stream_idle_timeout_secs: Option<u64>,
+    request_read_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     batch_size: Option<usize>,
     batch_timeout_ms: Option<u64>,
@@ -410,6 +423,7 @@ impl CollectorConfig {
             max_stream_pending_batches,
             max_open_streams,
             stream_idle_timeout_secs,
+            request_read_timeout_secs,
             max_connections,
             batch_size,
             batch_timeout_ms,
@@ -459,6 +473,7 @@ impl CollectorConfig {
         )?;
         positive("max_open_streams", self.max_open_streams as u64)?;
         positive("stream_idle_timeout_secs", self.stream_idle_timeout_secs)?;
+        positive("request_read_timeout_secs", self.request_read_timeout_secs)?;
         positive("max_connections", self.max_connections as u64)?;
         positive("batch_size", self.batch_size as u64)?;
         positive("batch_timeout_ms", self.batch_timeout_ms)?;
@@ -474,6 +489,12 @@ impl CollectorConfig {
                 self.batch_timeout_ms,
                 3_600_000,
                 "at most 3600000 (one hour)",
+            ),
+            (
+                "request_read_timeout_secs",
+                self.request_read_timeout_secs,
+                3_600,
+                "at most 3600 (one hour)",
             ),
             (
                 "queue_capacity",
@@ -582,6 +603,11 @@ impl CollectorConfig {
     /// The shutdown deadline.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// How long a unary call may take to send its message.
+    pub fn request_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_read_timeout_secs)
     }
 }
 

@@ -198,7 +198,11 @@ pub async fn start(
     let collector = InterceptedService::new(collector, move |request| grpc_keys.check(request));
     // The call limit wraps the ingest services alone: health checks are
     // never held behind it. OTLP calls share it with Aires calls.
-    let limits = CallLimitLayer::new(config.max_concurrent_requests, config.max_open_streams);
+    let limits = CallLimitLayer::new(
+        config.max_concurrent_requests,
+        config.max_open_streams,
+        config.request_read_timeout(),
+    );
     let collector = tower::Layer::layer(&limits, collector);
     // Refusals are counted for the ingest services (not health checks).
     let refusals = RefusalLayer::new(config.max_message_bytes, metrics.clone());
@@ -231,6 +235,7 @@ pub async fn start(
             logs,
             keys.clone(),
             config.max_message_bytes,
+            config.request_read_timeout(),
             metrics.clone(),
         )
         .router(config.max_concurrent_requests);

@@ -519,10 +519,29 @@ async fn otlp_http_refuses_bad_input_as_the_specification_says_and_loses_nothing
             "invalid API key",
         ),
         (
+            "a JSON array, not an object",
+            http(
+                addr,
+                "POST",
+                "/v1/logs",
+                &[key, json],
+                b"[[{\"resourceLogs\": []}]]",
+            )
+            .await,
+            400,
+            "not a JSON object",
+        ),
+        (
             "another path",
             http(addr, "POST", "/v1/traces", &[key, json], &good).await,
             404,
             "POST /v1/logs",
+        ),
+        (
+            "another method",
+            http(addr, "GET", "/v1/logs", &[key], b"").await,
+            405,
+            "sent with POST",
         ),
     ];
     for (case, answer, status, says) in &cases {
@@ -534,8 +553,8 @@ async fn otlp_http_refuses_bad_input_as_the_specification_says_and_loses_nothing
             "{case}: not retryable"
         );
     }
-    let get = http(addr, "GET", "/v1/logs", &[key], b"").await;
-    assert_eq!(get.status, 405);
+    let get = http(addr, "PUT", "/v1/logs", &[key], b"").await;
+    assert_eq!(get.headers["allow"], "POST");
     assert_eq!(sink.row_count(), 0, "nothing refused was stored");
 
     // Valid requests beside them are stored: plain, gzipped, and with a
@@ -652,6 +671,57 @@ async fn otlp_grpc_refuses_bad_input_with_a_status_and_keeps_the_good() {
     assert!(wait_until(Duration::from_secs(10), || sink.row_count() == 1).await);
     assert_eq!(sink.rows()[0].message.to_string(), "kept");
     collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_its_client_gives_up_on_is_counted_as_cancelled_and_still_stored() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    let sink = Arc::new(MemorySink::default());
+    // A store slower than the client's patience.
+    *sink.delay.lock() = Duration::from_secs(2);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let mut request = tonic::Request::new(bytes::Bytes::from(json_to_protobuf(&json_request(&[
+        serde_json::json!({"body": {"stringValue": "waited for"}}),
+    ]))));
+    request.set_timeout(Duration::from_millis(300));
+    let path = http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    );
+    let gave_up = raw::raw_client(&collector)
+        .await
+        .unary(
+            request,
+            path,
+            raw::RawCodec::<ExportLogsServiceResponse>::default(),
+        )
+        .await
+        .expect_err("the client gives up first");
+    // tonic's client reports its own timeout as CANCELLED.
+    assert!(
+        matches!(
+            gave_up.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ),
+        "{gave_up}"
+    );
+    let metrics = collector.metrics();
+    assert!(
+        wait_until(DEADLINE, || metrics.requests_cancelled.get() == 1).await,
+        "cancelled: {}",
+        metrics.requests_cancelled.get()
+    );
+    // Taken before the client left: stored all the same.
+    assert!(wait_until(DEADLINE, || sink.row_count() == 1).await);
+    assert_eq!(metrics.requests_rejected.get(), 0);
+    collector.shutdown().await.unwrap();
+}
+
+/// An OTLP/JSON request encoded as protobuf.
+fn json_to_protobuf(json: &[u8]) -> Vec<u8> {
+    use prost::Message as _;
+    let request: opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest =
+        serde_json::from_slice(json).unwrap();
+    request.encode_to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

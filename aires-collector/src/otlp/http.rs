@@ -7,7 +7,8 @@
 //! - 200 with an `ExportLogsServiceResponse` (with `partialSuccess` when
 //!   records were refused) once the records are stored;
 //! - 400 for a body that does not decode, 401 for a missing or wrong API
-//!   key, 413 for a body (or a decompressed body) over
+//!   key, 408 for a body not received within `--request-read-timeout-secs`,
+//!   413 for a body (or a decompressed body) over
 //!   `--max-message-bytes`, 415 for another content type or encoding, 404
 //!   and 405 for other paths and methods; each with a `google.rpc.Status`
 //!   body saying why;
@@ -22,6 +23,7 @@
 
 use std::io::Read as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -49,22 +51,27 @@ pub struct OtlpHttp {
     ingest: LogsIngest,
     keys: ApiKeys,
     max_body_bytes: usize,
+    /// How long a request may take to send its body.
+    read_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl OtlpHttp {
     /// Serves `ingest` behind `keys`, refusing bodies over `max_body_bytes`
-    /// (before and after decompression).
+    /// (before and after decompression) and bodies not received within
+    /// `read_timeout`.
     pub fn new(
         ingest: LogsIngest,
         keys: ApiKeys,
         max_body_bytes: usize,
+        read_timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
         OtlpHttp {
             ingest,
             keys,
             max_body_bytes,
+            read_timeout,
             metrics,
         }
     }
@@ -72,7 +79,10 @@ impl OtlpHttp {
     /// The routes: `POST /v1/logs`, at most `max_concurrent` at once.
     pub fn router(self, max_concurrent: usize) -> axum::Router {
         axum::Router::new()
-            .route("/v1/logs", axum::routing::post(export))
+            .route(
+                "/v1/logs",
+                axum::routing::post(export).fallback(method_not_allowed),
+            )
             .fallback(not_found)
             .layer(tower::limit::ConcurrencyLimitLayer::new(
                 max_concurrent.max(1),
@@ -151,6 +161,7 @@ impl Refusal {
             StatusCode::FORBIDDEN => Code::PermissionDenied,
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Code::Unimplemented,
             StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+            StatusCode::REQUEST_TIMEOUT => Code::DeadlineExceeded,
             _ => Code::Internal,
         };
         let body = match format {
@@ -185,6 +196,18 @@ struct RpcStatus {
     code: i32,
     #[prost(string, tag = "2")]
     message: String,
+}
+
+async fn method_not_allowed(State(http): State<OtlpHttp>) -> Response {
+    let mut response = Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: OTLP/HTTP logs are sent with POST",
+    )
+    .into_response(Format::Json, &http.metrics);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 async fn not_found(State(http): State<OtlpHttp>) -> Response {
@@ -246,8 +269,19 @@ async fn take(
             format!("the request body is larger than the collector's limit of {limit} bytes"),
         )
     };
-    let bytes = axum::body::to_bytes(body, limit)
+    // The clock starts once the request has its place among those served.
+    let read_timeout = http.read_timeout;
+    let bytes = tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| {
+            Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {}s (request_read_timeout_secs)",
+                    read_timeout.as_secs()
+                ),
+            )
+        })?
         .map_err(|_| too_large())?;
     let bytes = if gzip {
         let mut inflated = Vec::new();
@@ -272,6 +306,14 @@ async fn take(
     let bytes = match format {
         Format::Protobuf => bytes,
         Format::Json => {
+            // An ExportLogsServiceRequest is a JSON object (serde would
+            // also take the fields as an array).
+            if bytes.trim_ascii_start().first() != Some(&b'{') {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed JSON ExportLogsServiceRequest: the body is not a JSON object",
+                ));
+            }
             let request: ExportLogsServiceRequest =
                 serde_json::from_slice(&bytes).map_err(|e| {
                     Refusal::new(

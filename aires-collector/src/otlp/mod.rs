@@ -65,6 +65,7 @@ use tonic::{Code, Status};
 use crate::decode::EncodedBatch;
 use crate::identity::Scope;
 use crate::pipeline::{AckOutcome, Pipeline};
+use crate::server::CountOnDrop;
 use crate::telemetry::Metrics;
 
 /// How many refused records an answer names in its `error_message`.
@@ -103,6 +104,19 @@ impl LogsIngest {
     /// the error says nothing can be assumed stored (though records of an
     /// earlier resource may have been; see the module docs on retries).
     pub async fn export(
+        &self,
+        request: &[u8],
+        scope: Scope,
+    ) -> Result<ExportLogsServiceResponse, Status> {
+        // A client that goes away before its answer is counted as such (a
+        // failure is counted where it is answered).
+        let cancelled = CountOnDrop::armed(self.metrics.clone());
+        let answer = self.store(request, scope).await;
+        cancelled.disarm();
+        answer
+    }
+
+    async fn store(
         &self,
         request: &[u8],
         scope: Scope,

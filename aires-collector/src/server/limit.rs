@@ -9,6 +9,11 @@
 //!   streams that may stay open for hours. Idle streams are ended (see
 //!   `stream.rs`), so they do not keep their slots.
 //!
+//! A unary call has `--request-read-timeout-secs` from taking its place to
+//! send its whole message; past that it is answered `DEADLINE_EXCEEDED`
+//! and gives its place back, so that clients that stall mid-message cannot
+//! hold every place (and every other client's calls behind them).
+//!
 //! The limits wrap the Collector service alone, inside the router, so the
 //! health service and calls on the same connection are never held behind
 //! them: a load balancer sees the collector alive, and answering, however
@@ -18,6 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,15 +35,17 @@ use tower::{Layer, Service};
 pub struct CallLimitLayer {
     calls: Arc<Semaphore>,
     streams: Arc<Semaphore>,
+    read_timeout: Duration,
 }
 
 impl CallLimitLayer {
     /// At most `calls` unary calls and `streams` open streams (at least one
-    /// of each).
-    pub fn new(calls: usize, streams: usize) -> Self {
+    /// of each); a unary call's message must arrive within `read_timeout`.
+    pub fn new(calls: usize, streams: usize, read_timeout: Duration) -> Self {
         CallLimitLayer {
             calls: Arc::new(Semaphore::new(calls.max(1))),
             streams: Arc::new(Semaphore::new(streams.max(1))),
+            read_timeout,
         }
     }
 }
@@ -50,6 +58,7 @@ impl<S> Layer<S> for CallLimitLayer {
             inner,
             calls: self.calls.clone(),
             streams: self.streams.clone(),
+            read_timeout: self.read_timeout,
         }
     }
 }
@@ -60,6 +69,7 @@ pub struct CallLimit<S> {
     inner: S,
     calls: Arc<Semaphore>,
     streams: Arc<Semaphore>,
+    read_timeout: Duration,
 }
 
 impl<S: NamedService> NamedService for CallLimit<S> {
@@ -68,9 +78,12 @@ impl<S: NamedService> NamedService for CallLimit<S> {
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for CallLimit<S>
 where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S: Service<http::Request<ReadDeadline<ReqBody>>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
-    ReqBody: Send + 'static,
+    ReqBody: Body + Send + 'static,
     ResBody: Body<Data = bytes::Bytes> + Send + 'static,
     ResBody::Error: Into<tonic::codegen::StdError>,
 {
@@ -88,6 +101,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let stream = request.uri().path().ends_with("/IngestStream");
         let (calls, streams) = (self.calls.clone(), self.streams.clone());
+        let read_timeout = self.read_timeout;
         Box::pin(async move {
             let permit = if stream {
                 match streams.try_acquire_owned() {
@@ -105,6 +119,14 @@ where
                     .await
                     .expect("the semaphore is never closed")
             };
+            // The clock starts once the call has its place. Streams have
+            // their idle timeout instead.
+            let deadline = (!stream).then(|| Box::pin(tokio::time::sleep(read_timeout)));
+            let request = request.map(|body| ReadDeadline {
+                body: Box::pin(body),
+                deadline,
+                read_timeout,
+            });
             let response = inner.call(request).await?;
             Ok(response.map(|body| {
                 tonic::body::Body::new(Holding {
@@ -132,6 +154,69 @@ impl<B: Body> Body for Holding<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         self.body.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A request body that fails with `DEADLINE_EXCEEDED` if it has not ended
+/// by its deadline (none: never).
+pub struct ReadDeadline<B> {
+    body: Pin<Box<B>>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    read_timeout: Duration,
+}
+
+impl<B> std::fmt::Debug for ReadDeadline<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDeadline")
+            .field("read_timeout", &self.read_timeout)
+            .field("armed", &self.deadline.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Body for ReadDeadline<B>
+where
+    B: Body,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Data = B::Data;
+    type Error = tonic::codegen::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.body.as_mut().poll_frame(cx) {
+            Poll::Ready(None) => {
+                self.deadline = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame.map_err(Into::into))),
+            Poll::Pending => {
+                let late = self
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+                if !late {
+                    return Poll::Pending;
+                }
+                self.deadline = None;
+                let status = tonic::Status::deadline_exceeded(format!(
+                    "the request's message did not arrive within {}s \
+                     (request_read_timeout_secs); the call gives its place back",
+                    self.read_timeout.as_secs()
+                ));
+                Poll::Ready(Some(Err(Box::new(status))))
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -132,19 +132,18 @@ impl Collector for CollectorService {
         request: Request<EncodedBatch>,
     ) -> Result<Response<proto::IngestResponse>, Status> {
         // A client that goes away before its answer is counted as such.
-        let mut cancelled = CountOnDrop(Some(self.metrics.clone()));
+        let cancelled = CountOnDrop::armed(self.metrics.clone());
         let scope = scope_of(&request);
-        let answer = self.submit(request.into_inner(), scope).await;
-        let answer = match answer {
+        let answer = match self.submit(request.into_inner(), scope).await {
             Ok(pending) => pending.answer().await,
             Err(status) => {
                 // Counted as refused by `RefusalLayer`, as every failed
                 // unary answer is.
-                cancelled.0 = None;
+                cancelled.disarm();
                 return Err(status);
             }
         };
-        cancelled.0 = None;
+        cancelled.disarm();
         match answer.outcome {
             AckOutcome::Stored {
                 accepted,
@@ -174,8 +173,21 @@ impl Collector for CollectorService {
     }
 }
 
-/// Counts a cancelled call in `requests_cancelled_total` unless disarmed.
-struct CountOnDrop(Option<Arc<Metrics>>);
+/// Counts a cancelled call in `requests_cancelled_total` unless disarmed:
+/// a call whose client goes away before its answer is dropped unfinished.
+pub(crate) struct CountOnDrop(Option<Arc<Metrics>>);
+
+impl CountOnDrop {
+    pub(crate) fn armed(metrics: Arc<Metrics>) -> Self {
+        CountOnDrop(Some(metrics))
+    }
+
+    /// The call was answered (a failure status is counted where it is
+    /// answered).
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for CountOnDrop {
     fn drop(&mut self) {
