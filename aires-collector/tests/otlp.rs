@@ -562,12 +562,14 @@ async fn otlp_http_refuses_bad_input_as_the_specification_says_and_loses_nothing
     let ok = http(addr, "POST", "/v1/logs", &[key, json], &good).await;
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
     assert_eq!(ok.headers["content-type"], "application/json");
+    // Other records: the same bytes again would be taken as a retry.
+    let also_good = json_request(&[serde_json::json!({"body": {"stringValue": "zipped"}})]);
     let zipped = http(
         addr,
         "POST",
         "/v1/logs",
         &[key, json, ("content-encoding", "gzip")],
-        &gzip(&good),
+        &gzip(&also_good),
     )
     .await;
     assert_eq!(zipped.status, 200);
@@ -713,6 +715,68 @@ async fn an_export_its_client_gives_up_on_is_counted_as_cancelled_and_still_stor
     // Taken before the client left: stored all the same.
     assert!(wait_until(DEADLINE, || sink.row_count() == 1).await);
     assert_eq!(metrics.requests_rejected.get(), 0);
+    collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_retried_with_the_same_bytes_is_answered_alike_and_stored_once() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    let sink = Arc::new(MemorySink::default());
+    // The first attempt is still being stored when the retry comes.
+    *sink.delay.lock() = Duration::from_millis(500);
+    let collector = collector(sink.clone(), |_| {}).await;
+    let request = |last: &str| {
+        bytes::Bytes::from(json_to_protobuf(&json_request(&[
+            serde_json::json!({"body": {"stringValue": "first"}, "timeUnixNano": "1700000000000000001"}),
+            serde_json::json!({"body": {"stringValue": "bad"}, "traceId": "abcd"}),
+            serde_json::json!({"body": {"stringValue": last}}),
+        ])))
+    };
+    let export = |body: bytes::Bytes| {
+        let collector = &collector;
+        async move {
+            raw::raw_client(collector)
+                .await
+                .unary(
+                    tonic::Request::new(body),
+                    http::uri::PathAndQuery::from_static(
+                        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+                    ),
+                    raw::RawCodec::<ExportLogsServiceResponse>::default(),
+                )
+                .await
+                .expect("stored")
+                .into_inner()
+        }
+    };
+    let rejected = |answer: &ExportLogsServiceResponse| {
+        answer
+            .partial_success
+            .as_ref()
+            .map_or(0, |p| p.rejected_log_records)
+    };
+    // A retry while the first is in flight, and one after it was stored.
+    let (first, during) = tokio::join!(export(request("last")), export(request("last")));
+    let after = export(request("last")).await;
+    for answer in [&first, &during, &after] {
+        assert_eq!(rejected(answer), 1, "{answer:?}");
+    }
+    assert!(
+        after
+            .partial_success
+            .as_ref()
+            .unwrap()
+            .error_message
+            .contains("taken before"),
+        "{after:?}"
+    );
+    assert_eq!(sink.row_count(), 2, "first and last, once");
+    // Other bytes are another request.
+    let other = export(request("other last")).await;
+    assert_eq!(rejected(&other), 1);
+    assert_eq!(sink.row_count(), 4);
+    let metrics = collector.metrics();
+    assert_eq!(metrics.events_inserted.get(), 4);
     collector.shutdown().await.unwrap();
 }
 

@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "aires" => (
             "/aires.v1.Collector/Ingest",
             requests(records, per_request)
-                .flat_map(|r| aires_collector::otlp::translate::translate(&r, 1))
+                .flat_map(|r| aires_collector::otlp::translate::translate(&r))
                 .map(|b| Bytes::from(b.encode_to_vec()))
                 .collect(),
         ),

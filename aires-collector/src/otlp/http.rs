@@ -13,7 +13,9 @@
 //!   and 405 for other paths and methods; each with a `google.rpc.Status`
 //!   body saying why;
 //! - 503 with `Retry-After` when the collector cannot take the request now
-//!   (shutting down, the store unavailable), which OTLP clients retry.
+//!   (shutting down, its write-ahead log failing), which OTLP clients
+//!   retry. While the store is unreachable a request waits for its records
+//!   to be stored; a retry with the same bytes joins the first attempt.
 //!
 //! API keys are the gRPC listener's: `x-api-key`, or
 //! `Authorization: Bearer <key>`. At most `--max-concurrent-requests`

@@ -40,12 +40,19 @@
 //!
 //! ## Retries
 //!
-//! OTLP has no batch id, so a retried export cannot be told from a new
-//! one: OTLP delivery is at-least-once. An export that failed after some
-//! of its records were stored (the client gave up waiting, a store failed
-//! for one resource of several) and is retried stores those records again,
-//! with new ids. The collector does not deduplicate them; `aires.v1`
-//! clients, whose batches carry ids, get exactly-once.
+//! OTLP has no batch id, so a retried export is recognised by its bytes:
+//! the batches a request becomes are a function of its bytes alone (see
+//! [`transcode::transcode`]), their ids made from a hash of the whole
+//! request. A retry with the same bytes (after decompression; over JSON,
+//! the same JSON) from the same API key, while the first attempt is being
+//! stored or among the last batches this collector stored for that key
+//! (65,536), gets the first attempt's answer and is not stored again; a
+//! request that was stored in part (one resource's batch stored, another's
+//! store failed) stores only the rest. Beyond that window (a retry after
+//! a restart, or one sent to another instance) it is stored again: OTLP
+//! gives nothing to look up in the store's ledger, so delivery there is
+//! at-least-once. Two exports with the same bytes are taken as one: OTLP
+//! records carry nanosecond times, so distinct exports differ in practice.
 
 pub mod grpc;
 pub mod http;
@@ -127,7 +134,7 @@ impl LogsIngest {
             ));
         }
         let received = now_ns();
-        let batches = transcode::transcode(request, received, self.limits)
+        let batches = transcode::transcode(request, self.limits)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let records: usize = batches.iter().map(|b| b.records).sum();
         self.metrics
@@ -189,7 +196,13 @@ impl LogsIngest {
         let partial_success = (rejected > 0).then(|| {
             let more = rejected as usize - reasons.len().min(rejected as usize);
             let mut error_message = reasons.join("; ");
-            if more > 0 {
+            if reasons.is_empty() {
+                // A retry answered from the first attempt, which named them.
+                error_message = format!(
+                    "{more} log records refused (this request was taken before, and its first \
+                     answer said why)"
+                );
+            } else if more > 0 {
                 error_message.push_str(&format!("; and {more} more"));
             }
             ExportLogsPartialSuccess {

@@ -100,17 +100,21 @@ pub enum TranscodeError {
 /// The batches of an encoded `ExportLogsServiceRequest`: each resource's
 /// records in one or more batches (none for a resource without records),
 /// in request order.
-pub fn transcode(
-    request: &[u8],
-    received_ns: u64,
-    limits: Limits,
-) -> Result<Vec<Batch>, TranscodeError> {
+///
+/// The output is a function of the request's bytes alone: a batch's id is
+/// made from a hash of the whole request and the batch's place in it, its
+/// events carry no ids (the collector makes them from the batch's digest)
+/// and a record without a time has none (the collector gives it the time
+/// received). So an export retried with the same bytes becomes the same
+/// batches, which the collector recognises as retries
+/// (`pipeline::recent_batches`) rather than storing them twice.
+pub fn transcode(request: &[u8], limits: Limits) -> Result<Vec<Batch>, TranscodeError> {
     let mut output = Output {
         limits,
         ..Output::default()
     };
     let mut scratch = Scratch {
-        ids: Ids::new(),
+        ids: BatchIds::of(request),
         ..Scratch::default()
     };
     let mut buf = request;
@@ -118,7 +122,7 @@ pub fn transcode(
         let (tag, wire_type) = wire::key(&mut buf)?;
         if tag == otlp::REQUEST_RESOURCE_LOGS && wire_type == LENGTH_DELIMITED {
             let resource_logs = wire::length_delimited(&mut buf)?;
-            resource_batches(resource_logs, received_ns, &mut output, &mut scratch)?;
+            resource_batches(resource_logs, &mut output, &mut scratch)?;
         } else {
             wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?;
         }
@@ -155,7 +159,7 @@ struct BatchFields {
 impl Output {
     /// One more event was written into `current`: cuts the batch at the
     /// limits, and refuses an output over the total.
-    fn written(&mut self, ids: &mut Ids) -> Result<(), TranscodeError> {
+    fn written(&mut self, ids: &mut BatchIds) -> Result<(), TranscodeError> {
         self.records += 1;
         if self.total + self.current.len() > self.limits.total_bytes {
             return Err(TranscodeError::TooLarge(self.limits.total_bytes));
@@ -170,7 +174,7 @@ impl Output {
 
     /// Ends the current batch, if it holds any record: the batch's own
     /// fields after its events (protobuf fields may come in any order).
-    fn finish(&mut self, ids: &mut Ids) {
+    fn finish(&mut self, ids: &mut BatchIds) {
         if self.records == 0 {
             return;
         }
@@ -201,7 +205,7 @@ impl Output {
 /// written before their length is known, and its attributes.
 #[derive(Default)]
 struct Scratch<'a> {
-    ids: Ids,
+    ids: BatchIds,
     inner: Vec<u8>,
     record_attributes: Vec<KeyValue<'a>>,
     attributes: Attributes<'a>,
@@ -209,28 +213,25 @@ struct Scratch<'a> {
     own: Vec<(&'a str, Value<'a>)>,
 }
 
-/// UUID v7s for one request: one drawn from the clock and the random
-/// source (its time, and 74 random bits), and the rest that one with a
-/// counter mixed into its last 62 bits, so a request of thousands of
-/// records makes one system call, not one per record. The ids stay unique
-/// (the counter tells the request's apart; the random bits, requests') and
-/// valid v7s of the request's millisecond.
+/// The ids of one request's batches: a 128-bit hash (XXH3) of the whole
+/// request, with the batch's place in it mixed into the low bits. The same
+/// bytes give the same ids; another request, other ids.
 #[derive(Default)]
-struct Ids {
+struct BatchIds {
     base: u128,
     count: u64,
 }
 
-impl Ids {
-    fn new() -> Self {
-        Ids {
-            base: uuid::Uuid::now_v7().as_u128(),
+impl BatchIds {
+    fn of(request: &[u8]) -> Self {
+        BatchIds {
+            base: xxhash_rust::xxh3::xxh3_128_with_seed(request, 0x07_1b),
             count: 0,
         }
     }
 
     fn next(&mut self) -> [u8; 16] {
-        let id = self.base ^ u128::from(self.count & ((1 << 62) - 1));
+        let id = self.base ^ u128::from(self.count);
         self.count += 1;
         id.to_be_bytes()
     }
@@ -411,7 +412,6 @@ fn first<'a>(attributes: &[KeyValue<'a>], name: &str) -> Option<Value<'a>> {
 
 fn resource_batches<'a>(
     mut buf: &'a [u8],
-    received_ns: u64,
     output: &mut Output,
     scratch: &mut Scratch<'a>,
 ) -> Result<(), TranscodeError> {
@@ -458,7 +458,7 @@ fn resource_batches<'a>(
         environment,
     };
     for scope in scope_logs {
-        scope_records(scope, &shared, received_ns, output, scratch)?;
+        scope_records(scope, &shared, output, scratch)?;
     }
     output.finish(&mut scratch.ids);
     Ok(())
@@ -468,7 +468,6 @@ fn resource_batches<'a>(
 fn scope_records<'a>(
     mut buf: &'a [u8],
     resource: &[KeyValue<'a>],
-    received_ns: u64,
     output: &mut Output,
     scratch: &mut Scratch<'a>,
 ) -> Result<(), TranscodeError> {
@@ -516,7 +515,6 @@ fn scope_records<'a>(
             shared: &shared,
             shared_encoded: &shared_encoded,
             scope_name,
-            received_ns,
         };
         // The event is written in place, after room for its length.
         let encoded = &mut output.current;
@@ -537,7 +535,6 @@ struct Context<'c, 'a> {
     /// `shared` as the event's attribute fields.
     shared_encoded: &'c [u8],
     scope_name: &'a str,
-    received_ns: u64,
 }
 
 /// The parts of a record's attributes that fill columns (see
@@ -724,13 +721,13 @@ fn event<'a>(
     };
 
     event.reserve(shared_encoded.len() + buf_len_hint(&attributes.list));
-    put_bytes(event, out::event::ID, &scratch.ids.next());
-    let timestamp = [time, observed]
-        .into_iter()
-        .find(|&t| t != 0)
-        .unwrap_or(context.received_ns);
-    put_key(event, out::event::TIMESTAMP_UNIX_NANO, FIXED64);
-    event.extend_from_slice(&timestamp.to_le_bytes());
+    // No id (the collector makes one from the batch's digest), and no
+    // time for a record without one (the collector gives it the time
+    // received): the batch stays a function of the request's bytes.
+    if let Some(timestamp) = [time, observed].into_iter().find(|&t| t != 0) {
+        put_key(event, out::event::TIMESTAMP_UNIX_NANO, FIXED64);
+        event.extend_from_slice(&timestamp.to_le_bytes());
+    }
     let severity = mapping::severity(severity_number, severity_text) as u64;
     put_varint_field(event, out::event::SEVERITY, severity);
     if let Some(body) = body {

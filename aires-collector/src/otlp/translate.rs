@@ -5,7 +5,9 @@
 //!
 //! Each `ResourceLogs` becomes one `EventBatch` (service, environment and
 //! SDK are batch-level in `aires.v1`) with a fresh batch id; every record
-//! becomes one event with a fresh UUID v7. Nothing here refuses a record:
+//! becomes one event with a fresh UUID v7 (as an SDK would send it: the
+//! transcoder leaves ids to the collector), and a record with neither time
+//! gets none (the collector gives it the time received). Nothing here refuses a record:
 //! what cannot be stored (an id of the wrong length) is refused by the
 //! decoder, one record at a time, like an `aires.v1` event.
 
@@ -19,12 +21,8 @@ use super::mapping::{key, number, severity, text_of, unsigned, SDK_NAME};
 /// One `aires.v1` batch per `ResourceLogs`, in request order, with how
 /// many records each holds (the records are numbered across the request in
 /// the same order).
-pub fn translate(request: &ExportLogsServiceRequest, received_ns: u64) -> Vec<proto::EventBatch> {
-    request
-        .resource_logs
-        .iter()
-        .map(|resource_logs| batch(resource_logs, received_ns))
-        .collect()
+pub fn translate(request: &ExportLogsServiceRequest) -> Vec<proto::EventBatch> {
+    request.resource_logs.iter().map(batch).collect()
 }
 
 /// How many log records a request holds.
@@ -37,7 +35,7 @@ pub fn record_count(request: &ExportLogsServiceRequest) -> usize {
         .sum()
 }
 
-fn batch(resource_logs: &ResourceLogs, received_ns: u64) -> proto::EventBatch {
+fn batch(resource_logs: &ResourceLogs) -> proto::EventBatch {
     let resource: &[KeyValue] = resource_logs
         .resource
         .as_ref()
@@ -66,13 +64,7 @@ fn batch(resource_logs: &ResourceLogs, received_ns: u64) -> proto::EventBatch {
         let scope_name = scope.map_or("", |s| s.name.as_str());
         let scope_attributes = scope.map_or(&[][..], |s| s.attributes.as_slice());
         for record in &scope_logs.log_records {
-            events.push(event(
-                record,
-                &shared,
-                scope_attributes,
-                scope_name,
-                received_ns,
-            ));
+            events.push(event(record, &shared, scope_attributes, scope_name));
         }
     }
     proto::EventBatch {
@@ -91,12 +83,11 @@ fn event(
     resource: &[&KeyValue],
     scope_attributes: &[KeyValue],
     scope_name: &str,
-    received_ns: u64,
 ) -> proto::Event {
     let timestamp = [record.time_unix_nano, record.observed_time_unix_nano]
         .into_iter()
         .find(|&t| t != 0)
-        .unwrap_or(received_ns);
+        .unwrap_or(0);
     let mut event = proto::Event {
         id: uuid::Uuid::now_v7().into_bytes().to_vec().into(),
         timestamp_unix_nano: timestamp,

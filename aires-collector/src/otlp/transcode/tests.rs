@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use proptest::prelude::*;
 use prost::Message as _;
 
-use super::{transcode, Limits, TranscodeError};
+use super::{transcode, Batch, Limits, TranscodeError};
 use crate::otlp::translate::translate;
 
 /// Keys that fill columns, and ordinary ones, some repeated.
@@ -178,25 +178,25 @@ fn request() -> impl Strategy<Value = ExportLogsServiceRequest> {
         .prop_map(|resource_logs| ExportLogsServiceRequest { resource_logs })
 }
 
-/// A batch as prost reads it, with the fresh ids zeroed, re-encoded (so
+/// A batch as prost reads it, with its id and the reference's fresh event
+/// ids cleared (the transcoder leaves events without ids), re-encoded (so
 /// that NaN compares by its bits).
 fn canonical(mut batch: proto::EventBatch) -> Vec<u8> {
     batch.batch_id = Default::default();
     for event in &mut batch.events {
-        assert_eq!(event.id.len(), 16, "every event has an id");
         event.id = Default::default();
     }
     batch.encode_to_vec()
 }
 
 fn check(request: &ExportLogsServiceRequest) {
-    let expected: Vec<Vec<u8>> = translate(request, 42)
+    let expected: Vec<Vec<u8>> = translate(request)
         .into_iter()
         .filter(|b| !b.events.is_empty())
         .map(canonical)
         .collect();
-    let fast = transcode(&request.encode_to_vec(), 42, Limits::default())
-        .expect("a valid request transcodes");
+    let fast =
+        transcode(&request.encode_to_vec(), Limits::default()).expect("a valid request transcodes");
     let records: Vec<usize> = fast.iter().map(|b| b.records).collect();
     let got: Vec<Vec<u8>> = fast
         .into_iter()
@@ -217,7 +217,7 @@ fn check(request: &ExportLogsServiceRequest) {
             show(&expected)
         );
     }
-    let expected_records: Vec<usize> = translate(request, 42)
+    let expected_records: Vec<usize> = translate(request)
         .iter()
         .map(|b| b.events.len())
         .filter(|&n| n > 0)
@@ -236,9 +236,9 @@ proptest! {
 
 #[test]
 fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
-    assert!(transcode(&[], 1, Limits::default()).unwrap().is_empty());
+    assert!(transcode(&[], Limits::default()).unwrap().is_empty());
     assert!(
-        transcode(b"\x0a\xff\xff\xff", 1, Limits::default()).is_err(),
+        transcode(b"\x0a\xff\xff\xff", Limits::default()).is_err(),
         "a length past the end"
     );
     let bad_utf8 = ExportLogsServiceRequest {
@@ -257,7 +257,7 @@ fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
     let at = bytes.windows(4).position(|w| w == b"MARK").unwrap();
     bytes[at] = 0xff;
     assert!(
-        transcode(&bytes, 1, Limits::default()).is_err(),
+        transcode(&bytes, Limits::default()).is_err(),
         "text that is not UTF-8"
     );
 }
@@ -282,7 +282,7 @@ fn an_event_longer_than_its_length_room_is_moved_along_and_still_reads() {
             ..Default::default()
         }],
     };
-    let batches = transcode(&request.encode_to_vec(), 1, Limits::default()).unwrap();
+    let batches = transcode(&request.encode_to_vec(), Limits::default()).unwrap();
     // The long event passes the batch's byte limit: the next starts a batch.
     let events: Vec<proto::Event> = batches
         .iter()
@@ -351,17 +351,48 @@ fn every_name_that_fills_a_column_passes_the_quick_check() {
 }
 
 #[test]
-fn ids_are_distinct_version_7_uuids_within_and_across_requests() {
-    let mut seen = std::collections::HashSet::new();
-    for _ in 0..3 {
-        let mut ids = super::Ids::new();
-        for _ in 0..10_000 {
-            let id = uuid::Uuid::from_bytes(ids.next());
-            assert_eq!(id.get_version_num(), 7);
-            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
-            assert!(seen.insert(id), "{id} repeated");
-        }
-    }
+fn the_same_request_gives_the_same_batches_and_another_request_other_ids() {
+    let record = |body: &str, time: u64| LogRecord {
+        time_unix_nano: time,
+        body: Some(AnyValue {
+            value: Some(V::StringValue(body.into())),
+        }),
+        ..Default::default()
+    };
+    let limits = Limits {
+        batch_records: 2,
+        ..Limits::default()
+    };
+    let request = one_resource(vec![], vec![record("a", 1), record("b", 0), record("c", 3)]);
+    let first = transcode(&request.encode_to_vec(), limits).unwrap();
+    let again = transcode(&request.encode_to_vec(), limits).unwrap();
+    let bytes =
+        |batches: &[Batch]| -> Vec<Vec<u8>> { batches.iter().map(|b| b.encoded.clone()).collect() };
+    assert_eq!(
+        bytes(&first),
+        bytes(&again),
+        "a function of the bytes alone"
+    );
+    let decoded: Vec<proto::EventBatch> = first
+        .iter()
+        .map(|b| proto::EventBatch::decode(b.encoded.as_slice()).unwrap())
+        .collect();
+    assert_eq!(decoded.len(), 2);
+    assert_ne!(decoded[0].batch_id, decoded[1].batch_id);
+    assert!(decoded
+        .iter()
+        .flat_map(|b| &b.events)
+        .all(|e| e.id.is_empty()));
+    // A record without a time has none: the collector gives it the time
+    // received.
+    assert_eq!(decoded[0].events[1].timestamp_unix_nano, 0);
+    let other = one_resource(vec![], vec![record("a", 1), record("b", 0), record("d", 3)]);
+    let other = transcode(&other.encode_to_vec(), limits).unwrap();
+    let other_first = proto::EventBatch::decode(other[0].encoded.as_slice()).unwrap();
+    assert_ne!(
+        other_first.batch_id, decoded[0].batch_id,
+        "the id names the whole request, not the batch's content alone"
+    );
 }
 
 fn one_resource(resource: Vec<KeyValue>, records: Vec<LogRecord>) -> ExportLogsServiceRequest {
@@ -401,7 +432,7 @@ fn a_large_resource_is_cut_into_batches_that_keep_every_record_in_order() {
         })
         .collect();
     let request = one_resource(vec![text_kv("service.name", "big")], records);
-    let batches = transcode(&request.encode_to_vec(), 1, Limits::default()).unwrap();
+    let batches = transcode(&request.encode_to_vec(), Limits::default()).unwrap();
     let counts: Vec<usize> = batches.iter().map(|b| b.records).collect();
     assert_eq!(counts, [4096, 4096, 1808]);
     let mut messages = Vec::new();
@@ -430,7 +461,7 @@ fn a_batch_is_also_cut_at_its_byte_limit() {
         batch_bytes: 2_000,
         ..Limits::default()
     };
-    let batches = transcode(&one_resource(vec![], records).encode_to_vec(), 1, limits).unwrap();
+    let batches = transcode(&one_resource(vec![], records).encode_to_vec(), limits).unwrap();
     assert!(batches.len() >= 4, "{} batches", batches.len());
     assert!(batches.iter().all(|b| b.encoded.len() < 2_000 + 800));
     assert_eq!(batches.iter().map(|b| b.records).sum::<usize>(), 10);
@@ -446,7 +477,7 @@ fn a_request_whose_resource_copies_would_be_huge_is_refused() {
         total_bytes: 1 << 20,
         ..Limits::default()
     };
-    match transcode(&request.encode_to_vec(), 1, limits) {
+    match transcode(&request.encode_to_vec(), limits) {
         Err(TranscodeError::TooLarge(limit)) => assert_eq!(limit, 1 << 20),
         other => panic!("not refused: {:?}", other.map(|b| b.len())),
     }

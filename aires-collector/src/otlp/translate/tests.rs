@@ -112,7 +112,7 @@ fn every_column_is_filled_from_its_otlp_field() {
         vec![record],
     );
     assert_eq!(record_count(&request), 1);
-    let batches = translate(&request, 99);
+    let batches = translate(&request);
     assert_eq!(batches.len(), 1);
     let batch = &batches[0];
     assert_eq!(
@@ -229,19 +229,20 @@ fn severity_numbers_map_in_ranges_of_four_and_text_stands_in_for_a_missing_numbe
 }
 
 #[test]
-fn the_time_falls_back_to_the_observed_time_then_the_time_received() {
+fn the_time_falls_back_to_the_observed_time_then_to_none() {
     let record = |time, observed| LogRecord {
         time_unix_nano: time,
         observed_time_unix_nano: observed,
         ..Default::default()
     };
     let request = request(vec![], "", vec![record(5, 6), record(0, 6), record(0, 0)]);
-    let times: Vec<u64> = translate(&request, 7)[0]
+    let times: Vec<u64> = translate(&request)[0]
         .events
         .iter()
         .map(|e| e.timestamp_unix_nano)
         .collect();
-    assert_eq!(times, [5, 6, 7]);
+    // None: the collector gives it the time received.
+    assert_eq!(times, [5, 6, 0]);
 }
 
 #[test]
@@ -274,7 +275,7 @@ fn structured_bodies_and_values_are_json_and_bytes_are_base64() {
         ],
         ..Default::default()
     };
-    let batches = translate(&request(vec![], "", vec![record]), 1);
+    let batches = translate(&request(vec![], "", vec![record]));
     let event = &batches[0].events[0];
     assert_eq!(event.message, r#"{"user":"ada","n":2,"ok":true}"#);
     assert_eq!(text(event, "map"), r#"{"user":"ada","n":2,"ok":true}"#);
@@ -309,7 +310,7 @@ fn the_older_semantic_convention_names_fill_the_same_columns() {
         "ignored.scope",
         vec![record],
     );
-    let batches = translate(&request, 1);
+    let batches = translate(&request);
     assert_eq!(batches[0].environment, "staging");
     assert_eq!(batches[0].sdk_name, "otlp");
     let event = &batches[0].events[0];
@@ -336,7 +337,7 @@ fn a_value_that_cannot_fill_its_column_stays_an_attribute() {
         ],
         ..Default::default()
     };
-    let batches = translate(&request(vec![], "", vec![record]), 1);
+    let batches = translate(&request(vec![], "", vec![record]));
     let event = &batches[0].events[0];
     assert!(event.http.is_none());
     assert_eq!(text(event, "http.response.status_code"), "teapot");
@@ -358,7 +359,7 @@ fn each_resource_is_a_batch_of_its_own_with_fresh_ids() {
     second.resource.as_mut().unwrap().attributes = vec![kv("service.name", s("b"))];
     request.resource_logs.push(second);
     assert_eq!(record_count(&request), 4);
-    let batches = translate(&request, 1);
+    let batches = translate(&request);
     let services: Vec<&str> = batches.iter().map(|b| b.service.as_str()).collect();
     assert_eq!(services, ["a", "b"]);
     assert_ne!(batches[0].batch_id, batches[1].batch_id);
