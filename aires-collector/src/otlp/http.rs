@@ -2,7 +2,8 @@
 //!
 //! As the OTLP specification gives it:
 //! - bodies are `application/x-protobuf` or `application/json` (the OTLP
-//!   JSON mapping: hex ids, camelCase names), plain or
+//!   JSON mapping: hex ids, camelCase names; what else the proto3 JSON
+//!   mapping allows is read too, see [`super::json`]), plain or
 //!   `Content-Encoding: gzip`; the answer is in the request's format;
 //! - 200 with an `ExportLogsServiceResponse` (with `partialSuccess` when
 //!   records were refused) once the records are stored;
@@ -31,7 +32,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -308,21 +308,12 @@ async fn take(
     let bytes = match format {
         Format::Protobuf => bytes,
         Format::Json => {
-            // An ExportLogsServiceRequest is a JSON object (serde would
-            // also take the fields as an array).
-            if bytes.trim_ascii_start().first() != Some(&b'{') {
-                return Err(Refusal::new(
+            let request = super::json::request(&bytes).map_err(|e| {
+                Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    "malformed JSON ExportLogsServiceRequest: the body is not a JSON object",
-                ));
-            }
-            let request: ExportLogsServiceRequest =
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    Refusal::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("malformed JSON ExportLogsServiceRequest: {e}"),
-                    )
-                })?;
+                    format!("malformed JSON ExportLogsServiceRequest: {e}"),
+                )
+            })?;
             Bytes::from(request.encode_to_vec())
         }
     };

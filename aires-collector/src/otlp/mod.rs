@@ -56,6 +56,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod json;
 pub mod mapping;
 pub mod transcode;
 #[cfg(any(test, feature = "reference"))]
