@@ -819,7 +819,7 @@ fn json_to_protobuf(json: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_bigger_than_the_memory_budget_as_one_batch_is_stored_in_several() {
+async fn a_small_request_of_huge_events_is_stored_a_part_at_a_time_and_in_several_batches() {
     use opentelemetry_proto::tonic::collector::logs::v1::{
         ExportLogsServiceRequest, ExportLogsServiceResponse,
     };
@@ -828,8 +828,10 @@ async fn a_request_bigger_than_the_memory_budget_as_one_batch_is_stored_in_sever
     use prost::Message as _;
     const RECORDS: usize = 8192;
     let sink = Arc::new(MemorySink::default());
-    // As one batch these records would need 32 x their ~9 MB as events:
-    // more than the whole budget.
+    // A request of about 140 KB whose 9 KB resource is copied into each
+    // of its records: about 75 MB of events, taken a part (about a
+    // message's size) at a time, none held all at once. As one batch they
+    // would need more than the whole budget.
     let collector = collector(sink.clone(), |c| c.max_pending_bytes = 128 << 20).await;
     let text = |s: &str| {
         Some(AnyValue {
@@ -847,7 +849,7 @@ async fn a_request_bigger_than_the_memory_budget_as_one_batch_is_stored_in_sever
                     },
                     Kv {
                         key: "k8s.pod.labels".into(),
-                        value: text(&"l".repeat(1_000)),
+                        value: text(&"l".repeat(9_000)),
                         ..Default::default()
                     },
                 ],

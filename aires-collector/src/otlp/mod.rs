@@ -135,29 +135,36 @@ impl LogsIngest {
             ));
         }
         let received = now_ns();
-        let batches = transcode::transcode(request, self.limits)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let records: usize = batches.iter().map(|b| b.records).sum();
-        self.metrics
-            .otlp_log_records_received
-            .inc_by(records as u64);
-        // Submitted one after another (each waits for room in the memory
-        // budget). Each answer is awaited beside the next submissions, and
-        // gives its share of the budget back as soon as it comes: a request
-        // bigger than the budget then waits for its own first batches to
-        // be stored, rather than for itself.
-        let mut pending = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let encoded = EncodedBatch::scan(batch.encoded.into()).map_err(|e| {
-                Status::internal(format!("OTLP records did not transcode to a batch: {e}"))
-            })?;
-            let answer = self
-                .pipeline
-                .submit(encoded, scope, received as i64)
-                .await
-                .map_err(crate::server::submit_status)?;
-            let outcome = tokio::spawn(async move { answer.answer().await.outcome });
-            pending.push((batch.records, outcome));
+        // A part at a time (the first pass checks the whole request): a
+        // small request whose resource is copied into thousands of records
+        // never holds more than a part of its events at once.
+        // Its batches are submitted one after another (each waits for room
+        // in the memory budget). Each answer is awaited beside the next
+        // submissions, and gives its share of the budget back as soon as
+        // it comes: a request bigger than the budget then waits for its
+        // own first batches to be stored, rather than for itself.
+        let mut pending = Vec::new();
+        let mut part = Some(transcode::Part::default());
+        while let Some(from) = part {
+            let transcoded = transcode::transcode(request, self.limits, from)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            part = transcoded.next;
+            let records: usize = transcoded.batches.iter().map(|b| b.records).sum();
+            self.metrics
+                .otlp_log_records_received
+                .inc_by(records as u64);
+            for batch in transcoded.batches {
+                let encoded = EncodedBatch::scan(batch.encoded.into()).map_err(|e| {
+                    Status::internal(format!("OTLP records did not transcode to a batch: {e}"))
+                })?;
+                let answer = self
+                    .pipeline
+                    .submit(encoded, scope, received as i64)
+                    .await
+                    .map_err(crate::server::submit_status)?;
+                let outcome = tokio::spawn(async move { answer.answer().await.outcome });
+                pending.push((batch.records, outcome));
+            }
         }
         let mut rejected = 0i64;
         let mut reasons = Vec::new();

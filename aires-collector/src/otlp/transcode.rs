@@ -66,19 +66,21 @@ pub struct Limits {
     pub batch_bytes: usize,
     /// A batch is cut once it holds this many records.
     pub batch_records: usize,
-    /// All the batches of one request together, at most: a resource's
-    /// attributes are copied into each of its records, so a small request
-    /// can otherwise ask for a huge output.
-    pub total_bytes: usize,
+    /// The batches of one call of [`transcode`] together, about: a
+    /// resource's attributes are copied into each of its records, so a
+    /// small request can become a huge output. It is taken a part at a
+    /// time (see [`Part`]), each stored before the next is made.
+    pub part_bytes: usize,
 }
 
 impl Limits {
-    /// The limits for requests of at most `max_message_bytes`.
+    /// The limits for requests of at most `max_message_bytes`: a part is
+    /// at most about one message's size.
     pub fn for_messages_of(max_message_bytes: usize) -> Self {
         Limits {
             batch_bytes: 1 << 20,
             batch_records: 4096,
-            total_bytes: max_message_bytes.saturating_mul(16).max(16 << 20),
+            part_bytes: max_message_bytes.max(1 << 20),
         }
     }
 }
@@ -89,17 +91,53 @@ pub enum TranscodeError {
     /// The request does not decode.
     #[error("malformed protobuf ExportLogsServiceRequest: {0}")]
     Malformed(#[from] DecodeError),
-    /// Its records come to more than the limit as events.
-    #[error(
-        "the request's records come to more than {0} bytes as events (a resource's attributes \
-         are copied into each of its records); send fewer records, or smaller resources, per request"
-    )]
-    TooLarge(usize),
 }
 
-/// The batches of an encoded `ExportLogsServiceRequest`: each resource's
-/// records in one or more batches (none for a resource without records),
-/// in request order.
+/// Where a part of a request starts: its first record (counted across
+/// the whole request, in order) and its first batch's place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    pub record: usize,
+    pub batch: u64,
+}
+
+/// The batches of one part of a request, and where the next part starts
+/// (`None`: this was the last).
+#[derive(Debug)]
+pub struct Transcoded {
+    pub batches: Vec<Batch>,
+    pub next: Option<Part>,
+}
+
+/// How a pass over the request stops before its end.
+enum Halt {
+    Error(TranscodeError),
+    /// The part is full, and the rest was checked by the first pass.
+    Full,
+}
+
+/// What a pass does with a record.
+enum Take {
+    Write,
+    /// Past the first part: read and checked, not written.
+    Check,
+    /// Before this part: written by an earlier pass.
+    Skip,
+}
+
+impl From<DecodeError> for Halt {
+    fn from(error: DecodeError) -> Self {
+        Halt::Error(error.into())
+    }
+}
+
+/// The batches of an encoded `ExportLogsServiceRequest`, from `from` on:
+/// each resource's records in one or more batches (none for a resource
+/// without records), in request order, until about
+/// [`Limits::part_bytes`] of them; [`Transcoded::next`] says where the
+/// next part starts. The first pass reads and checks the whole request,
+/// so that a malformed record refuses it before any part is stored; later
+/// passes stop at the end of their part.
 ///
 /// The output is a function of the request's bytes alone: a batch's id is
 /// made from a hash of the whole request and the batch's place in it, its
@@ -108,26 +146,40 @@ pub enum TranscodeError {
 /// received). So an export retried with the same bytes becomes the same
 /// batches, which the collector recognises as retries
 /// (`pipeline::recent_batches`) rather than storing them twice.
-pub fn transcode(request: &[u8], limits: Limits) -> Result<Vec<Batch>, TranscodeError> {
+pub fn transcode(request: &[u8], limits: Limits, from: Part) -> Result<Transcoded, TranscodeError> {
     let mut output = Output {
         limits,
+        from: from.record,
         ..Output::default()
     };
     let mut scratch = Scratch {
-        ids: BatchIds::of(request),
+        ids: BatchIds::of(request, from.batch),
         ..Scratch::default()
     };
     let mut buf = request;
-    while !buf.is_empty() {
-        let (tag, wire_type) = wire::key(&mut buf)?;
-        if tag == otlp::REQUEST_RESOURCE_LOGS && wire_type == LENGTH_DELIMITED {
-            let resource_logs = wire::length_delimited(&mut buf)?;
-            resource_batches(resource_logs, &mut output, &mut scratch)?;
-        } else {
-            wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?;
+    let walked = (|| -> Result<(), Halt> {
+        while !buf.is_empty() {
+            let (tag, wire_type) = wire::key(&mut buf)?;
+            if tag == otlp::REQUEST_RESOURCE_LOGS && wire_type == LENGTH_DELIMITED {
+                let resource_logs = wire::length_delimited(&mut buf)?;
+                resource_batches(resource_logs, &mut output, &mut scratch)?;
+            } else {
+                wire::skip(wire_type, tag, &mut buf, RECURSION_LIMIT)?;
+            }
         }
+        Ok(())
+    })();
+    if let Err(Halt::Error(error)) = walked {
+        return Err(error);
     }
-    Ok(output.batches)
+    let next = output.full_at.map(|record| Part {
+        record,
+        batch: scratch.ids.count,
+    });
+    Ok(Transcoded {
+        batches: output.batches,
+        next,
+    })
 }
 
 /// The batches written so far, and the one being written.
@@ -140,6 +192,12 @@ struct Output {
     records: usize,
     /// The current resource's batch-level fields.
     fields: BatchFields,
+    /// Records seen so far in the request.
+    seen: usize,
+    /// The first record of this part: those before it are not written.
+    from: usize,
+    /// The part is full: the next starts at this record.
+    full_at: Option<usize>,
 }
 
 impl Default for Limits {
@@ -157,19 +215,33 @@ struct BatchFields {
 }
 
 impl Output {
-    /// One more event was written into `current`: cuts the batch at the
-    /// limits, and refuses an output over the total.
-    fn written(&mut self, ids: &mut BatchIds) -> Result<(), TranscodeError> {
-        self.records += 1;
-        if self.total + self.current.len() > self.limits.total_bytes {
-            return Err(TranscodeError::TooLarge(self.limits.total_bytes));
+    /// What this pass does with the next record.
+    fn take_next(&mut self) -> Result<Take, Halt> {
+        self.seen += 1;
+        if self.seen <= self.from {
+            return Ok(Take::Skip);
         }
-        if self.current.len() >= self.limits.batch_bytes
+        match self.full_at {
+            None => Ok(Take::Write),
+            Some(_) if self.from == 0 => Ok(Take::Check),
+            Some(_) => Err(Halt::Full),
+        }
+    }
+
+    /// One more event was written into `current`: cuts the batch at the
+    /// limits, and ends the part once its batches come to `part_bytes`.
+    fn written(&mut self, ids: &mut BatchIds) {
+        self.records += 1;
+        let full = self.total + self.current.len() >= self.limits.part_bytes;
+        if full
+            || self.current.len() >= self.limits.batch_bytes
             || self.records >= self.limits.batch_records
         {
             self.finish(ids);
         }
-        Ok(())
+        if full {
+            self.full_at = Some(self.seen);
+        }
     }
 
     /// Ends the current batch, if it holds any record: the batch's own
@@ -223,10 +295,11 @@ struct BatchIds {
 }
 
 impl BatchIds {
-    fn of(request: &[u8]) -> Self {
+    /// The ids of `request`'s batches from the `first`-th on.
+    fn of(request: &[u8], first: u64) -> Self {
         BatchIds {
             base: xxhash_rust::xxh3::xxh3_128_with_seed(request, 0x07_1b),
-            count: 0,
+            count: first,
         }
     }
 
@@ -414,7 +487,7 @@ fn resource_batches<'a>(
     mut buf: &'a [u8],
     output: &mut Output,
     scratch: &mut Scratch<'a>,
-) -> Result<(), TranscodeError> {
+) -> Result<(), Halt> {
     // The aires.v1 form is about as long as the OTLP one.
     output.current =
         Vec::with_capacity((buf.len() + buf.len() / 4 + 64).min(output.limits.batch_bytes + 4096));
@@ -470,7 +543,7 @@ fn scope_records<'a>(
     resource: &[KeyValue<'a>],
     output: &mut Output,
     scratch: &mut Scratch<'a>,
-) -> Result<(), TranscodeError> {
+) -> Result<(), Halt> {
     let mut scope_name = "";
     let mut scope_attributes = Vec::new();
     let mut records = Vec::new();
@@ -510,20 +583,30 @@ fn scope_records<'a>(
     }
     let mut shared_encoded = Vec::new();
     put_attributes(&mut shared_encoded, &mut scratch.inner, &shared.list);
+    let mut checked = Vec::new();
     for record in &records {
         let context = Context {
             shared: &shared,
             shared_encoded: &shared_encoded,
             scope_name,
         };
-        // The event is written in place, after room for its length.
-        let encoded = &mut output.current;
-        put_key(encoded, out::event_batch::EVENTS, LENGTH_DELIMITED);
-        let start = encoded.len() + LENGTH_ROOM;
-        encoded.extend_from_slice(&[0; LENGTH_ROOM]);
-        event(record, &context, encoded, scratch)?;
-        set_length(encoded, start);
-        output.written(&mut scratch.ids)?;
+        match output.take_next()? {
+            Take::Skip => {}
+            Take::Check => {
+                checked.clear();
+                event(record, &context, &mut checked, scratch)?;
+            }
+            Take::Write => {
+                // The event is written in place, after room for its length.
+                let encoded = &mut output.current;
+                put_key(encoded, out::event_batch::EVENTS, LENGTH_DELIMITED);
+                let start = encoded.len() + LENGTH_ROOM;
+                encoded.extend_from_slice(&[0; LENGTH_ROOM]);
+                event(record, &context, encoded, scratch)?;
+                set_length(encoded, start);
+                output.written(&mut scratch.ids);
+            }
+        }
     }
     Ok(())
 }

@@ -11,8 +11,20 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use proptest::prelude::*;
 use prost::Message as _;
 
-use super::{transcode, Batch, Limits, TranscodeError};
+use super::{transcode, Batch, Limits, Part, TranscodeError};
 use crate::otlp::translate::translate;
+
+/// Every batch of `request`, taken part after part.
+fn whole(request: &[u8], limits: Limits) -> Result<Vec<Batch>, TranscodeError> {
+    let mut batches = Vec::new();
+    let mut part = Some(Part::default());
+    while let Some(from) = part {
+        let transcoded = transcode(request, limits, from)?;
+        batches.extend(transcoded.batches);
+        part = transcoded.next;
+    }
+    Ok(batches)
+}
 
 /// Keys that fill columns, and ordinary ones, some repeated.
 const KEYS: &[&str] = &[
@@ -196,7 +208,7 @@ fn check(request: &ExportLogsServiceRequest) {
         .map(canonical)
         .collect();
     let fast =
-        transcode(&request.encode_to_vec(), Limits::default()).expect("a valid request transcodes");
+        whole(&request.encode_to_vec(), Limits::default()).expect("a valid request transcodes");
     let records: Vec<usize> = fast.iter().map(|b| b.records).collect();
     let got: Vec<Vec<u8>> = fast
         .into_iter()
@@ -236,9 +248,9 @@ proptest! {
 
 #[test]
 fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
-    assert!(transcode(&[], Limits::default()).unwrap().is_empty());
+    assert!(whole(&[], Limits::default()).unwrap().is_empty());
     assert!(
-        transcode(b"\x0a\xff\xff\xff", Limits::default()).is_err(),
+        whole(b"\x0a\xff\xff\xff", Limits::default()).is_err(),
         "a length past the end"
     );
     let bad_utf8 = ExportLogsServiceRequest {
@@ -257,7 +269,7 @@ fn an_empty_request_is_no_batch_and_a_malformed_one_an_error() {
     let at = bytes.windows(4).position(|w| w == b"MARK").unwrap();
     bytes[at] = 0xff;
     assert!(
-        transcode(&bytes, Limits::default()).is_err(),
+        whole(&bytes, Limits::default()).is_err(),
         "text that is not UTF-8"
     );
 }
@@ -282,7 +294,7 @@ fn an_event_longer_than_its_length_room_is_moved_along_and_still_reads() {
             ..Default::default()
         }],
     };
-    let batches = transcode(&request.encode_to_vec(), Limits::default()).unwrap();
+    let batches = whole(&request.encode_to_vec(), Limits::default()).unwrap();
     // The long event passes the batch's byte limit: the next starts a batch.
     let events: Vec<proto::Event> = batches
         .iter()
@@ -364,8 +376,8 @@ fn the_same_request_gives_the_same_batches_and_another_request_other_ids() {
         ..Limits::default()
     };
     let request = one_resource(vec![], vec![record("a", 1), record("b", 0), record("c", 3)]);
-    let first = transcode(&request.encode_to_vec(), limits).unwrap();
-    let again = transcode(&request.encode_to_vec(), limits).unwrap();
+    let first = whole(&request.encode_to_vec(), limits).unwrap();
+    let again = whole(&request.encode_to_vec(), limits).unwrap();
     let bytes =
         |batches: &[Batch]| -> Vec<Vec<u8>> { batches.iter().map(|b| b.encoded.clone()).collect() };
     assert_eq!(
@@ -387,7 +399,7 @@ fn the_same_request_gives_the_same_batches_and_another_request_other_ids() {
     // received.
     assert_eq!(decoded[0].events[1].timestamp_unix_nano, 0);
     let other = one_resource(vec![], vec![record("a", 1), record("b", 0), record("d", 3)]);
-    let other = transcode(&other.encode_to_vec(), limits).unwrap();
+    let other = whole(&other.encode_to_vec(), limits).unwrap();
     let other_first = proto::EventBatch::decode(other[0].encoded.as_slice()).unwrap();
     assert_ne!(
         other_first.batch_id, decoded[0].batch_id,
@@ -432,7 +444,7 @@ fn a_large_resource_is_cut_into_batches_that_keep_every_record_in_order() {
         })
         .collect();
     let request = one_resource(vec![text_kv("service.name", "big")], records);
-    let batches = transcode(&request.encode_to_vec(), Limits::default()).unwrap();
+    let batches = whole(&request.encode_to_vec(), Limits::default()).unwrap();
     let counts: Vec<usize> = batches.iter().map(|b| b.records).collect();
     assert_eq!(counts, [4096, 4096, 1808]);
     let mut messages = Vec::new();
@@ -461,26 +473,46 @@ fn a_batch_is_also_cut_at_its_byte_limit() {
         batch_bytes: 2_000,
         ..Limits::default()
     };
-    let batches = transcode(&one_resource(vec![], records).encode_to_vec(), limits).unwrap();
+    let batches = whole(&one_resource(vec![], records).encode_to_vec(), limits).unwrap();
     assert!(batches.len() >= 4, "{} batches", batches.len());
     assert!(batches.iter().all(|b| b.encoded.len() < 2_000 + 800));
     assert_eq!(batches.iter().map(|b| b.records).sum::<usize>(), 10);
 }
 
 #[test]
-fn a_request_whose_resource_copies_would_be_huge_is_refused() {
+fn a_request_whose_resource_copies_are_huge_is_taken_a_part_at_a_time() {
     // 20 KiB of resource attributes, copied into each of 200 records:
     // 4 MB of events from a request of 20 KiB.
     let resource = vec![text_kv("k8s.pod.labels", &"l".repeat(20 << 10))];
-    let request = one_resource(resource, vec![LogRecord::default(); 200]);
+    let request = one_resource(resource.clone(), vec![LogRecord::default(); 200]).encode_to_vec();
     let limits = Limits {
-        total_bytes: 1 << 20,
+        part_bytes: 1 << 20,
         ..Limits::default()
     };
-    match transcode(&request.encode_to_vec(), limits) {
-        Err(TranscodeError::TooLarge(limit)) => assert_eq!(limit, 1 << 20),
-        other => panic!("not refused: {:?}", other.map(|b| b.len())),
+    let mut part = Some(Part::default());
+    let (mut parts, mut records, mut ids) = (0, 0, std::collections::HashSet::new());
+    while let Some(from) = part {
+        let transcoded = transcode(&request, limits, from).unwrap();
+        let bytes: usize = transcoded.batches.iter().map(|b| b.encoded.len()).sum();
+        assert!(bytes < (1 << 20) + (21 << 10), "a part of {bytes} bytes");
+        for batch in &transcoded.batches {
+            records += batch.records;
+            let id = proto::EventBatch::decode(batch.encoded.as_slice())
+                .unwrap()
+                .batch_id;
+            assert!(ids.insert(id), "a batch id repeated across parts");
+        }
+        parts += 1;
+        part = transcoded.next;
     }
+    assert!(parts >= 4, "{parts} parts");
+    assert_eq!(records, 200, "every record once");
+
+    // A malformed record past the first part refuses the request before
+    // any part is taken.
+    let mut bad = one_resource(resource, vec![LogRecord::default(); 200]).encode_to_vec();
+    bad.extend_from_slice(b"\x0a\x05\x12\x03\x2a\xff\xff");
+    assert!(transcode(&bad, limits, Part::default()).is_err());
 }
 
 #[test]
