@@ -147,7 +147,7 @@ pub struct CollectorConfig {
 
     /// Seconds a unary call (`Ingest`, an OTLP export over gRPC or HTTP)
     /// has, from taking its place among the calls in progress, to send its
-    /// whole message. A slower one is answered DEADLINE_EXCEEDED (HTTP 408)
+    /// whole message. A slower one is answered DEADLINE_EXCEEDED (HTTP 503)
     /// and gives its place back, so clients that stall mid-message cannot
     /// hold every place.
     #[arg(

@@ -758,8 +758,8 @@ async fn an_export_retried_with_the_same_bytes_is_answered_alike_and_stored_once
     let request = |last: &str| {
         bytes::Bytes::from(json_to_protobuf(&json_request(&[
             serde_json::json!({"body": {"stringValue": "first"}, "timeUnixNano": "1700000000000000001"}),
-            serde_json::json!({"body": {"stringValue": "bad"}, "traceId": "abcd"}),
-            serde_json::json!({"body": {"stringValue": last}}),
+            serde_json::json!({"body": {"stringValue": "bad"}, "traceId": "abcd", "observedTimeUnixNano": "1700000000000000002"}),
+            serde_json::json!({"body": {"stringValue": last}, "observedTimeUnixNano": "1700000000000000003"}),
         ])))
     };
     let export = |body: bytes::Bytes| {

@@ -1,6 +1,7 @@
 //! Clients that take a place among the calls in progress and then stall
 //! mid-message: each is answered once `--request-read-timeout-secs` passes
-//! (gRPC DEADLINE_EXCEEDED, HTTP 408) and gives its place back, so the
+//! (gRPC DEADLINE_EXCEEDED, HTTP 503 with Retry-After, which OTLP clients
+//! retry) and gives its place back, so the
 //! other clients' calls go through. Without the timeout, as many stalled
 //! calls as `--max-concurrent-requests` held every other call forever.
 
@@ -72,7 +73,7 @@ async fn stalled_grpc_calls_are_answered_and_give_their_places_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_otlp_http_request_is_answered_408_and_the_next_is_served() {
+async fn a_stalled_otlp_http_request_is_answered_503_and_the_next_is_served() {
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |c| {
         c.max_concurrent_requests = 1;
@@ -114,7 +115,13 @@ async fn a_stalled_otlp_http_request_is_answered_408_and_the_next_is_served() {
             .await
             .expect("the stalled request held the only place");
     assert!(
-        stalled_answer.starts_with("HTTP/1.1 408"),
+        stalled_answer.starts_with("HTTP/1.1 503"),
+        "{stalled_answer}"
+    );
+    assert!(
+        stalled_answer
+            .to_ascii_lowercase()
+            .contains("retry-after: 1"),
         "{stalled_answer}"
     );
     assert!(

@@ -57,8 +57,19 @@ impl ErrorInfo {
 /// `Arc<dyn Error>`): that name would be the same for every
 /// error, one value lumping them all together where views group by type.
 fn known_type_name<E: ?Sized>() -> &'static str {
+    const POINTERS: [&str; 5] = [
+        "&mut ",
+        "&",
+        "alloc::boxed::Box<",
+        "alloc::sync::Arc<",
+        "alloc::rc::Rc<",
+    ];
     let name = std::any::type_name::<E>();
-    if name.starts_with("dyn ") || name.contains("<dyn ") {
+    let mut inner = name;
+    while let Some(rest) = POINTERS.iter().find_map(|p| inner.strip_prefix(p)) {
+        inner = rest;
+    }
+    if inner.starts_with("dyn ") {
         ""
     } else {
         name
@@ -106,6 +117,12 @@ mod tests {
         assert_eq!(ErrorInfo::from_error(&*boxed).type_name, "");
         let shared: std::sync::Arc<dyn Error> = std::sync::Arc::new(std::io::Error::other("x"));
         assert_eq!(ErrorInfo::from_error(&shared).type_name, "");
+        let referenced: &dyn Error = &outer;
+        assert_eq!(ErrorInfo::from_error(&referenced).type_name, "");
+        let send: std::sync::mpsc::SendError<Box<dyn std::any::Any + Send>> =
+            std::sync::mpsc::SendError(Box::new(1));
+        let name = ErrorInfo::from_error(&send).type_name;
+        assert!(name.contains("SendError<"), "{name}");
         // A concrete type keeps its name.
         assert_eq!(
             ErrorInfo::from_error(&std::io::Error::other("y")).type_name,

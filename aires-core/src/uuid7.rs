@@ -153,7 +153,9 @@ impl Uuid7 {
     pub fn reseed_after_fork() {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
-        hasher.write_u64(crate::clock::now_unix_nanos());
+        // The system clock, not the calibrated one: in a fork handler the
+        // calibration may be half done by a thread the child does not have.
+        hasher.write_u64(crate::clock::system_unix_nanos());
         hasher.write_u64(PROCESS_BITS.load(Ordering::Relaxed));
         let seed = hasher.finish() | 1;
         RNG.with(|cell| cell.set(seed));

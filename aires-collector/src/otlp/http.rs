@@ -8,14 +8,13 @@
 //! - 200 with an `ExportLogsServiceResponse` (with `partialSuccess` when
 //!   records were refused) once the records are stored;
 //! - 400 for a body that does not decode, 401 for a missing or wrong API
-//!   key, 408 for a body not received within `--request-read-timeout-secs`,
-//!   413 for a body (or a decompressed body) over
+//!   key, 413 for a body (or a decompressed body) over
 //!   `--max-message-bytes`, 415 for another content type or encoding, 404
 //!   and 405 for other paths and methods; each with a `google.rpc.Status`
 //!   body saying why;
 //! - 503 with `Retry-After` when the collector cannot take the request now
-//!   (shutting down, its write-ahead log failing), which OTLP clients
-//!   retry. While the store is unreachable a request waits for its records
+//!   (shutting down, its write-ahead log failing, a body not received
+//!   within `--request-read-timeout-secs`), which OTLP clients retry. While the store is unreachable a request waits for its records
 //!   to be stored; a retry with the same bytes joins the first attempt.
 //!
 //! API keys are the gRPC listener's: `x-api-key`, or
@@ -163,7 +162,6 @@ impl Refusal {
             StatusCode::FORBIDDEN => Code::PermissionDenied,
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Code::Unimplemented,
             StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
-            StatusCode::REQUEST_TIMEOUT => Code::DeadlineExceeded,
             _ => Code::Internal,
         };
         let body = match format {
@@ -276,8 +274,9 @@ async fn take(
     let bytes = tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit))
         .await
         .map_err(|_| {
+            // 503, not 408: OTLP clients retry 503 (and not 408).
             Refusal::new(
-                StatusCode::REQUEST_TIMEOUT,
+                StatusCode::SERVICE_UNAVAILABLE,
                 format!(
                     "the request body did not arrive within {}s (request_read_timeout_secs)",
                     read_timeout.as_secs()

@@ -36,7 +36,7 @@
 //! | attributes `http.request.method`, `http.route`, `url.path`, `http.response.status_code`, `user_agent.original`, `client.address`, `server.address`, `url.scheme`, `http.request.body.size`, `http.response.body.size` (and their older names `http.method`, `http.target`, `http.status_code`, `http.user_agent`, `http.client_ip`, `http.host`, `http.scheme`, `http.request_content_length`, `http.response_content_length`); `http.duration_ms`, `http.server.request.duration` (seconds) | the `http_*` columns |
 //! | attributes `code.file.path`, `code.line.number`, `code.function.name` (and `code.filepath`, `code.lineno`, `code.function`); `code.namespace`, else the scope's name | the call site's file, line, function, module |
 //! | every other record attribute, the scope's attributes, the resource's other attributes | typed attributes: strings, ints, doubles and bools keep their type; bytes are base64 text, arrays and maps JSON text. On a repeated key the record's own wins over the scope's, which wins over the resource's |
-//! | (nothing) | `id`: a new UUID v7 per record |
+//! | (nothing) | `id`: a UUID v7 per record, made from its batch's digest and the time received |
 //!
 //! ## Retries
 //!
@@ -48,11 +48,15 @@
 //! stored or among the last batches this collector stored for that key
 //! (65,536), gets the first attempt's answer and is not stored again; a
 //! request that was stored in part (one resource's batch stored, another's
-//! store failed) stores only the rest. Beyond that window (a retry after
-//! a restart, or one sent to another instance) it is stored again: OTLP
-//! gives nothing to look up in the store's ledger, so delivery there is
-//! at-least-once. Two exports with the same bytes are taken as one: OTLP
-//! records carry nanosecond times, so distinct exports differ in practice.
+//! store failed) stores only the rest. A request with a record that has
+//! neither time nor observed time is the exception: its batches get fresh
+//! ids, since two such requests with the same bytes may be two events.
+//!
+//! Beyond that window (a retry sent to another instance, or after a
+//! restart, unless its batches are still in this collector's write-ahead
+//! log) it is stored again: an OTLP batch is not looked up in the store's
+//! ledger, since a first attempt cannot be told from a retry and a query
+//! per batch would cost more than it saves. There OTLP is at-least-once.
 
 pub mod grpc;
 pub mod http;
@@ -145,10 +149,15 @@ impl LogsIngest {
         // own first batches to be stored, rather than for itself.
         let mut pending = Vec::new();
         let mut part = Some(transcode::Part::default());
+        // Records past the limit on a request's events: refused, and said.
+        let mut refused_tail = None;
         while let Some(from) = part {
             let transcoded = transcode::transcode(request, self.limits, from)
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
             part = transcoded.next;
+            if transcoded.refused > 0 {
+                refused_tail = Some(transcoded.refused);
+            }
             let records: usize = transcoded.batches.iter().map(|b| b.records).sum();
             self.metrics
                 .otlp_log_records_received
@@ -168,6 +177,8 @@ impl LogsIngest {
         }
         let mut rejected = 0i64;
         let mut reasons = Vec::new();
+        // Records the reasons account for.
+        let mut explained = 0usize;
         let mut first_record = 0usize;
         let mut failure = None;
         for (records, outcome) in pending {
@@ -189,6 +200,7 @@ impl LogsIngest {
                                 first_record + rejection.index as usize,
                                 rejection.reason
                             ));
+                            explained += 1;
                         }
                     }
                 }
@@ -201,8 +213,21 @@ impl LogsIngest {
         if let Some(status) = failure {
             return Err(status);
         }
+        if let Some(count) = refused_tail {
+            rejected += count as i64;
+            self.metrics.otlp_log_records_received.inc_by(count as u64);
+            self.metrics.events_rejected.inc_by(count as u64);
+            reasons.push(format!(
+                "log records {first_record} to {}: not stored, the request's records come to \
+                 more than {} bytes as events (a resource's attributes are copied into each of \
+                 its records); send fewer records, or smaller resources, per request",
+                first_record + count - 1,
+                self.limits.total_bytes
+            ));
+            explained += count;
+        }
         let partial_success = (rejected > 0).then(|| {
-            let more = rejected as usize - reasons.len().min(rejected as usize);
+            let more = (rejected as usize).saturating_sub(explained);
             let mut error_message = reasons.join("; ");
             if reasons.is_empty() {
                 // A retry answered from the first attempt, which named them.

@@ -71,16 +71,22 @@ pub struct Limits {
     /// small request can become a huge output. It is taken a part at a
     /// time (see [`Part`]), each stored before the next is made.
     pub part_bytes: usize,
+    /// All the parts of one request, about: the records past it are
+    /// refused (counted in the answer's partial success), so a request of
+    /// a few megabytes cannot become gigabytes of events.
+    pub total_bytes: usize,
 }
 
 impl Limits {
     /// The limits for requests of at most `max_message_bytes`: a part is
-    /// at most about one message's size.
+    /// about one message's size, a request at most 64 messages' worth of
+    /// events (256 MiB at the default 4 MiB).
     pub fn for_messages_of(max_message_bytes: usize) -> Self {
         Limits {
             batch_bytes: 1 << 20,
             batch_records: 4096,
             part_bytes: max_message_bytes.max(1 << 20),
+            total_bytes: max_message_bytes.saturating_mul(64).max(64 << 20),
         }
     }
 }
@@ -93,20 +99,30 @@ pub enum TranscodeError {
     Malformed(#[from] DecodeError),
 }
 
-/// Where a part of a request starts: its first record (counted across
-/// the whole request, in order) and its first batch's place.
+/// Where a part of a request starts, and what the first pass learnt of
+/// the whole request. `Part::default()` is the first part.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Part {
+    /// Its first record, counted across the whole request in order.
     pub record: usize,
+    /// Its first batch's place in the request.
     pub batch: u64,
+    /// Bytes of events in the parts before it.
+    pub written: usize,
+    /// Records in the whole request.
+    pub records: usize,
+    /// What the request's batch ids are made from.
+    pub ids: u128,
 }
 
-/// The batches of one part of a request, and where the next part starts
-/// (`None`: this was the last).
+/// The batches of one part of a request, where the next part starts
+/// (`None`: this was the last), and the records refused past
+/// [`Limits::total_bytes`] (counted once, with the last part).
 #[derive(Debug)]
 pub struct Transcoded {
     pub batches: Vec<Batch>,
     pub next: Option<Part>,
+    pub refused: usize,
 }
 
 /// How a pass over the request stops before its end.
@@ -145,17 +161,17 @@ impl From<DecodeError> for Halt {
 /// and a record without a time has none (the collector gives it the time
 /// received). So an export retried with the same bytes becomes the same
 /// batches, which the collector recognises as retries
-/// (`pipeline::recent_batches`) rather than storing them twice.
+/// (`pipeline::recent_batches`) rather than storing them twice. A request
+/// with a record that has neither time nor observed time is the exception:
+/// its batches get fresh ids, since two such requests with the same bytes
+/// (a heartbeat sent by hand, say) may well be two events.
 pub fn transcode(request: &[u8], limits: Limits, from: Part) -> Result<Transcoded, TranscodeError> {
     let mut output = Output {
         limits,
         from: from.record,
         ..Output::default()
     };
-    let mut scratch = Scratch {
-        ids: BatchIds::of(request, from.batch),
-        ..Scratch::default()
-    };
+    let mut scratch = Scratch::default();
     let mut buf = request;
     let walked = (|| -> Result<(), Halt> {
         while !buf.is_empty() {
@@ -172,13 +188,45 @@ pub fn transcode(request: &[u8], limits: Limits, from: Part) -> Result<Transcode
     if let Err(Halt::Error(error)) = walked {
         return Err(error);
     }
-    let next = output.full_at.map(|record| Part {
-        record,
-        batch: scratch.ids.count,
-    });
+    // The first pass read the whole request.
+    let first = from.record == 0;
+    let records = if first { output.seen } else { from.records };
+    let ids = if !first {
+        from.ids
+    } else if scratch.untimed {
+        uuid::Uuid::now_v7().as_u128()
+    } else {
+        xxhash_rust::xxh3::xxh3_128_with_seed(request, 0x07_1b)
+    };
+    let mut batches = output.batches;
+    for (place, batch) in (from.batch..).zip(&mut batches) {
+        let id = ids ^ u128::from(place);
+        put_bytes(
+            &mut batch.encoded,
+            out::event_batch::BATCH_ID,
+            &id.to_be_bytes(),
+        );
+    }
+    let written = from.written + output.total;
+    let mut next = output
+        .full_at
+        .filter(|&record| record < records)
+        .map(|record| Part {
+            record,
+            batch: from.batch + batches.len() as u64,
+            written,
+            records,
+            ids,
+        });
+    let mut refused = 0;
+    if let Some(part) = next.filter(|_| written >= limits.total_bytes) {
+        refused = records - part.record;
+        next = None;
+    }
     Ok(Transcoded {
-        batches: output.batches,
+        batches,
         next,
+        refused,
     })
 }
 
@@ -230,14 +278,14 @@ impl Output {
 
     /// One more event was written into `current`: cuts the batch at the
     /// limits, and ends the part once its batches come to `part_bytes`.
-    fn written(&mut self, ids: &mut BatchIds) {
+    fn written(&mut self) {
         self.records += 1;
         let full = self.total + self.current.len() >= self.limits.part_bytes;
         if full
             || self.current.len() >= self.limits.batch_bytes
             || self.records >= self.limits.batch_records
         {
-            self.finish(ids);
+            self.finish();
         }
         if full {
             self.full_at = Some(self.seen);
@@ -245,14 +293,14 @@ impl Output {
     }
 
     /// Ends the current batch, if it holds any record: the batch's own
-    /// fields after its events (protobuf fields may come in any order).
-    fn finish(&mut self, ids: &mut BatchIds) {
+    /// fields after its events (protobuf fields may come in any order; its
+    /// id is added once the whole request is known).
+    fn finish(&mut self) {
         if self.records == 0 {
             return;
         }
         let mut encoded = std::mem::take(&mut self.current);
         let fields = &self.fields;
-        put_bytes(&mut encoded, out::event_batch::BATCH_ID, &ids.next());
         put_str(&mut encoded, out::event_batch::SDK_NAME, &fields.sdk_name);
         put_str(
             &mut encoded,
@@ -277,37 +325,13 @@ impl Output {
 /// written before their length is known, and its attributes.
 #[derive(Default)]
 struct Scratch<'a> {
-    ids: BatchIds,
+    /// A record had neither time nor observed time.
+    untimed: bool,
     inner: Vec<u8>,
     record_attributes: Vec<KeyValue<'a>>,
     attributes: Attributes<'a>,
     /// A record's own attributes, while the merged list is built.
     own: Vec<(&'a str, Value<'a>)>,
-}
-
-/// The ids of one request's batches: a 128-bit hash (XXH3) of the whole
-/// request, with the batch's place in it mixed into the low bits. The same
-/// bytes give the same ids; another request, other ids.
-#[derive(Default)]
-struct BatchIds {
-    base: u128,
-    count: u64,
-}
-
-impl BatchIds {
-    /// The ids of `request`'s batches from the `first`-th on.
-    fn of(request: &[u8], first: u64) -> Self {
-        BatchIds {
-            base: xxhash_rust::xxh3::xxh3_128_with_seed(request, 0x07_1b),
-            count: first,
-        }
-    }
-
-    fn next(&mut self) -> [u8; 16] {
-        let id = self.base ^ u128::from(self.count);
-        self.count += 1;
-        id.to_be_bytes()
-    }
 }
 
 /// Bytes kept for an event's length, written as a varint padded to this
@@ -533,7 +557,7 @@ fn resource_batches<'a>(
     for scope in scope_logs {
         scope_records(scope, &shared, output, scratch)?;
     }
-    output.finish(&mut scratch.ids);
+    output.finish();
     Ok(())
 }
 
@@ -593,6 +617,11 @@ fn scope_records<'a>(
         match output.take_next()? {
             Take::Skip => {}
             Take::Check => {
+                // Read and checked; the shared attributes are not copied.
+                let context = Context {
+                    shared_encoded: &[],
+                    ..context
+                };
                 checked.clear();
                 event(record, &context, &mut checked, scratch)?;
             }
@@ -604,7 +633,7 @@ fn scope_records<'a>(
                 encoded.extend_from_slice(&[0; LENGTH_ROOM]);
                 event(record, &context, encoded, scratch)?;
                 set_length(encoded, start);
-                output.written(&mut scratch.ids);
+                output.written();
             }
         }
     }
@@ -807,9 +836,12 @@ fn event<'a>(
     // No id (the collector makes one from the batch's digest), and no
     // time for a record without one (the collector gives it the time
     // received): the batch stays a function of the request's bytes.
-    if let Some(timestamp) = [time, observed].into_iter().find(|&t| t != 0) {
-        put_key(event, out::event::TIMESTAMP_UNIX_NANO, FIXED64);
-        event.extend_from_slice(&timestamp.to_le_bytes());
+    match [time, observed].into_iter().find(|&t| t != 0) {
+        Some(timestamp) => {
+            put_key(event, out::event::TIMESTAMP_UNIX_NANO, FIXED64);
+            event.extend_from_slice(&timestamp.to_le_bytes());
+        }
+        None => scratch.untimed = true,
     }
     let severity = mapping::severity(severity_number, severity_text) as u64;
     put_varint_field(event, out::event::SEVERITY, severity);

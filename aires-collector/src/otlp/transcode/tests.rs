@@ -364,8 +364,9 @@ fn every_name_that_fills_a_column_passes_the_quick_check() {
 
 #[test]
 fn the_same_request_gives_the_same_batches_and_another_request_other_ids() {
-    let record = |body: &str, time: u64| LogRecord {
+    let record = |body: &str, time: u64, observed: u64| LogRecord {
         time_unix_nano: time,
+        observed_time_unix_nano: observed,
         body: Some(AnyValue {
             value: Some(V::StringValue(body.into())),
         }),
@@ -375,35 +376,76 @@ fn the_same_request_gives_the_same_batches_and_another_request_other_ids() {
         batch_records: 2,
         ..Limits::default()
     };
-    let request = one_resource(vec![], vec![record("a", 1), record("b", 0), record("c", 3)]);
-    let first = whole(&request.encode_to_vec(), limits).unwrap();
-    let again = whole(&request.encode_to_vec(), limits).unwrap();
-    let bytes =
-        |batches: &[Batch]| -> Vec<Vec<u8>> { batches.iter().map(|b| b.encoded.clone()).collect() };
+    let ids_and_bytes = |request: &ExportLogsServiceRequest| -> Vec<(Vec<u8>, Vec<u8>)> {
+        whole(&request.encode_to_vec(), limits)
+            .unwrap()
+            .into_iter()
+            .map(|b| {
+                let batch = proto::EventBatch::decode(b.encoded.as_slice()).unwrap();
+                (batch.batch_id.to_vec(), b.encoded)
+            })
+            .collect()
+    };
+    let request = one_resource(
+        vec![],
+        vec![record("a", 1, 0), record("b", 0, 2), record("c", 3, 0)],
+    );
+    let first = ids_and_bytes(&request);
     assert_eq!(
-        bytes(&first),
-        bytes(&again),
+        first,
+        ids_and_bytes(&request),
         "a function of the bytes alone"
     );
-    let decoded: Vec<proto::EventBatch> = first
-        .iter()
-        .map(|b| proto::EventBatch::decode(b.encoded.as_slice()).unwrap())
-        .collect();
-    assert_eq!(decoded.len(), 2);
-    assert_ne!(decoded[0].batch_id, decoded[1].batch_id);
-    assert!(decoded
-        .iter()
-        .flat_map(|b| &b.events)
-        .all(|e| e.id.is_empty()));
-    // A record without a time has none: the collector gives it the time
-    // received.
-    assert_eq!(decoded[0].events[1].timestamp_unix_nano, 0);
-    let other = one_resource(vec![], vec![record("a", 1), record("b", 0), record("d", 3)]);
-    let other = whole(&other.encode_to_vec(), limits).unwrap();
-    let other_first = proto::EventBatch::decode(other[0].encoded.as_slice()).unwrap();
+    assert_eq!(first.len(), 2);
+    assert_ne!(first[0].0, first[1].0);
+    for (_, encoded) in &first {
+        let batch = proto::EventBatch::decode(encoded.as_slice()).unwrap();
+        assert!(batch.events.iter().all(|e| e.id.is_empty()));
+    }
+    let other = one_resource(
+        vec![],
+        vec![record("a", 1, 0), record("b", 0, 2), record("d", 3, 0)],
+    );
     assert_ne!(
-        other_first.batch_id, decoded[0].batch_id,
+        ids_and_bytes(&other)[0].0,
+        first[0].0,
         "the id names the whole request, not the batch's content alone"
+    );
+
+    // A record with neither time: none is written (the collector gives it
+    // the time received), and the request's batches get fresh ids, since
+    // the same bytes again may be another event.
+    let untimed = one_resource(vec![], vec![record("heartbeat", 0, 0)]);
+    let once = ids_and_bytes(&untimed);
+    let decoded = proto::EventBatch::decode(once[0].1.as_slice()).unwrap();
+    assert_eq!(decoded.events[0].timestamp_unix_nano, 0);
+    assert_ne!(once[0].0, ids_and_bytes(&untimed)[0].0);
+}
+
+#[test]
+fn records_past_the_limit_on_a_requests_events_are_refused_and_counted() {
+    let resource = vec![text_kv("k8s.pod.labels", &"l".repeat(20 << 10))];
+    let request = one_resource(resource, vec![LogRecord::default(); 200]).encode_to_vec();
+    let limits = Limits {
+        part_bytes: 1 << 20,
+        total_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    let (mut written, mut refused, mut part) = (0, 0, Some(Part::default()));
+    while let Some(from) = part {
+        let transcoded = transcode(&request, limits, from).unwrap();
+        written += transcoded.batches.iter().map(|b| b.records).sum::<usize>();
+        refused += transcoded.refused;
+        part = transcoded.next;
+    }
+    assert!(
+        refused > 0 && written > 0,
+        "{written} written, {refused} refused"
+    );
+    assert_eq!(written + refused, 200);
+    assert!(
+        written * (20 << 10) < (2 << 20) + (40 << 10),
+        "{written} written"
     );
 }
 
