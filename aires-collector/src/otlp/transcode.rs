@@ -608,6 +608,7 @@ fn scope_records<'a>(
     let mut shared_encoded = Vec::new();
     put_attributes(&mut shared_encoded, &mut scratch.inner, &shared.list);
     let mut checked = Vec::new();
+    let nothing_shared = Attributes::default();
     for record in &records {
         let context = Context {
             shared: &shared,
@@ -617,8 +618,11 @@ fn scope_records<'a>(
         match output.take_next()? {
             Take::Skip => {}
             Take::Check => {
-                // Read and checked; the shared attributes are not copied.
+                // Read and checked on its own: the shared attributes are
+                // neither copied nor merged, so checking costs what the
+                // record's own bytes do.
                 let context = Context {
+                    shared: &nothing_shared,
                     shared_encoded: &[],
                     ..context
                 };
