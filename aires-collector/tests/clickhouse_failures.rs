@@ -1,5 +1,6 @@
 //! Failures around ClickHouse: an outage mid-run, a collector restart
-//! mid-run, a schema that does not match, a wrong password.
+//! mid-run, a schema that does not match, a wrong password, a server that
+//! hangs before the first insert.
 
 mod common;
 
@@ -269,4 +270,31 @@ async fn a_wrong_password_is_a_clear_permanent_error() {
         "{}",
         error.message
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_hangs_before_the_first_insert_fails_the_write_in_time() {
+    use aires_collector::identity::{Digest, Part};
+    use aires_collector::{RowBatch, Sink};
+    let clickhouse = TestClickHouse::start();
+    let proxy = AnswerSwallowingProxy::to(clickhouse.addr()).await;
+    let mut config = clickhouse.sink_config_via(proxy.addr);
+    config.timeout = Duration::from_secs(1);
+    let sink = ClickHouseSink::start(&config).await.expect("sink starts");
+    // The server takes requests and never answers, before the sink's first
+    // insert, which looks the table's schema up first.
+    proxy.swallow();
+    let batch = RowBatch::alone(
+        vec![aires_collector::row::Row::default()],
+        Part {
+            digest: Digest([7; 16]),
+            received_ns: 0,
+            rows: 1,
+        },
+    );
+    let failed = tokio::time::timeout(DEADLINE, sink.write(&batch))
+        .await
+        .expect("the write hung past its timeout")
+        .expect_err("nothing answered");
+    assert_eq!(failed.kind, SinkErrorKind::Transient, "{failed}");
 }

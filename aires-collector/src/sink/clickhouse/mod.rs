@@ -120,12 +120,15 @@ impl ClickHouseSink {
     }
 
     async fn insert(&self, batch: &RowBatch) -> Result<(), clickhouse::error::Error> {
-        let mut insert = self
-            .client
-            .insert::<Row>(&self.table)
-            .await?
-            // A server that hangs without refusing the connection must not
-            // stall the pipeline: past this, the write fails as transient.
+        // A server that hangs without refusing the connection must not
+        // stall the pipeline: past the timeout, the write fails as
+        // transient. The first insert (and the first after a schema
+        // change) looks the table's schema up, a query the insert's own
+        // timeouts do not cover.
+        let insert = tokio::time::timeout(self.timeout, self.client.insert::<Row>(&self.table))
+            .await
+            .map_err(|_| clickhouse::error::Error::TimedOut)??;
+        let mut insert = insert
             .with_timeouts(Some(self.timeout), Some(self.timeout))
             .with_setting("insert_deduplication_token", batch.token())
             .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
