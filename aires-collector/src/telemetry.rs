@@ -13,6 +13,7 @@
 //! | `aires_collector_batches_deduplicated_total` | retried batches answered as stored from the first attempt's outcome, or found in the sink's ledger, not stored again |
 //! | `aires_collector_ledger_lookups_total` | retried batches this collector did not know, looked up in the sink's ledger |
 //! | `aires_collector_otlp_log_records_received_total` | OpenTelemetry log records received over OTLP/gRPC and OTLP/HTTP, before the checks (they are counted as events from there on) |
+//! | `aires_collector_otlp_log_records_refused_total` | OpenTelemetry log records refused past the limit on one request's events (each attempt of a request counts; they never become events) |
 //! | `aires_collector_queue_depth` | events accepted and not yet answered |
 //! | `aires_collector_pending_bytes` | bytes of the memory budget held by requests accepted and not yet answered |
 //! | `aires_collector_wal_bytes` | bytes the write-ahead log holds on disk (`--data-dir`) |
@@ -42,6 +43,7 @@ pub struct Metrics {
     pub batches_deduplicated: Counter,
     pub ledger_lookups: Counter,
     pub otlp_log_records_received: Counter,
+    pub otlp_log_records_refused: Counter,
     pub queue_depth: Gauge,
     pub pending_bytes: Gauge,
     pub wal_bytes: Gauge,
@@ -63,6 +65,7 @@ impl Default for Metrics {
             batches_deduplicated: Counter::default(),
             ledger_lookups: Counter::default(),
             otlp_log_records_received: Counter::default(),
+            otlp_log_records_refused: Counter::default(),
             queue_depth: Gauge::default(),
             pending_bytes: Gauge::default(),
             wal_bytes: Gauge::default(),
@@ -119,6 +122,11 @@ impl Default for Metrics {
             "otlp_log_records_received",
             "OpenTelemetry log records received (OTLP/gRPC and OTLP/HTTP), before the checks",
             metrics.otlp_log_records_received.clone(),
+        );
+        registry.register(
+            "otlp_log_records_refused",
+            "OpenTelemetry log records refused past the limit on one request's events",
+            metrics.otlp_log_records_refused.clone(),
         );
         registry.register(
             "queue_depth",

@@ -762,23 +762,7 @@ async fn an_export_retried_with_the_same_bytes_is_answered_alike_and_stored_once
             serde_json::json!({"body": {"stringValue": last}, "observedTimeUnixNano": "1700000000000000003"}),
         ])))
     };
-    let export = |body: bytes::Bytes| {
-        let collector = &collector;
-        async move {
-            raw::raw_client(collector)
-                .await
-                .unary(
-                    tonic::Request::new(body),
-                    http::uri::PathAndQuery::from_static(
-                        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-                    ),
-                    raw::RawCodec::<ExportLogsServiceResponse>::default(),
-                )
-                .await
-                .expect("stored")
-                .into_inner()
-        }
-    };
+    let export = |body: bytes::Bytes| export(&collector, body);
     let rejected = |answer: &ExportLogsServiceResponse| {
         answer
             .partial_success
@@ -808,6 +792,75 @@ async fn an_export_retried_with_the_same_bytes_is_answered_alike_and_stored_once
     let metrics = collector.metrics();
     assert_eq!(metrics.events_inserted.get(), 4);
     collector.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_past_the_limit_on_a_requests_events_are_refused_said_and_counted() {
+    let sink = Arc::new(MemorySink::default());
+    // 256 KiB messages: a request may become 64 MiB of events at most.
+    let collector = collector(sink.clone(), |c| {
+        c.max_message_bytes = 256 << 10;
+        c.max_pending_bytes = 256 << 20;
+    })
+    .await;
+    // About 140 KB whose 9 KB resource is copied into each of 8,192
+    // records: about 75 MB of events.
+    let records: Vec<Value> = (0..8192)
+        .map(|i| serde_json::json!({"body": {"stringValue": format!("record {i}")}, "observedTimeUnixNano": "1700000000000000000"}))
+        .collect();
+    let mut request: Value = serde_json::from_slice(&json_request(&records)).unwrap();
+    request["resourceLogs"][0]["resource"]["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"key": "k8s.pod.labels", "value": {"stringValue": "l".repeat(9_000)}}));
+    let body = bytes::Bytes::from(json_to_protobuf(&serde_json::to_vec(&request).unwrap()));
+    let export = || export(&collector, body.clone());
+    let answer = export().await;
+    let partial = answer.partial_success.expect("the tail refused");
+    let refused = partial.rejected_log_records as usize;
+    assert!(refused > 0 && refused < 8192, "{refused}");
+    assert!(
+        partial.error_message.contains(&format!(
+            "log records {} to 8191: not stored",
+            8192 - refused
+        )),
+        "{}",
+        partial.error_message
+    );
+    assert_eq!(sink.row_count(), 8192 - refused, "the rest stored");
+    let metrics = collector.metrics();
+    assert_eq!(metrics.otlp_log_records_refused.get(), refused as u64);
+    assert_eq!(metrics.otlp_log_records_received.get(), 8192);
+    // The same bytes again: the stored part is answered from memory, the
+    // tail refused (and counted) again.
+    let again = export().await;
+    assert_eq!(
+        again.partial_success.unwrap().rejected_log_records as usize,
+        refused
+    );
+    assert_eq!(sink.row_count(), 8192 - refused, "not stored twice");
+    assert_eq!(metrics.otlp_log_records_refused.get(), 2 * refused as u64);
+    collector.shutdown().await.unwrap();
+}
+
+/// An OTLP Export of `body` over gRPC; its answer, which must be 200.
+async fn export(
+    collector: &RunningCollector,
+    body: bytes::Bytes,
+) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    raw::raw_client(collector)
+        .await
+        .unary(
+            tonic::Request::new(body),
+            http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            ),
+            raw::RawCodec::<ExportLogsServiceResponse>::default(),
+        )
+        .await
+        .expect("answered")
+        .into_inner()
 }
 
 /// An OTLP/JSON request encoded as protobuf.

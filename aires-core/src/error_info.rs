@@ -64,12 +64,16 @@ fn known_type_name<E: ?Sized>() -> &'static str {
         "alloc::sync::Arc<",
         "alloc::rc::Rc<",
     ];
-    let name = std::any::type_name::<E>();
-    let mut inner = name;
-    while let Some(rest) = POINTERS.iter().find_map(|p| inner.strip_prefix(p)) {
-        inner = rest;
+    let mut name = std::any::type_name::<E>();
+    // The type behind references and pointers: `&io::Error` and
+    // `Arc<io::Error>` are grouped as `std::io::error::Error`.
+    while let Some(pointer) = POINTERS.iter().find(|p| name.starts_with(**p)) {
+        name = &name[pointer.len()..];
+        if pointer.ends_with('<') {
+            name = name.strip_suffix('>').unwrap_or(name);
+        }
     }
-    if inner.starts_with("dyn ") {
+    if name.starts_with("dyn ") {
         ""
     } else {
         name
@@ -123,6 +127,17 @@ mod tests {
             std::sync::mpsc::SendError(Box::new(1));
         let name = ErrorInfo::from_error(&send).type_name;
         assert!(name.contains("SendError<"), "{name}");
+        let io = std::io::Error::other("z");
+        let behind: &std::io::Error = &io;
+        assert_eq!(
+            ErrorInfo::from_error(&behind).type_name,
+            "std::io::error::Error"
+        );
+        let shared_io = std::sync::Arc::new(std::io::Error::other("z"));
+        assert_eq!(
+            ErrorInfo::from_error(&shared_io).type_name,
+            "std::io::error::Error"
+        );
         // A concrete type keeps its name.
         assert_eq!(
             ErrorInfo::from_error(&std::io::Error::other("y")).type_name,

@@ -156,6 +156,11 @@ impl LogsIngest {
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;
             part = transcoded.next;
             if transcoded.refused > 0 {
+                // Counted on every attempt: a refused record never becomes
+                // an event, so no retry is answered for it from memory.
+                let refused = transcoded.refused as u64;
+                self.metrics.otlp_log_records_received.inc_by(refused);
+                self.metrics.otlp_log_records_refused.inc_by(refused);
                 refused_tail = Some(transcoded.refused);
             }
             let records: usize = transcoded.batches.iter().map(|b| b.records).sum();
@@ -213,30 +218,44 @@ impl LogsIngest {
         if let Some(status) = failure {
             return Err(status);
         }
-        if let Some(count) = refused_tail {
+        // The refused tail is said last, after the records refused in the
+        // batches (named, then counted).
+        let tail = refused_tail.map(|count| {
+            let records = match count {
+                1 => format!("log record {first_record}"),
+                _ => format!("log records {first_record} to {}", first_record + count - 1),
+            };
             rejected += count as i64;
-            self.metrics.otlp_log_records_received.inc_by(count as u64);
-            self.metrics.events_rejected.inc_by(count as u64);
-            reasons.push(format!(
-                "log records {first_record} to {}: not stored, the request's records come to \
-                 more than {} bytes as events (a resource's attributes are copied into each of \
-                 its records); send fewer records, or smaller resources, per request",
-                first_record + count - 1,
-                self.limits.total_bytes
-            ));
             explained += count;
-        }
+            format!(
+                "{records}: not stored, the request's records come to more than {} bytes as \
+                 events (a resource's attributes are copied into each of its records); send \
+                 fewer records, or smaller resources, per request",
+                self.limits.total_bytes
+            )
+        });
         let partial_success = (rejected > 0).then(|| {
             let more = (rejected as usize).saturating_sub(explained);
             let mut error_message = reasons.join("; ");
-            if reasons.is_empty() {
+            if reasons.is_empty() && tail.is_none() {
                 // A retry answered from the first attempt, which named them.
                 error_message = format!(
                     "{more} log records refused (this request was taken before, and its first \
                      answer said why)"
                 );
             } else if more > 0 {
-                error_message.push_str(&format!("; and {more} more"));
+                let and = if error_message.is_empty() {
+                    ""
+                } else {
+                    "; and "
+                };
+                error_message.push_str(&format!("{and}{more} more refused"));
+            }
+            if let Some(tail) = tail {
+                if !error_message.is_empty() {
+                    error_message.push_str("; ");
+                }
+                error_message.push_str(&tail);
             }
             ExportLogsPartialSuccess {
                 rejected_log_records: rejected,

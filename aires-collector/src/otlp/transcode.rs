@@ -598,23 +598,13 @@ fn scope_records<'a>(
     // The attributes every record of the scope starts with (resource, then
     // scope; a repeated key keeps its last value in its first place),
     // encoded once: a record whose own attributes repeat none of their keys
-    // copies these bytes instead of writing them again.
-    let mut shared = Attributes::default();
-    for &(key, value) in resource.iter().chain(&scope_attributes) {
-        if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
-            shared.push(key, value);
-        }
-    }
-    let mut shared_encoded = Vec::new();
-    put_attributes(&mut shared_encoded, &mut scratch.inner, &shared.list);
+    // copies these bytes instead of writing them again. Built for the
+    // scope's first record written, not before: a scope whose records are
+    // only checked or skipped (or that has none) costs its own bytes alone.
+    let mut shared: Option<(Attributes<'a>, Vec<u8>)> = None;
     let mut checked = Vec::new();
     let nothing_shared = Attributes::default();
     for record in &records {
-        let context = Context {
-            shared: &shared,
-            shared_encoded: &shared_encoded,
-            scope_name,
-        };
         match output.take_next()? {
             Take::Skip => {}
             Take::Check => {
@@ -624,12 +614,28 @@ fn scope_records<'a>(
                 let context = Context {
                     shared: &nothing_shared,
                     shared_encoded: &[],
-                    ..context
+                    scope_name,
                 };
                 checked.clear();
                 event(record, &context, &mut checked, scratch)?;
             }
             Take::Write => {
+                let (shared, shared_encoded) = shared.get_or_insert_with(|| {
+                    let mut list = Attributes::default();
+                    for &(key, value) in resource.iter().chain(&scope_attributes) {
+                        if let Some(value) = value.filter(|v| !matches!(v, Value::Empty)) {
+                            list.push(key, value);
+                        }
+                    }
+                    let mut encoded = Vec::new();
+                    put_attributes(&mut encoded, &mut scratch.inner, &list.list);
+                    (list, encoded)
+                });
+                let context = Context {
+                    shared,
+                    shared_encoded,
+                    scope_name,
+                };
                 // The event is written in place, after room for its length.
                 let encoded = &mut output.current;
                 put_key(encoded, out::event_batch::EVENTS, LENGTH_DELIMITED);
