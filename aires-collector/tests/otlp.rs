@@ -631,7 +631,6 @@ async fn otlp_http_refuses_bad_input_as_the_specification_says_and_loses_nothing
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_grpc_refuses_bad_input_with_a_status_and_keeps_the_good() {
-    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
     use prost::Message as _;
     let sink = Arc::new(MemorySink::default());
     let collector = collector(sink.clone(), |c| {
@@ -639,29 +638,14 @@ async fn otlp_grpc_refuses_bad_input_with_a_status_and_keeps_the_good() {
         c.api_keys = vec!["k1".into()];
     })
     .await;
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    );
     let send = |body: Vec<u8>, key: Option<&'static str>| {
-        let path = path.clone();
-        let collector = &collector;
-        async move {
-            let mut request = tonic::Request::new(bytes::Bytes::from(body));
-            if let Some(key) = key {
-                request
-                    .metadata_mut()
-                    .insert("x-api-key", key.parse().unwrap());
-            }
-            raw::raw_client(collector)
-                .await
-                .unary(
-                    request,
-                    path,
-                    raw::RawCodec::<ExportLogsServiceResponse>::default(),
-                )
-                .await
-                .map(|r| r.into_inner())
+        let mut request = tonic::Request::new(bytes::Bytes::from(body));
+        if let Some(key) = key {
+            request
+                .metadata_mut()
+                .insert("x-api-key", key.parse().unwrap());
         }
+        export_call(&collector, request)
     };
     let good: opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest =
         serde_json::from_slice(&json_request(&[
@@ -707,7 +691,6 @@ async fn otlp_grpc_refuses_bad_input_with_a_status_and_keeps_the_good() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_its_client_gives_up_on_is_counted_as_cancelled_and_still_stored() {
-    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
     let sink = Arc::new(MemorySink::default());
     // A store slower than the client's patience.
     *sink.delay.lock() = Duration::from_secs(2);
@@ -716,16 +699,7 @@ async fn an_export_its_client_gives_up_on_is_counted_as_cancelled_and_still_stor
         serde_json::json!({"body": {"stringValue": "waited for"}}),
     ]))));
     request.set_timeout(Duration::from_millis(300));
-    let path = http::uri::PathAndQuery::from_static(
-        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-    );
-    let gave_up = raw::raw_client(&collector)
-        .await
-        .unary(
-            request,
-            path,
-            raw::RawCodec::<ExportLogsServiceResponse>::default(),
-        )
+    let gave_up = export_call(&collector, request)
         .await
         .expect_err("the client gives up first");
     // tonic's client reports its own timeout as CANCELLED.
@@ -843,24 +817,33 @@ async fn records_past_the_limit_on_a_requests_events_are_refused_said_and_counte
     collector.shutdown().await.unwrap();
 }
 
+/// An OTLP Export call over gRPC: its answer or its status.
+async fn export_call(
+    collector: &RunningCollector,
+    request: tonic::Request<bytes::Bytes>,
+) -> Result<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse, tonic::Status>
+{
+    raw::raw_client(collector)
+        .await
+        .unary(
+            request,
+            http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            ),
+            raw::RawCodec::default(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// An OTLP Export of `body` over gRPC; its answer, which must be 200.
 async fn export(
     collector: &RunningCollector,
     body: bytes::Bytes,
 ) -> opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse {
-    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
-    raw::raw_client(collector)
-        .await
-        .unary(
-            tonic::Request::new(body),
-            http::uri::PathAndQuery::from_static(
-                "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            ),
-            raw::RawCodec::<ExportLogsServiceResponse>::default(),
-        )
+    export_call(collector, tonic::Request::new(body))
         .await
         .expect("answered")
-        .into_inner()
 }
 
 /// An OTLP/JSON request encoded as protobuf.
